@@ -1,0 +1,64 @@
+// Type-aware lint plus the layer rules of DESIGN.md: each folder of src/ may import only
+// from the layers below it. The cycle check (dpdm) runs separately in `npm test`.
+import tseslint from "typescript-eslint";
+
+const layer = (dir, forbidden, extra = []) => ({
+  files: [`src/${dir}/**/*.ts`],
+  rules: {
+    "no-restricted-imports": [
+      "error",
+      {
+        patterns: [
+          ...forbidden.map((f) => ({
+            group: [`**/${f}/*`, `**/${f}`],
+            message: `src/${dir} may not import from src/${f} (see DESIGN.md layers)`,
+          })),
+          ...extra,
+        ],
+      },
+    ],
+  },
+});
+
+const nodeIo = {
+  group: ["node:*", "fs", "path", "os", "child_process"],
+  message: "crdt/ is pure: no I/O",
+};
+
+export default tseslint.config(
+  { ignores: ["dist/**", "node_modules/**", "bench/**", "coverage/**", "bin/**", "eslint.config.js"] },
+  ...tseslint.configs.recommendedTypeChecked,
+  {
+    languageOptions: {
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+    },
+    rules: {
+      "@typescript-eslint/no-floating-promises": "error",
+      "@typescript-eslint/no-misused-promises": "error",
+      "@typescript-eslint/consistent-type-imports": "error",
+      "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_" }],
+      "no-restricted-syntax": [
+        "error",
+        { selector: "MemberExpression[object.name='process'][property.name='env']", message: "only src/cli reads process.env" },
+      ],
+    },
+  },
+  layer("util", ["blocks", "crdt", "gateways", "sync", "ledger", "server", "cli"]),
+  layer("blocks", ["crdt", "gateways", "sync", "ledger", "server", "cli"]),
+  layer("crdt", ["gateways", "sync", "ledger", "server", "cli"], [nodeIo]),
+  layer("gateways", ["crdt", "sync", "ledger", "server", "cli"]),
+  layer("sync", ["crdt", "ledger", "server", "cli"]),
+  layer("ledger", ["server", "cli"]),
+  layer("server", ["crdt", "ledger", "cli", "gateways"]),
+  {
+    files: ["src/cli/**/*.ts", "test/**/*.ts", "vitest.config.ts", "examples/**/*.ts"],
+    rules: { "no-restricted-syntax": "off" },
+  },
+  {
+    files: ["**/*.test.ts", "test/**/*.ts"],
+    rules: {
+      "@typescript-eslint/no-non-null-assertion": "off",
+      "@typescript-eslint/unbound-method": "off",
+    },
+  },
+);

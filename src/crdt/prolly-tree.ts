@@ -1,0 +1,369 @@
+// A prolly tree: a sorted, content-addressed search tree whose shape depends only on its
+// set of entries, never on the order they were written (history independence). A level's
+// entries are cut into nodes after every "boundary" entry, and whether an entry is a
+// boundary depends only on its key and level; so an edit re-chunks only the node it lands
+// in (and a neighbour when a boundary disappears), and a write costs O(log n) nodes.
+//
+// Node block (dag-cbor): [level, keys, values]. Leaves (level 0) hold the values; a branch
+// holds, per child, the child's last key and the child's CID. Keys are strings ordered by
+// UTF-16 code units (JavaScript's `<`).
+import type { CID } from "multiformats/cid";
+import type { Block } from "../blocks/car.js";
+import type { CryptoProvider } from "../blocks/crypto.js";
+import { cidFor } from "../blocks/cid.js";
+import { encodeValue } from "../blocks/codec.js";
+import { CorruptError } from "../util/errors.js";
+import { isBoundary } from "./boundary.js";
+
+export interface TreeNode<V> {
+  cid: CID;
+  level: number;
+  keys: string[];
+  /** Leaf values (level 0) or child CIDs (branches). */
+  values: (V | CID)[];
+}
+
+export interface NodeSource<V> {
+  getNode(cid: CID): Promise<TreeNode<V>>;
+}
+
+/** One edit: a value to put, or `undefined` to delete the key. */
+export interface TreeEdit<V> {
+  key: string;
+  value: V | undefined;
+}
+
+export interface TreeUpdate<V> {
+  root: CID | undefined;
+  /** Nodes created by the update, to be stored with the commit. */
+  blocks: Block[];
+  /** The same nodes decoded, so a cache can keep them without decoding. */
+  nodes: TreeNode<V>[];
+}
+
+export function decodeTreeNode<V>(cid: CID, value: unknown, isValue: (v: unknown) => v is V): TreeNode<V> {
+  const bad = (detail: string) => new CorruptError(`tree node ${cid.toString()}`, detail);
+  if (!Array.isArray(value) || value.length !== 3) throw bad("not a [level, keys, values] triple");
+  const [level, keys, values] = value as [unknown, unknown, unknown];
+  if (typeof level !== "number" || !Number.isInteger(level) || level < 0 || level > 64) throw bad("bad level");
+  if (!Array.isArray(keys) || !Array.isArray(values) || keys.length !== values.length || keys.length === 0)
+    throw bad("keys and values differ in length or are empty");
+  for (let i = 0; i < keys.length; i++) {
+    if (typeof keys[i] !== "string") throw bad("a key is not a string");
+    if (i > 0 && !((keys[i - 1] as string) < (keys[i] as string))) throw bad("keys are not strictly ascending");
+  }
+  return { cid, level, keys: keys as string[], values: values as (V | CID)[] };
+}
+
+export class ProllyTree<V> {
+  readonly #source: NodeSource<V>;
+  readonly #crypto: CryptoProvider;
+
+  constructor(options: { source: NodeSource<V>; crypto: CryptoProvider }) {
+    this.#source = options.source;
+    this.#crypto = options.crypto;
+  }
+
+  async get(root: CID | undefined, key: string): Promise<V | undefined> {
+    if (!root) return undefined;
+    let node = await this.#source.getNode(root);
+    for (;;) {
+      const i = lowerBound(node.keys, key);
+      if (node.level === 0) return i < node.keys.length && node.keys[i] === key ? (node.values[i] as V) : undefined;
+      if (i === node.keys.length) return undefined;
+      node = await this.#source.getNode(node.values[i] as CID);
+    }
+  }
+
+  /** Entries in key order (or reverse), within the inclusive bounds given. */
+  async *entries(
+    root: CID | undefined,
+    options: { gte?: string; lte?: string; reverse?: boolean } = {},
+  ): AsyncGenerator<[string, V]> {
+    if (!root) return;
+    const { gte, lte, reverse = false } = options;
+    const cursor = new Cursor(this.#source, root, 0);
+    let leaf = await cursor.seek(reverse ? lte : gte, reverse);
+    while (leaf) {
+      const keys = leaf.keys;
+      if (!reverse) {
+        for (let i = gte === undefined ? 0 : lowerBound(keys, gte); i < keys.length; i++) {
+          const k = keys[i]!;
+          if (lte !== undefined && k > lte) return;
+          yield [k, leaf.values[i] as V];
+        }
+      } else {
+        const start = lte === undefined ? keys.length - 1 : upperBound(keys, lte) - 1;
+        for (let i = start; i >= 0; i--) {
+          const k = keys[i]!;
+          if (gte !== undefined && k < gte) return;
+          yield [k, leaf.values[i] as V];
+        }
+      }
+      leaf = reverse ? await cursor.previous() : await cursor.next();
+    }
+  }
+
+  /** Applies edits (any order; the last edit of a key wins) and returns the new root. */
+  async apply(root: CID | undefined, edits: readonly TreeEdit<V>[]): Promise<TreeUpdate<V>> {
+    const created: TreeNode<V>[] = [];
+    const blocks: Block[] = [];
+    const emit = (level: number, keys: string[], values: (V | CID)[]): TreeNode<V> => {
+      const bytes = encodeValue([level, keys, values]);
+      const cid = cidFor(this.#crypto, bytes);
+      const node: TreeNode<V> = { cid, level, keys, values };
+      created.push(node);
+      blocks.push({ cid, bytes });
+      return node;
+    };
+
+    let level = 0;
+    let pending = normalize(edits) as TreeEdit<V | CID>[];
+    if (!root) {
+      const puts = pending.filter((e) => e.value !== undefined);
+      return { root: this.#buildUp(puts as [], 0, emit), blocks, nodes: created };
+    }
+    const rootNode = await this.#source.getNode(root);
+    let top: TreeNode<V> | undefined;
+    let topLevelChunks: TreeNode<V>[] | undefined;
+    for (;;) {
+      if (pending.length === 0) return { root, blocks, nodes: created };
+      const { replacements, isRoot } = await this.#applyLevel(root, rootNode, level, pending, emit);
+      if (isRoot) {
+        topLevelChunks = replacements[0]?.added ?? [];
+        break;
+      }
+      const next = new Map<string, TreeEdit<V | CID>>();
+      for (const r of replacements) for (const old of r.removed) next.set(old, { key: old, value: undefined });
+      for (const r of replacements) for (const n of r.added) next.set(n.keys[n.keys.length - 1]!, { key: n.keys[n.keys.length - 1]!, value: n.cid });
+      pending = [...next.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+      level++;
+    }
+    // The root level was re-chunked: shrink (collapse single-child branches) or grow.
+    if (topLevelChunks.length === 0) return { root: undefined, blocks, nodes: created };
+    if (topLevelChunks.length === 1) {
+      top = topLevelChunks[0]!;
+      while (top.level > 0 && top.keys.length === 1) {
+        const childCid = top.values[0] as CID;
+        top = created.find((n) => n.cid.equals(childCid)) ?? (await this.#source.getNode(childCid));
+      }
+      return { root: top.cid, blocks: keepReachable(blocks, created, top), nodes: created };
+    }
+    const entries = topLevelChunks.map((n) => ({ key: n.keys[n.keys.length - 1]!, value: n.cid }));
+    return { root: this.#buildUp(entries, rootNode.level + 1, emit), blocks, nodes: created };
+  }
+
+  /** Builds levels from sorted entries at `level` upward until one node remains. */
+  #buildUp(
+    entries: { key: string; value: V | CID | undefined }[],
+    level: number,
+    emit: (level: number, keys: string[], values: (V | CID)[]) => TreeNode<V>,
+  ): CID | undefined {
+    if (entries.length === 0) return undefined;
+    for (;;) {
+      const chunker = new Chunker(level, emit);
+      for (const e of entries) chunker.add(e.key, e.value as V | CID);
+      chunker.finish();
+      if (chunker.chunks.length === 1) return chunker.chunks[0]!.cid;
+      entries = chunker.chunks.map((n) => ({ key: n.keys[n.keys.length - 1]!, value: n.cid }));
+      level++;
+    }
+  }
+
+  async #applyLevel(
+    root: CID,
+    rootNode: TreeNode<V>,
+    level: number,
+    edits: TreeEdit<V | CID>[],
+    emit: (level: number, keys: string[], values: (V | CID)[]) => TreeNode<V>,
+  ): Promise<{ replacements: { removed: string[]; added: TreeNode<V>[] }[]; isRoot: boolean }> {
+    const isRoot = rootNode.level === level;
+    const cursor = new Cursor(this.#source, root, level);
+    const replacements: { removed: string[]; added: TreeNode<V>[] }[] = [];
+    let i = 0;
+    while (i < edits.length) {
+      let node = await cursor.seek(edits[i]!.key, false);
+      if (!node) throw new CorruptError(`tree ${root.toString()}`, `no node at level ${level}`);
+      const chunker = new Chunker(level, emit);
+      const removed: string[] = [];
+      for (;;) {
+        removed.push(node.keys[node.keys.length - 1]!);
+        const last = !cursor.hasNext();
+        const bound = node.keys[node.keys.length - 1]!;
+        // Merge the node's entries with the edits that fall into it.
+        let k = 0;
+        const keys = node.keys;
+        while (k < keys.length || (i < edits.length && (last || edits[i]!.key <= bound))) {
+          const edit = i < edits.length && (last || edits[i]!.key <= bound) ? edits[i]! : undefined;
+          const key = k < keys.length ? keys[k]! : undefined;
+          if (edit && (key === undefined || edit.key <= key)) {
+            if (edit.value !== undefined) chunker.add(edit.key, edit.value);
+            if (key === edit.key) k++;
+            i++;
+          } else {
+            chunker.add(key!, node.values[k]!);
+            k++;
+          }
+        }
+        if (last) {
+          chunker.finish();
+          break;
+        }
+        // Resynchronised: the re-chunked run ended on an old node boundary, so the rest of
+        // the level is unchanged; the next edit (if any) starts a new run from its own node.
+        if (!chunker.isOpen()) break;
+        const nextNode = await cursor.next();
+        if (!nextNode) {
+          chunker.finish();
+          break;
+        }
+        node = nextNode;
+      }
+      replacements.push({ removed, added: chunker.chunks });
+    }
+    return { replacements, isRoot };
+  }
+}
+
+/** Nodes created then orphaned by a collapse need not be stored. */
+function keepReachable<V>(blocks: Block[], created: TreeNode<V>[], top: TreeNode<V>): Block[] {
+  const byCid = new Map(created.map((n) => [n.cid.toString(), n]));
+  const keep = new Set<string>();
+  const stack = [top];
+  while (stack.length > 0) {
+    const n = stack.pop()!;
+    keep.add(n.cid.toString());
+    if (n.level > 0)
+      for (const c of n.values) {
+        const child = byCid.get((c as CID).toString());
+        if (child) stack.push(child);
+      }
+  }
+  return blocks.filter((b) => keep.has(b.cid.toString()));
+}
+
+class Chunker<V> {
+  readonly chunks: TreeNode<V>[] = [];
+  #keys: string[] = [];
+  #values: (V | CID)[] = [];
+
+  constructor(
+    readonly level: number,
+    readonly emit: (level: number, keys: string[], values: (V | CID)[]) => TreeNode<V>,
+  ) {}
+
+  add(key: string, value: V | CID): void {
+    this.#keys.push(key);
+    this.#values.push(value);
+    if (isBoundary(key, this.level)) this.#close();
+  }
+
+  isOpen(): boolean {
+    return this.#keys.length > 0;
+  }
+
+  finish(): void {
+    if (this.#keys.length > 0) this.#close();
+  }
+
+  #close(): void {
+    this.chunks.push(this.emit(this.level, this.#keys, this.#values));
+    this.#keys = [];
+    this.#values = [];
+  }
+}
+
+/** A position at one level of the tree: the path of (node, child index) from the root. */
+class Cursor<V> {
+  #path: { node: TreeNode<V>; index: number }[] = [];
+
+  constructor(
+    readonly source: NodeSource<V>,
+    readonly root: CID,
+    readonly level: number,
+  ) {}
+
+  /** The node at `level` that holds (or would hold) `key`; undefined key = first or last. */
+  async seek(key: string | undefined, fromEnd: boolean): Promise<TreeNode<V> | undefined> {
+    this.#path = [];
+    let node = await this.source.getNode(this.root);
+    if (node.level < this.level) return undefined;
+    while (node.level > this.level) {
+      let i: number;
+      if (key === undefined) i = fromEnd ? node.keys.length - 1 : 0;
+      else i = Math.min(lowerBound(node.keys, key), node.keys.length - 1);
+      this.#path.push({ node, index: i });
+      node = await this.source.getNode(node.values[i] as CID);
+    }
+    this.#path.push({ node, index: 0 });
+    return node;
+  }
+
+  hasNext(): boolean {
+    for (let d = this.#path.length - 2; d >= 0; d--) {
+      const p = this.#path[d]!;
+      if (p.index < p.node.keys.length - 1) return true;
+    }
+    return false;
+  }
+
+  async next(): Promise<TreeNode<V> | undefined> {
+    return this.#step(1);
+  }
+
+  async previous(): Promise<TreeNode<V> | undefined> {
+    return this.#step(-1);
+  }
+
+  async #step(dir: 1 | -1): Promise<TreeNode<V> | undefined> {
+    let d = this.#path.length - 2;
+    while (d >= 0) {
+      const p = this.#path[d]!;
+      const j = p.index + dir;
+      if (j >= 0 && j < p.node.keys.length) break;
+      d--;
+    }
+    if (d < 0) return undefined;
+    this.#path.length = d + 1;
+    const top = this.#path[d]!;
+    top.index += dir;
+    let node = await this.source.getNode(top.node.values[top.index] as CID);
+    while (node.level > this.level) {
+      const i = dir === 1 ? 0 : node.keys.length - 1;
+      this.#path.push({ node, index: i });
+      node = await this.source.getNode(node.values[i] as CID);
+    }
+    this.#path.push({ node, index: 0 });
+    return node;
+  }
+}
+
+function normalize<V>(edits: readonly TreeEdit<V>[]): TreeEdit<V>[] {
+  const last = new Map<string, TreeEdit<V>>();
+  for (const e of edits) last.set(e.key, e);
+  return [...last.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+}
+
+/** First index whose key is >= `key`. */
+export function lowerBound(keys: readonly string[], key: string): number {
+  let lo = 0;
+  let hi = keys.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (keys[mid]! < key) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** First index whose key is > `key`. */
+function upperBound(keys: readonly string[], key: string): number {
+  let lo = 0;
+  let hi = keys.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (keys[mid]! <= key) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}

@@ -1,0 +1,66 @@
+// The seam between a ledger and wherever its commits and heads are kept. A gateway is
+// blind: it moves ciphertext commits named by their CIDs and a set of head CIDs per ledger,
+// and never sees a key. Every gateway passes the exported conformance suite
+// (gateway-conformance.ts).
+import type { CID } from "../blocks/cid.js";
+
+/** The heads of a ledger in one gateway: commit CIDs, sorted by their string form. */
+export type HeadSet = readonly CID[];
+
+/**
+ * A head-set update. The gateway applies `next = (current \ remove) ∪ add` atomically.
+ * `remove` names the heads the added commits supersede (their parents, as the writer saw
+ * them). Every added CID must name a commit the gateway already holds.
+ */
+export interface HeadUpdate {
+  add: readonly CID[];
+  remove: readonly CID[];
+}
+
+export type Unsubscribe = () => void;
+
+export interface Gateway {
+  /** The URL this gateway was opened from (normalised). */
+  readonly url: string;
+  /** Stores an immutable commit; storing the same CID again is a no-op. */
+  putCommit(ledger: string, cid: CID, bytes: Uint8Array): Promise<void>;
+  /** The bytes stored under `cid`, unverified (callers verify against the CID), or undefined. */
+  getCommit(ledger: string, cid: CID): Promise<Uint8Array | undefined>;
+  getHeads(ledger: string): Promise<HeadSet>;
+  putHeads(ledger: string, update: HeadUpdate): Promise<HeadSet>;
+  /** Live push of head changes made by other writers, where the medium has it. */
+  watch?(ledger: string, onHeads: (heads: HeadSet) => void): Unsubscribe;
+  /** Local storage duties, present on gateways a ledger can be opened on. */
+  readonly local?: LocalStorage;
+  close(): Promise<void>;
+}
+
+/**
+ * What a ledger's own storage keeps besides commits and heads. Never used on a remote: a
+ * shared folder connected as a remote must not receive the key.
+ */
+export interface LocalStorage {
+  getKey(ledger: string): Promise<string | undefined>;
+  /** Stored readable by the owner only (a 0600 file for file://). */
+  putKey(ledger: string, key: string): Promise<void>;
+  /** The latest checkpoint blob (opaque to the gateway), or undefined. */
+  getCheckpoint(ledger: string): Promise<Uint8Array | undefined>;
+  /** Replaces the checkpoint atomically: a crash leaves the old or the new one whole. */
+  putCheckpoint(ledger: string, bytes: Uint8Array): Promise<void>;
+  /** Every commit CID held for the ledger. */
+  listCommits(ledger: string): Promise<CID[]>;
+  /** Compaction: drops every commit not in `keep`. Heads must all be in `keep`. */
+  retainCommits(ledger: string, keep: ReadonlySet<string>): Promise<void>;
+  /** Bytes the ledger occupies in this storage (for stats and benchmarks). */
+  sizeOf(ledger: string): Promise<number>;
+  /** Removes everything stored for the ledger, key included. */
+  destroy(ledger: string): Promise<void>;
+}
+
+/** Parses URLs of its schemes into typed options, then opens gateways from those options. */
+export interface GatewayFactory<Options = unknown> {
+  readonly schemes: readonly string[];
+  /** Throws InvalidUrlError for anything it cannot use. */
+  parse(url: URL): Options;
+  open(options: Options): Promise<Gateway>;
+}

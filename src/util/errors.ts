@@ -1,0 +1,115 @@
+// One base class with a code union; subclasses carry their subject. Messages are lowercase,
+// name the operation and its subject, and never contain key material or document plaintext.
+
+export type KilnErrorCode =
+  | "not-found"
+  | "invalid-doc"
+  | "invalid-id"
+  | "doc-too-large"
+  | "invalid-url"
+  | "invalid-key"
+  | "missing-key"
+  | "decrypt"
+  | "integrity"
+  | "corrupt"
+  | "closed"
+  | "invalid-argument"
+  | "io";
+
+export class KilnError extends Error {
+  readonly code: KilnErrorCode;
+  constructor(code: KilnErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/** A doc id that is absent or deleted. */
+export class NotFoundError extends KilnError {
+  constructor(readonly id: string) {
+    super("not-found", `get: no doc with id ${JSON.stringify(truncate(id))}`);
+  }
+}
+
+/** Bytes that do not decrypt under the ledger key: a wrong key or tampered ciphertext. */
+export class DecryptError extends KilnError {
+  constructor(
+    readonly cid: string,
+    options?: { cause?: unknown },
+  ) {
+    super("decrypt", `decrypt: commit ${cid} does not decrypt under this ledger's key (wrong key or tampered bytes)`, options);
+  }
+}
+
+/** Bytes whose hash does not match the CID they were stored or sent under. */
+export class IntegrityError extends KilnError {
+  constructor(
+    readonly cid: string,
+    detail = "bytes do not match their cid",
+  ) {
+    super("integrity", `verify: ${cid}: ${detail}`);
+  }
+}
+
+/** Stored bytes that cannot be parsed (a truncated or damaged file, a malformed block). */
+export class CorruptError extends KilnError {
+  constructor(
+    readonly subject: string,
+    detail: string,
+    options?: { cause?: unknown },
+  ) {
+    super("corrupt", `read ${subject}: ${detail}`, options);
+  }
+}
+
+export class InvalidUrlError extends KilnError {
+  constructor(
+    readonly url: string,
+    detail: string,
+  ) {
+    super("invalid-url", `open ${url}: ${detail}`);
+  }
+}
+
+export class InvalidDocError extends KilnError {
+  constructor(
+    code: "invalid-doc" | "invalid-id" | "doc-too-large",
+    detail: string,
+    readonly id?: string,
+  ) {
+    super(code, `write: ${detail}`);
+  }
+}
+
+export class KeyError extends KilnError {
+  constructor(code: "invalid-key" | "missing-key", detail: string) {
+    super(code, detail);
+  }
+}
+
+export class ClosedError extends KilnError {
+  constructor(readonly subject: string) {
+    super("closed", `${subject} is closed`);
+  }
+}
+
+export class InvalidArgumentError extends KilnError {
+  constructor(detail: string) {
+    super("invalid-argument", detail);
+  }
+}
+
+export class IoError extends KilnError {
+  constructor(operation: string, options?: { cause?: unknown }) {
+    super("io", `${operation}: ${describe(options?.cause)}`, options);
+  }
+}
+
+function describe(cause: unknown): string {
+  return cause instanceof Error ? cause.message : String(cause);
+}
+
+function truncate(s: string): string {
+  return s.length > 64 ? `${s.slice(0, 61)}...` : s;
+}
