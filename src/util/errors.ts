@@ -13,6 +13,7 @@ export type KilnErrorCode =
   | "integrity"
   | "corrupt"
   | "closed"
+  | "missing-commit"
   | "invalid-argument"
   | "io";
 
@@ -91,6 +92,16 @@ export class KeyError extends KilnError {
 export class ClosedError extends KilnError {
   constructor(readonly subject: string) {
     super("closed", `${subject} is closed`);
+  }
+}
+
+/** A head-set update naming a commit the gateway does not hold for that ledger. */
+export class MissingCommitError extends KilnError {
+  constructor(
+    readonly ledger: string,
+    readonly cid: string,
+  ) {
+    super("missing-commit", `put heads of ${JSON.stringify(truncate(ledger))}: commit ${cid} is not held`);
   }
 }
 
