@@ -1,6 +1,7 @@
 // CIDv1 over sha2-256. Blocks are dag-cbor; commit envelopes are dag-cbor too, so an
 // IPFS-style tool can walk the commit DAG without the key.
 import { CID } from "multiformats/cid";
+import { base32 } from "multiformats/bases/base32";
 import { create as createDigest } from "multiformats/hashes/digest";
 import { IntegrityError } from "../util/errors.js";
 import { equalBytes } from "../util/bytes.js";
@@ -28,4 +29,18 @@ export function parseCid(text: string): CID | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * A Map key for a CID: its bytes as a one-byte-per-char string. CID.toString() caches its
+ * result in a WeakMap per CID object, which makes every fresh CID costly for the garbage
+ * collector on hot paths; this allocates one short string and nothing else.
+ */
+export function cidKey(cid: CID): string {
+  return String.fromCharCode.apply(null, cid.bytes as unknown as number[]);
+}
+
+/** The CID's usual base32 string ("bafy…"), without CID.toString()'s per-object cache. */
+export function cidString(cid: CID): string {
+  return base32.encode(cid.bytes);
 }

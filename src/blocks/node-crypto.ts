@@ -9,7 +9,7 @@ function view(b: Buffer): Uint8Array {
 
 export const nodeCrypto: CryptoProvider = {
   sha256(bytes) {
-    return view(createHash("sha256").update(bytes).digest());
+    return new Uint8Array(createHash("sha256").update(bytes).digest());
   },
   hmacSha256(key, parts) {
     const h = createHmac("sha256", key);

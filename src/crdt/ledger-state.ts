@@ -4,6 +4,7 @@
 import type { CID } from "multiformats/cid";
 import type { CryptoProvider } from "../blocks/crypto.js";
 import { Clock } from "./clock.js";
+import type { ClockEvent } from "./clock.js";
 import type { MergeEvent, Version, VersionMap } from "./merge.js";
 import { mergeEvents } from "./merge.js";
 import type { NodeSource, TreeEdit, TreeUpdate } from "./prolly-tree.js";
@@ -25,6 +26,13 @@ export class LedgerState {
 
   constructor(options: { source: NodeSource<CID>; crypto: CryptoProvider }) {
     this.tree = new ProllyTree<CID>(options);
+  }
+
+  /** Restores a state saved earlier (a checkpoint); only valid on an empty state. */
+  restore(events: readonly ClockEvent[], versions: ReadonlyMap<string, Version[]>, root: CID | undefined): void {
+    this.clock.add(events);
+    for (const [id, list] of versions) this.versions.set(id, list);
+    this.root = root;
   }
 
   winner(id: string): Version | undefined {

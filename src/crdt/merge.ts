@@ -13,6 +13,8 @@ export interface Version {
   height: number;
   /** The doc block, or null for a deletion (tombstone). */
   doc: CID | null;
+  /** A slot for the caller's decoded doc body; not part of the merged state. */
+  cache?: unknown;
 }
 
 /** Latest versions per id, winner first. */

@@ -11,9 +11,9 @@ import type { CID } from "multiformats/cid";
 import type { Block } from "../blocks/car.js";
 import type { CryptoProvider } from "../blocks/crypto.js";
 import { cidFor } from "../blocks/cid.js";
-import { encodeValue } from "../blocks/codec.js";
 import { CorruptError } from "../util/errors.js";
 import { isBoundary } from "./boundary.js";
+import { encodeTreeNode } from "./tree-node-codec.js";
 
 export interface TreeNode<V> {
   cid: CID;
@@ -39,6 +39,8 @@ export interface TreeUpdate<V> {
   blocks: Block[];
   /** The same nodes decoded, so a cache can keep them without decoding. */
   nodes: TreeNode<V>[];
+  /** Nodes of the old tree that the new tree no longer contains. */
+  replaced: CID[];
 }
 
 export function decodeTreeNode<V>(cid: CID, value: unknown, isValue: (v: unknown) => v is V): TreeNode<V> {
@@ -109,7 +111,7 @@ export class ProllyTree<V> {
     const created: TreeNode<V>[] = [];
     const blocks: Block[] = [];
     const emit = (level: number, keys: string[], values: (V | CID)[]): TreeNode<V> => {
-      const bytes = encodeValue([level, keys, values]);
+      const bytes = encodeTreeNode(level, keys, values);
       const cid = cidFor(this.#crypto, bytes);
       const node: TreeNode<V> = { cid, level, keys, values };
       created.push(node);
@@ -121,14 +123,16 @@ export class ProllyTree<V> {
     let pending = normalize(edits) as TreeEdit<V | CID>[];
     if (!root) {
       const puts = pending.filter((e) => e.value !== undefined);
-      return { root: this.#buildUp(puts as [], 0, emit), blocks, nodes: created };
+      return { root: this.#buildUp(puts as [], 0, emit), blocks, nodes: created, replaced: [] };
     }
     const rootNode = await this.#source.getNode(root);
+    const replaced: CID[] = [];
     let top: TreeNode<V> | undefined;
     let topLevelChunks: TreeNode<V>[] | undefined;
     for (;;) {
-      if (pending.length === 0) return { root, blocks, nodes: created };
+      if (pending.length === 0) return { root, blocks, nodes: created, replaced };
       const { replacements, isRoot } = await this.#applyLevel(root, rootNode, level, pending, emit);
+      for (const r of replacements) replaced.push(...r.removedCids);
       if (isRoot) {
         topLevelChunks = replacements[0]?.added ?? [];
         break;
@@ -140,17 +144,22 @@ export class ProllyTree<V> {
       level++;
     }
     // The root level was re-chunked: shrink (collapse single-child branches) or grow.
-    if (topLevelChunks.length === 0) return { root: undefined, blocks, nodes: created };
+    if (topLevelChunks.length === 0) return { root: undefined, blocks, nodes: created, replaced };
     if (topLevelChunks.length === 1) {
       top = topLevelChunks[0]!;
+      if (top.level === 0 || top.keys.length > 1) return { root: top.cid, blocks, nodes: created, replaced };
       while (top.level > 0 && top.keys.length === 1) {
         const childCid = top.values[0] as CID;
-        top = created.find((n) => n.cid.equals(childCid)) ?? (await this.#source.getNode(childCid));
+        const made = created.find((n) => n.cid.equals(childCid));
+        // An old node that becomes the root is no longer replaced.
+        if (!made) replaced.splice(0, replaced.length, ...replaced.filter((c) => !c.equals(childCid)));
+        top = made ?? (await this.#source.getNode(childCid));
       }
-      return { root: top.cid, blocks: keepReachable(blocks, created, top), nodes: created };
+      const kept = keepReachable(created, top);
+      return { root: top.cid, blocks: blocks.filter((b) => kept.has(b.cid)), nodes: created.filter((n) => kept.has(n.cid)), replaced };
     }
     const entries = topLevelChunks.map((n) => ({ key: n.keys[n.keys.length - 1]!, value: n.cid }));
-    return { root: this.#buildUp(entries, rootNode.level + 1, emit), blocks, nodes: created };
+    return { root: this.#buildUp(entries, rootNode.level + 1, emit), blocks, nodes: created, replaced };
   }
 
   /** Builds levels from sorted entries at `level` upward until one node remains. */
@@ -176,18 +185,20 @@ export class ProllyTree<V> {
     level: number,
     edits: TreeEdit<V | CID>[],
     emit: (level: number, keys: string[], values: (V | CID)[]) => TreeNode<V>,
-  ): Promise<{ replacements: { removed: string[]; added: TreeNode<V>[] }[]; isRoot: boolean }> {
+  ): Promise<{ replacements: { removed: string[]; removedCids: CID[]; added: TreeNode<V>[] }[]; isRoot: boolean }> {
     const isRoot = rootNode.level === level;
     const cursor = new Cursor(this.#source, root, level);
-    const replacements: { removed: string[]; added: TreeNode<V>[] }[] = [];
+    const replacements: { removed: string[]; removedCids: CID[]; added: TreeNode<V>[] }[] = [];
     let i = 0;
     while (i < edits.length) {
       let node = await cursor.seek(edits[i]!.key, false);
       if (!node) throw new CorruptError(`tree ${root.toString()}`, `no node at level ${level}`);
       const chunker = new Chunker(level, emit);
       const removed: string[] = [];
+      const removedCids: CID[] = [];
       for (;;) {
         removed.push(node.keys[node.keys.length - 1]!);
+        removedCids.push(node.cid);
         const last = !cursor.hasNext();
         const bound = node.keys[node.keys.length - 1]!;
         // Merge the node's entries with the edits that fall into it.
@@ -219,27 +230,26 @@ export class ProllyTree<V> {
         }
         node = nextNode;
       }
-      replacements.push({ removed, added: chunker.chunks });
+      replacements.push({ removed, removedCids, added: chunker.chunks });
     }
     return { replacements, isRoot };
   }
 }
 
-/** Nodes created then orphaned by a collapse need not be stored. */
-function keepReachable<V>(blocks: Block[], created: TreeNode<V>[], top: TreeNode<V>): Block[] {
-  const byCid = new Map(created.map((n) => [n.cid.toString(), n]));
-  const keep = new Set<string>();
+/** Created nodes still reachable from the new root: a collapse orphans the ones above it. */
+function keepReachable<V>(created: TreeNode<V>[], top: TreeNode<V>): Set<CID> {
+  const keep = new Set<CID>();
   const stack = [top];
   while (stack.length > 0) {
     const n = stack.pop()!;
-    keep.add(n.cid.toString());
+    keep.add(n.cid);
     if (n.level > 0)
       for (const c of n.values) {
-        const child = byCid.get((c as CID).toString());
+        const child = created.find((m) => m.cid === c);
         if (child) stack.push(child);
       }
   }
-  return blocks.filter((b) => keep.has(b.cid.toString()));
+  return keep;
 }
 
 class Chunker<V> {

@@ -1,0 +1,355 @@
+#!/usr/bin/env node
+// `npm run bench`: Kiln beside @fireproof/core and PouchDB, same machine, same documents.
+// Every (system, workload, run) runs in a fresh child process (worker.mjs); this file only
+// installs the peers, builds Kiln, schedules the children, and prints the report.
+// Progress goes to stderr; the Markdown report to stdout and bench/results/latest.md.
+import { fork, spawnSync } from "node:child_process";
+import { createInterface } from "node:readline";
+import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { performance } from "node:perf_hooks";
+import { fileURLToPath } from "node:url";
+import { makeDocs } from "./docs.mjs";
+import { LABELS, SYSTEMS, median, renderRuns, renderTable } from "./table.mjs";
+
+const BENCH = dirname(fileURLToPath(import.meta.url));
+const ROOT = resolve(BENCH, "..");
+const DATA = join(BENCH, ".data");
+const RESULTS = join(BENCH, "results");
+const WORKLOADS = ["write", "bulk", "get", "reopen", "scale"];
+
+const HELP = `usage: npm run bench [-- options]   (or: node bench/run.mjs [options])
+
+options
+  --quick              smoke run: 1,000 docs, 1 run, small scale sizes
+  --systems=a,b        subset of: ${SYSTEMS.join(", ")}
+  --workloads=a,b      subset of: ${WORKLOADS.join(", ")}
+                       (write = workloads 1, 5, 6; reopen = 4; scale = 7)
+  --no-build           do not run \`npm run build\` for Kiln first
+  --no-install         do not install bench/node_modules when missing
+  -h, --help
+
+environment
+  BENCH_RUNS=3         runs per (system, workload); medians are reported
+  BENCH_DOCS=10000     docs per workload
+  BENCH_SEED=1337      seed of the generated documents
+  BENCH_BATCH=100      docs per bulk call (workloads 2-4)
+  BENCH_FP_SEQ=300     cap on Fireproof's sequential puts (it runs ~70 docs/s)
+  BENCH_SCALE_SIZES=1000,100000   ledger sizes for workload 7
+  BENCH_SCALE_PUTS=1000           sequential puts timed at each size
+  BENCH_SCALE_PEERS=1  also run workload 7 on the peers (default: Kiln only)
+  BENCH_TIMEOUT_S=600  per child process
+  BENCH_KEEP_DATA=1    keep the stores under bench/.data/
+  BENCH_KILN_MODULE=…  benchmark another Kiln build instead of dist/index.js
+`;
+
+// ---------------------------------------------------------------- options
+
+const args = process.argv.slice(2);
+if (args.includes("-h") || args.includes("--help")) {
+  process.stdout.write(HELP);
+  process.exit(0);
+}
+const flag = (name) => args.includes(`--${name}`);
+const list = (name) => args.find((a) => a.startsWith(`--${name}=`))?.split("=")[1].split(",").filter(Boolean);
+const env = process.env;
+const int = (v, d) => (v === undefined || v === "" ? d : Number.parseInt(v, 10));
+const unknown = args.filter((a) => !/^--(quick|no-build|no-install|systems=.*|workloads=.*)$/.test(a));
+if (unknown.length) {
+  process.stderr.write(`unknown option(s): ${unknown.join(" ")}\n\n${HELP}`);
+  process.exit(2);
+}
+
+const quick = flag("quick");
+const opts = {
+  quick,
+  runs: int(env.BENCH_RUNS, quick ? 1 : 3),
+  docs: int(env.BENCH_DOCS, quick ? 1000 : 10000),
+  seed: int(env.BENCH_SEED, 1337),
+  batch: int(env.BENCH_BATCH, 100),
+  fpSeq: int(env.BENCH_FP_SEQ, quick ? 100 : 300),
+  scaleSizes: (env.BENCH_SCALE_SIZES ?? (quick ? "1000,10000" : "1000,100000")).split(",").map(Number).filter((n) => n > 0),
+  scalePuts: int(env.BENCH_SCALE_PUTS, quick ? 200 : 1000),
+  scalePeers: env.BENCH_SCALE_PEERS === "1",
+  timeoutMs: int(env.BENCH_TIMEOUT_S, 600) * 1000,
+  keepData: env.BENCH_KEEP_DATA === "1",
+  systems: list("systems") ?? SYSTEMS,
+  workloads: list("workloads") ?? WORKLOADS,
+};
+for (const s of opts.systems) if (!SYSTEMS.includes(s)) throw new Error(`unknown system ${s} (known: ${SYSTEMS.join(", ")})`);
+for (const w of opts.workloads) if (!WORKLOADS.includes(w)) throw new Error(`unknown workload ${w} (known: ${WORKLOADS.join(", ")})`);
+if (!(opts.runs > 0 && opts.docs > 0)) throw new Error("BENCH_RUNS and BENCH_DOCS must be positive integers");
+
+let midLine = false; // a progress line is open, waiting for its result
+const log = (msg) => {
+  process.stderr.write(msg + "\n");
+  midLine = false;
+};
+const progress = (msg) => {
+  process.stderr.write(msg);
+  midLine = true;
+};
+const childLine = (line) => {
+  process.stderr.write((midLine ? "\n" : "") + "    | " + (line.length > 300 ? line.slice(0, 300) + " …" : line) + "\n");
+  midLine = false;
+};
+const npm = process.platform === "win32" ? "npm.cmd" : "npm";
+
+// ---------------------------------------------------------------- setup
+
+/** Install the peers into bench/node_modules if they are missing. */
+function ensurePeers() {
+  const need = ["pouchdb", "@fireproof/core"].filter((p) => opts.systems.includes(p === "pouchdb" ? "pouchdb" : "fireproof"));
+  const missing = need.filter((p) => !existsSync(join(BENCH, "node_modules", p, "package.json")));
+  if (missing.length === 0) return;
+  if (flag("no-install")) {
+    log(`bench: ${missing.join(", ")} not installed and --no-install given`);
+    return;
+  }
+  const ci = existsSync(join(BENCH, "package-lock.json"));
+  const cmd = [ci ? "ci" : "install", "--prefix", BENCH, "--no-audit", "--no-fund"];
+  log(`bench: installing peers: npm ${cmd.join(" ")}`);
+  const r = spawnSync(npm, cmd, { stdio: ["ignore", 2, 2], shell: process.platform === "win32" });
+  if (r.status !== 0) log(`bench: peer install failed (exit ${r.status}); peers that cannot load will be skipped`);
+}
+
+/** Build Kiln (tsc → dist/) so the numbers are for the current source. */
+function buildKiln() {
+  if (!opts.systems.includes("kiln") || flag("no-build") || env.BENCH_BUILD === "0" || env.BENCH_KILN_MODULE) return undefined;
+  if (!existsSync(join(ROOT, "src"))) return undefined;
+  log("bench: building Kiln (npm run build) …");
+  const t0 = performance.now();
+  const r = spawnSync(npm, ["run", "build", "--silent"], { cwd: ROOT, stdio: ["ignore", 2, 2], shell: process.platform === "win32" });
+  if (r.status !== 0) return `\`npm run build\` failed (exit ${r.status}); fix the build to benchmark Kiln`;
+  log(`bench: built in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  return undefined;
+}
+
+/** One line of library output: forward it (shortened), and keep error logs for the report. */
+function libraryLine(line, logged) {
+  if (!line.trim()) return;
+  childLine(line);
+  let msg;
+  if (line.startsWith("{")) {
+    try {
+      const j = JSON.parse(line);
+      if (j.level === "error") msg = [j.module, j.msg, j.error].filter(Boolean).join(": ");
+    } catch {
+      // not JSON after all
+    }
+  } else if (/\b(error|exception)\b/i.test(line)) msg = line;
+  if (msg) logged.push(msg.length > 200 ? msg.slice(0, 200) + " …" : msg);
+}
+
+/** Run one spec in a fresh child; resolves { ok, result, logged } or { ok: false, error, logged }. */
+function runChild(spec) {
+  return new Promise((done) => {
+    const child = fork(join(BENCH, "worker.mjs"), [JSON.stringify(spec)], {
+      cwd: BENCH,
+      execArgv: ["--expose-gc"],
+      env: { ...env, BENCH_FP_SEQ: String(opts.fpSeq) },
+      stdio: ["ignore", "pipe", "pipe", "ipc"],
+    });
+    // library chatter goes to stderr, never into the report on stdout
+    const logged = [];
+    for (const stream of [child.stdout, child.stderr]) createInterface({ input: stream }).on("line", (l) => libraryLine(l, logged));
+    let msg;
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill("SIGKILL");
+    }, opts.timeoutMs);
+    child.on("message", (m) => (msg = m));
+    child.on("error", (e) => (msg ??= { ok: false, error: e.message }));
+    child.on("close", (code, signal) => {
+      clearTimeout(timer);
+      const r = msg ?? { ok: false, error: timedOut ? `timed out after ${opts.timeoutMs / 1000} s` : `child exited (code ${code}, signal ${signal}) without a result` };
+      done({ ...r, logged });
+    });
+  });
+}
+
+function freshDir(name) {
+  const dir = join(DATA, name);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+function clean(dir) {
+  if (!opts.keepData) rmSync(dir, { recursive: true, force: true });
+}
+
+// ---------------------------------------------------------------- main
+
+const started = performance.now();
+const loadStart = os.loadavg()[0];
+const sample = makeDocs(opts.seed, Math.min(opts.docs, 1000));
+const avgBytes = sample.reduce((a, d) => a + JSON.stringify(d).length, 0) / sample.length;
+log(`bench: seed ${opts.seed}, ${opts.docs.toLocaleString("en-US")} docs of ~${avgBytes.toFixed(0)} B JSON, ${opts.runs} run(s), systems ${opts.systems.join(", ")}${quick ? " (--quick)" : ""}`);
+
+rmSync(DATA, { recursive: true, force: true });
+mkdirSync(DATA, { recursive: true });
+ensurePeers();
+const buildError = buildKiln();
+
+// probe: can each system load here?
+const info = {};
+const skipped = {};
+for (const s of opts.systems) {
+  if (s === "kiln" && buildError) {
+    skipped[s] = buildError;
+    continue;
+  }
+  const r = await runChild({ system: s, workload: "probe" });
+  if (r.ok) info[s] = r.result;
+  else skipped[s] = r.error;
+}
+for (const [s, why] of Object.entries(skipped)) log(`bench: ⚠ ${LABELS[s]} will not be run: ${why}`);
+const active = opts.systems.filter((s) => info[s]);
+if (active.length === 0) {
+  log("bench: no system could be loaded; nothing to measure");
+  process.exit(1);
+}
+
+// schedule: run-major, so slow drift on a shared machine spreads over all systems
+const tasks = [];
+for (let run = 1; run <= opts.runs; run++) {
+  for (const wl of opts.workloads) {
+    for (const s of active) {
+      if (wl !== "scale") tasks.push({ run, wl, s });
+      else if (s === "kiln" || opts.scalePeers) for (const size of opts.scaleSizes) tasks.push({ run, wl, s, size });
+    }
+  }
+}
+
+const results = Object.fromEntries(active.map((s) => [s, { errors: {} }]));
+const counts = Object.fromEntries(active.map((s) => [s, {}]));
+const push = (s, key, v, n) => {
+  (results[s][key] ??= []).push(v);
+  if (n !== undefined) counts[s][key] = n;
+};
+const errors = [];
+const libraryErrors = {}; // message → runs in which a child's library logged it
+
+let i = 0;
+for (const t of tasks) {
+  i++;
+  const tag = `${t.s}-${t.wl}-r${t.run}${t.size ? "-" + t.size : ""}`;
+  const what = `${LABELS[t.s]} · ${t.wl}${t.size ? ` @${t.size.toLocaleString("en-US")}` : ""}`;
+  progress(`[${i}/${tasks.length}] run ${t.run}/${opts.runs} ${what} … `);
+  const dir = freshDir(tag);
+  const base = { system: t.s, dir, seed: opts.seed, docs: opts.docs, batch: opts.batch };
+  const t0 = performance.now();
+  let r;
+  if (t.wl === "reopen") {
+    r = await runChild({ ...base, workload: "reopenPrepare" });
+    if (r.ok) {
+      const prepLogged = r.logged;
+      r = await runChild({ ...base, workload: "reopen" });
+      r.logged.unshift(...prepLogged);
+    }
+  } else if (t.wl === "scale") {
+    r = await runChild({ ...base, workload: "scale", size: t.size, puts: opts.scalePuts, prefillBatch: 1000 });
+  } else {
+    r = await runChild({ ...base, workload: t.wl });
+  }
+  const secs = ((performance.now() - t0) / 1000).toFixed(1);
+  clean(dir);
+  for (const m of r.logged) (libraryErrors[`${LABELS[t.s]} · ${t.wl}${t.size ? ` @${t.size}` : ""}: ${m}`] ??= []).push(t.run);
+  if (!midLine) process.stderr.write("    → ");
+
+  if (!r.ok) {
+    const key = t.wl === "scale" ? `scale@${t.size}` : t.wl;
+    results[t.s].errors[key] = r.error;
+    errors.push(`${what} run ${t.run}: ${r.error}`);
+    log(`FAILED (${secs} s): ${r.error}`);
+    continue;
+  }
+  const x = r.result;
+  switch (t.wl) {
+    case "write":
+      for (const k of ["seqPut", "diskBefore", "diskAfter", "rssGrowthMiB"]) push(t.s, k, x[k], x.count);
+      for (const k of ["diskBeforeApparent", "diskAfterApparent", "peakRssGrowthMiB", "compactMs"]) push(t.s, k, x[k]);
+      log(`${Math.round(x.seqPut)} puts/s (n=${x.count}), ${Math.round(x.diskBefore)} → ${Math.round(x.diskAfter)} B/doc, RSS +${x.rssGrowthMiB.toFixed(1)} MiB (${secs} s)`);
+      break;
+    case "bulk":
+      push(t.s, "bulk", x.bulk, x.count);
+      log(`${Math.round(x.bulk)} docs/s (${secs} s)`);
+      break;
+    case "get":
+      push(t.s, "get", x.get, x.count);
+      log(`${Math.round(x.get)} gets/s (${secs} s)`);
+      break;
+    case "reopen":
+      push(t.s, "reopenMs", x.reopenMs, x.count);
+      push(t.s, "importMs@reopen", x.importMs);
+      log(`${x.reopenMs.toFixed(1)} ms open+get (import ${x.importMs.toFixed(0)} ms, not timed) (${secs} s)`);
+      break;
+    case "scale":
+      push(t.s, `scalePut@${t.size}`, x.scalePut, x.count);
+      log(`${Math.round(x.scalePut)} puts/s at ${t.size.toLocaleString("en-US")} docs (${secs} s)`);
+      break;
+  }
+}
+if (!opts.keepData) rmSync(DATA, { recursive: true, force: true });
+
+// ---------------------------------------------------------------- report
+
+const cpus = os.cpus();
+const elapsed = (performance.now() - started) / 1000;
+const scale = opts.workloads.includes("scale") ? { sizes: opts.scaleSizes, puts: opts.scalePuts } : undefined;
+const { table, footnotes } = renderTable(results, counts, { systems: opts.systems, workloads: opts.workloads, skipped, docs: opts.docs, scale });
+const loadEnd = os.loadavg()[0];
+// the bench itself keeps about one core busy, so only load beyond that means other work
+const busy = loadStart > 0.5 * cpus.length || loadEnd > cpus.length + 0.5;
+const version = (s) => `${LABELS[s]} ${info[s].version} (${info[s].note})`;
+const reopenImport = active
+  .filter((s) => results[s]["importMs@reopen"])
+  .map((s) => `${LABELS[s]} ${Math.round(median(results[s]["importMs@reopen"]))} ms`)
+  .join(", ");
+
+const md = `# Kiln benchmark
+
+- date: ${new Date().toISOString()}
+- node ${process.version} on ${os.platform()} ${os.arch()}; ${cpus[0]?.model ?? "unknown CPU"} × ${cpus.length} cores; ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB RAM
+- seed **${opts.seed}**: ${opts.docs.toLocaleString("en-US")} generated order docs of ~${avgBytes.toFixed(0)} B JSON each, identical for every system
+- load average (1 min): ${loadStart.toFixed(2)} at start, ${loadEnd.toFixed(2)} at end${busy ? " — **the machine was busy with other work; expect noise**" : ""}
+- ${opts.runs} run(s) per (system, workload), each in a fresh child process (\`node --expose-gc\`); **medians** shown${quick ? " — **--quick smoke run, not representative**" : ""}
+- systems: ${active.map(version).join("; ")}
+${Object.entries(skipped).map(([s, why]) => `- **${LABELS[s]} not run**: ${why}\n`).join("")}
+Ratios are Kiln/peer for rates and peer/Kiln for times, bytes and MiB, so **a ratio > 1 means Kiln is better**. Targets are Kiln vs PouchDB.
+
+${table}
+
+${footnotes.join("\n\n")}${footnotes.length ? "\n\n" : ""}How each number is taken:
+- 1: one put per doc, each awaited, into a fresh store; docs/s over the whole loop.
+- 2: \`bulk\` / \`bulkDocs\`, ${opts.batch} docs a call, into a fresh store.
+- 3: the store is loaded with bulk (not timed), then every doc is read once by id in a seeded random order, in the same process.
+- 4: one child builds the store with bulk (${opts.batch} a batch) and closes it; a fresh child imports the library (not timed; median import: ${reopenImport}) and times open + one get of a random doc. The OS page cache is warm.
+- 5: \`du\` (allocated blocks) of the run's whole data directory (store and keys) right after workload 1's last put, divided by the docs written; then \`compact()\` on the same instance, \`close()\`, and measured again. Apparent bytes are in the raw data below.
+- 6: \`process.memoryUsage().rss\` after \`gc()\`, sampled after the library is imported and the docs generated but before open, and again after the last put of workload 1 (each system in its own process).
+${scale ? `- 7: the ledger is pre-filled with bulk (1,000 docs a batch, not timed), then ${opts.scalePuts.toLocaleString("en-US")} sequential puts of new docs are timed.${opts.scalePeers ? "" : " Kiln only (BENCH_SCALE_PEERS=1 adds the peers)."}\n` : ""}- Durability differs: PouchDB's leveldown writes are not fsync'd per put; read each system's notes above.
+
+Total bench time: ${elapsed.toFixed(0)} s.
+${errors.length ? `\n## Errors\n\n${errors.map((e) => `- ${e}`).join("\n")}\n` : ""}${
+  Object.keys(libraryErrors).length
+    ? `\n## Errors the libraries logged\n\n${Object.entries(libraryErrors)
+        .map(([m, runs]) => `- ${m} (run${runs.length > 1 ? "s" : ""} ${[...new Set(runs)].join(", ")})`)
+        .join("\n")}\n`
+    : ""
+}
+<details><summary>Raw values per run</summary>
+
+${renderRuns(results, { systems: active, scale })}
+
+</details>
+`;
+
+process.stdout.write(md);
+mkdirSync(RESULTS, { recursive: true });
+writeFileSync(join(RESULTS, "latest.md"), md);
+writeFileSync(join(RESULTS, "latest.json"), JSON.stringify({ opts, info, skipped, results, counts, avgBytes, node: process.version, cpu: cpus[0]?.model, cores: cpus.length, elapsedS: elapsed }, null, 2) + "\n");
+log(`bench: done in ${elapsed.toFixed(0)} s; report written to ${join("bench", "results", "latest.md")}`);
+process.exit(errors.length && Object.keys(results).every((s) => Object.keys(results[s]).length <= 1) ? 1 : 0);

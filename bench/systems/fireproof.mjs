@@ -1,0 +1,45 @@
+// @fireproof/core 0.24 with its Node file gateway; store and key bag both under `dir`.
+import { createRequire } from "node:module";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+
+const require = createRequire(import.meta.url);
+
+export const id = "fireproof";
+export const label = "Fireproof";
+
+/** Fireproof's sequential put runs at ~70 docs/s: cap that workload (BENCH_FP_SEQ). */
+export const seqPutCap = Number(process.env.BENCH_FP_SEQ ?? 300);
+
+let fireproof;
+
+export async function load() {
+  ({ fireproof } = await import("@fireproof/core"));
+  const version = require("@fireproof/core/package.json").version;
+  return { version, note: "file gateway, encrypted (default key bag)" };
+}
+
+export async function open(dir, name) {
+  const db = fireproof(name, {
+    storeUrls: { base: pathToFileURL(join(dir, "fp")).href },
+    keyBag: { url: pathToFileURL(join(dir, "keybag")).href },
+  });
+  await db.ready();
+  return {
+    async put(doc) {
+      return db.put(doc);
+    },
+    async bulk(docs) {
+      return db.bulk(docs);
+    },
+    async get(docId) {
+      return db.get(docId);
+    },
+    async compact() {
+      await db.compact();
+    },
+    async close() {
+      await db.close();
+    },
+  };
+}

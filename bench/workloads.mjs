@@ -1,0 +1,147 @@
+// The workloads. Each runs inside its own child process (see worker.mjs) against one
+// system adapter `sys` ({ open(dir, name) → { put, bulk, get, compact, close } }) and
+// returns plain numbers. Only the commented "timed" sections are on the clock.
+import { performance } from "node:perf_hooks";
+import { du } from "./disk.mjs";
+import { docId, makeDoc, makeDocs, shuffledIndexes } from "./docs.mjs";
+
+const LEDGER = "bench";
+
+async function settle() {
+  // let pending I/O callbacks and microtasks run, then collect twice (finalisers)
+  await new Promise((r) => setImmediate(r));
+  if (globalThis.gc) {
+    globalThis.gc();
+    await new Promise((r) => setImmediate(r));
+    globalThis.gc();
+  }
+}
+
+function rss() {
+  return process.memoryUsage().rss;
+}
+
+function check(doc, expected, what) {
+  if (!doc || doc._id !== expected._id || doc.amount !== expected.amount || doc.createdAt !== expected.createdAt) {
+    throw new Error(`${what}: wrong document for ${expected._id}: ${JSON.stringify(doc)?.slice(0, 200)}`);
+  }
+}
+
+async function bulkLoad(db, docs, batch) {
+  for (let i = 0; i < docs.length; i += batch) await db.bulk(docs.slice(i, i + batch));
+}
+
+/**
+ * Workloads 1, 5 and 6 in one child: sequential puts (timed), RSS growth across them,
+ * disk usage right after the writes, then again after compact() and close().
+ * (Compaction runs on the same instance: Fireproof 0.24's compact() right after a
+ * reopen fails with "missing block" and compacts nothing.)
+ */
+export async function write(sys, { dir, seed, docs: n }) {
+  const count = Math.min(n, sys.seqPutCap ?? Infinity);
+  const docs = makeDocs(seed, count); // generated before the RSS baseline
+  await settle();
+  const rssBefore = rss();
+
+  const db = await sys.open(dir, LEDGER);
+  // timed: sequential puts, each awaited
+  const t0 = performance.now();
+  for (const doc of docs) await db.put(doc);
+  const ms = performance.now() - t0;
+
+  await settle();
+  const rssAfter = rss();
+  const peakRss = process.resourceUsage().maxRSS * 1024;
+  const before = await du(dir);
+
+  const tc = performance.now();
+  await db.compact();
+  const compactMs = performance.now() - tc;
+  check(await db.get(docs[count >> 1]._id), docs[count >> 1], "get after compact");
+  await db.close();
+  const after = await du(dir);
+
+  return {
+    count,
+    seqPut: (count / ms) * 1000,
+    seqPutMs: ms,
+    rssGrowthMiB: (rssAfter - rssBefore) / 2 ** 20,
+    rssBeforeMiB: rssBefore / 2 ** 20,
+    peakRssGrowthMiB: (peakRss - rssBefore) / 2 ** 20,
+    diskBefore: before.allocated / count,
+    diskAfter: after.allocated / count,
+    diskBeforeApparent: before.apparent / count,
+    diskAfterApparent: after.apparent / count,
+    filesBefore: before.files,
+    filesAfter: after.files,
+    compactMs,
+  };
+}
+
+/** Workload 2: bulk writes, `batch` docs per call. */
+export async function bulk(sys, { dir, seed, docs: n, batch }) {
+  const docs = makeDocs(seed, n);
+  const db = await sys.open(dir, LEDGER);
+  // timed: all batches
+  const t0 = performance.now();
+  await bulkLoad(db, docs, batch);
+  const ms = performance.now() - t0;
+  await db.close();
+  return { count: n, bulk: (n / ms) * 1000, bulkMs: ms };
+}
+
+/** Workload 3: load with bulk (untimed), then get every doc once in a seeded random order. */
+export async function get(sys, { dir, seed, docs: n, batch }) {
+  const docs = makeDocs(seed, n);
+  const db = await sys.open(dir, LEDGER);
+  await bulkLoad(db, docs, batch);
+  const order = shuffledIndexes(seed, n);
+  // timed: n gets
+  const t0 = performance.now();
+  for (const i of order) check(await db.get(docs[i]._id), docs[i], "get");
+  const ms = performance.now() - t0;
+  await db.close();
+  return { count: n, get: (n / ms) * 1000, getMs: ms };
+}
+
+/** Workload 4, step 1 (untimed, its own child): build a store of n docs with bulk, close it. */
+export async function reopenPrepare(sys, { dir, seed, docs: n, batch }) {
+  const db = await sys.open(dir, LEDGER);
+  await bulkLoad(db, makeDocs(seed, n), batch);
+  await db.close();
+  return { count: n };
+}
+
+/** Workload 4, step 2 (a fresh child): time open + the first get of a random doc. */
+export async function reopen(sys, { dir, seed, docs: n }) {
+  const i = shuffledIndexes(seed, n)[0];
+  const expected = makeDoc(seed, i);
+  // timed: open + first get
+  const t0 = performance.now();
+  const db = await sys.open(dir, LEDGER);
+  const doc = await db.get(expected._id);
+  const ms = performance.now() - t0;
+  check(doc, expected, "first get after reopen");
+  await db.close();
+  return { count: n, reopenMs: ms };
+}
+
+/**
+ * Workload 7: pre-fill `size` docs with bulk (untimed, `prefillBatch` a commit), then time
+ * `puts` sequential puts of new docs. If cost per write is O(log n), the rate barely drops.
+ */
+export async function scale(sys, { dir, seed, size, puts, prefillBatch }) {
+  const count = Math.min(puts, sys.seqPutCap ?? Infinity);
+  const db = await sys.open(dir, LEDGER);
+  for (let i = 0; i < size; i += prefillBatch) await db.bulk(makeDocs(seed, Math.min(size, i + prefillBatch), i));
+  const fresh = makeDocs(seed, size + count, size);
+  // timed: sequential puts into a ledger that already holds `size` docs
+  const t0 = performance.now();
+  for (const doc of fresh) await db.put(doc);
+  const ms = performance.now() - t0;
+  check(await db.get(docId(seed, size)), fresh[0], "get after scale puts");
+  await db.close();
+  return { count, size, scalePut: (count / ms) * 1000, scaleMs: ms };
+}
+
+export const workloads = { write, bulk, get, reopenPrepare, reopen, scale };

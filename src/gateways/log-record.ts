@@ -1,0 +1,188 @@
+// The record format of a file:// ledger log (docs/gateways.md is the reference):
+//
+//   file   = magic record*            magic = "KILNLOG" 0x01 (8 bytes, the last is the version)
+//   record = type:u8 length:u32le payload:length crc:u32le     crc32 over type+length+payload
+//   type 1 = commit: payload = cidLength:u8 cid commitBytes
+//   type 2 = heads:  payload = (cidLength:u8 cid)*   — the whole head set after an update
+//
+// Encoding is pure; scanning reads through a callback so it can run over a file or a buffer.
+import { crc32 } from "node:zlib";
+import { CID } from "../blocks/cid.js";
+import { CorruptError, InvalidArgumentError } from "../util/errors.js";
+import type { HeadSet } from "./gateway.js";
+
+export const LOG_MAGIC = Uint8Array.of(0x4b, 0x49, 0x4c, 0x4e, 0x4c, 0x4f, 0x47, 0x01);
+export const RECORD_COMMIT = 1;
+export const RECORD_HEADS = 2;
+/** type + length before the payload. */
+export const RECORD_HEADER = 5;
+/** type + length + crc around the payload. */
+export const RECORD_OVERHEAD = 9;
+
+export function encodeCommitRecord(cid: CID, bytes: Uint8Array): Buffer {
+  const cidBytes = cidBytesOf(cid);
+  const record = frame(RECORD_COMMIT, 1 + cidBytes.length + bytes.length);
+  record[RECORD_HEADER] = cidBytes.length;
+  record.set(cidBytes, RECORD_HEADER + 1);
+  record.set(bytes, RECORD_HEADER + 1 + cidBytes.length);
+  return seal(record);
+}
+
+export function encodeHeadsRecord(heads: HeadSet): Buffer {
+  let length = 0;
+  for (const cid of heads) length += 1 + cidBytesOf(cid).length;
+  const record = frame(RECORD_HEADS, length);
+  let at = RECORD_HEADER;
+  for (const cid of heads) {
+    record[at] = cid.bytes.length;
+    record.set(cid.bytes, at + 1);
+    at += 1 + cid.bytes.length;
+  }
+  return seal(record);
+}
+
+/** Where the commit bytes sit inside a commit record of the given CID length. */
+export function commitBytesOffset(cidLength: number): number {
+  return RECORD_HEADER + 1 + cidLength;
+}
+
+function cidBytesOf(cid: CID): Uint8Array {
+  if (cid.bytes.length === 0 || cid.bytes.length > 255) throw new InvalidArgumentError(`encode log record: cid ${cid.toString()} is ${cid.bytes.length} bytes (1-255 fit)`);
+  return cid.bytes;
+}
+
+function frame(type: number, payloadLength: number): Buffer {
+  const record = Buffer.allocUnsafe(RECORD_OVERHEAD + payloadLength);
+  record[0] = type;
+  record.writeUInt32LE(payloadLength, 1);
+  return record;
+}
+
+function seal(record: Buffer): Buffer {
+  const end = record.length - 4;
+  record.writeUInt32LE(crc32(record.subarray(0, end)), end);
+  return record;
+}
+
+export interface ScannedCommit {
+  readonly cid: CID;
+  readonly recordOffset: number;
+  readonly recordLength: number;
+  /** The record's crc does not match: its bytes are kept so that a reader's CID check fails loudly. */
+  readonly damaged: boolean;
+}
+
+export interface LogScan {
+  /** The head set of the last intact heads record; undefined when there is none. */
+  readonly heads: HeadSet | undefined;
+  /** Where readable records end. Anything after it is a torn tail, safe to cut off. */
+  readonly end: number;
+  /** True when the file is empty or holds only part of the magic (a crash while creating it). */
+  readonly isNew: boolean;
+  /** Byte ranges that are not intact records but are followed by intact ones. */
+  readonly damage: readonly { readonly offset: number; readonly length: number }[];
+}
+
+/**
+ * Reads a log once. An intact record is indexed. A bad record followed by intact ones is
+ * damage: it is reported and skipped, and if its framing still holds and its CID still
+ * parses it is indexed as damaged (so the damage surfaces as an IntegrityError when read,
+ * never as a silently missing commit). A bad record with nothing intact after it is a torn
+ * tail from a crash mid-append: `end` stops before it.
+ *
+ * `read(offset, length)` returns a view that is valid until the next call.
+ */
+export function scanLog(size: number, read: (offset: number, length: number) => Uint8Array, onCommit: (commit: ScannedCommit) => void, subject: string): LogScan {
+  if (size < LOG_MAGIC.length) {
+    const start = read(0, size);
+    if (start.every((b, i) => b === LOG_MAGIC[i])) return { heads: undefined, end: 0, isNew: true, damage: [] };
+    throw new CorruptError(subject, "not a kiln log (bad magic)");
+  }
+  const magic = read(0, LOG_MAGIC.length);
+  for (let i = 0; i < LOG_MAGIC.length - 1; i++) if (magic[i] !== LOG_MAGIC[i]) throw new CorruptError(subject, "not a kiln log (bad magic)");
+  if (magic[LOG_MAGIC.length - 1] !== LOG_MAGIC[LOG_MAGIC.length - 1]) throw new CorruptError(subject, `unsupported log version ${magic[LOG_MAGIC.length - 1]}`);
+
+  // The payload length of a plausibly framed record at `at`, or undefined.
+  const frameAt = (at: number): number | undefined => {
+    if (at + RECORD_OVERHEAD > size) return undefined;
+    const header = read(at, RECORD_HEADER);
+    if (header[0] !== RECORD_COMMIT && header[0] !== RECORD_HEADS) return undefined;
+    const length = readU32(header, 1);
+    return at + RECORD_OVERHEAD + length <= size ? length : undefined;
+  };
+  const isIntact = (at: number, length: number): boolean => {
+    const record = read(at, RECORD_OVERHEAD + length);
+    return crc32(record.subarray(0, RECORD_HEADER + length)) === readU32(record, RECORD_HEADER + length);
+  };
+  const intactAt = (at: number): boolean => {
+    const length = frameAt(at);
+    return length !== undefined && isIntact(at, length);
+  };
+
+  let heads: HeadSet | undefined;
+  const damage: { offset: number; length: number }[] = [];
+  // Returns false when the payload does not parse, which an intact record should never do.
+  const take = (at: number, length: number, damaged: boolean): boolean => {
+    if (read(at, 1)[0] === RECORD_COMMIT) {
+      // Only the CID is needed here; the commit bytes stay on disk until someone asks.
+      const cid = decodeCid(read(at + RECORD_HEADER, Math.min(length, 256)), 0);
+      if (!cid) return false;
+      onCommit({ cid: cid.cid, recordOffset: at, recordLength: RECORD_OVERHEAD + length, damaged });
+      return true;
+    }
+    const payload = read(at + RECORD_HEADER, length);
+    const parsed: CID[] = [];
+    for (let i = 0; i < length; ) {
+      const cid = decodeCid(payload, i);
+      if (!cid) return false;
+      parsed.push(cid.cid);
+      i = cid.next;
+    }
+    // A damaged heads record is never trusted: an earlier intact one stands instead.
+    if (!damaged) heads = Object.freeze(parsed);
+    return true;
+  };
+
+  let at = LOG_MAGIC.length;
+  let end = size;
+  while (at < size) {
+    const length = frameAt(at);
+    if (length !== undefined && isIntact(at, length)) {
+      if (!take(at, length, false)) damage.push({ offset: at, length: RECORD_OVERHEAD + length });
+      at += RECORD_OVERHEAD + length;
+      continue;
+    }
+    const framedEnd = length === undefined ? undefined : at + RECORD_OVERHEAD + length;
+    const next = framedEnd !== undefined && intactAt(framedEnd) ? framedEnd : resync(at + 1, size, intactAt);
+    if (next === undefined) {
+      end = at;
+      break;
+    }
+    if (length !== undefined && framedEnd === next) take(at, length, true);
+    damage.push({ offset: at, length: next - at });
+    at = next;
+  }
+  return { heads, end, isNew: false, damage };
+}
+
+// The first offset from `from` where an intact record starts. A crc32 match at a wrong
+// offset has odds of 2^-32 per candidate, and most candidates fail on type or length first.
+function resync(from: number, size: number, intactAt: (at: number) => boolean): number | undefined {
+  for (let at = from; at + RECORD_OVERHEAD <= size; at++) if (intactAt(at)) return at;
+  return undefined;
+}
+
+function decodeCid(payload: Uint8Array, at: number): { cid: CID; next: number } | undefined {
+  const length = payload[at];
+  if (length === undefined || length === 0 || at + 1 + length > payload.length) return undefined;
+  try {
+    // Copied: the view may be a window over a large read buffer that must not stay alive.
+    return { cid: CID.decode(payload.slice(at + 1, at + 1 + length)), next: at + 1 + length };
+  } catch {
+    return undefined;
+  }
+}
+
+function readU32(bytes: Uint8Array, at: number): number {
+  return (bytes[at]! | (bytes[at + 1]! << 8) | (bytes[at + 2]! << 16) | (bytes[at + 3]! << 24)) >>> 0;
+}

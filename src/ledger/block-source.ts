@@ -1,0 +1,123 @@
+// Where the ledger finds tree nodes and docs. Tree nodes made since the last checkpoint live
+// in memory until a later write replaces them (so the current tree is always at hand);
+// older ones are decoded on demand from the checkpoint. A doc body is cached on its
+// version; a missing one is read from the checkpoint, or from the commit that wrote it
+// (read from storage, verified and decrypted).
+import { CID } from "multiformats/cid";
+import type { Block } from "../blocks/car.js";
+import { cidKey } from "../blocks/cid.js";
+import { decodeValue, encodeValue } from "../blocks/codec.js";
+import { openCommit } from "../blocks/commit.js";
+import type { OpenedCommit } from "../blocks/commit.js";
+import type { CryptoProvider } from "../blocks/crypto.js";
+import type { Version } from "../crdt/merge.js";
+import type { TreeNode } from "../crdt/prolly-tree.js";
+import { decodeTreeNode } from "../crdt/prolly-tree.js";
+import { encodeTreeNode } from "../crdt/tree-node-codec.js";
+import type { Gateway } from "../gateways/gateway.js";
+import { CorruptError } from "../util/errors.js";
+import { Lru } from "../util/lru.js";
+import type { DocValue } from "./doc.js";
+
+export type DocBody = Record<string, DocValue>;
+
+const isCid = (v: unknown): v is CID => CID.asCID(v) !== null;
+
+/** How many doc bodies stay cached on their versions before the oldest are dropped. */
+const CACHED_BODIES = 50_000;
+
+export class BlockSource {
+  readonly #storage: Gateway;
+  readonly #ledger: string;
+  readonly #crypto: CryptoProvider;
+  readonly #key: Uint8Array;
+  readonly #live = new Map<string, TreeNode<CID>>();
+  #checkpoint = new Map<string, Uint8Array>();
+  readonly #checkpointNodes = new Lru<string, TreeNode<CID>>(20_000);
+  #cached: Version[] = [];
+
+  constructor(options: { storage: Gateway; ledger: string; crypto: CryptoProvider; key: Uint8Array }) {
+    this.#storage = options.storage;
+    this.#ledger = options.ledger;
+    this.#crypto = options.crypto;
+    this.#key = options.key;
+  }
+
+  /** Serves blocks from a checkpoint; nodes made before it are no longer kept in memory. */
+  useCheckpoint(blocks: readonly Block[]): void {
+    this.#checkpoint = new Map(blocks.map((b) => [cidKey(b.cid), b.bytes]));
+    this.#checkpointNodes.clear();
+    this.#live.clear();
+  }
+
+  /** Nodes a write or merge made, and the ones it replaced (which no current tree needs). */
+  updateTree(created: readonly TreeNode<CID>[], replaced: readonly CID[]): void {
+    for (const cid of replaced) this.#live.delete(cidKey(cid));
+    for (const n of created) this.#live.set(cidKey(n.cid), n);
+  }
+
+  async getNode(cid: CID): Promise<TreeNode<CID>> {
+    const key = cidKey(cid);
+    const node = this.#live.get(key) ?? this.#checkpointNodes.get(key);
+    if (node) return node;
+    const bytes = this.#checkpoint.get(key);
+    if (!bytes) throw new CorruptError(`tree node ${cid.toString()}`, "not in memory nor in the checkpoint");
+    const decoded = decodeTreeNode(cid, decodeValue(bytes, `tree node ${cid.toString()}`), isCid);
+    this.#checkpointNodes.set(key, decoded);
+    return Promise.resolve(decoded);
+  }
+
+  /** Caches a body on its version (written locally, or just read). */
+  cacheBody(version: Version, body: DocBody): void {
+    if (version.cache !== undefined) return;
+    version.cache = body;
+    this.#cached.push(version);
+    if (this.#cached.length > CACHED_BODIES) {
+      const drop = this.#cached.length - CACHED_BODIES * 0.9;
+      for (let i = 0; i < drop; i++) this.#cached[i]!.cache = undefined;
+      this.#cached = this.#cached.slice(drop);
+    }
+  }
+
+  async getDoc(version: Version): Promise<DocBody> {
+    if (version.cache !== undefined) return version.cache as DocBody;
+    const cid = version.doc;
+    if (!cid) throw new CorruptError(`version ${version.event}`, "is a deletion, not a doc");
+    const bytes = this.#checkpoint.get(cidKey(cid)) ?? (await this.#fromCommit(version.event, cid));
+    const value = decodeValue(bytes, `doc ${cid.toString()}`);
+    if (typeof value !== "object" || value === null || Array.isArray(value)) throw new CorruptError(`doc ${cid.toString()}`, "doc block is not a map");
+    this.cacheBody(version, value as DocBody);
+    return value as DocBody;
+  }
+
+  /** The encoded bytes of a doc (for checkpoints): dag-cbor is deterministic, so a cached body re-encodes to the stored bytes. */
+  async getDocBytes(version: Version): Promise<Uint8Array> {
+    const cid = version.doc!;
+    const saved = this.#checkpoint.get(cidKey(cid));
+    if (saved) return saved;
+    if (version.cache !== undefined) return encodeValue(version.cache);
+    return this.#fromCommit(version.event, cid);
+  }
+
+  /** The encoded bytes of a tree node (for checkpoints). */
+  async getNodeBytes(cid: CID): Promise<Uint8Array> {
+    const saved = this.#checkpoint.get(cidKey(cid));
+    if (saved) return saved;
+    const node = await this.getNode(cid);
+    return encodeTreeNode(node.level, node.keys, node.values);
+  }
+
+  /** Reads, verifies and decrypts a commit from storage. */
+  async openCommit(cid: CID): Promise<OpenedCommit> {
+    const bytes = await this.#storage.getCommit(this.#ledger, cid);
+    if (!bytes) throw new CorruptError(`ledger ${this.#ledger}`, `commit ${cid.toString()} is missing from storage`);
+    return openCommit(this.#crypto, this.#key, cid, bytes);
+  }
+
+  async #fromCommit(commit: string, cid: CID): Promise<Uint8Array> {
+    const opened = await this.openCommit(CID.parse(commit));
+    const block = opened.blocks.find((b) => b.cid.equals(cid));
+    if (!block) throw new CorruptError(`commit ${commit}`, `does not hold doc ${cid.toString()}`);
+    return block.bytes;
+  }
+}

@@ -1,0 +1,320 @@
+// The public Ledger: JSON docs in, encrypted commits out. Writes apply serially in call
+// order (a replica's own writes are causally ordered) and never wait for any remote.
+import { CID } from "multiformats/cid";
+import type { Block } from "../blocks/car.js";
+import { cidFor, cidKey, cidString } from "../blocks/cid.js";
+import { decodeValue, encodeValue } from "../blocks/codec.js";
+import { sealCommit } from "../blocks/commit.js";
+import type { CryptoProvider } from "../blocks/crypto.js";
+import { encodeLedgerKey } from "../blocks/ledger-key.js";
+import type { LedgerState, Op } from "../crdt/ledger-state.js";
+import type { MergeEvent } from "../crdt/merge.js";
+import { fromEventValue, toEventValue } from "../crdt/event.js";
+import type { Gateway, LocalStorage } from "../gateways/gateway.js";
+import { ClosedError, InvalidArgumentError, InvalidDocError, NotFoundError } from "../util/errors.js";
+import { SerialQueue } from "../util/serial-queue.js";
+import type { BlockSource, DocBody } from "./block-source.js";
+import { encodeCheckpoint } from "./checkpoint.js";
+import type { Doc, DocInput } from "./doc.js";
+import { MAX_DOC_BYTES, checkDocBody, checkId } from "./doc.js";
+import { allDocsRows, changeRows } from "./reads.js";
+import type { AllDocsOptions, ChangeRow } from "./reads.js";
+
+export type { AllDocsOptions, ChangeRow };
+
+export interface WriteResult {
+  id: string;
+  clock: string[];
+}
+
+export interface BulkResult {
+  ids: string[];
+  clock: string[];
+}
+
+export type ChangesListener = (rows: ChangeRow[]) => void;
+export type ErrorListener = (error: unknown) => void;
+
+export interface LedgerParts {
+  name: string;
+  storage: Gateway & { local: LocalStorage };
+  state: LedgerState;
+  blocks: BlockSource;
+  crypto: CryptoProvider;
+  key: Uint8Array;
+  newId: () => string;
+  /** Commits written or replayed since the checkpoint the ledger opened from. */
+  uncheckpointed: number;
+}
+
+interface PreparedDoc {
+  id: string;
+  body: DocBody | null;
+  block: Block | undefined;
+}
+
+export class Ledger {
+  readonly name: string;
+  readonly #p: LedgerParts;
+  readonly #queue = new SerialQueue();
+  readonly #listeners = new Set<ChangesListener>();
+  readonly #errorListeners = new Set<ErrorListener>();
+  #closed = false;
+  readonly #headCids = new Map<string, CID>();
+  #uncheckpointed: number;
+
+  constructor(parts: LedgerParts) {
+    this.#p = parts;
+    this.name = parts.name;
+    this.#uncheckpointed = parts.uncheckpointed;
+  }
+
+  /** The current heads: commit CIDs. */
+  get clock(): string[] {
+    return [...this.#p.state.clock.heads];
+  }
+
+  /** The ledger key as base64url, to share with another replica. */
+  get key(): string {
+    return encodeLedgerKey(this.#p.key);
+  }
+
+  put(doc: DocInput): Promise<WriteResult> {
+    return this.#guard(async () => {
+      const prepared = this.#prepare(doc);
+      const clock = await this.#write([prepared]);
+      return { id: prepared.id, clock };
+    });
+  }
+
+  bulk(docs: readonly DocInput[]): Promise<BulkResult> {
+    return this.#guard(async () => {
+      if (!Array.isArray(docs)) throw new InvalidArgumentError("bulk: expected an array of docs");
+      const prepared = docs.map((d) => this.#prepare(d));
+      if (prepared.length === 0) return { ids: [], clock: this.clock };
+      const clock = await this.#write(prepared);
+      return { ids: prepared.map((p) => p.id), clock };
+    });
+  }
+
+  del(id: string): Promise<WriteResult> {
+    return this.#guard(async () => {
+      checkId(id);
+      const clock = await this.#write([{ id, body: null, block: undefined }]);
+      return { id, clock };
+    });
+  }
+
+  get(id: string, options: { conflicts?: boolean } = {}): Promise<Doc> {
+    return this.#guard(async () => {
+      checkId(id);
+      const versions = this.#p.state.versions.get(id);
+      const winner = versions?.[0];
+      if (!winner?.doc) throw new NotFoundError(id);
+      const doc = { _id: id, ...(await this.#p.blocks.getDoc(winner)) } as Doc;
+      if (options.conflicts) {
+        const losers: Doc[] = [];
+        for (const v of versions!.slice(1)) if (v.doc) losers.push({ _id: id, ...(await this.#p.blocks.getDoc(v)) } as Doc);
+        return { ...doc, _conflicts: losers } as unknown as Doc;
+      }
+      return doc;
+    });
+  }
+
+  allDocs(options: AllDocsOptions = {}): Promise<{ rows: { id: string; doc: Doc }[]; clock: string[] }> {
+    return this.#guard(async () => ({
+      rows: await allDocsRows(this.#p.state, this.#p.blocks, options),
+      clock: this.clock,
+    }));
+  }
+
+  changes(since: readonly string[] = [], options: { limit?: number } = {}): Promise<{ rows: ChangeRow[]; clock: string[] }> {
+    return this.#guard(async () => {
+      if (!Array.isArray(since)) throw new InvalidArgumentError("changes: since must be a clock (an array of commit cids)");
+      return changeRows(this.#p.state, this.#p.blocks, since, options.limit);
+    });
+  }
+
+  /** Calls `listener` with the changed rows after every local write and every merge. */
+  subscribe(listener: ChangesListener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  on(event: "error", listener: ErrorListener): () => void {
+    if (event !== "error") throw new InvalidArgumentError(`on: unknown event ${String(event)}`);
+    this.#errorListeners.add(listener);
+    return () => this.#errorListeners.delete(listener);
+  }
+
+  /**
+   * Writes a checkpoint of the merged state and drops every commit it makes redundant,
+   * keeping the head commits.
+   */
+  compact(): Promise<void> {
+    return this.#guard(() => this.#queue.run(() => this.#compact()));
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    await this.#queue.idle();
+    this.#closed = true;
+    try {
+      if (this.#uncheckpointed > 0) await this.#checkpoint();
+    } finally {
+      await this.#p.storage.close();
+    }
+  }
+
+  /** Closes the ledger and deletes everything it stored locally, key included. */
+  async destroy(): Promise<void> {
+    await this.#queue.idle();
+    const wasClosed = this.#closed;
+    this.#closed = true;
+    if (wasClosed) throw new ClosedError(`ledger ${this.name}`);
+    await this.#p.storage.local.destroy(this.name);
+    await this.#p.storage.close();
+  }
+
+  /**
+   * Folds commits that arrived from elsewhere (a remote, or a replay of storage) into the
+   * merged state. `commits` must hold every commit between the known clock and them.
+   */
+  async merge(commits: readonly CID[]): Promise<string[]> {
+    return this.#queue.run(async () => {
+      const events = await this.#loadEvents(commits);
+      if (events.length === 0) return [];
+      const { changed, update } = await this.#p.state.merge(events);
+      this.#p.blocks.updateTree(update.nodes, update.replaced);
+      this.#uncheckpointed += events.length;
+      await this.#notify(changed);
+      return changed;
+    });
+  }
+
+  async #loadEvents(heads: readonly CID[]): Promise<MergeEvent[]> {
+    const { state, blocks } = this.#p;
+    const found = new Map<string, MergeEvent>();
+    const stack = heads.filter((h) => !state.clock.has(h.toString()));
+    while (stack.length > 0) {
+      const cid = stack.pop()!;
+      const key = cid.toString();
+      if (found.has(key) || state.clock.has(key)) continue;
+      const opened = await blocks.openCommit(cid);
+      const eventCid = opened.roots[0];
+      const eventBlock = eventCid && opened.blocks.find((b) => b.cid.equals(eventCid));
+      if (!eventBlock) throw new InvalidArgumentError(`merge: commit ${key} has no event block`);
+      const body = fromEventValue(decodeValue(eventBlock.bytes, `event of commit ${key}`), `commit ${key}`);
+      found.set(key, { cid: key, parents: opened.parents.map((p) => p.toString()), height: body.h, ids: body.ops.map((o) => o[0]), ops: body.ops });
+      for (const p of opened.parents) if (!state.clock.has(p.toString()) && !found.has(p.toString())) stack.push(p);
+    }
+    return [...found.values()];
+  }
+
+  #prepare(doc: DocInput): PreparedDoc {
+    const given = (doc as { _id?: unknown } | null | undefined)?._id;
+    const id = given === undefined ? this.#p.newId() : checkId(given);
+    const body = checkDocBody(doc, id);
+    const bytes = encodeValue(body);
+    if (bytes.length > MAX_DOC_BYTES)
+      throw new InvalidDocError("doc-too-large", `doc ${JSON.stringify(id.slice(0, 64))} is ${bytes.length} bytes encoded; the limit is ${MAX_DOC_BYTES}`, id);
+    return { id, body, block: { cid: cidFor(this.#p.crypto, bytes), bytes } };
+  }
+
+  #write(docs: PreparedDoc[]): Promise<string[]> {
+    return this.#queue.run(async () => {
+      if (this.#closed) throw new ClosedError(`ledger ${this.name}`);
+      const { state, blocks, storage, crypto, key } = this.#p;
+      // The last write of an id in a bulk wins; one op per id.
+      const byId = new Map<string, PreparedDoc>();
+      for (const d of docs) {
+        byId.delete(d.id);
+        byId.set(d.id, d);
+      }
+      for (const d of byId.values()) if (d.body === null && !state.winner(d.id)?.doc) throw new NotFoundError(d.id);
+      const ops: Op[] = [...byId.values()].map((d) => [d.id, d.block?.cid ?? null]);
+      const planned = await state.planWrite(ops);
+      const eventBytes = encodeValue(toEventValue({ ops, root: planned.update.root ?? null, h: planned.height }));
+      const eventCid = cidFor(crypto, eventBytes);
+      const docBlocks: Block[] = [];
+      const seen = new Set<string>();
+      for (const d of byId.values())
+        if (d.block && !seen.has(cidKey(d.block.cid))) {
+          seen.add(cidKey(d.block.cid));
+          docBlocks.push(d.block);
+        }
+      const commitBlocks = [{ cid: eventCid, bytes: eventBytes }, ...docBlocks, ...planned.update.blocks];
+      const parents = planned.parents.map((p) => this.#headCid(p));
+      const sealed = await sealCommit(crypto, key, parents, [eventCid], commitBlocks);
+      await Promise.all([
+        storage.putCommit(this.name, sealed.cid, sealed.bytes),
+        storage.putHeads(this.name, { add: [sealed.cid], remove: parents }),
+      ]);
+      const commit = cidString(sealed.cid);
+      this.#headCids.set(commit, sealed.cid);
+      state.applyWrite(commit, ops, planned);
+      blocks.updateTree(planned.update.nodes, planned.update.replaced);
+      for (const d of byId.values()) if (d.body) blocks.cacheBody(state.winner(d.id)!, d.body);
+      this.#uncheckpointed++;
+      await this.#notify(ops.map((o) => o[0]));
+      return this.clock;
+    });
+  }
+
+  async #notify(ids: readonly string[]): Promise<void> {
+    if (this.#listeners.size === 0) return;
+    const rows: ChangeRow[] = [];
+    for (const id of ids) {
+      const w = this.#p.state.winner(id);
+      rows.push(w?.doc ? { id, doc: { _id: id, ...(await this.#p.blocks.getDoc(w)) } as Doc } : { id, deleted: true });
+    }
+    for (const listener of this.#listeners) {
+      try {
+        listener(rows);
+      } catch (error) {
+        this.#emitError(error);
+      }
+    }
+  }
+
+  /** Head strings back to CIDs without re-parsing the ones this ledger just wrote. */
+  #headCid(head: string): CID {
+    let cid = this.#headCids.get(head);
+    if (!cid) {
+      cid = CID.parse(head);
+      this.#headCids.set(head, cid);
+    }
+    if (this.#headCids.size > 64) for (const k of [...this.#headCids.keys()]) if (!this.#p.state.clock.heads.includes(k)) this.#headCids.delete(k);
+    return cid;
+  }
+
+  #emitError(error: unknown): void {
+    for (const l of this.#errorListeners) {
+      try {
+        l(error);
+      } catch {
+        // An error listener that throws has nowhere left to report to.
+      }
+    }
+  }
+
+  async #checkpoint(): Promise<Block[]> {
+    const { state, blocks, crypto, key, storage } = this.#p;
+    const checkpoint = await encodeCheckpoint(state, blocks, crypto, key);
+    await storage.local.putCheckpoint(this.name, checkpoint.bytes);
+    this.#uncheckpointed = 0;
+    return checkpoint.blocks;
+  }
+
+  async #compact(): Promise<void> {
+    const saved = await this.#checkpoint();
+    // From here on, blocks of the commits about to be dropped are read from the checkpoint.
+    this.#p.blocks.useCheckpoint(saved);
+    await this.#p.storage.local.retainCommits(this.name, new Set(this.#p.state.clock.heads));
+  }
+
+  async #guard<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.#closed) throw new ClosedError(`ledger ${this.name}`);
+    return fn();
+  }
+}

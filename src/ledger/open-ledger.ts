@@ -1,0 +1,114 @@
+// openLedger: parse the storage URL, find or make the key, restore the merged state from
+// the checkpoint and replay any commits written after it.
+import { resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import { CID } from "multiformats/cid";
+import type { CryptoProvider } from "../blocks/crypto.js";
+import { createLedgerKey, decodeLedgerKey, encodeLedgerKey } from "../blocks/ledger-key.js";
+import { nodeCrypto } from "../blocks/node-crypto.js";
+import { LedgerState } from "../crdt/ledger-state.js";
+import { fileGateway } from "../gateways/file-gateway.js";
+import type { Gateway, LocalStorage } from "../gateways/gateway.js";
+import { memoryGateway } from "../gateways/memory-gateway.js";
+import type { Registry } from "../gateways/registry.js";
+import { createRegistry } from "../gateways/registry.js";
+import { CorruptError, DecryptError, IntegrityError, InvalidArgumentError, InvalidUrlError, KeyError } from "../util/errors.js";
+import { BlockSource } from "./block-source.js";
+import { decodeCheckpoint } from "./checkpoint.js";
+import { createIdGenerator } from "./doc.js";
+import { Ledger } from "./ledger.js";
+
+export interface OpenLedgerOptions {
+  /** Where the ledger lives, as a URL: file:///dir (default ./.kiln), memory://, memory://name. */
+  storage?: string;
+  /** The ledger key (base64url), to open a replica of a ledger made elsewhere. */
+  key?: string;
+  /** Gateways by scheme; defaults to memory:// and file://. */
+  registry?: Registry;
+  crypto?: CryptoProvider;
+  /** Milliseconds since the epoch, for generated ids. */
+  now?: () => number;
+}
+
+export const DEFAULT_STORAGE_DIR = ".kiln";
+
+export async function openLedger(name: string, options: OpenLedgerOptions = {}): Promise<Ledger> {
+  if (typeof name !== "string" || name.length === 0 || name.length > 256)
+    throw new InvalidArgumentError("openLedger: name must be a non-empty string of at most 256 characters");
+  const crypto = options.crypto ?? nodeCrypto;
+  const registry = options.registry ?? createRegistry([memoryGateway, fileGateway]);
+  const url = options.storage ?? pathToFileURL(resolve(DEFAULT_STORAGE_DIR)).href;
+  const explicitKey = options.key === undefined ? undefined : decodeLedgerKey(options.key);
+  const gateway = await registry.open(url);
+  if (!gateway.local) {
+    await gateway.close();
+    throw new InvalidUrlError(url, "this gateway cannot hold a ledger's own storage; connect it as a remote instead");
+  }
+  const storage = gateway as Gateway & { local: LocalStorage };
+  try {
+    const heads = await storage.getHeads(name);
+    const key = await findKey(storage.local, name, explicitKey, heads.length > 0, crypto);
+    const blocks = new BlockSource({ storage, ledger: name, crypto, key });
+    const state = new LedgerState({ source: blocks, crypto });
+    await restoreCheckpoint(storage.local, name, state, blocks, crypto, key);
+    const ledger = new Ledger({
+      name,
+      storage,
+      state,
+      blocks,
+      crypto,
+      key,
+      newId: createIdGenerator(options.now ?? Date.now, (n) => crypto.randomBytes(n)),
+      uncheckpointed: 0,
+    });
+    await ledger.merge(heads);
+    return ledger;
+  } catch (error) {
+    await storage.close();
+    throw error;
+  }
+}
+
+async function findKey(local: LocalStorage, name: string, explicit: Uint8Array | undefined, hasData: boolean, crypto: CryptoProvider): Promise<Uint8Array> {
+  const stored = await local.getKey(name);
+  if (explicit) {
+    if (stored === undefined || !hasData) await local.putKey(name, encodeLedgerKey(explicit));
+    return explicit;
+  }
+  if (stored !== undefined) return decodeLedgerKey(stored);
+  if (hasData) throw new KeyError("missing-key", `open ${name}: the store holds commits but no key; pass the ledger key to openLedger`);
+  const key = createLedgerKey(crypto);
+  await local.putKey(name, encodeLedgerKey(key));
+  return key;
+}
+
+/** Loads the checkpoint if there is a sound one; a damaged one is skipped (the commits are replayed). */
+async function restoreCheckpoint(
+  local: LocalStorage,
+  name: string,
+  state: LedgerState,
+  blocks: BlockSource,
+  crypto: CryptoProvider,
+  key: Uint8Array,
+): Promise<boolean> {
+  let bytes: Uint8Array | undefined;
+  try {
+    bytes = await local.getCheckpoint(name);
+  } catch (error) {
+    if (error instanceof CorruptError) return false;
+    throw error;
+  }
+  if (!bytes) return false;
+  try {
+    const cp = await decodeCheckpoint(bytes, crypto, key);
+    blocks.useCheckpoint(cp.blocks);
+    state.restore(cp.events, cp.versions, cp.root);
+    return true;
+  } catch (error) {
+    // A wrong key fails here first: that must surface, not fall back to an empty ledger.
+    if (error instanceof DecryptError) throw error;
+    if (error instanceof CorruptError || error instanceof IntegrityError) return false;
+    throw error;
+  }
+}
+

@@ -1,0 +1,108 @@
+// allDocs and changes: reads over the merged state.
+import type { LedgerState } from "../crdt/ledger-state.js";
+import { CorruptError, InvalidArgumentError } from "../util/errors.js";
+import type { BlockSource } from "./block-source.js";
+import type { Doc } from "./doc.js";
+
+export interface AllDocsOptions {
+  /** Only ids starting with this string. */
+  prefix?: string;
+  /** Lowest id, inclusive. */
+  start?: string;
+  /** Highest id, inclusive. */
+  end?: string;
+  limit?: number;
+  /** Highest id first. `start`/`end` still name the low and high bound. */
+  descending?: boolean;
+}
+
+export type ChangeRow = { id: string; doc: Doc } | { id: string; deleted: true };
+
+export async function allDocsRows(state: LedgerState, blocks: BlockSource, options: AllDocsOptions): Promise<{ id: string; doc: Doc }[]> {
+  const { prefix, start, end, limit, descending = false } = options;
+  for (const [name, v] of [["prefix", prefix], ["start", start], ["end", end]] as const)
+    if (v !== undefined && typeof v !== "string") throw new InvalidArgumentError(`allDocs: ${name} must be a string`);
+  checkLimit("allDocs", limit);
+  if (limit === 0) return [];
+  let gte = start;
+  let lte = end;
+  if (prefix !== undefined) {
+    if (gte === undefined || gte < prefix) gte = prefix;
+    // Every string with the prefix sorts before prefix + U+FFFF... except ids that continue
+    // with U+FFFF itself; the startsWith check below stops the walk exactly.
+  }
+  const rows: { id: string; doc: Doc }[] = [];
+  const walk = state.tree.entries(state.root, {
+    ...(gte !== undefined ? { gte } : {}),
+    ...(lte !== undefined ? { lte } : {}),
+    reverse: descending,
+  });
+  for await (const [id, cid] of walk) {
+    if (prefix !== undefined && !id.startsWith(prefix)) {
+      if (!descending || id < prefix) break;
+      continue; // descending walks from above the prefix range down into it
+    }
+    const winner = state.winner(id);
+    if (!winner?.doc?.equals(cid)) throw new CorruptError(`doc tree`, `entry for ${JSON.stringify(id)} does not match its latest version`);
+    rows.push({ id, doc: { _id: id, ...(await blocks.getDoc(winner)) } as Doc });
+    if (limit !== undefined && rows.length >= limit) break;
+  }
+  return rows;
+}
+
+/**
+ * Every doc whose latest version is not reachable from `since`, once, in the order of its
+ * latest change. With `limit`, whole commits are taken while they fit; a first commit larger
+ * than the limit is returned whole so that a feed always advances. The returned clock
+ * continues the feed exactly.
+ */
+export async function changeRows(
+  state: LedgerState,
+  blocks: BlockSource,
+  since: readonly string[],
+  limit: number | undefined,
+): Promise<{ rows: ChangeRow[]; clock: string[] }> {
+  checkLimit("changes", limit);
+  for (const s of since) if (typeof s !== "string" || !state.clock.has(s)) throw new InvalidArgumentError(`changes: since names a commit this ledger does not hold: ${String(s)}`);
+  const events = state.clock.since(since);
+  let taken = events.length;
+  if (limit !== undefined) {
+    // Count distinct ids whose last change falls in the prefix of events taken.
+    const last = new Map<string, number>();
+    events.forEach((e, i) => e.ids.forEach((id) => last.set(id, i)));
+    const endingAt = new Array<number>(events.length).fill(0);
+    for (const i of last.values()) endingAt[i]!++;
+    let count = 0;
+    taken = 0;
+    for (let i = 0; i < events.length; i++) {
+      if (count + endingAt[i]! > limit && taken > 0) break;
+      count += endingAt[i]!;
+      taken = i + 1;
+      if (count >= limit) break;
+    }
+  }
+  const prefix = events.slice(0, taken);
+  const lastIndex = new Map<string, number>();
+  const all = new Map<string, number>();
+  events.forEach((e, i) => e.ids.forEach((id) => all.set(id, i)));
+  prefix.forEach((e, i) => e.ids.forEach((id) => lastIndex.set(id, i)));
+  const ids = [...lastIndex.keys()].filter((id) => all.get(id)! < taken).sort((a, b) => lastIndex.get(a)! - lastIndex.get(b)! || (a < b ? -1 : 1));
+  const rows: ChangeRow[] = [];
+  for (const id of ids) {
+    const w = state.winner(id);
+    rows.push(w?.doc ? { id, doc: { _id: id, ...(await blocks.getDoc(w)) } as Doc } : { id, deleted: true });
+  }
+  let clock: string[];
+  if (taken === events.length) clock = [...state.clock.heads];
+  else {
+    const superseded = new Set<string>();
+    for (const e of prefix) for (const p of e.parents) superseded.add(p);
+    clock = [...new Set([...since, ...prefix.map((e) => e.cid)])].filter((c) => !superseded.has(c)).sort();
+  }
+  return { rows, clock };
+}
+
+function checkLimit(op: string, limit: unknown): void {
+  if (limit !== undefined && (typeof limit !== "number" || !Number.isInteger(limit) || limit < 0))
+    throw new InvalidArgumentError(`${op}: limit must be a non-negative integer`);
+}

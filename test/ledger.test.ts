@@ -1,0 +1,266 @@
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import { DecryptError, KilnError, NotFoundError, openLedger } from "../src/index.js";
+import type { Ledger } from "../src/index.js";
+import { memoryGateway } from "../src/index.js";
+import { CID } from "multiformats/cid";
+import { decodeEnvelope } from "../src/blocks/envelope.js";
+
+let dir: string;
+let url: string;
+const open: Ledger[] = [];
+
+beforeEach(async () => {
+  dir = await mkdtemp(join(tmpdir(), "kiln-ledger-"));
+  url = pathToFileURL(dir).href;
+});
+
+afterEach(async () => {
+  for (const l of open.splice(0)) await l.close().catch(() => undefined);
+  await rm(dir, { recursive: true, force: true });
+});
+
+async function ledger(name = "orders", options: { key?: string; storage?: string } = {}) {
+  const l = await openLedger(name, { storage: url, ...options });
+  open.push(l);
+  return l;
+}
+
+describe("Ledger API", () => {
+  it("puts, gets, deletes and reports the clock", async () => {
+    const l = await ledger();
+    const r = await l.put({ _id: "o1", amount: 42 });
+    expect(r.id).toBe("o1");
+    expect(r.clock).toEqual(l.clock);
+    expect(r.clock).toHaveLength(1);
+    expect(await l.get("o1")).toEqual({ _id: "o1", amount: 42 });
+    const d = await l.del("o1");
+    expect(d.clock).not.toEqual(r.clock);
+    await expect(l.get("o1")).rejects.toBeInstanceOf(NotFoundError);
+    await expect(l.get("o1")).rejects.toMatchObject({ code: "not-found" });
+    await expect(l.get("never")).rejects.toMatchObject({ code: "not-found" });
+  });
+
+  it("generates ids that sort later when made later", async () => {
+    let t = 1_700_000_000_000;
+    const l = await openLedger("gen", { storage: url, now: () => t });
+    open.push(l);
+    const ids: string[] = [];
+    for (let i = 0; i < 50; i++) {
+      if (i % 10 === 0) t += 1;
+      ids.push((await l.put({ n: i })).id);
+    }
+    expect([...ids].sort()).toEqual(ids);
+    expect(new Set(ids).size).toBe(50);
+  });
+
+  it("keeps Uint8Array values and JSON types", async () => {
+    const l = await ledger();
+    const doc = { _id: "b", bytes: new Uint8Array([1, 2, 3]), n: 1.5, s: "é", list: [null, true, { x: [] }] };
+    await l.put(doc);
+    expect(await l.get("b")).toEqual(doc);
+  });
+
+  it("bulk writes one commit, all or nothing", async () => {
+    const l = await ledger();
+    const before = l.clock;
+    const r = await l.bulk([{ _id: "a", v: 1 }, { _id: "b", v: 2 }, { v: 3 }]);
+    expect(r.ids).toHaveLength(3);
+    expect(r.clock).toHaveLength(1);
+    expect(r.clock).not.toEqual(before);
+    const { rows } = await l.allDocs();
+    expect(rows).toHaveLength(3);
+    expect(rows.filter((x) => x.id === "a" || x.id === "b").map((x) => x.doc.v)).toEqual([1, 2]);
+    // One bad doc refuses the whole batch and writes nothing.
+    const clock = l.clock;
+    await expect(l.bulk([{ _id: "c", v: 1 }, { _id: "", v: 2 }])).rejects.toMatchObject({ code: "invalid-id" });
+    expect(l.clock).toEqual(clock);
+    await expect(l.get("c")).rejects.toBeInstanceOf(NotFoundError);
+  });
+
+  it("refuses bad docs with typed errors and writes nothing", async () => {
+    const l = await ledger();
+    await l.put({ _id: "keep", v: 1 });
+    const clock = l.clock;
+    const cases: [unknown, string][] = [
+      [null, "invalid-doc"],
+      [[1, 2], "invalid-doc"],
+      ["text", "invalid-doc"],
+      [new Date(), "invalid-doc"],
+      [{ _id: 5 }, "invalid-id"],
+      [{ _id: "" }, "invalid-id"],
+      [{ _id: "x".repeat(1025) }, "invalid-id"],
+      [{ _id: "é".repeat(513) }, "invalid-id"],
+      [{ _id: "ok", v: NaN }, "invalid-doc"],
+      [{ _id: "ok", v: () => 1 }, "invalid-doc"],
+      [{ _id: "ok", v: new Map() }, "invalid-doc"],
+      [{ _id: "ok", _rev: "1" }, "invalid-doc"],
+      [{ _id: "ok", big: "x".repeat(1024 * 1024 + 1) }, "doc-too-large"],
+    ];
+    for (const [doc, code] of cases) {
+      const p = l.put(doc as never);
+      await expect(p).rejects.toBeInstanceOf(KilnError);
+      await expect(p).rejects.toMatchObject({ code });
+    }
+    expect(l.clock).toEqual(clock);
+    expect(await l.get("keep")).toEqual({ _id: "keep", v: 1 });
+    // An id of exactly 1 KiB is fine.
+    await l.put({ _id: "x".repeat(1024) });
+  });
+
+  it("allDocs honours prefix, start, end, limit and descending", async () => {
+    const l = await ledger();
+    const ids = ["a1", "a2", "a3", "b1", "b2", "c1"];
+    await l.bulk(ids.map((id) => ({ _id: id })));
+    const list = async (o: object) => (await l.allDocs(o)).rows.map((r) => r.id);
+    expect(await list({})).toEqual(ids);
+    expect(await list({ prefix: "a" })).toEqual(["a1", "a2", "a3"]);
+    expect(await list({ prefix: "a", descending: true })).toEqual(["a3", "a2", "a1"]);
+    expect(await list({ start: "a2", end: "b1" })).toEqual(["a2", "a3", "b1"]);
+    expect(await list({ start: "a2", end: "b1", descending: true })).toEqual(["b1", "a3", "a2"]);
+    expect(await list({ limit: 2 })).toEqual(["a1", "a2"]);
+    expect(await list({ limit: 2, descending: true })).toEqual(["c1", "b2"]);
+    expect(await list({ prefix: "b", limit: 1, descending: true })).toEqual(["b2"]);
+    expect(await list({ prefix: "zz" })).toEqual([]);
+    await expect(l.allDocs({ limit: -1 })).rejects.toMatchObject({ code: "invalid-argument" });
+  });
+
+  it("changes(since) returns exactly the docs changed since, once", async () => {
+    const l = await ledger();
+    await l.put({ _id: "a", v: 1 });
+    await l.put({ _id: "b", v: 1 });
+    const mid = l.clock;
+    await l.put({ _id: "a", v: 2 });
+    await l.put({ _id: "c", v: 1 });
+    await l.del("b");
+    await l.put({ _id: "a", v: 3 });
+    const all = await l.changes();
+    expect(all.rows).toEqual([
+      { id: "c", doc: { _id: "c", v: 1 } },
+      { id: "b", deleted: true },
+      { id: "a", doc: { _id: "a", v: 3 } },
+    ]);
+    expect(all.clock).toEqual(l.clock);
+    const since = await l.changes(mid);
+    expect(since.rows.map((r) => r.id)).toEqual(["c", "b", "a"]);
+    expect((await l.changes(l.clock)).rows).toEqual([]);
+    // A feed read with a limit visits every change exactly once.
+    const seen: string[] = [];
+    let clock: string[] = [];
+    for (let guard = 0; guard < 10; guard++) {
+      const page = await l.changes(clock, { limit: 1 });
+      if (page.rows.length === 0) break;
+      seen.push(...page.rows.map((r) => r.id));
+      clock = page.clock;
+    }
+    expect(seen.sort()).toEqual(["a", "b", "c"]);
+    await expect(l.changes(["bafyfake"])).rejects.toMatchObject({ code: "invalid-argument" });
+  });
+
+  it("subscribe delivers rows after every write", async () => {
+    const l = await ledger();
+    const got: unknown[] = [];
+    const stop = l.subscribe((rows) => got.push(rows));
+    await l.put({ _id: "a", v: 1 });
+    await l.bulk([{ _id: "b" }, { _id: "c" }]);
+    await l.del("a");
+    stop();
+    await l.put({ _id: "d" });
+    expect(got).toEqual([[{ id: "a", doc: { _id: "a", v: 1 } }], [{ id: "b", doc: { _id: "b" } }, { id: "c", doc: { _id: "c" } }], [{ id: "a", deleted: true }]]);
+  });
+
+  it("reopens with everything, and with compaction", async () => {
+    const l = await ledger();
+    for (let i = 0; i < 300; i++) await l.put({ _id: `d${i}`, i });
+    await l.del("d5");
+    const clock = l.clock;
+    await l.close();
+    const again = await ledger();
+    expect(again.clock).toEqual(clock);
+    expect(await again.get("d299")).toEqual({ _id: "d299", i: 299 });
+    await expect(again.get("d5")).rejects.toBeInstanceOf(NotFoundError);
+    expect((await again.allDocs()).rows).toHaveLength(299);
+    await again.put({ _id: "after", v: 1 });
+    await again.compact();
+    expect((await again.allDocs()).rows).toHaveLength(300);
+    const c2 = again.clock;
+    await again.close();
+    const third = await ledger();
+    expect(third.clock).toEqual(c2);
+    expect(await third.get("after")).toEqual({ _id: "after", v: 1 });
+    expect((await third.changes()).rows).toHaveLength(301);
+  });
+
+  it("a second replica opened with the key reads the same docs; a wrong key is a DecryptError", async () => {
+    const l = await ledger("shared");
+    await l.put({ _id: "x", secret: 1 });
+    const key = l.key;
+    expect(key).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    await l.close();
+    const right = await ledger("shared", { key });
+    expect(await right.get("x")).toEqual({ _id: "x", secret: 1 });
+    await right.close();
+    const wrong = "A".repeat(43);
+    const p = openLedger("shared", { storage: url, key: wrong });
+    await expect(p).rejects.toBeInstanceOf(DecryptError);
+    await expect(openLedger("shared", { storage: url, key: "short" })).rejects.toMatchObject({ code: "invalid-key" });
+  });
+
+  it("rejects calls after close", async () => {
+    const l = await ledger();
+    await l.close();
+    await expect(l.put({ _id: "a" })).rejects.toMatchObject({ code: "closed" });
+    await expect(l.get("a")).rejects.toMatchObject({ code: "closed" });
+  });
+
+  it("merges commits from another replica and keeps conflicts readable", async () => {
+    const a = await ledger("c", { storage: "memory://conflicts-a" });
+    const b = await ledger("c", { storage: "memory://conflicts-b", key: a.key });
+    await a.put({ _id: "base", v: 0 });
+    await copyCommits("memory://conflicts-a", "memory://conflicts-b", "c");
+    await b.merge(a.clock.map((c) => CID.parse(c)));
+    await a.put({ _id: "x", from: "a" });
+    await b.put({ _id: "x", from: "b" });
+    const seen: unknown[] = [];
+    a.subscribe((rows) => seen.push(...rows));
+    await copyCommits("memory://conflicts-b", "memory://conflicts-a", "c");
+    await copyCommits("memory://conflicts-a", "memory://conflicts-b", "c");
+    await a.merge(b.clock.map((c) => CID.parse(c)));
+    await b.merge(a.clock.map((c) => CID.parse(c)));
+    expect(a.clock).toEqual(b.clock);
+    expect(a.clock).toHaveLength(2);
+    const wa = await a.get("x", { conflicts: true });
+    const wb = await b.get("x", { conflicts: true });
+    expect(wa).toEqual(wb);
+    const conflicts = (wa as unknown as { _conflicts: unknown[] })._conflicts;
+    expect(conflicts).toHaveLength(1);
+    expect([wa.from, (conflicts[0] as { from: string }).from].sort()).toEqual(["a", "b"]);
+    expect(seen.length).toBeGreaterThan(0);
+    expect((await a.allDocs()).rows).toEqual((await b.allDocs()).rows);
+    // A write after the merge supersedes both versions.
+    await a.put({ _id: "x", from: "resolved" });
+    expect(await a.get("x", { conflicts: true })).toEqual({ _id: "x", from: "resolved", _conflicts: [] });
+  });
+});
+
+/** Copies every commit reachable from the source heads (a stand-in for sync). */
+async function copyCommits(from: string, to: string, name: string): Promise<void> {
+  const source = await memoryGateway.open(memoryGateway.parse(new URL(from)));
+  const target = await memoryGateway.open(memoryGateway.parse(new URL(to)));
+  const heads = await source.getHeads(name);
+  const stack = [...heads];
+  const seen = new Set<string>();
+  while (stack.length > 0) {
+    const cid = stack.pop()!;
+    if (seen.has(cid.toString())) continue;
+    seen.add(cid.toString());
+    const bytes = (await source.getCommit(name, cid))!;
+    await target.putCommit(name, cid, bytes);
+    stack.push(...decodeEnvelope(bytes, "test").parents);
+  }
+  await source.close();
+  await target.close();
+}
