@@ -51,7 +51,7 @@ export default tseslint.config(
   layer("ledger", ["server", "cli"]),
   layer("server", ["crdt", "ledger", "cli", "gateways"]),
   {
-    files: ["src/cli/**/*.ts", "test/**/*.ts", "vitest.config.ts", "examples/**/*.ts"],
+    files: ["src/cli/**/*.ts", "test/**/*.ts", "**/*.test.ts", "vitest.config.ts", "examples/**/*.ts"],
     rules: { "no-restricted-syntax": "off" },
   },
   {

@@ -14,7 +14,7 @@ await ledger.put({ _id: "o1", customer: "acme", amount: 43, status: "open" });
 
 console.log("o1 is", await ledger.get("o1"));
 const { rows } = await ledger.allDocs({ prefix: "o" });
-console.log(`${rows.length} orders:`, rows.map((r) => `${r.id}=${String(r.doc.amount)}`).join(" "));
+console.log(`${rows.length} orders:`, rows.map((r) => `${r.id}=${JSON.stringify(r.doc.amount)}`).join(" "));
 console.log("clock:", ledger.clock);
 
 stop();

@@ -18,12 +18,12 @@ function setup() {
     },
   };
   const tree = new ProllyTree<CID>({ source, crypto: nodeCrypto });
-  const apply = async (root: CID | undefined, edits: { key: string; value: CID | undefined }[]) => {
+  const write = async (root: CID | undefined, edits: { key: string; value: CID | undefined }[]) => {
     const u = await tree.apply(root, edits);
     for (const b of u.blocks) blocks.set(b.cid.toString(), b.bytes);
     return u.root;
   };
-  return { tree, apply, blocks };
+  return { tree, write, blocks };
 }
 
 const valueOf = (s: string) => cidFor(nodeCrypto, utf8(s));
@@ -39,7 +39,7 @@ describe("ProllyTree", () => {
     const seed = testSeed(process.env.KILN_SEED);
     console.log(`prolly-tree seed ${seed} (reproduce with KILN_SEED=${seed})`);
     const rnd = createRandom(seed);
-    const { tree, apply } = setup();
+    const { tree, write } = setup();
     const model = new Map<string, string>();
     let root: CID | undefined;
     for (let round = 0; round < 60; round++) {
@@ -56,7 +56,7 @@ describe("ProllyTree", () => {
           model.set(key, valueOf(v).toString());
         }
       }
-      root = await apply(root, edits);
+      root = await write(root, edits);
       const expected = [...model.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1));
       expect(await all(tree, root)).toEqual(expected);
       // A fresh tree built in one shuffled batch has the same root CID.
@@ -66,15 +66,15 @@ describe("ProllyTree", () => {
         const j = rnd.int(i + 1);
         [shuffled[i], shuffled[j]] = [shuffled[j]!, shuffled[i]!];
       }
-      const freshRoot = await fresh.apply(undefined, shuffled);
+      const freshRoot = await fresh.write(undefined, shuffled);
       expect(freshRoot?.toString()).toBe(root?.toString());
     }
   });
 
   it("gets keys and iterates ranges in both directions", async () => {
-    const { tree, apply } = setup();
+    const { tree, write } = setup();
     const keys = Array.from({ length: 2000 }, (_, i) => `id${String(i).padStart(5, "0")}`);
-    const root = await apply(undefined, keys.map((k) => ({ key: k, value: valueOf(k) })));
+    const root = await write(undefined, keys.map((k) => ({ key: k, value: valueOf(k) })));
     expect((await tree.get(root, "id01234"))?.toString()).toBe(valueOf("id01234").toString());
     expect(await tree.get(root, "nope")).toBeUndefined();
     expect(await tree.get(root, "id01234x")).toBeUndefined();
@@ -87,9 +87,9 @@ describe("ProllyTree", () => {
   });
 
   it("touches O(log n) nodes per single put", async () => {
-    const { tree, apply, blocks } = setup();
+    const { tree, write, blocks } = setup();
     const keys = Array.from({ length: 20000 }, (_, i) => `doc-${i}`);
-    let root = await apply(undefined, keys.map((k) => ({ key: k, value: valueOf(k) })));
+    let root = await write(undefined, keys.map((k) => ({ key: k, value: valueOf(k) })));
     let created = 0;
     for (let i = 0; i < 100; i++) {
       const u = await tree.apply(root, [{ key: `doc-${i * 37}`, value: valueOf(`new${i}`) }]);

@@ -7,7 +7,7 @@
 // Node block (dag-cbor): [level, keys, values]. Leaves (level 0) hold the values; a branch
 // holds, per child, the child's last key and the child's CID. Keys are strings ordered by
 // UTF-16 code units (JavaScript's `<`).
-import type { CID } from "multiformats/cid";
+import { CID } from "multiformats/cid";
 import type { Block } from "../blocks/car.js";
 import type { CryptoProvider } from "../blocks/crypto.js";
 import { cidFor } from "../blocks/cid.js";
@@ -53,6 +53,8 @@ export function decodeTreeNode<V>(cid: CID, value: unknown, isValue: (v: unknown
   for (let i = 0; i < keys.length; i++) {
     if (typeof keys[i] !== "string") throw bad("a key is not a string");
     if (i > 0 && !((keys[i - 1] as string) < (keys[i] as string))) throw bad("keys are not strictly ascending");
+    const v: unknown = values[i];
+    if (level === 0 ? !isValue(v) : CID.asCID(v) === null) throw bad(level === 0 ? "a leaf value has the wrong type" : "a child is not a cid");
   }
   return { cid, level, keys: keys as string[], values: values as (V | CID)[] };
 }
@@ -123,7 +125,7 @@ export class ProllyTree<V> {
     let pending = normalize(edits) as TreeEdit<V | CID>[];
     if (!root) {
       const puts = pending.filter((e) => e.value !== undefined);
-      return { root: this.#buildUp(puts as [], 0, emit), blocks, nodes: created, replaced: [] };
+      return { root: this.#buildUp(puts, 0, emit), blocks, nodes: created, replaced: [] };
     }
     const rootNode = await this.#source.getNode(root);
     const replaced: CID[] = [];

@@ -40,7 +40,7 @@ function writeHeader(out: Uint8Array, at: number, major: number, n: number): num
 export function encodeTreeNode(level: number, keys: readonly string[], values: readonly unknown[]): Uint8Array {
   const cids: CID[] = [];
   for (const v of values) {
-    const cid = v instanceof CID ? v : null;
+    const cid = v instanceof CID ? (v as CID) : null;
     if (!cid) return encodeValue([level, keys, values]);
     cids.push(cid);
   }

@@ -385,7 +385,7 @@ describe("file:// writes", () => {
       original(fd, (error) => {
         completed++;
         callback(error);
-      })) as typeof fs.fdatasync);
+      })));
     const dir = tempDir();
     const g = await openAt(dir, "fsync");
     const first = makeCommit();

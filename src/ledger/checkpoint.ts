@@ -71,7 +71,7 @@ export async function encodeCheckpoint(
       const cid = stack.pop()!;
       blocks.push({ cid, bytes: await source.getNodeBytes(cid) });
       const node = await source.getNode(cid);
-      if (node.level > 0) for (const c of node.values) stack.push(c as CID);
+      if (node.level > 0) for (const c of node.values) stack.push(c);
     }
   }
   const manifestBytes = encodeValue(manifest);

@@ -90,7 +90,7 @@ export class Ledger {
   bulk(docs: readonly DocInput[]): Promise<BulkResult> {
     return this.#guard(async () => {
       if (!Array.isArray(docs)) throw new InvalidArgumentError("bulk: expected an array of docs");
-      const prepared = docs.map((d) => this.#prepare(d));
+      const prepared = (docs as readonly DocInput[]).map((d) => this.#prepare(d));
       if (prepared.length === 0) return { ids: [], clock: this.clock };
       const clock = await this.#write(prepared);
       return { ids: prepared.map((p) => p.id), clock };
@@ -114,8 +114,8 @@ export class Ledger {
       const doc = { _id: id, ...(await this.#p.blocks.getDoc(winner)) } as Doc;
       if (options.conflicts) {
         const losers: Doc[] = [];
-        for (const v of versions!.slice(1)) if (v.doc) losers.push({ _id: id, ...(await this.#p.blocks.getDoc(v)) } as Doc);
-        return { ...doc, _conflicts: losers } as unknown as Doc;
+        for (const v of versions!.slice(1)) if (v.doc) losers.push({ _id: id, ...(await this.#p.blocks.getDoc(v)) });
+        return { ...doc, _conflicts: losers };
       }
       return doc;
     });
@@ -266,7 +266,7 @@ export class Ledger {
     const rows: ChangeRow[] = [];
     for (const id of ids) {
       const w = this.#p.state.winner(id);
-      rows.push(w?.doc ? { id, doc: { _id: id, ...(await this.#p.blocks.getDoc(w)) } as Doc } : { id, deleted: true });
+      rows.push(w?.doc ? { id, doc: { _id: id, ...(await this.#p.blocks.getDoc(w)) } } : { id, deleted: true });
     }
     for (const listener of this.#listeners) {
       try {

@@ -2,7 +2,6 @@
 // the checkpoint and replay any commits written after it.
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import { CID } from "multiformats/cid";
 import type { CryptoProvider } from "../blocks/crypto.js";
 import { createLedgerKey, decodeLedgerKey, encodeLedgerKey } from "../blocks/ledger-key.js";
 import { nodeCrypto } from "../blocks/node-crypto.js";

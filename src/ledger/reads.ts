@@ -25,7 +25,7 @@ export async function allDocsRows(state: LedgerState, blocks: BlockSource, optio
   checkLimit("allDocs", limit);
   if (limit === 0) return [];
   let gte = start;
-  let lte = end;
+  const lte = end;
   if (prefix !== undefined) {
     if (gte === undefined || gte < prefix) gte = prefix;
     // Every string with the prefix sorts before prefix + U+FFFF... except ids that continue
@@ -44,7 +44,7 @@ export async function allDocsRows(state: LedgerState, blocks: BlockSource, optio
     }
     const winner = state.winner(id);
     if (!winner?.doc?.equals(cid)) throw new CorruptError(`doc tree`, `entry for ${JSON.stringify(id)} does not match its latest version`);
-    rows.push({ id, doc: { _id: id, ...(await blocks.getDoc(winner)) } as Doc });
+    rows.push({ id, doc: { _id: id, ...(await blocks.getDoc(winner)) } });
     if (limit !== undefined && rows.length >= limit) break;
   }
   return rows;
@@ -90,7 +90,7 @@ export async function changeRows(
   const rows: ChangeRow[] = [];
   for (const id of ids) {
     const w = state.winner(id);
-    rows.push(w?.doc ? { id, doc: { _id: id, ...(await blocks.getDoc(w)) } as Doc } : { id, deleted: true });
+    rows.push(w?.doc ? { id, doc: { _id: id, ...(await blocks.getDoc(w)) } } : { id, deleted: true });
   }
   let clock: string[];
   if (taken === events.length) clock = [...state.clock.heads];
