@@ -39,7 +39,8 @@ environment
   BENCH_SCALE_SIZES=1000,100000   ledger sizes for workload 7
   BENCH_SCALE_PUTS=1000           sequential puts timed at each size
   BENCH_SCALE_PEERS=1  also run workload 7 on the peers (default: Kiln only)
-  BENCH_TIMEOUT_S=600  per child process
+  BENCH_TIMEOUT_S=300  per child process
+  BENCH_CLOSE_GRACE_S=10  max wait for close() where nothing is measured after it
   BENCH_KEEP_DATA=1    keep the stores under bench/.data/
   BENCH_KILN_MODULE=…  benchmark another Kiln build instead of dist/index.js
 `;
@@ -72,7 +73,8 @@ const opts = {
   scaleSizes: (env.BENCH_SCALE_SIZES ?? (quick ? "1000,10000" : "1000,100000")).split(",").map(Number).filter((n) => n > 0),
   scalePuts: int(env.BENCH_SCALE_PUTS, quick ? 200 : 1000),
   scalePeers: env.BENCH_SCALE_PEERS === "1",
-  timeoutMs: int(env.BENCH_TIMEOUT_S, 600) * 1000,
+  timeoutMs: int(env.BENCH_TIMEOUT_S, 300) * 1000,
+  closeGraceS: int(env.BENCH_CLOSE_GRACE_S, 10),
   keepData: env.BENCH_KEEP_DATA === "1",
   systems: list("systems") ?? SYSTEMS,
   workloads: list("workloads") ?? WORKLOADS,
@@ -232,6 +234,7 @@ const push = (s, key, v, n) => {
 };
 const errors = [];
 const libraryErrors = {}; // message → runs in which a child's library logged it
+const slowCloses = [];
 
 let i = 0;
 for (const t of tasks) {
@@ -240,15 +243,16 @@ for (const t of tasks) {
   const what = `${LABELS[t.s]} · ${t.wl}${t.size ? ` @${t.size.toLocaleString("en-US")}` : ""}`;
   progress(`[${i}/${tasks.length}] run ${t.run}/${opts.runs} ${what} … `);
   const dir = freshDir(tag);
-  const base = { system: t.s, dir, seed: opts.seed, docs: opts.docs, batch: opts.batch };
+  const base = { system: t.s, dir, seed: opts.seed, docs: opts.docs, batch: opts.batch, closeGraceS: opts.closeGraceS };
   const t0 = performance.now();
   let r;
   if (t.wl === "reopen") {
     r = await runChild({ ...base, workload: "reopenPrepare" });
     if (r.ok) {
-      const prepLogged = r.logged;
+      const prep = r;
       r = await runChild({ ...base, workload: "reopen" });
-      r.logged.unshift(...prepLogged);
+      r.logged.unshift(...prep.logged);
+      push(t.s, "closeMs@reopenPrepare", prep.result.closeMs);
     }
   } else if (t.wl === "scale") {
     r = await runChild({ ...base, workload: "scale", size: t.size, puts: opts.scalePuts, prefillBatch: 1000 });
@@ -268,6 +272,8 @@ for (const t of tasks) {
     continue;
   }
   const x = r.result;
+  if (x.closeMs !== undefined) push(t.s, `closeMs@${t.wl}${t.size ? "@" + t.size : ""}`, x.closeMs);
+  if (x.closeFinished === false) slowCloses.push(`${what} run ${t.run}: close() had not finished after ${opts.closeGraceS} s (not timed; the child exited without it)`);
   switch (t.wl) {
     case "write":
       for (const k of ["seqPut", "diskBefore", "diskAfter", "rssGrowthMiB"]) push(t.s, k, x[k], x.count);
@@ -333,7 +339,7 @@ ${footnotes.join("\n\n")}${footnotes.length ? "\n\n" : ""}How each number is tak
 ${scale ? `- 7: the ledger is pre-filled with bulk (1,000 docs a batch, not timed), then ${opts.scalePuts.toLocaleString("en-US")} sequential puts of new docs are timed.${opts.scalePeers ? "" : " Kiln only (BENCH_SCALE_PEERS=1 adds the peers)."}\n` : ""}- Durability differs: PouchDB's leveldown writes are not fsync'd per put; read each system's notes above.
 
 Total bench time: ${elapsed.toFixed(0)} s.
-${errors.length ? `\n## Errors\n\n${errors.map((e) => `- ${e}`).join("\n")}\n` : ""}${
+${errors.length ? `\n## Errors\n\n${errors.map((e) => `- ${e}`).join("\n")}\n` : ""}${slowCloses.length ? `\n## Slow close()\n\n${slowCloses.map((e) => `- ${e}`).join("\n")}\n` : ""}${
   Object.keys(libraryErrors).length
     ? `\n## Errors the libraries logged\n\n${Object.entries(libraryErrors)
         .map(([m, runs]) => `- ${m} (run${runs.length > 1 ? "s" : ""} ${[...new Set(runs)].join(", ")})`)

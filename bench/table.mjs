@@ -125,6 +125,8 @@ export function renderTable(results, counts, opts) {
 /** Per-run raw values, for the record. */
 export function renderRuns(results, opts) {
   const keys = [...METRICS.map((m) => m.key), ...(opts.scale?.sizes ?? []).map((s) => `scalePut@${s}`), "diskBeforeApparent", "diskAfterApparent", "peakRssGrowthMiB", "compactMs", "importMs@reopen"];
+  // plus every close() time that was recorded (not timed in any workload)
+  for (const s of opts.systems) for (const k of Object.keys(results[s] ?? {})) if (k.startsWith("closeMs@") && !keys.includes(k)) keys.push(k);
   const lines = ["| system | metric | runs | median |", "|---|---|---|---:|"];
   for (const s of opts.systems) {
     for (const k of keys) {

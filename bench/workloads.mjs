@@ -27,6 +27,24 @@ function check(doc, expected, what) {
   }
 }
 
+/**
+ * close() where the workload no longer needs it (after the timed section): wait at most
+ * `graceS` seconds, so one system's slow close cannot eat the whole bench budget; the
+ * report shows the close time, or that it had not finished.
+ */
+async function closeBounded(db, graceS) {
+  const t0 = performance.now();
+  let timer;
+  const finished = await Promise.race([
+    db.close().then(() => true),
+    new Promise((r) => {
+      timer = setTimeout(() => r(false), graceS * 1000);
+    }),
+  ]);
+  clearTimeout(timer);
+  return { closeMs: performance.now() - t0, closeFinished: finished };
+}
+
 async function bulkLoad(db, docs, batch) {
   for (let i = 0; i < docs.length; i += batch) await db.bulk(docs.slice(i, i + batch));
 }
@@ -58,7 +76,9 @@ export async function write(sys, { dir, seed, docs: n }) {
   await db.compact();
   const compactMs = performance.now() - tc;
   check(await db.get(docs[count >> 1]._id), docs[count >> 1], "get after compact");
-  await db.close();
+  const tClose = performance.now();
+  await db.close(); // must finish: disk usage is measured after it
+  const closeMs = performance.now() - tClose;
   const after = await du(dir);
 
   return {
@@ -75,23 +95,24 @@ export async function write(sys, { dir, seed, docs: n }) {
     filesBefore: before.files,
     filesAfter: after.files,
     compactMs,
+    closeMs,
+    closeFinished: true,
   };
 }
 
 /** Workload 2: bulk writes, `batch` docs per call. */
-export async function bulk(sys, { dir, seed, docs: n, batch }) {
+export async function bulk(sys, { dir, seed, docs: n, batch, closeGraceS }) {
   const docs = makeDocs(seed, n);
   const db = await sys.open(dir, LEDGER);
   // timed: all batches
   const t0 = performance.now();
   await bulkLoad(db, docs, batch);
   const ms = performance.now() - t0;
-  await db.close();
-  return { count: n, bulk: (n / ms) * 1000, bulkMs: ms };
+  return { count: n, bulk: (n / ms) * 1000, bulkMs: ms, ...(await closeBounded(db, closeGraceS)) };
 }
 
 /** Workload 3: load with bulk (untimed), then get every doc once in a seeded random order. */
-export async function get(sys, { dir, seed, docs: n, batch }) {
+export async function get(sys, { dir, seed, docs: n, batch, closeGraceS }) {
   const docs = makeDocs(seed, n);
   const db = await sys.open(dir, LEDGER);
   await bulkLoad(db, docs, batch);
@@ -100,20 +121,20 @@ export async function get(sys, { dir, seed, docs: n, batch }) {
   const t0 = performance.now();
   for (const i of order) check(await db.get(docs[i]._id), docs[i], "get");
   const ms = performance.now() - t0;
-  await db.close();
-  return { count: n, get: (n / ms) * 1000, getMs: ms };
+  return { count: n, get: (n / ms) * 1000, getMs: ms, ...(await closeBounded(db, closeGraceS)) };
 }
 
 /** Workload 4, step 1 (untimed, its own child): build a store of n docs with bulk, close it. */
 export async function reopenPrepare(sys, { dir, seed, docs: n, batch }) {
   const db = await sys.open(dir, LEDGER);
   await bulkLoad(db, makeDocs(seed, n), batch);
-  await db.close();
-  return { count: n };
+  const t0 = performance.now();
+  await db.close(); // must finish: the next child reopens this store
+  return { count: n, closeMs: performance.now() - t0, closeFinished: true };
 }
 
 /** Workload 4, step 2 (a fresh child): time open + the first get of a random doc. */
-export async function reopen(sys, { dir, seed, docs: n }) {
+export async function reopen(sys, { dir, seed, docs: n, closeGraceS }) {
   const i = shuffledIndexes(seed, n)[0];
   const expected = makeDoc(seed, i);
   // timed: open + first get
@@ -122,15 +143,14 @@ export async function reopen(sys, { dir, seed, docs: n }) {
   const doc = await db.get(expected._id);
   const ms = performance.now() - t0;
   check(doc, expected, "first get after reopen");
-  await db.close();
-  return { count: n, reopenMs: ms };
+  return { count: n, reopenMs: ms, ...(await closeBounded(db, closeGraceS)) };
 }
 
 /**
  * Workload 7: pre-fill `size` docs with bulk (untimed, `prefillBatch` a commit), then time
  * `puts` sequential puts of new docs. If cost per write is O(log n), the rate barely drops.
  */
-export async function scale(sys, { dir, seed, size, puts, prefillBatch }) {
+export async function scale(sys, { dir, seed, size, puts, prefillBatch, closeGraceS }) {
   const count = Math.min(puts, sys.seqPutCap ?? Infinity);
   const db = await sys.open(dir, LEDGER);
   for (let i = 0; i < size; i += prefillBatch) await db.bulk(makeDocs(seed, Math.min(size, i + prefillBatch), i));
@@ -140,8 +160,7 @@ export async function scale(sys, { dir, seed, size, puts, prefillBatch }) {
   for (const doc of fresh) await db.put(doc);
   const ms = performance.now() - t0;
   check(await db.get(docId(seed, size)), fresh[0], "get after scale puts");
-  await db.close();
-  return { count, size, scalePut: (count / ms) * 1000, scaleMs: ms };
+  return { count, size, scalePut: (count / ms) * 1000, scaleMs: ms, ...(await closeBounded(db, closeGraceS)) };
 }
 
 export const workloads = { write, bulk, get, reopenPrepare, reopen, scale };

@@ -6,6 +6,7 @@ import { CID } from "multiformats/cid";
 import { varint } from "multiformats";
 import * as dagCbor from "@ipld/dag-cbor";
 import { CorruptError } from "../util/errors.js";
+import { CborWriter } from "./cbor-writer.js";
 
 export interface Block {
   cid: CID;
@@ -18,7 +19,10 @@ export interface CarContent {
 }
 
 export function encodeCar(roots: readonly CID[], blocks: readonly Block[]): Uint8Array {
-  const header = dagCbor.encode({ version: 1, roots });
+  const w = new CborWriter(24 + 44 * roots.length);
+  w.map(2).text("roots").array(roots.length);
+  for (const r of roots) w.cid(r);
+  const header = w.text("version").uint(1).finish();
   let size = varint.encodingLength(header.length) + header.length;
   for (const b of blocks) {
     const n = b.cid.bytes.length + b.bytes.length;

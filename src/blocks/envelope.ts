@@ -5,6 +5,7 @@
 import { CID } from "multiformats/cid";
 import * as dagCbor from "@ipld/dag-cbor";
 import { CorruptError } from "../util/errors.js";
+import { CborWriter } from "./cbor-writer.js";
 
 export const ENVELOPE_VERSION = 1;
 
@@ -16,7 +17,11 @@ export interface Envelope {
 }
 
 export function encodeEnvelope(envelope: Envelope): Uint8Array {
-  return dagCbor.encode(envelope);
+  // dag-cbor map key order: v, iv, data, parents (shorter keys first).
+  const w = new CborWriter(envelope.data.length + 40 + 44 * envelope.parents.length);
+  w.map(4).text("v").uint(envelope.v).text("iv").bytes(envelope.iv).text("data").bytes(envelope.data).text("parents").array(envelope.parents.length);
+  for (const p of envelope.parents) w.cid(p);
+  return w.finish();
 }
 
 /** Parses and shape-checks an envelope; throws CorruptError for anything else. */
@@ -39,5 +44,8 @@ export function decodeEnvelope(bytes: Uint8Array, subject: string): Envelope {
 
 /** The associated data bound into the ciphertext: the dag-cbor of { v, parents }. */
 export function envelopeAad(parents: readonly CID[]): Uint8Array {
-  return dagCbor.encode({ v: ENVELOPE_VERSION, parents });
+  const w = new CborWriter(16 + 44 * parents.length);
+  w.map(2).text("v").uint(ENVELOPE_VERSION).text("parents").array(parents.length);
+  for (const p of parents) w.cid(p);
+  return w.finish();
 }

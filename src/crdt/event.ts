@@ -3,6 +3,7 @@
 // clear, bound to the ciphertext as associated data), so they are not repeated here.
 import { CID } from "multiformats/cid";
 import { CorruptError } from "../util/errors.js";
+import { CborWriter } from "../blocks/cbor-writer.js";
 
 export interface EventBody {
   ops: (readonly [string, CID | null])[];
@@ -10,8 +11,19 @@ export interface EventBody {
   h: number;
 }
 
-export function toEventValue(body: EventBody): unknown {
-  return { h: body.h, ops: body.ops, root: body.root };
+export function encodeEvent(body: EventBody): Uint8Array {
+  // dag-cbor map key order: h, ops, root.
+  const w = new CborWriter(64 + 80 * body.ops.length);
+  w.map(3).text("h").uint(body.h).text("ops").array(body.ops.length);
+  for (const [id, doc] of body.ops) {
+    w.array(2).text(id);
+    if (doc) w.cid(doc);
+    else w.null();
+  }
+  w.text("root");
+  if (body.root) w.cid(body.root);
+  else w.null();
+  return w.finish();
 }
 
 export function fromEventValue(value: unknown, subject: string): EventBody {

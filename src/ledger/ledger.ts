@@ -9,7 +9,7 @@ import type { CryptoProvider } from "../blocks/crypto.js";
 import { encodeLedgerKey } from "../blocks/ledger-key.js";
 import type { LedgerState, Op } from "../crdt/ledger-state.js";
 import type { MergeEvent } from "../crdt/merge.js";
-import { fromEventValue, toEventValue } from "../crdt/event.js";
+import { encodeEvent, fromEventValue } from "../crdt/event.js";
 import type { Gateway, LocalStorage } from "../gateways/gateway.js";
 import { ClosedError, InvalidArgumentError, InvalidDocError, NotFoundError } from "../util/errors.js";
 import { SerialQueue } from "../util/serial-queue.js";
@@ -234,7 +234,7 @@ export class Ledger {
       for (const d of byId.values()) if (d.body === null && !state.winner(d.id)?.doc) throw new NotFoundError(d.id);
       const ops: Op[] = [...byId.values()].map((d) => [d.id, d.block?.cid ?? null]);
       const planned = await state.planWrite(ops);
-      const eventBytes = encodeValue(toEventValue({ ops, root: planned.update.root ?? null, h: planned.height }));
+      const eventBytes = encodeEvent({ ops, root: planned.update.root ?? null, h: planned.height });
       const eventCid = cidFor(crypto, eventBytes);
       const docBlocks: Block[] = [];
       const seen = new Set<string>();
