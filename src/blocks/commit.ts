@@ -31,9 +31,13 @@ export async function sealCommit(
   roots: readonly CID[],
   blocks: readonly Block[],
 ): Promise<SealedCommit> {
+  return sealBytes(crypto, key, parents, encodeCar(roots, blocks));
+}
+
+/** Seals any plaintext in a commit envelope (commits hold a CAR; checkpoints their own layout). */
+export async function sealBytes(crypto: CryptoProvider, key: Uint8Array, parents: readonly CID[], plaintext: Uint8Array): Promise<SealedCommit> {
   const sortedParents = [...parents].sort(compareCids);
   const aad = envelopeAad(sortedParents);
-  const plaintext = encodeCar(roots, blocks);
   const iv = crypto.hmacSha256(key, [aad, plaintext]).subarray(0, 12);
   const data = await crypto.encrypt(key, iv, plaintext, aad);
   const bytes = encodeEnvelope({ v: ENVELOPE_VERSION, parents: sortedParents, iv, data });
@@ -46,18 +50,22 @@ export async function sealCommit(
  * against its CID.
  */
 export async function openCommit(crypto: CryptoProvider, key: Uint8Array, cid: CID, bytes: Uint8Array): Promise<OpenedCommit> {
+  const { parents, plaintext } = await openBytes(crypto, key, cid, bytes);
+  const car = decodeCar(plaintext, `commit ${cid.toString()}`);
+  for (const block of car.blocks) verifyCid(crypto, block.cid, block.bytes);
+  return { cid, parents, roots: car.roots, blocks: car.blocks, size: bytes.length };
+}
+
+/** Verifies, parses and decrypts an envelope, returning its parents and plaintext. */
+export async function openBytes(crypto: CryptoProvider, key: Uint8Array, cid: CID, bytes: Uint8Array): Promise<{ parents: CID[]; plaintext: Uint8Array }> {
   verifyCid(crypto, cid, bytes);
-  const subject = `commit ${cid.toString()}`;
-  const envelope = decodeEnvelope(bytes, subject);
-  let plaintext: Uint8Array;
+  const envelope = decodeEnvelope(bytes, `commit ${cid.toString()}`);
   try {
-    plaintext = await crypto.decrypt(key, envelope.iv, envelope.data, envelopeAad(envelope.parents));
+    const plaintext = await crypto.decrypt(key, envelope.iv, envelope.data, envelopeAad(envelope.parents));
+    return { parents: envelope.parents, plaintext };
   } catch (error) {
     throw new DecryptError(cid.toString(), { cause: error });
   }
-  const car = decodeCar(plaintext, subject);
-  for (const block of car.blocks) verifyCid(crypto, block.cid, block.bytes);
-  return { cid, parents: envelope.parents, roots: car.roots, blocks: car.blocks, size: bytes.length };
 }
 
 export function compareCids(a: CID, b: CID): number {

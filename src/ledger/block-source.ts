@@ -4,7 +4,6 @@
 // version; a missing one is read from the checkpoint, or from the commit that wrote it
 // (read from storage, verified and decrypted).
 import { CID } from "multiformats/cid";
-import type { Block } from "../blocks/car.js";
 import { cidKey } from "../blocks/cid.js";
 import { decodeValue, encodeValue } from "../blocks/codec.js";
 import { openCommit } from "../blocks/commit.js";
@@ -15,6 +14,7 @@ import type { TreeNode } from "../crdt/prolly-tree.js";
 import { decodeTreeNode } from "../crdt/prolly-tree.js";
 import { encodeTreeNode } from "../crdt/tree-node-codec.js";
 import type { Gateway } from "../gateways/gateway.js";
+import type { Checkpoint } from "./checkpoint.js";
 import { CorruptError } from "../util/errors.js";
 import { Lru } from "../util/lru.js";
 import type { DocValue } from "./doc.js";
@@ -32,7 +32,9 @@ export class BlockSource {
   readonly #crypto: CryptoProvider;
   readonly #key: Uint8Array;
   readonly #live = new Map<string, TreeNode<CID>>();
-  #checkpoint = new Map<string, Uint8Array>();
+  #checkpoint: Checkpoint | undefined;
+  /** Bodies read by id before the versions are loaded (see Ledger's lazy state). */
+  readonly #byCid = new Lru<string, DocBody>(10_000);
   readonly #checkpointNodes = new Lru<string, TreeNode<CID>>(20_000);
   #cached: Version[] = [];
 
@@ -44,9 +46,10 @@ export class BlockSource {
   }
 
   /** Serves blocks from a checkpoint; nodes made before it are no longer kept in memory. */
-  useCheckpoint(blocks: readonly Block[]): void {
-    this.#checkpoint = new Map(blocks.map((b) => [cidKey(b.cid), b.bytes]));
+  useCheckpoint(checkpoint: Checkpoint): void {
+    this.#checkpoint = checkpoint;
     this.#checkpointNodes.clear();
+    this.#byCid.clear();
     this.#live.clear();
   }
 
@@ -60,7 +63,7 @@ export class BlockSource {
     const key = cidKey(cid);
     const node = this.#live.get(key) ?? this.#checkpointNodes.get(key);
     if (node) return node;
-    const bytes = this.#checkpoint.get(key);
+    const bytes = this.#checkpoint?.nodeBytes(cid);
     if (!bytes) throw new CorruptError(`tree node ${cid.toString()}`, "not in memory nor in the checkpoint");
     const decoded = decodeTreeNode(cid, decodeValue(bytes, `tree node ${cid.toString()}`), isCid);
     this.#checkpointNodes.set(key, decoded);
@@ -79,32 +82,45 @@ export class BlockSource {
     }
   }
 
-  async getDoc(version: Version): Promise<DocBody> {
+  async getDoc(id: string, version: Version): Promise<DocBody> {
     if (version.cache !== undefined) return version.cache as DocBody;
     const cid = version.doc;
     if (!cid) throw new CorruptError(`version ${version.event}`, "is a deletion, not a doc");
-    const bytes = this.#checkpoint.get(cidKey(cid)) ?? (await this.#fromCommit(version.event, cid));
-    const value = decodeValue(bytes, `doc ${cid.toString()}`);
-    if (typeof value !== "object" || value === null || Array.isArray(value)) throw new CorruptError(`doc ${cid.toString()}`, "doc block is not a map");
-    this.cacheBody(version, value as DocBody);
-    return value as DocBody;
+    const bytes = (await this.#fromCheckpoint(id, cid)) ?? (await this.#fromCommit(version.event, cid));
+    const body = decodeBody(bytes, cid);
+    this.cacheBody(version, body);
+    return body;
+  }
+
+  /** A doc named only by the tree (before the versions are loaded): it is in the checkpoint. */
+  async getDocByCid(id: string, cid: CID): Promise<DocBody> {
+    const key = cidKey(cid);
+    const hit = this.#byCid.get(key);
+    if (hit) return hit;
+    const bytes = await this.#fromCheckpoint(id, cid);
+    if (!bytes) throw new CorruptError(`doc ${cid.toString()}`, "not in the checkpoint");
+    const body = decodeBody(bytes, cid);
+    this.#byCid.set(key, body);
+    return body;
   }
 
   /** The encoded bytes of a doc (for checkpoints): dag-cbor is deterministic, so a cached body re-encodes to the stored bytes. */
-  async getDocBytes(version: Version): Promise<Uint8Array> {
+  async getDocBytes(id: string, version: Version): Promise<Uint8Array> {
     const cid = version.doc!;
-    const saved = this.#checkpoint.get(cidKey(cid));
-    if (saved) return saved;
     if (version.cache !== undefined) return encodeValue(version.cache);
-    return this.#fromCommit(version.event, cid);
+    return (await this.#fromCheckpoint(id, cid)) ?? (await this.#fromCommit(version.event, cid));
   }
 
   /** The encoded bytes of a tree node (for checkpoints). */
   async getNodeBytes(cid: CID): Promise<Uint8Array> {
-    const saved = this.#checkpoint.get(cidKey(cid));
+    const saved = this.#checkpoint?.nodeBytes(cid);
     if (saved) return saved;
     const node = await this.getNode(cid);
     return encodeTreeNode(node.level, node.keys, node.values);
+  }
+
+  async #fromCheckpoint(id: string, cid: CID): Promise<Uint8Array | undefined> {
+    return this.#checkpoint?.docBytes(id, cid, (c) => this.getNode(c));
   }
 
   /** Reads, verifies and decrypts a commit from storage. */
@@ -120,4 +136,11 @@ export class BlockSource {
     if (!block) throw new CorruptError(`commit ${commit}`, `does not hold doc ${cid.toString()}`);
     return block.bytes;
   }
+}
+
+function decodeBody(bytes: Uint8Array, cid: CID): DocBody {
+  const value = decodeValue(bytes, `doc ${cid.toString()}`);
+  if (typeof value !== "object" || value === null || Array.isArray(value) || value instanceof Uint8Array)
+    throw new CorruptError(`doc ${cid.toString()}`, "doc block is not a map");
+  return value as DocBody;
 }

@@ -1,127 +1,343 @@
-// A checkpoint is the whole merged state of a ledger sealed like a commit, so a reopen
-// reads one blob instead of replaying every commit: the clock, the latest versions of every
-// doc, the doc tree's nodes and the docs those versions name. Kept by the local storage
-// only (it is a cache of what the commits say; a damaged one is skipped and the commits
-// replayed). Stored as [u8 cid length][cid][sealed envelope].
+// A checkpoint is the merged state of a ledger in one sealed blob, so a reopen reads one
+// file instead of replaying every commit, and reads lazily: opening decodes only a small
+// map; a get walks the checkpoint's tree and inflates one pack of docs; the clock and the
+// version lists are inflated only when a write, a merge or a changes feed needs them.
+// Sealed like a commit (parents = the heads it covers) and stored by the local storage only
+// as [u8 cid length][cid][envelope]. Layout: docs/format.md.
+import * as dagCbor from "@ipld/dag-cbor";
+import { base32 } from "multiformats/bases/base32";
 import { CID } from "multiformats/cid";
-import type { Block } from "../blocks/car.js";
-import { cidFor, cidKey, verifyCid } from "../blocks/cid.js";
-import { decodeValue, encodeValue } from "../blocks/codec.js";
-import { openCommit, sealCommit } from "../blocks/commit.js";
+import { cidKey, verifyCid } from "../blocks/cid.js";
+import { openBytes, sealBytes } from "../blocks/commit.js";
+import type { Compression } from "../blocks/node-compression.js";
 import type { CryptoProvider } from "../blocks/crypto.js";
 import type { ClockEvent } from "../crdt/clock.js";
 import type { LedgerState } from "../crdt/ledger-state.js";
 import type { Version } from "../crdt/merge.js";
+import type { TreeNode } from "../crdt/prolly-tree.js";
+import { lowerBound } from "../crdt/prolly-tree.js";
 import { CorruptError } from "../util/errors.js";
-import type { BlockSource } from "./block-source.js";
+import { Lru } from "../util/lru.js";
+import { VarintReader, VarintWriter } from "../util/varint.js";
 
 export const CHECKPOINT_VERSION = 1;
+const ENTRY = 40; // 32-byte sha2-256 digest, u32 offset, u32 length
+const CID_BYTES = 36; // CIDv1 dag-cbor sha2-256
 
-interface Manifest {
-  v: number;
-  heads: CID[];
-  root: CID | null;
-  /** [event cid, parent indexes, height, id indexes] */
-  events: [CID, number[], number, number[]][];
-  ids: string[];
-  /** [id index, event index, doc cid | null], winner first per id */
-  versions: [number, number, CID | null][];
+export interface CheckpointHead {
+  cid: string;
+  height: number;
 }
 
-export interface LoadedCheckpoint {
-  heads: string[];
-  root: CID | undefined;
-  events: ClockEvent[];
-  versions: Map<string, Version[]>;
-  blocks: Block[];
+/** What a checkpoint needs from the ledger to be written. */
+export interface CheckpointSource {
+  getNode(cid: CID): Promise<TreeNode<CID>>;
+  getNodeBytes(cid: CID): Promise<Uint8Array>;
+  getDocBytes(id: string, version: Version): Promise<Uint8Array>;
+}
+
+interface Layout {
+  v: number;
+  root: CID | null;
+  heads: [CID, number][];
+  nodes: Uint8Array;
+  nodeIndex: Uint8Array;
+  packs: Uint8Array;
+  packIndex: Uint8Array;
+  extra: Uint8Array;
+  extraIndex: Uint8Array;
+  state: Uint8Array;
+}
+
+/** A sorted table of (digest, offset, length) over one byte region. */
+class BlockTable {
+  constructor(
+    readonly index: Uint8Array,
+    readonly region: Uint8Array,
+  ) {}
+
+  get(cid: CID): Uint8Array | undefined {
+    const digest = cid.multihash.digest;
+    let lo = 0;
+    let hi = this.index.length / ENTRY;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const c = compareDigest(this.index, mid * ENTRY, digest);
+      if (c === 0) {
+        const view = new DataView(this.index.buffer, this.index.byteOffset + mid * ENTRY + 32, 8);
+        const offset = view.getUint32(0, true);
+        const length = view.getUint32(4, true);
+        if (offset + length > this.region.length) throw new CorruptError("checkpoint", "an index entry points past its region");
+        return this.region.subarray(offset, offset + length);
+      }
+      if (c < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    return undefined;
+  }
+
+  static build(entries: { cid: CID; bytes: Uint8Array }[]): { index: Uint8Array; region: Uint8Array } {
+    const sorted = [...entries].sort((a, b) => compareDigest(a.cid.multihash.digest, 0, b.cid.multihash.digest));
+    let size = 0;
+    for (const e of sorted) size += e.bytes.length;
+    const region = new Uint8Array(size);
+    const index = new Uint8Array(sorted.length * ENTRY);
+    const view = new DataView(index.buffer);
+    let at = 0;
+    sorted.forEach((e, i) => {
+      index.set(e.cid.multihash.digest, i * ENTRY);
+      view.setUint32(i * ENTRY + 32, at, true);
+      view.setUint32(i * ENTRY + 36, e.bytes.length, true);
+      region.set(e.bytes, at);
+      at += e.bytes.length;
+    });
+    return { index, region };
+  }
+}
+
+function compareDigest(table: Uint8Array, at: number, digest: Uint8Array): number {
+  for (let i = 0; i < 32; i++) {
+    const d = table[at + i]! - digest[i]!;
+    if (d !== 0) return d;
+  }
+  return 0;
+}
+
+export class Checkpoint {
+  readonly heads: CheckpointHead[];
+  readonly root: CID | undefined;
+  readonly #nodes: BlockTable;
+  readonly #packs: BlockTable;
+  readonly #extra: BlockTable;
+  readonly #state: Uint8Array;
+  readonly #compression: Compression;
+  readonly #inflated = new Lru<string, Uint8Array[]>(512);
+
+  constructor(layout: Layout, compression: Compression) {
+    this.heads = layout.heads.map(([cid, height]) => ({ cid: cid.toString(), height }));
+    this.root = layout.root ?? undefined;
+    this.#nodes = new BlockTable(layout.nodeIndex, layout.nodes);
+    this.#packs = new BlockTable(layout.packIndex, layout.packs);
+    this.#extra = new BlockTable(layout.extraIndex, layout.extra);
+    this.#state = layout.state;
+    this.#compression = compression;
+  }
+
+  nodeBytes(cid: CID): Uint8Array | undefined {
+    return this.#nodes.get(cid);
+  }
+
+  /** The bytes of `id`'s doc `cid`, if this checkpoint holds them. */
+  async docBytes(id: string, cid: CID, getNode: (cid: CID) => Promise<TreeNode<CID>>): Promise<Uint8Array | undefined> {
+    const extra = this.#extra.get(cid);
+    if (extra) return extra;
+    if (!this.root) return undefined;
+    let node = await getNode(this.root);
+    for (;;) {
+      const i = lowerBound(node.keys, id);
+      if (node.level === 0) {
+        if (i >= node.keys.length || node.keys[i] !== id || !(node.values[i] as CID).equals(cid)) return undefined;
+        return this.#pack(node.cid)[i];
+      }
+      if (i === node.keys.length) return undefined;
+      node = await getNode(node.values[i] as CID);
+    }
+  }
+
+  #pack(leaf: CID): Uint8Array[] {
+    const key = cidKey(leaf);
+    const hit = this.#inflated.get(key);
+    if (hit) return hit;
+    const packed = this.#packs.get(leaf);
+    if (!packed) throw new CorruptError("checkpoint", `no doc pack for leaf ${leaf.toString()}`);
+    const docs = decodeLayoutValue<Uint8Array[]>(this.#compression.inflate(packed), "doc pack");
+    this.#inflated.set(key, docs);
+    return docs;
+  }
+
+  /** The clock and every id's latest versions; `winners` are the checkpoint tree's entries. */
+  async loadState(winners: AsyncIterable<[string, CID]>): Promise<{ events: ClockEvent[]; versions: Map<string, Version[]> }> {
+    const s = decodeLayoutValue<{ events: Uint8Array; parents: Uint8Array; heights: Uint8Array; eventIds: Uint8Array; ids: string[]; versions: Uint8Array; cids: Uint8Array }>(
+      this.#compression.inflate(this.#state),
+      "checkpoint state",
+    );
+    try {
+      const n = s.events.length / CID_BYTES;
+      const cids: string[] = new Array<string>(n);
+      for (let i = 0; i < n; i++) cids[i] = base32.encode(s.events.subarray(i * CID_BYTES, (i + 1) * CID_BYTES));
+      const parents = new VarintReader(s.parents);
+      const heights = new VarintReader(s.heights);
+      const eventIds = new VarintReader(s.eventIds);
+      const events: ClockEvent[] = new Array<ClockEvent>(n);
+      let height = 0;
+      for (let i = 0; i < n; i++) {
+        const p: string[] = [];
+        for (let k = parents.read(); k > 0; k--) p.push(cids[i - parents.read()] ?? fail("a parent index is out of range"));
+        height += heights.read();
+        const ids: string[] = [];
+        for (let k = eventIds.read(); k > 0; k--) ids.push(s.ids[eventIds.read()] ?? fail("an id index is out of range"));
+        events[i] = { cid: cids[i]!, parents: p, height, ids };
+      }
+      const tree = new Map<string, CID>();
+      for await (const [id, cid] of winners) tree.set(id, cid);
+      const versions = new Map<string, Version[]>();
+      const reader = new VarintReader(s.versions);
+      let explicit = 0;
+      for (const id of s.ids) {
+        const list: Version[] = [];
+        for (let k = reader.read(); k > 0; k--) {
+          const e = events[reader.read()] ?? fail("a version names an event out of range");
+          const kind = reader.read();
+          let doc: CID | null = null;
+          if (kind === 0) doc = tree.get(id) ?? fail(`the winner of ${JSON.stringify(id)} is not in the tree`);
+          else if (kind === 2) doc = CID.decode(s.cids.subarray(explicit * CID_BYTES, ++explicit * CID_BYTES));
+          list.push({ event: e.cid, height: e.height, doc });
+        }
+        versions.set(id, list);
+      }
+      return { events, versions };
+    } catch (error) {
+      if (error instanceof CorruptError) throw error;
+      throw new CorruptError("checkpoint", `state does not parse: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    }
+  }
+}
+
+function fail(detail: string): never {
+  throw new CorruptError("checkpoint", detail);
+}
+
+function decodeLayoutValue<T>(bytes: Uint8Array, subject: string): T {
+  try {
+    return dagCbor.decode(bytes);
+  } catch (error) {
+    throw new CorruptError("checkpoint", `${subject} is not valid dag-cbor`, { cause: error });
+  }
 }
 
 export async function encodeCheckpoint(
   state: LedgerState,
-  source: BlockSource,
+  source: CheckpointSource,
   crypto: CryptoProvider,
   key: Uint8Array,
-): Promise<{ bytes: Uint8Array; blocks: Block[] }> {
-  const events = state.clock.all();
-  const eventIndex = new Map(events.map((e, i) => [e.cid, i]));
-  const ids = [...state.versions.keys()].sort();
-  const idIndex = new Map(ids.map((id, i) => [id, i]));
-  const manifest: Manifest = {
-    v: CHECKPOINT_VERSION,
-    heads: state.clock.heads.map((h) => CID.parse(h)),
-    root: state.root ?? null,
-    events: events.map((e) => [CID.parse(e.cid), e.parents.map((p) => eventIndex.get(p)!), e.height, e.ids.map((id) => idIndex.get(id)!)]),
-    ids,
-    versions: [],
-  };
-  const blocks: Block[] = [];
-  const seen = new Set<string>();
-  for (const id of ids) {
-    for (const v of state.versions.get(id)!) {
-      manifest.versions.push([idIndex.get(id)!, eventIndex.get(v.event)!, v.doc]);
-      if (v.doc && !seen.has(cidKey(v.doc))) {
-        seen.add(cidKey(v.doc));
-        blocks.push({ cid: v.doc, bytes: await source.getDocBytes(v) });
-      }
-    }
-  }
+  compression: Compression,
+): Promise<{ bytes: Uint8Array; checkpoint: Checkpoint }> {
+  // Tree nodes, and for each leaf a pack of its docs in leaf order.
+  const nodes: { cid: CID; bytes: Uint8Array }[] = [];
+  const packs: { cid: CID; bytes: Uint8Array }[] = [];
   if (state.root) {
     const stack = [state.root];
     while (stack.length > 0) {
       const cid = stack.pop()!;
-      blocks.push({ cid, bytes: await source.getNodeBytes(cid) });
       const node = await source.getNode(cid);
-      if (node.level > 0) for (const c of node.values) stack.push(c);
+      nodes.push({ cid, bytes: await source.getNodeBytes(cid) });
+      if (node.level > 0) for (const c of node.values) stack.push(c as CID);
+      else {
+        const docs: Uint8Array[] = [];
+        for (const id of node.keys) docs.push(await source.getDocBytes(id, state.winner(id)!));
+        packs.push({ cid, bytes: compression.deflate(dagCbor.encode(docs)) });
+      }
     }
   }
-  const manifestBytes = encodeValue(manifest);
-  const manifestCid = cidFor(crypto, manifestBytes);
-  blocks.unshift({ cid: manifestCid, bytes: manifestBytes });
-  const sealed = await sealCommit(crypto, key, manifest.heads, [manifestCid], blocks);
+  // The clock, oldest first, as columns of varints.
+  const events = state.clock.all();
+  const eventIndex = new Map(events.map((e, i) => [e.cid, i]));
+  const ids = [...state.versions.keys()].sort();
+  const idIndex = new Map(ids.map((id, i) => [id, i]));
+  const eventCids = new Uint8Array(events.length * CID_BYTES);
+  const parents = new VarintWriter();
+  const heights = new VarintWriter();
+  const eventIds = new VarintWriter();
+  let lastHeight = 0;
+  events.forEach((e, i) => {
+    const bytes = CID.parse(e.cid).bytes;
+    if (bytes.length !== CID_BYTES) throw new CorruptError("checkpoint", `commit cid ${e.cid} is not a sha2-256 dag-cbor cid`);
+    eventCids.set(bytes, i * CID_BYTES);
+    parents.write(e.parents.length);
+    for (const p of e.parents) parents.write(i - eventIndex.get(p)!);
+    heights.write(e.height - lastHeight);
+    lastHeight = e.height;
+    eventIds.write(e.ids.length);
+    for (const id of e.ids) eventIds.write(idIndex.get(id)!);
+  });
+  // Versions: kind 0 = the tree's winner, 1 = a deletion, 2 = a doc cid given in `cids`.
+  const versions = new VarintWriter();
+  const explicit: Uint8Array[] = [];
+  const extra = new Map<string, { cid: CID; bytes: Uint8Array }>();
+  for (const id of ids) {
+    const list = state.versions.get(id)!;
+    versions.write(list.length);
+    list.forEach((v, i) => {
+      versions.write(eventIndex.get(v.event)!);
+      if (v.doc === null) versions.write(1);
+      else if (i === 0) versions.write(0);
+      else {
+        versions.write(2);
+        explicit.push(v.doc.bytes);
+      }
+    });
+    for (const v of list.slice(1))
+      if (v.doc && !extra.has(cidKey(v.doc))) extra.set(cidKey(v.doc), { cid: v.doc, bytes: await source.getDocBytes(id, v) });
+  }
+  const cids = new Uint8Array(explicit.length * CID_BYTES);
+  explicit.forEach((b, i) => cids.set(b, i * CID_BYTES));
+  const stateBytes = dagCbor.encode({
+    events: eventCids,
+    parents: parents.finish(),
+    heights: heights.finish(),
+    eventIds: eventIds.finish(),
+    ids,
+    versions: versions.finish(),
+    cids,
+  });
+  const nodeTable = BlockTable.build(nodes);
+  const packTable = BlockTable.build(packs);
+  const extraTable = BlockTable.build([...extra.values()]);
+  const heads = state.clock.heads.map((h) => CID.parse(h));
+  const layout: Layout = {
+    v: CHECKPOINT_VERSION,
+    root: state.root ?? null,
+    heads: state.clock.heads.map((h, i) => [heads[i]!, state.clock.get(h)!.height]),
+    nodes: nodeTable.region,
+    nodeIndex: nodeTable.index,
+    packs: packTable.region,
+    packIndex: packTable.index,
+    extra: extraTable.region,
+    extraIndex: extraTable.index,
+    state: compression.deflate(stateBytes),
+  };
+  const sealed = await sealBytes(crypto, key, heads, dagCbor.encode(layout));
   const out = new Uint8Array(1 + sealed.cid.bytes.length + sealed.bytes.length);
   out[0] = sealed.cid.bytes.length;
   out.set(sealed.cid.bytes, 1);
   out.set(sealed.bytes, 1 + sealed.cid.bytes.length);
-  return { bytes: out, blocks };
+  return { bytes: out, checkpoint: new Checkpoint(layout, compression) };
 }
 
 /** Throws IntegrityError/CorruptError for a damaged checkpoint, DecryptError for a wrong key. */
-export async function decodeCheckpoint(bytes: Uint8Array, crypto: CryptoProvider, key: Uint8Array): Promise<LoadedCheckpoint> {
-  const subject = "checkpoint";
-  if (bytes.length < 2 || 1 + bytes[0]! > bytes.length) throw new CorruptError(subject, "truncated");
+export async function decodeCheckpoint(bytes: Uint8Array, crypto: CryptoProvider, key: Uint8Array, compression: Compression): Promise<Checkpoint> {
+  if (bytes.length < 2 || 1 + bytes[0]! > bytes.length) throw new CorruptError("checkpoint", "truncated");
   let cid: CID;
   try {
     cid = CID.decode(bytes.subarray(1, 1 + bytes[0]!));
   } catch (error) {
-    throw new CorruptError(subject, "bad cid", { cause: error });
+    throw new CorruptError("checkpoint", "bad cid", { cause: error });
   }
   const envelope = bytes.subarray(1 + bytes[0]!);
   verifyCid(crypto, cid, envelope);
-  const opened = await openCommit(crypto, key, cid, envelope);
-  const rootCid = opened.roots[0];
-  const manifestBlock = rootCid && opened.blocks.find((b) => b.cid.equals(rootCid));
-  if (!manifestBlock) throw new CorruptError(subject, "no manifest block");
-  const m = decodeValue<Manifest>(manifestBlock.bytes, subject);
-  if (m.v !== CHECKPOINT_VERSION || !Array.isArray(m.events) || !Array.isArray(m.ids) || !Array.isArray(m.versions) || !Array.isArray(m.heads))
-    throw new CorruptError(subject, "manifest has an unknown version or shape");
-  const eventCids = m.events.map((e) => e[0].toString());
-  const events: ClockEvent[] = m.events.map(([c, parents, height, idIdx], i) => ({
-    cid: eventCids[i]!,
-    parents: parents.map((p) => eventCids[p] ?? bad(`event ${c.toString()} has a parent index out of range`)),
-    height,
-    ids: idIdx.map((x) => m.ids[x] ?? bad("event names an id index out of range")),
-  }));
-  const versions = new Map<string, Version[]>();
-  for (const [idIdx, evIdx, doc] of m.versions) {
-    const id = m.ids[idIdx] ?? bad("version names an id index out of range");
-    const ev = events[evIdx] ?? bad("version names an event index out of range");
-    let list = versions.get(id);
-    if (!list) versions.set(id, (list = []));
-    list.push({ event: ev.cid, height: ev.height, doc });
-  }
-  return { heads: m.heads.map((h) => h.toString()), root: m.root ?? undefined, events, versions, blocks: opened.blocks };
-}
-
-function bad(detail: string): never {
-  throw new CorruptError("checkpoint", detail);
+  const { plaintext } = await openBytes(crypto, key, cid, envelope);
+  const layout = decodeLayoutValue<Layout>(plaintext, "checkpoint");
+  const isBytes = (v: unknown) => v instanceof Uint8Array;
+  if (
+    typeof layout !== "object" ||
+    layout === null ||
+    layout.v !== CHECKPOINT_VERSION ||
+    !Array.isArray(layout.heads) ||
+    !layout.heads.every((h) => Array.isArray(h) && CID.asCID(h[0]) !== null && typeof h[1] === "number") ||
+    (layout.root !== null && CID.asCID(layout.root) === null) ||
+    ![layout.nodes, layout.nodeIndex, layout.packs, layout.packIndex, layout.extra, layout.extraIndex, layout.state].every(isBytes) ||
+    [layout.nodeIndex, layout.packIndex, layout.extraIndex].some((i) => i.length % ENTRY !== 0)
+  )
+    throw new CorruptError("checkpoint", "unknown version or shape");
+  return new Checkpoint(layout, compression);
 }

@@ -11,10 +11,12 @@ import type { LedgerState, Op } from "../crdt/ledger-state.js";
 import type { MergeEvent } from "../crdt/merge.js";
 import { encodeEvent, fromEventValue } from "../crdt/event.js";
 import type { Gateway, LocalStorage } from "../gateways/gateway.js";
-import { ClosedError, InvalidArgumentError, InvalidDocError, NotFoundError } from "../util/errors.js";
+import { ClosedError, CorruptError, InvalidArgumentError, InvalidDocError, NotFoundError } from "../util/errors.js";
 import { SerialQueue } from "../util/serial-queue.js";
 import type { BlockSource, DocBody } from "./block-source.js";
 import { encodeCheckpoint } from "./checkpoint.js";
+import type { Checkpoint } from "./checkpoint.js";
+import type { Compression } from "../blocks/node-compression.js";
 import type { Doc, DocInput } from "./doc.js";
 import { MAX_DOC_BYTES, checkDocBody, checkId } from "./doc.js";
 import { allDocsRows, changeRows } from "./reads.js";
@@ -42,7 +44,10 @@ export interface LedgerParts {
   blocks: BlockSource;
   crypto: CryptoProvider;
   key: Uint8Array;
+  compression: Compression;
   newId: () => string;
+  /** Set when the ledger opened from a checkpoint whose clock and versions are not loaded yet. */
+  lazy: Checkpoint | undefined;
   /** Commits written or replayed since the checkpoint the ledger opened from. */
   uncheckpointed: number;
 }
@@ -62,16 +67,37 @@ export class Ledger {
   #closed = false;
   readonly #headCids = new Map<string, CID>();
   #uncheckpointed: number;
+  #lazy: Checkpoint | undefined;
+  #loading: Promise<void> | undefined;
 
   constructor(parts: LedgerParts) {
     this.#p = parts;
     this.name = parts.name;
     this.#uncheckpointed = parts.uncheckpointed;
+    this.#lazy = parts.lazy;
   }
 
   /** The current heads: commit CIDs. */
   get clock(): string[] {
+    if (this.#lazy) return this.#lazy.heads.map((h) => h.cid);
     return [...this.#p.state.clock.heads];
+  }
+
+  /**
+   * Loads the clock and version lists of the checkpoint the ledger opened from. Reads by id
+   * do without them (the checkpoint's tree answers), so a reopen costs one small decode and
+   * the first write, merge or feed pays for the rest.
+   */
+  async #full(): Promise<void> {
+    const lazy = this.#lazy;
+    if (!lazy) return;
+    this.#loading ??= (async () => {
+      const { state } = this.#p;
+      const { events, versions } = await lazy.loadState(state.tree.entries(lazy.root));
+      state.restore(events, versions, lazy.root);
+      this.#lazy = undefined;
+    })();
+    await this.#loading;
   }
 
   /** The ledger key as base64url, to share with another replica. */
@@ -108,13 +134,20 @@ export class Ledger {
   get(id: string, options: { conflicts?: boolean } = {}): Promise<Doc> {
     return this.#guard(async () => {
       checkId(id);
-      const versions = this.#p.state.versions.get(id);
+      const { state, blocks } = this.#p;
+      if (this.#lazy && !options.conflicts) {
+        const cid = await state.tree.get(state.root, id);
+        if (!cid) throw new NotFoundError(id);
+        return { _id: id, ...(await blocks.getDocByCid(id, cid)) } as Doc;
+      }
+      await this.#full();
+      const versions = state.versions.get(id);
       const winner = versions?.[0];
       if (!winner?.doc) throw new NotFoundError(id);
-      const doc = { _id: id, ...(await this.#p.blocks.getDoc(winner)) } as Doc;
+      const doc = { _id: id, ...(await blocks.getDoc(id, winner)) } as Doc;
       if (options.conflicts) {
         const losers: Doc[] = [];
-        for (const v of versions!.slice(1)) if (v.doc) losers.push({ _id: id, ...(await this.#p.blocks.getDoc(v)) });
+        for (const v of versions!.slice(1)) if (v.doc) losers.push({ _id: id, ...(await blocks.getDoc(id, v)) });
         return { ...doc, _conflicts: losers };
       }
       return doc;
@@ -123,7 +156,7 @@ export class Ledger {
 
   allDocs(options: AllDocsOptions = {}): Promise<{ rows: { id: string; doc: Doc }[]; clock: string[] }> {
     return this.#guard(async () => ({
-      rows: await allDocsRows(this.#p.state, this.#p.blocks, options),
+      rows: await allDocsRows(this.#p.state, options, (id, cid) => this.#docAt(id, cid)),
       clock: this.clock,
     }));
   }
@@ -131,7 +164,8 @@ export class Ledger {
   changes(since: readonly string[] = [], options: { limit?: number } = {}): Promise<{ rows: ChangeRow[]; clock: string[] }> {
     return this.#guard(async () => {
       if (!Array.isArray(since)) throw new InvalidArgumentError("changes: since must be a clock (an array of commit cids)");
-      return changeRows(this.#p.state, this.#p.blocks, since, options.limit);
+      await this.#full();
+      return changeRows(this.#p.state, since, options.limit, (id, cid) => this.#docAt(id, cid));
     });
   }
 
@@ -182,6 +216,7 @@ export class Ledger {
    */
   async merge(commits: readonly CID[]): Promise<string[]> {
     return this.#queue.run(async () => {
+      await this.#full();
       const events = await this.#loadEvents(commits);
       if (events.length === 0) return [];
       const { changed, update } = await this.#p.state.merge(events);
@@ -190,6 +225,14 @@ export class Ledger {
       await this.#notify(changed);
       return changed;
     });
+  }
+
+  /** The body of `id`'s current doc `cid`. */
+  async #docAt(id: string, cid: CID): Promise<DocBody> {
+    if (this.#lazy) return this.#p.blocks.getDocByCid(id, cid);
+    const winner = this.#p.state.winner(id);
+    if (!winner?.doc?.equals(cid)) throw new CorruptError("doc tree", `entry for ${JSON.stringify(id)} does not match its latest version`);
+    return this.#p.blocks.getDoc(id, winner);
   }
 
   async #loadEvents(heads: readonly CID[]): Promise<MergeEvent[]> {
@@ -224,6 +267,7 @@ export class Ledger {
   #write(docs: PreparedDoc[]): Promise<string[]> {
     return this.#queue.run(async () => {
       if (this.#closed) throw new ClosedError(`ledger ${this.name}`);
+      await this.#full();
       const { state, blocks, storage, crypto, key } = this.#p;
       // The last write of an id in a bulk wins; one op per id.
       const byId = new Map<string, PreparedDoc>();
@@ -266,7 +310,7 @@ export class Ledger {
     const rows: ChangeRow[] = [];
     for (const id of ids) {
       const w = this.#p.state.winner(id);
-      rows.push(w?.doc ? { id, doc: { _id: id, ...(await this.#p.blocks.getDoc(w)) } } : { id, deleted: true });
+      rows.push(w?.doc ? { id, doc: { _id: id, ...(await this.#p.blocks.getDoc(id, w)) } } : { id, deleted: true });
     }
     for (const listener of this.#listeners) {
       try {
@@ -298,18 +342,18 @@ export class Ledger {
     }
   }
 
-  async #checkpoint(): Promise<Block[]> {
-    const { state, blocks, crypto, key, storage } = this.#p;
-    const checkpoint = await encodeCheckpoint(state, blocks, crypto, key);
-    await storage.local.putCheckpoint(this.name, checkpoint.bytes);
+  async #checkpoint(): Promise<void> {
+    await this.#full();
+    const { state, blocks, crypto, key, storage, compression } = this.#p;
+    const { bytes, checkpoint } = await encodeCheckpoint(state, blocks, crypto, key, compression);
+    await storage.local.putCheckpoint(this.name, bytes);
+    // From here on, blocks of older commits are read from the checkpoint.
+    blocks.useCheckpoint(checkpoint);
     this.#uncheckpointed = 0;
-    return checkpoint.blocks;
   }
 
   async #compact(): Promise<void> {
-    const saved = await this.#checkpoint();
-    // From here on, blocks of the commits about to be dropped are read from the checkpoint.
-    this.#p.blocks.useCheckpoint(saved);
+    await this.#checkpoint();
     await this.#p.storage.local.retainCommits(this.name, new Set(this.#p.state.clock.heads));
   }
 

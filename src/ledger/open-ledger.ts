@@ -5,6 +5,9 @@ import { pathToFileURL } from "node:url";
 import type { CryptoProvider } from "../blocks/crypto.js";
 import { createLedgerKey, decodeLedgerKey, encodeLedgerKey } from "../blocks/ledger-key.js";
 import { nodeCrypto } from "../blocks/node-crypto.js";
+import { nodeCompression } from "../blocks/node-compression.js";
+import type { Compression } from "../blocks/node-compression.js";
+import type { Checkpoint } from "./checkpoint.js";
 import { LedgerState } from "../crdt/ledger-state.js";
 import { fileGateway } from "../gateways/file-gateway.js";
 import type { Gateway, LocalStorage } from "../gateways/gateway.js";
@@ -25,6 +28,7 @@ export interface OpenLedgerOptions {
   /** Gateways by scheme; defaults to memory:// and file://. */
   registry?: Registry;
   crypto?: CryptoProvider;
+  compression?: Compression;
   /** Milliseconds since the epoch, for generated ids. */
   now?: () => number;
 }
@@ -49,7 +53,17 @@ export async function openLedger(name: string, options: OpenLedgerOptions = {}):
     const key = await findKey(storage.local, name, explicitKey, heads.length > 0, crypto);
     const blocks = new BlockSource({ storage, ledger: name, crypto, key });
     const state = new LedgerState({ source: blocks, crypto });
-    await restoreCheckpoint(storage.local, name, state, blocks, crypto, key);
+    const compression = options.compression ?? nodeCompression;
+    const checkpoint = await restoreCheckpoint(storage.local, name, crypto, key, compression);
+    if (checkpoint) blocks.useCheckpoint(checkpoint);
+    // Heads that moved past the checkpoint (a crash before the next one) are replayed now.
+    const current = heads.map((h) => h.toString()).sort();
+    const covered = checkpoint ? checkpoint.heads.map((h) => h.cid).sort() : [];
+    const upToDate = checkpoint !== undefined && current.join() === covered.join();
+    if (checkpoint && !upToDate) {
+      const { events, versions } = await checkpoint.loadState(state.tree.entries(checkpoint.root));
+      state.restore(events, versions, checkpoint.root);
+    } else if (checkpoint) state.root = checkpoint.root;
     const ledger = new Ledger({
       name,
       storage,
@@ -57,10 +71,12 @@ export async function openLedger(name: string, options: OpenLedgerOptions = {}):
       blocks,
       crypto,
       key,
+      compression,
+      lazy: upToDate ? checkpoint : undefined,
       newId: createIdGenerator(options.now ?? Date.now, (n) => crypto.randomBytes(n)),
       uncheckpointed: 0,
     });
-    await ledger.merge(heads);
+    if (!upToDate) await ledger.merge(heads);
     return ledger;
   } catch (error) {
     await storage.close();
@@ -81,33 +97,28 @@ async function findKey(local: LocalStorage, name: string, explicit: Uint8Array |
   return key;
 }
 
-/** Loads the checkpoint if there is a sound one; a damaged one is skipped (the commits are replayed). */
+/** The checkpoint if there is a sound one; a damaged one is skipped (the commits are replayed). */
 async function restoreCheckpoint(
   local: LocalStorage,
   name: string,
-  state: LedgerState,
-  blocks: BlockSource,
   crypto: CryptoProvider,
   key: Uint8Array,
-): Promise<boolean> {
+  compression: Compression,
+): Promise<Checkpoint | undefined> {
   let bytes: Uint8Array | undefined;
   try {
     bytes = await local.getCheckpoint(name);
   } catch (error) {
-    if (error instanceof CorruptError) return false;
+    if (error instanceof CorruptError) return undefined;
     throw error;
   }
-  if (!bytes) return false;
+  if (!bytes) return undefined;
   try {
-    const cp = await decodeCheckpoint(bytes, crypto, key);
-    blocks.useCheckpoint(cp.blocks);
-    state.restore(cp.events, cp.versions, cp.root);
-    return true;
+    return await decodeCheckpoint(bytes, crypto, key, compression);
   } catch (error) {
     // A wrong key fails here first: that must surface, not fall back to an empty ledger.
     if (error instanceof DecryptError) throw error;
-    if (error instanceof CorruptError || error instanceof IntegrityError) return false;
+    if (error instanceof CorruptError || error instanceof IntegrityError) return undefined;
     throw error;
   }
 }
-

@@ -1,7 +1,8 @@
 // allDocs and changes: reads over the merged state.
 import type { LedgerState } from "../crdt/ledger-state.js";
-import { CorruptError, InvalidArgumentError } from "../util/errors.js";
-import type { BlockSource } from "./block-source.js";
+import { InvalidArgumentError } from "../util/errors.js";
+import type { CID } from "multiformats/cid";
+import type { DocBody } from "./block-source.js";
 import type { Doc } from "./doc.js";
 
 export interface AllDocsOptions {
@@ -18,7 +19,7 @@ export interface AllDocsOptions {
 
 export type ChangeRow = { id: string; doc: Doc } | { id: string; deleted: true };
 
-export async function allDocsRows(state: LedgerState, blocks: BlockSource, options: AllDocsOptions): Promise<{ id: string; doc: Doc }[]> {
+export async function allDocsRows(state: LedgerState, options: AllDocsOptions, load: (id: string, cid: CID) => Promise<DocBody>): Promise<{ id: string; doc: Doc }[]> {
   const { prefix, start, end, limit, descending = false } = options;
   for (const [name, v] of [["prefix", prefix], ["start", start], ["end", end]] as const)
     if (v !== undefined && typeof v !== "string") throw new InvalidArgumentError(`allDocs: ${name} must be a string`);
@@ -42,9 +43,7 @@ export async function allDocsRows(state: LedgerState, blocks: BlockSource, optio
       if (!descending || id < prefix) break;
       continue; // descending walks from above the prefix range down into it
     }
-    const winner = state.winner(id);
-    if (!winner?.doc?.equals(cid)) throw new CorruptError(`doc tree`, `entry for ${JSON.stringify(id)} does not match its latest version`);
-    rows.push({ id, doc: { _id: id, ...(await blocks.getDoc(winner)) } });
+    rows.push({ id, doc: { _id: id, ...(await load(id, cid)) } });
     if (limit !== undefined && rows.length >= limit) break;
   }
   return rows;
@@ -58,9 +57,9 @@ export async function allDocsRows(state: LedgerState, blocks: BlockSource, optio
  */
 export async function changeRows(
   state: LedgerState,
-  blocks: BlockSource,
   since: readonly string[],
   limit: number | undefined,
+  load: (id: string, cid: CID) => Promise<DocBody>,
 ): Promise<{ rows: ChangeRow[]; clock: string[] }> {
   checkLimit("changes", limit);
   for (const s of since) if (typeof s !== "string" || !state.clock.has(s)) throw new InvalidArgumentError(`changes: since names a commit this ledger does not hold: ${String(s)}`);
@@ -90,7 +89,7 @@ export async function changeRows(
   const rows: ChangeRow[] = [];
   for (const id of ids) {
     const w = state.winner(id);
-    rows.push(w?.doc ? { id, doc: { _id: id, ...(await blocks.getDoc(w)) } } : { id, deleted: true });
+    rows.push(w?.doc ? { id, doc: { _id: id, ...(await load(id, w.doc)) } } : { id, deleted: true });
   }
   let clock: string[];
   if (taken === events.length) clock = [...state.clock.heads];
