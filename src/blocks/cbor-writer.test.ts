@@ -33,3 +33,13 @@ describe("hot-path encoders write exactly dag-cbor", () => {
     }
   });
 });
+
+describe("cidString", () => {
+  it("matches CID.toString for many CIDs", async () => {
+    const { cidString } = await import("./cid.js");
+    for (let i = 0; i < 500; i++) {
+      const cid = cidFor(nodeCrypto, utf8(`x${i}`));
+      expect(cidString(cid)).toBe(cid.toString());
+    }
+  });
+});

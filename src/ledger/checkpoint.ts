@@ -5,9 +5,8 @@
 // Sealed like a commit (parents = the heads it covers) and stored by the local storage only
 // as [u8 cid length][cid][envelope]. Layout: docs/format.md.
 import * as dagCbor from "@ipld/dag-cbor";
-import { base32 } from "multiformats/bases/base32";
 import { CID } from "multiformats/cid";
-import { cidKey, verifyCid } from "../blocks/cid.js";
+import { cidKey, cidString, verifyCid } from "../blocks/cid.js";
 import { openBytes, sealBytes } from "../blocks/commit.js";
 import type { Compression } from "../blocks/node-compression.js";
 import type { CryptoProvider } from "../blocks/crypto.js";
@@ -164,7 +163,7 @@ export class Checkpoint {
     try {
       const n = s.events.length / CID_BYTES;
       const cids: string[] = new Array<string>(n);
-      for (let i = 0; i < n; i++) cids[i] = base32.encode(s.events.subarray(i * CID_BYTES, (i + 1) * CID_BYTES));
+      for (let i = 0; i < n; i++) cids[i] = cidString(s.events.subarray(i * CID_BYTES, (i + 1) * CID_BYTES));
       const parents = new VarintReader(s.parents);
       const heights = new VarintReader(s.heights);
       const eventIds = new VarintReader(s.eventIds);

@@ -194,7 +194,14 @@ export class Ledger {
     await this.#queue.idle();
     this.#closed = true;
     try {
-      if (this.#uncheckpointed > 0) await this.#checkpoint();
+      if (this.#uncheckpointed > 0) {
+        const size = await this.#checkpoint();
+        // History the checkpoint already holds is dropped once it outweighs the state
+        // itself, so a store does not grow with every write ever made. (Until sync, no
+        // peer can need the dropped commits; see compact().)
+        if ((await this.#p.storage.local.sizeOf(this.name)) > 2 * size + 256 * 1024)
+          await this.#p.storage.local.retainCommits(this.name, new Set(this.#p.state.clock.heads));
+      }
     } finally {
       await this.#p.storage.close();
     }
@@ -342,7 +349,8 @@ export class Ledger {
     }
   }
 
-  async #checkpoint(): Promise<void> {
+  /** Writes a checkpoint and returns its size in bytes. */
+  async #checkpoint(): Promise<number> {
     await this.#full();
     const { state, blocks, crypto, key, storage, compression } = this.#p;
     const { bytes, checkpoint } = await encodeCheckpoint(state, blocks, crypto, key, compression);
@@ -350,6 +358,7 @@ export class Ledger {
     // From here on, blocks of older commits are read from the checkpoint.
     blocks.useCheckpoint(checkpoint);
     this.#uncheckpointed = 0;
+    return bytes.length;
   }
 
   async #compact(): Promise<void> {
