@@ -6,6 +6,7 @@ import { CID } from "multiformats/cid";
 import { varint } from "multiformats";
 import * as dagCbor from "@ipld/dag-cbor";
 import { CorruptError } from "../util/errors.js";
+import { allocBytes } from "../util/bytes.js";
 import { CborWriter } from "./cbor-writer.js";
 
 export interface Block {
@@ -28,7 +29,7 @@ export function encodeCar(roots: readonly CID[], blocks: readonly Block[]): Uint
     const n = b.cid.bytes.length + b.bytes.length;
     size += varint.encodingLength(n) + n;
   }
-  const out = new Uint8Array(size);
+  const out = allocBytes(size);
   let at = 0;
   varint.encodeTo(header.length, out, at);
   at += varint.encodingLength(header.length);

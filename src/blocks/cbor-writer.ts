@@ -3,15 +3,21 @@
 // value; callers must write map keys in dag-cbor order (shorter keys first, then bytewise),
 // and tests compare the bytes with the generic encoder.
 import type { CID } from "multiformats/cid";
+import { allocBytes } from "../util/bytes.js";
 
 const encoder = new TextEncoder();
+
+// One scratch buffer for all writers: encoders are synchronous and never nest, and each
+// encode then costs a single exact-size allocation (finish) instead of two.
+let scratch = new Uint8Array(64 * 1024);
 
 export class CborWriter {
   #buf: Uint8Array;
   #at = 0;
 
   constructor(sizeHint = 256) {
-    this.#buf = new Uint8Array(sizeHint);
+    if (scratch.length < sizeHint) scratch = new Uint8Array(2 ** Math.ceil(Math.log2(sizeHint)));
+    this.#buf = scratch;
   }
 
   #room(n: number): void {
@@ -21,6 +27,7 @@ export class CborWriter {
     const next = new Uint8Array(size);
     next.set(this.#buf.subarray(0, this.#at));
     this.#buf = next;
+    scratch = next;
   }
 
   #head(major: number, n: number): this {
@@ -123,8 +130,10 @@ export class CborWriter {
     return this.#at;
   }
 
-  /** The encoded bytes: the writer's own buffer when it is exactly full, else a copy. */
+  /** A copy of the encoded bytes (the scratch buffer is reused by the next writer). */
   finish(): Uint8Array {
-    return this.#at === this.#buf.length ? this.#buf : this.#buf.slice(0, this.#at);
+    const out = allocBytes(this.#at);
+    out.set(this.#buf.subarray(0, this.#at));
+    return out;
   }
 }

@@ -1,7 +1,7 @@
 // CIDv1 over sha2-256. Blocks are dag-cbor; commit envelopes are dag-cbor too, so an
 // IPFS-style tool can walk the commit DAG without the key.
 import { CID } from "multiformats/cid";
-import { create as createDigest } from "multiformats/hashes/digest";
+import { Digest } from "multiformats/hashes/digest";
 import { IntegrityError } from "../util/errors.js";
 import { equalBytes } from "../util/bytes.js";
 import type { CryptoProvider } from "./crypto.js";
@@ -11,8 +11,16 @@ export { CID };
 export const DAG_CBOR = 0x71;
 export const SHA2_256 = 0x12;
 
+/** CIDv1(dag-cbor, sha2-256(bytes)), built over one 36-byte array (the digest is a view into it). */
 export function cidFor(crypto: CryptoProvider, bytes: Uint8Array): CID {
-  return CID.createV1(DAG_CBOR, createDigest(SHA2_256, crypto.sha256(bytes)));
+  const out = new Uint8Array(36);
+  out[0] = 1;
+  out[1] = DAG_CBOR;
+  out[2] = SHA2_256;
+  out[3] = 32;
+  out.set(crypto.sha256(bytes), 4);
+  const multihash = out.subarray(2);
+  return new CID(1, DAG_CBOR, new Digest(SHA2_256, 32, out.subarray(4), multihash), out);
 }
 
 /** Throws IntegrityError unless `bytes` hash to `cid` (sha2-256 only). */

@@ -1,5 +1,6 @@
 import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes } from "node:crypto";
 import type { CryptoProvider } from "./crypto.js";
+import { allocBytes } from "../util/bytes.js";
 
 const TAG = 16;
 
@@ -9,7 +10,7 @@ function view(b: Buffer): Uint8Array {
 
 export const nodeCrypto: CryptoProvider = {
   sha256(bytes) {
-    return new Uint8Array(createHash("sha256").update(bytes).digest());
+    return view(createHash("sha256").update(bytes).digest());
   },
   hmacSha256(key, parts) {
     const h = createHmac("sha256", key);
@@ -21,7 +22,7 @@ export const nodeCrypto: CryptoProvider = {
     c.setAAD(aad);
     const head = c.update(plaintext);
     const tail = c.final();
-    const out = new Uint8Array(head.length + tail.length + TAG);
+    const out = allocBytes(head.length + tail.length + TAG);
     out.set(head, 0);
     out.set(tail, head.length);
     out.set(c.getAuthTag(), head.length + tail.length);

@@ -90,3 +90,23 @@ export function fromBase64url(s: string): Uint8Array | undefined {
   }
   return out;
 }
+
+// Small short-lived byte arrays (encoded tree nodes, events, CAR headers) are carved out of
+// shared slabs: allocating an ArrayBuffer per encode made garbage collection the largest
+// cost of a write. A view keeps its slab alive, so only bytes that are dropped soon (or
+// copied) should come from here; larger requests get their own buffer.
+const SLAB = 256 * 1024;
+const MAX_CARVED = 4096;
+let slab = new Uint8Array(SLAB);
+let slabAt = 0;
+
+export function allocBytes(length: number): Uint8Array {
+  if (length > MAX_CARVED) return new Uint8Array(length);
+  if (slabAt + length > SLAB) {
+    slab = new Uint8Array(SLAB);
+    slabAt = 0;
+  }
+  const out = slab.subarray(slabAt, slabAt + length);
+  slabAt += (length + 7) & ~7;
+  return out;
+}
