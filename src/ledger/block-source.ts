@@ -31,7 +31,8 @@ export class BlockSource {
   readonly #ledger: string;
   readonly #crypto: CryptoProvider;
   readonly #key: Uint8Array;
-  readonly #live = new Map<string, TreeNode<CID>>();
+  /** Keyed by CID object: a parent holds the very CID object its child node was made with. */
+  readonly #live = new Map<CID, TreeNode<CID>>();
   #checkpoint: Checkpoint | undefined;
   /** Bodies read by id before the versions are loaded (see Ledger's lazy state). */
   readonly #byCid = new Lru<string, DocBody>(10_000);
@@ -55,13 +56,15 @@ export class BlockSource {
 
   /** Nodes a write or merge made, and the ones it replaced (which no current tree needs). */
   updateTree(created: readonly TreeNode<CID>[], replaced: readonly CID[]): void {
-    for (const cid of replaced) this.#live.delete(cidKey(cid));
-    for (const n of created) this.#live.set(cidKey(n.cid), n);
+    for (const cid of replaced) this.#live.delete(cid);
+    for (const n of created) this.#live.set(n.cid, n);
   }
 
   async getNode(cid: CID): Promise<TreeNode<CID>> {
+    const live = this.#live.get(cid);
+    if (live) return live;
     const key = cidKey(cid);
-    const node = this.#live.get(key) ?? this.#checkpointNodes.get(key);
+    const node = this.#checkpointNodes.get(key);
     if (node) return node;
     const bytes = this.#checkpoint?.nodeBytes(cid);
     if (!bytes) throw new CorruptError(`tree node ${cid.toString()}`, "not in memory nor in the checkpoint");
