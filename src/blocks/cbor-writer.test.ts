@@ -43,3 +43,26 @@ describe("cidString", () => {
     }
   });
 });
+
+describe("encodeDocValue", () => {
+  it("writes exactly what dag-cbor writes for random JSON docs", async () => {
+    const { encodeDocValue } = await import("./cbor-writer.js");
+    const seed = testSeed(process.env.KILN_SEED);
+    console.log(`doc encoder seed ${seed}`);
+    const rnd = createRandom(seed);
+    const keys = ["a", "b", "aa", "é", "ab", "Z", "日本", "😀", "long-key-name", "_x", "10", "9"];
+    const numbers = [0, 1, -1, 23, 24, 255, 256, 65535, 65536, 2 ** 32 - 1, 2 ** 32, 2 ** 53 - 1, -(2 ** 53) + 1, -24, -25, -256, -257, 0.5, -1.5, 1e300, 5e-324, 3.14159];
+    const value = (depth: number): unknown => {
+      const r = rnd.next();
+      if (depth > 3 || r < 0.3) return rnd.pick<unknown>([null, true, false, rnd.pick(numbers), rnd.pick(keys).repeat(1 + rnd.int(40)), new Uint8Array(rnd.int(70))]);
+      if (r < 0.55) return Array.from({ length: rnd.int(5) }, () => value(depth + 1));
+      const o: Record<string, unknown> = {};
+      for (let i = rnd.int(7); i > 0; i--) o[rnd.pick(keys) + (rnd.next() < 0.3 ? rnd.pick(keys) : "")] = value(depth + 1);
+      return o;
+    };
+    for (let i = 0; i < 2000; i++) {
+      const v = value(0);
+      expect(same(encodeDocValue(v), dagCbor.encode(v)), JSON.stringify(v, (_k, x: unknown) => (x instanceof Uint8Array ? `bytes${x.length}` : x))).toBe(true);
+    }
+  });
+});

@@ -49,7 +49,19 @@ export class CborWriter {
       b[at++] = (n >>> 16) & 0xff;
       b[at++] = (n >>> 8) & 0xff;
       b[at++] = n & 0xff;
-    } else throw new RangeError("cbor writer: integers above 2^32 are not supported");
+    } else {
+      b[at++] = m | 27;
+      const hi = Math.floor(n / 0x100000000);
+      const lo = n >>> 0;
+      b[at++] = hi >>> 24;
+      b[at++] = (hi >>> 16) & 0xff;
+      b[at++] = (hi >>> 8) & 0xff;
+      b[at++] = hi & 0xff;
+      b[at++] = lo >>> 24;
+      b[at++] = (lo >>> 16) & 0xff;
+      b[at++] = (lo >>> 8) & 0xff;
+      b[at++] = lo & 0xff;
+    }
     this.#at = at;
     return this;
   }
@@ -64,6 +76,54 @@ export class CborWriter {
 
   map(size: number): this {
     return this.#head(5, size);
+  }
+
+  /** A JSON number: an integer in the safe range as an integer, anything else as float64. */
+  number(n: number): this {
+    if (Number.isSafeInteger(n)) return n >= 0 ? this.#head(0, n) : this.#head(1, -1 - n);
+    this.#room(9);
+    this.#buf[this.#at++] = 0xfb;
+    new DataView(this.#buf.buffer, this.#buf.byteOffset).setFloat64(this.#at, n, false);
+    this.#at += 8;
+    return this;
+  }
+
+  bool(v: boolean): this {
+    this.#room(1);
+    this.#buf[this.#at++] = v ? 0xf5 : 0xf4;
+    return this;
+  }
+
+  /**
+   * A doc value (JSON plus Uint8Array; already validated). Map keys in dag-cbor order:
+   * shorter UTF-8 first, then bytewise.
+   */
+  value(v: unknown): this {
+    switch (typeof v) {
+      case "string":
+        return this.text(v);
+      case "number":
+        return this.number(v);
+      case "boolean":
+        return this.bool(v);
+      case "object": {
+        if (v === null) return this.null();
+        if (v instanceof Uint8Array) return this.bytes(v);
+        if (Array.isArray(v)) {
+          this.array(v.length);
+          for (const item of v) this.value(item);
+          return this;
+        }
+        const o = v as Record<string, unknown>;
+        const keys = Object.keys(o).filter((k) => o[k] !== undefined);
+        keys.sort(compareMapKeys);
+        this.map(keys.length);
+        for (const k of keys) this.text(k).value(o[k]);
+        return this;
+      }
+      default:
+        throw new TypeError(`cbor writer: cannot encode a ${typeof v}`);
+    }
   }
 
   null(): this {
@@ -136,4 +196,34 @@ export class CborWriter {
     out.set(this.#buf.subarray(0, this.#at));
     return out;
   }
+}
+
+function utf8Length(s: string): number {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c <= 0xdbff) {
+      n += 4;
+      i++;
+    } else n += 3;
+  }
+  return n;
+}
+
+function compareMapKeys(a: string, b: string): number {
+  const la = utf8Length(a);
+  const lb = utf8Length(b);
+  if (la !== lb) return la - lb;
+  if (la === a.length && lb === b.length) return a < b ? -1 : a > b ? 1 : 0;
+  const x = encoder.encode(a);
+  const y = encoder.encode(b);
+  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return x[i]! - y[i]!;
+  return 0;
+}
+
+/** dag-cbor bytes of a validated doc value, byte-identical to @ipld/dag-cbor. */
+export function encodeDocValue(value: unknown): Uint8Array {
+  return new CborWriter(1024).value(value).finish();
 }

@@ -126,7 +126,7 @@ class FileGateway implements Gateway {
           // A checkpoint summarises commits and heads already put: make those durable first,
           // so a power loss can never leave a checkpoint that is ahead of its log.
           await this.#log("put checkpoint", ledger).whenDurable("fsync");
-          writeCheckpointFile(this.#ledgerDir("put checkpoint", ledger), bytes.slice(), subject(ledger));
+          writeCheckpointFile(this.#ledgerDir("put checkpoint", ledger), bytes, subject(ledger));
         }),
       listCommits: (ledger) => attempt(() => this.#log("list commits", ledger).listCommits()),
       retainCommits: (ledger, keep) => attempt(() => this.#log("retain commits", ledger).retain(keep)),

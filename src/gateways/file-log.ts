@@ -3,7 +3,7 @@
 // fsync durability adds a group-committed fdatasync shared by every caller waiting on it.
 import fs from "node:fs";
 import path from "node:path";
-import type { CID } from "../blocks/cid.js";
+import { CID } from "../blocks/cid.js";
 import { createDeferred, type Deferred } from "../util/deferred.js";
 import { ClosedError, CorruptError, InvalidArgumentError, IoError, KilnError, MissingCommitError } from "../util/errors.js";
 import { applyHeadUpdate, EMPTY_HEADS } from "./apply-head-update.js";
@@ -18,8 +18,9 @@ export const LOG_FILE = "log";
 export const FILE_MODE = 0o600;
 export const DIR_MODE = 0o700;
 
+// Kept small and free of CID objects: a large ledger has one per commit in memory.
 interface CommitEntry {
-  readonly cid: CID;
+  readonly cidLength: number;
   /** Where the record starts in the file; meaningless while `pending` is set. */
   recordOffset: number;
   readonly recordLength: number;
@@ -87,8 +88,9 @@ export class FileLog {
     this.#check();
     const entry = this.#index.get(cid.toString());
     if (!entry) return undefined;
-    const from = commitBytesOffset(entry.cid.bytes.length);
-    if (entry.pending) return entry.pending.slice(from, entry.recordLength - 4);
+    const from = commitBytesOffset(entry.cidLength);
+    // A copy: the pending record is a Buffer, whose slice() would be a view of it.
+    if (entry.pending) return new Uint8Array(entry.pending.subarray(from, entry.recordLength - 4));
     const bytes = new Uint8Array(entry.recordLength - 4 - from);
     let got: number;
     try {
@@ -102,7 +104,7 @@ export class FileLog {
 
   listCommits(): CID[] {
     this.#check();
-    return [...this.#index.values()].map((e) => e.cid);
+    return [...this.#index.keys()].map((key) => CID.parse(key));
   }
 
   /** File bytes, including records not yet written. */
@@ -119,7 +121,7 @@ export class FileLog {
     // A damaged copy is replaced, so a re-put (say, from a sync peer) repairs it.
     if (existing && !existing.damaged) return this.#whenDurable(durability);
     const record = encodeCommitRecord(cid, bytes);
-    const entry: CommitEntry = { cid, recordOffset: -1, recordLength: record.length, damaged: false, pending: record };
+    const entry: CommitEntry = { cidLength: cid.bytes.length, recordOffset: -1, recordLength: record.length, damaged: false, pending: record };
     this.#index.set(key, entry);
     const done = this.#enqueue(record, entry, durability);
     this.#batch!.undo.push(() => (existing ? this.#index.set(key, existing) : this.#index.delete(key)));
@@ -209,9 +211,9 @@ export class FileLog {
         const chunks: Uint8Array[] = [LOG_MAGIC];
         size = LOG_MAGIC.length;
         let buffered = 0;
-        for (const [, entry] of kept) {
+        for (const [key, entry] of kept) {
           const record = new Uint8Array(entry.recordLength);
-          if (readFully(this.#fd, record, entry.recordOffset) < record.length) throw new CorruptError(this.#subject(), `log ends inside commit ${entry.cid.toString()}`);
+          if (readFully(this.#fd, record, entry.recordOffset) < record.length) throw new CorruptError(this.#subject(), `log ends inside commit ${key}`);
           offsets.push(size);
           chunks.push(record);
           size += record.length;
@@ -308,12 +310,11 @@ export class FileLog {
       const scan = scanLog(
         size,
         read,
-        (commit) => {
-          const key = commit.cid.toString();
+        ({ key, cidLength, recordOffset, recordLength, damaged }) => {
           // An intact copy wins over a damaged one, whichever came first.
           const existing = this.#index.get(key);
-          if (existing && (commit.damaged || !existing.damaged)) return;
-          this.#index.set(key, { ...commit, pending: undefined });
+          if (existing && (damaged || !existing.damaged)) return;
+          this.#index.set(key, { cidLength, recordOffset, recordLength, damaged, pending: undefined });
         },
         this.#subject(),
       );

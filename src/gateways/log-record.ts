@@ -7,8 +7,10 @@
 //
 // Encoding is pure; scanning reads through a callback so it can run over a file or a buffer.
 import { crc32 } from "node:zlib";
+import { base32 } from "multiformats/bases/base32";
 import { CID } from "../blocks/cid.js";
 import { CorruptError, InvalidArgumentError } from "../util/errors.js";
+import { sortHeads } from "./apply-head-update.js";
 import type { HeadSet } from "./gateway.js";
 
 export const LOG_MAGIC = Uint8Array.of(0x4b, 0x49, 0x4c, 0x4e, 0x4c, 0x4f, 0x47, 0x01);
@@ -65,7 +67,9 @@ function seal(record: Buffer): Buffer {
 }
 
 export interface ScannedCommit {
-  readonly cid: CID;
+  /** The CID's string form (what CID#toString() gives), the key callers look commits up by. */
+  readonly key: string;
+  readonly cidLength: number;
   readonly recordOffset: number;
   readonly recordLength: number;
   /** The record's crc does not match: its bytes are kept so that a reader's CID check fails loudly. */
@@ -119,27 +123,20 @@ export function scanLog(size: number, read: (offset: number, length: number) => 
     return length !== undefined && isIntact(at, length);
   };
 
-  let heads: HeadSet | undefined;
   const damage: { offset: number; length: number }[] = [];
+  // Only the last intact heads record counts, so earlier ones are never decoded. A damaged
+  // heads record is never trusted: the intact one before it stands instead.
+  let lastHeads: { offset: number; length: number } | undefined;
   // Returns false when the payload does not parse, which an intact record should never do.
   const take = (at: number, length: number, damaged: boolean): boolean => {
-    if (read(at, 1)[0] === RECORD_COMMIT) {
-      // Only the CID is needed here; the commit bytes stay on disk until someone asks.
-      const cid = decodeCid(read(at + RECORD_HEADER, Math.min(length, 256)), 0);
-      if (!cid) return false;
-      onCommit({ cid: cid.cid, recordOffset: at, recordLength: RECORD_OVERHEAD + length, damaged });
+    if (read(at, 1)[0] === RECORD_HEADS) {
+      if (!damaged) lastHeads = { offset: at + RECORD_HEADER, length };
       return true;
     }
-    const payload = read(at + RECORD_HEADER, length);
-    const parsed: CID[] = [];
-    for (let i = 0; i < length; ) {
-      const cid = decodeCid(payload, i);
-      if (!cid) return false;
-      parsed.push(cid.cid);
-      i = cid.next;
-    }
-    // A damaged heads record is never trusted: an earlier intact one stands instead.
-    if (!damaged) heads = Object.freeze(parsed);
+    // Only the CID is needed here; the commit bytes stay on disk until someone asks.
+    const cid = cidKeyAt(read(at + RECORD_HEADER, Math.min(length, 256)), damaged);
+    if (!cid) return false;
+    onCommit({ key: cid.key, cidLength: cid.length, recordOffset: at, recordLength: RECORD_OVERHEAD + length, damaged });
     return true;
   };
 
@@ -162,6 +159,23 @@ export function scanLog(size: number, read: (offset: number, length: number) => 
     damage.push({ offset: at, length: next - at });
     at = next;
   }
+  let heads: HeadSet | undefined;
+  if (lastHeads) {
+    const payload = read(lastHeads.offset, lastHeads.length);
+    const parsed: CID[] = [];
+    for (let i = 0; i < payload.length; ) {
+      const length = payload[i]!;
+      try {
+        // Copied (new Uint8Array, not Buffer#slice, which is a view): `payload` is a window
+        // over a read buffer that gets refilled.
+        parsed.push(CID.decode(new Uint8Array(payload.subarray(i + 1, i + 1 + length))));
+      } catch (error) {
+        throw new CorruptError(subject, `heads record at ${lastHeads.offset - RECORD_HEADER} has a cid that does not parse`, { cause: error });
+      }
+      i += 1 + length;
+    }
+    heads = sortHeads(parsed);
+  }
   return { heads, end, isNew: false, damage };
 }
 
@@ -172,12 +186,15 @@ function resync(from: number, size: number, intactAt: (at: number) => boolean): 
   return undefined;
 }
 
-function decodeCid(payload: Uint8Array, at: number): { cid: CID; next: number } | undefined {
-  const length = payload[at];
-  if (length === undefined || length === 0 || at + 1 + length > payload.length) return undefined;
+function cidKeyAt(payload: Uint8Array, damaged: boolean): { key: string; length: number } | undefined {
+  const length = payload[0];
+  if (length === undefined || length === 0 || 1 + length > payload.length) return undefined;
+  const bytes = payload.subarray(1, 1 + length);
+  // An intact CIDv1 was written from CID#bytes, so its string is base32 of those bytes. This
+  // skips building a CID object per commit, which dominated the cost of opening a large log.
+  if (bytes[0] === 1 && !damaged) return { key: base32.encode(bytes), length };
   try {
-    // Copied: the view may be a window over a large read buffer that must not stay alive.
-    return { cid: CID.decode(payload.slice(at + 1, at + 1 + length)), next: at + 1 + length };
+    return { key: CID.decode(new Uint8Array(bytes)).toString(), length };
   } catch {
     return undefined;
   }

@@ -72,10 +72,10 @@ class MemoryGateway implements Gateway {
         attempt(() => {
           this.#ledger("put key", ledger).key = key;
         }),
-      getCheckpoint: (ledger) => attempt(() => this.#find("get checkpoint", ledger)?.checkpoint?.slice()),
+      getCheckpoint: (ledger) => attempt(() => copy(this.#find("get checkpoint", ledger)?.checkpoint)),
       putCheckpoint: (ledger, bytes) =>
         attempt(() => {
-          this.#ledger("put checkpoint", ledger).checkpoint = bytes.slice();
+          this.#ledger("put checkpoint", ledger).checkpoint = copy(bytes);
         }),
       listCommits: (ledger) => attempt(() => [...(this.#find("list commits", ledger)?.commits.values() ?? [])].map((c) => c.cid)),
       retainCommits: (ledger, keep) => attempt(() => this.#retain(ledger, keep)),
@@ -93,13 +93,13 @@ class MemoryGateway implements Gateway {
       const commits = this.#ledger("put commit", ledger).commits;
       const key = cid.toString();
       // Copied in: the caller may reuse its buffer, and another handle reads this one.
-      if (!commits.has(key)) commits.set(key, { cid, bytes: bytes.slice() });
+      if (!commits.has(key)) commits.set(key, { cid, bytes: copy(bytes) });
     });
   }
 
   getCommit(ledger: string, cid: CID): Promise<Uint8Array | undefined> {
     // Copied out for the same reason: a reader mutating its result must not change the room.
-    return attempt(() => this.#find("get commit", ledger)?.commits.get(cid.toString())?.bytes.slice());
+    return attempt(() => copy(this.#find("get commit", ledger)?.commits.get(cid.toString())?.bytes));
   }
 
   getHeads(ledger: string): Promise<HeadSet> {
@@ -166,6 +166,11 @@ function sizeOf(state: MemoryLedger | undefined): number {
   for (const { cid, bytes } of state.commits.values()) size += cid.bytes.length + bytes.length;
   for (const head of state.heads) size += head.bytes.length;
   return size;
+}
+
+// Not bytes.slice(): a caller may pass a Buffer, whose slice() is a view of the same memory.
+function copy<T extends Uint8Array | undefined>(bytes: T): T {
+  return (bytes === undefined ? undefined : new Uint8Array(bytes)) as T;
 }
 
 // Every method reports failure as a rejection, never a synchronous throw, as callers of a

@@ -5,7 +5,8 @@
 // (read from storage, verified and decrypted).
 import { CID } from "multiformats/cid";
 import { cidKey } from "../blocks/cid.js";
-import { decodeValue, encodeValue } from "../blocks/codec.js";
+import { decodeValue } from "../blocks/codec.js";
+import { encodeDocValue } from "../blocks/cbor-writer.js";
 import { openCommit } from "../blocks/commit.js";
 import type { OpenedCommit } from "../blocks/commit.js";
 import type { CryptoProvider } from "../blocks/crypto.js";
@@ -110,7 +111,7 @@ export class BlockSource {
   /** The encoded bytes of a doc (for checkpoints): dag-cbor is deterministic, so a cached body re-encodes to the stored bytes. */
   async getDocBytes(id: string, version: Version): Promise<Uint8Array> {
     const cid = version.doc!;
-    if (version.cache !== undefined) return encodeValue(version.cache);
+    if (version.cache !== undefined) return encodeDocValue(version.cache);
     return (await this.#fromCheckpoint(id, cid)) ?? (await this.#fromCommit(version.event, cid));
   }
 

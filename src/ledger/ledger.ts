@@ -3,7 +3,8 @@
 import { CID } from "multiformats/cid";
 import type { Block } from "../blocks/car.js";
 import { cidFor, cidKey, cidString } from "../blocks/cid.js";
-import { decodeValue, encodeValue } from "../blocks/codec.js";
+import { decodeValue } from "../blocks/codec.js";
+import { encodeDocValue } from "../blocks/cbor-writer.js";
 import { sealCommit } from "../blocks/commit.js";
 import type { CryptoProvider } from "../blocks/crypto.js";
 import { encodeLedgerKey } from "../blocks/ledger-key.js";
@@ -265,7 +266,7 @@ export class Ledger {
     const given = (doc as { _id?: unknown } | null | undefined)?._id;
     const id = given === undefined ? this.#p.newId() : checkId(given);
     const body = checkDocBody(doc, id);
-    const bytes = encodeValue(body);
+    const bytes = encodeDocValue(body);
     if (bytes.length > MAX_DOC_BYTES)
       throw new InvalidDocError("doc-too-large", `doc ${JSON.stringify(id.slice(0, 64))} is ${bytes.length} bytes encoded; the limit is ${MAX_DOC_BYTES}`, id);
     return { id, body, block: { cid: cidFor(this.#p.crypto, bytes), bytes } };
