@@ -1,0 +1,99 @@
+// The kiln command line: the only place that reads argv and the environment.
+import { resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import { parseArgs } from "node:util";
+import { DEFAULT_STORAGE_DIR, openLedger } from "../ledger/open-ledger.js";
+import { KilnError } from "../util/errors.js";
+
+const USAGE = `usage: kiln <command> [options]
+
+commands:
+  put <ledger> <json>        write a doc (JSON object; _id optional) and print its id
+  get <ledger> <id>          print a doc as JSON
+  del <ledger> <id>          delete a doc
+  ls <ledger> [--prefix p] [--limit n]
+                             list docs by id, one JSON line each
+  key <ledger>               print the ledger key (keep it secret; share it only with replicas)
+  compact <ledger>           fold history into a checkpoint
+
+options:
+  --storage <url>   where ledgers live (default: file://./${DEFAULT_STORAGE_DIR}, or KILN_STORAGE)
+  --key <key>       the ledger key, to open a replica made elsewhere (or KILN_KEY)
+  -h, --help        show this help`;
+
+export async function main(argv: readonly string[], env: Readonly<Record<string, string | undefined>>, out: (line: string) => void = console.log, err: (line: string) => void = console.error): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      options: {
+        storage: { type: "string" },
+        key: { type: "string" },
+        prefix: { type: "string" },
+        limit: { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+    });
+  } catch (error) {
+    err(`kiln: ${error instanceof Error ? error.message : String(error)}\n\n${USAGE}`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  const [command, name, arg] = positionals;
+  if (values.help || !command) {
+    (values.help ? out : err)(USAGE);
+    return values.help ? 0 : 2;
+  }
+  const needs = (n: number) => positionals.length === n;
+  const valid =
+    (["put", "get", "del"].includes(command) && needs(3)) || (["ls", "key", "compact"].includes(command) && needs(2));
+  if (!valid || !name) {
+    err(`kiln: wrong arguments for ${JSON.stringify(command)}\n\n${USAGE}`);
+    return 2;
+  }
+  const storage = values.storage ?? env.KILN_STORAGE ?? pathToFileURL(resolve(DEFAULT_STORAGE_DIR)).href;
+  const key = values.key ?? env.KILN_KEY;
+  try {
+    const ledger = await openLedger(name, { storage, ...(key !== undefined ? { key } : {}) });
+    try {
+      switch (command) {
+        case "put": {
+          let doc: unknown;
+          try {
+            doc = JSON.parse(arg!);
+          } catch {
+            err("kiln: the doc is not valid JSON");
+            return 2;
+          }
+          out((await ledger.put(doc as never)).id);
+          break;
+        }
+        case "get":
+          out(JSON.stringify(await ledger.get(arg!)));
+          break;
+        case "del":
+          await ledger.del(arg!);
+          break;
+        case "ls": {
+          const limit = values.limit === undefined ? undefined : Number(values.limit);
+          const { rows } = await ledger.allDocs({ ...(values.prefix !== undefined ? { prefix: values.prefix } : {}), ...(limit !== undefined ? { limit } : {}) });
+          for (const row of rows) out(JSON.stringify(row.doc));
+          break;
+        }
+        case "key":
+          out(ledger.key);
+          break;
+        case "compact":
+          await ledger.compact();
+          break;
+      }
+    } finally {
+      await ledger.close();
+    }
+    return 0;
+  } catch (error) {
+    err(`kiln: ${error instanceof KilnError ? `${error.message} (${error.code})` : error instanceof Error ? error.message : String(error)}`);
+    return 1;
+  }
+}
