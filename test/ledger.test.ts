@@ -194,6 +194,23 @@ describe("Ledger API", () => {
     expect((await third.changes()).rows).toHaveLength(301);
   });
 
+  it("writes checkpoints on its own, so a crash replays a bounded tail", async () => {
+    const room = `memory://auto-${Math.random().toString(36).slice(2)}`;
+    const l = await openLedger("auto", { storage: room, checkpointEvery: 50 });
+    open.push(l);
+    for (let i = 0; i < 120; i++) await l.put({ _id: `d${i % 30}`, i });
+    const gateway = await memoryGateway.open(memoryGateway.parse(new URL(room)));
+    const bytes = await gateway.local!.getCheckpoint("auto");
+    expect(bytes).toBeDefined();
+    const { decodeCheckpoint } = await import("../src/ledger/checkpoint.js");
+    const { nodeCrypto } = await import("../src/blocks/node-crypto.js");
+    const { nodeCompression } = await import("../src/blocks/node-compression.js");
+    const { decodeLedgerKey } = await import("../src/blocks/ledger-key.js");
+    const cp = await decodeCheckpoint(bytes!, nodeCrypto, decodeLedgerKey(l.key), nodeCompression);
+    expect(cp.heads[0]!.height).toBeGreaterThanOrEqual(100);
+    await gateway.close();
+  });
+
   it("a second replica opened with the key reads the same docs; a wrong key is a DecryptError", async () => {
     const l = await ledger("shared");
     await l.put({ _id: "x", secret: 1 });

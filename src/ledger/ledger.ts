@@ -49,6 +49,8 @@ export interface LedgerParts {
   newId: () => string;
   /** Set when the ledger opened from a checkpoint whose clock and versions are not loaded yet. */
   lazy: Checkpoint | undefined;
+  /** At least this many commits between automatic checkpoints. */
+  checkpointEvery: number;
   /** Commits written or replayed since the checkpoint the ledger opened from. */
   uncheckpointed: number;
 }
@@ -58,6 +60,9 @@ interface PreparedDoc {
   body: DocBody | null;
   block: Block | undefined;
 }
+
+/** Commits after which a checkpoint is written even for a small ledger. */
+export const AUTO_CHECKPOINT_COMMITS = 20_000;
 
 export class Ledger {
   readonly name: string;
@@ -69,6 +74,7 @@ export class Ledger {
   readonly #headCids = new Map<string, CID>();
   #uncheckpointed: number;
   #lazy: Checkpoint | undefined;
+  #checkpointQueued = false;
   #loading: Promise<void> | undefined;
 
   constructor(parts: LedgerParts) {
@@ -308,6 +314,7 @@ export class Ledger {
       blocks.updateTree(planned.update.nodes, planned.update.replaced);
       for (const d of byId.values()) if (d.body) blocks.cacheBody(state.winner(d.id)!, d.body);
       this.#uncheckpointed++;
+      this.#maybeCheckpoint();
       await this.#notify(ops.map((o) => o[0]));
       return this.clock;
     });
@@ -348,6 +355,22 @@ export class Ledger {
         // An error listener that throws has nowhere left to report to.
       }
     }
+  }
+
+  /**
+   * Bounds what a reopen after a crash must replay: once the commits since the last
+   * checkpoint outnumber the docs (and at least `checkpointEvery`), a checkpoint is
+   * queued behind the current write. Its O(n) cost is spread over the n writes before it.
+   */
+  #maybeCheckpoint(): void {
+    if (this.#uncheckpointed < Math.max(this.#p.checkpointEvery, this.#p.state.versions.size) || this.#checkpointQueued) return;
+    this.#checkpointQueued = true;
+    this.#queue
+      .run(async () => {
+        this.#checkpointQueued = false;
+        if (!this.#closed) await this.#checkpoint();
+      })
+      .catch((error: unknown) => this.#emitError(error));
   }
 
   /** Writes a checkpoint and returns its size in bytes. */

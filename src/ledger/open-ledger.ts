@@ -18,7 +18,7 @@ import { CorruptError, DecryptError, IntegrityError, InvalidArgumentError, Inval
 import { BlockSource } from "./block-source.js";
 import { decodeCheckpoint } from "./checkpoint.js";
 import { createIdGenerator } from "./doc.js";
-import { Ledger } from "./ledger.js";
+import { AUTO_CHECKPOINT_COMMITS, Ledger } from "./ledger.js";
 
 export interface OpenLedgerOptions {
   /** Where the ledger lives, as a URL: file:///dir (default ./.kiln), memory://, memory://name. */
@@ -29,6 +29,8 @@ export interface OpenLedgerOptions {
   registry?: Registry;
   crypto?: CryptoProvider;
   compression?: Compression;
+  /** Fewest commits between automatic checkpoints (default 20,000; see docs/format.md). */
+  checkpointEvery?: number;
   /** Milliseconds since the epoch, for generated ids. */
   now?: () => number;
 }
@@ -72,6 +74,7 @@ export async function openLedger(name: string, options: OpenLedgerOptions = {}):
       crypto,
       key,
       compression,
+      checkpointEvery: options.checkpointEvery ?? AUTO_CHECKPOINT_COMMITS,
       lazy: upToDate ? checkpoint : undefined,
       newId: createIdGenerator(options.now ?? Date.now, (n) => crypto.randomBytes(n)),
       uncheckpointed: 0,
