@@ -3,12 +3,12 @@
 // fsync durability adds a group-committed fdatasync shared by every caller waiting on it.
 import fs from "node:fs";
 import path from "node:path";
-import { CID } from "../blocks/cid.js";
+import { parseCid, type CID } from "../blocks/cid.js";
 import { createDeferred, type Deferred } from "../util/deferred.js";
 import { ClosedError, CorruptError, InvalidArgumentError, IoError, KilnError, MissingCommitError } from "../util/errors.js";
 import { applyHeadUpdate, EMPTY_HEADS } from "./apply-head-update.js";
 import type { HeadSet, HeadUpdate } from "./gateway.js";
-import { commitBytesOffset, encodeCommitRecord, encodeHeadsRecord, LOG_MAGIC, scanLog } from "./log-record.js";
+import { cidFromKey, cidKey, commitBytesOffset, encodeCommitRecord, encodeHeadsRecord, LOG_MAGIC, scanLog } from "./log-record.js";
 import { fsyncDir, readFully, writeFully } from "./sync-file-io.js";
 
 export type Durability = "process" | "fsync";
@@ -80,13 +80,13 @@ export class FileLog {
   }
 
   has(cid: CID): boolean {
-    return this.#index.has(cid.toString());
+    return this.#index.has(cidKey(cid.bytes));
   }
 
   /** The bytes last stored under `cid`: never verified here, the reader checks the CID. */
   getCommit(cid: CID): Uint8Array | undefined {
     this.#check();
-    const entry = this.#index.get(cid.toString());
+    const entry = this.#index.get(cidKey(cid.bytes));
     if (!entry) return undefined;
     const from = commitBytesOffset(entry.cidLength);
     // A copy: the pending record is a Buffer, whose slice() would be a view of it.
@@ -104,7 +104,7 @@ export class FileLog {
 
   listCommits(): CID[] {
     this.#check();
-    return [...this.#index.keys()].map((key) => CID.parse(key));
+    return [...this.#index.keys()].map(cidFromKey);
   }
 
   /** File bytes, including records not yet written. */
@@ -116,7 +116,7 @@ export class FileLog {
 
   appendCommit(cid: CID, bytes: Uint8Array, durability: Durability): Promise<void> {
     this.#check();
-    const key = cid.toString();
+    const key = cidKey(cid.bytes);
     const existing = this.#index.get(key);
     // A damaged copy is replaced, so a re-put (say, from a sync peer) repairs it.
     if (existing && !existing.damaged) return this.#whenDurable(durability);
@@ -201,7 +201,12 @@ export class FileLog {
     this.flush();
     this.#check();
     if (this.#fd === undefined) return;
-    const kept = [...this.#index.entries()].filter(([key]) => keep.has(key)).sort(([, a], [, b]) => a.recordOffset - b.recordOffset);
+    const keepKeys = new Set<string>();
+    for (const text of keep) {
+      const cid = parseCid(text);
+      if (cid) keepKeys.add(cidKey(cid.bytes));
+    }
+    const kept = [...this.#index.entries()].filter(([key]) => keepKeys.has(key)).sort(([, a], [, b]) => a.recordOffset - b.recordOffset);
     const tmp = `${this.#file}.tmp`;
     const offsets: number[] = [];
     let size = 0;
@@ -213,7 +218,7 @@ export class FileLog {
         let buffered = 0;
         for (const [key, entry] of kept) {
           const record = new Uint8Array(entry.recordLength);
-          if (readFully(this.#fd, record, entry.recordOffset) < record.length) throw new CorruptError(this.#subject(), `log ends inside commit ${key}`);
+          if (readFully(this.#fd, record, entry.recordOffset) < record.length) throw new CorruptError(this.#subject(), `log ends inside commit ${cidFromKey(key).toString()}`);
           offsets.push(size);
           chunks.push(record);
           size += record.length;
