@@ -78,7 +78,11 @@ export function renderTable(results, counts, opts) {
       const n = counts[s]?.[m.key];
       if (med[s] !== undefined && n !== undefined && n !== opts.docs) {
         text += ` (n=${n})†`;
-        footnotes.add(`† measured on ${n.toLocaleString("en-US")} docs instead of ${opts.docs.toLocaleString("en-US")}: sequential puts in Fireproof run at ~70 docs/s (set BENCH_FP_SEQ to change). Per-doc disk and RSS at a smaller n are not strictly comparable.`);
+        footnotes.add(
+          m.key === "get"
+            ? `† gets: ${n.toLocaleString("en-US")} of the ${opts.docs.toLocaleString("en-US")} docs timed, in the same seeded random order over the full store (Fireproof reads ~500 docs/s; BENCH_FP_GETS changes it).`
+            : `† writes: measured on ${n.toLocaleString("en-US")} docs instead of ${opts.docs.toLocaleString("en-US")}: sequential puts in Fireproof run at ~70–100 docs/s (BENCH_FP_SEQ changes it). Per-doc disk and RSS at a smaller n are not strictly comparable.`,
+        );
       }
       return text;
     });

@@ -1,10 +1,19 @@
 // Child-process entry: runs ONE (system, workload) and reports over IPC, so each
-// measurement gets a fresh heap, fresh caches and its own RSS.
+// measurement gets a fresh heap, fresh caches and its own RSS. A workload may report its
+// numbers early ({ partial: true }) before an untimed close(); the final message follows.
 //   spec (argv[2], JSON): { system, workload, dir, seed, docs, batch, ... }
 import { performance } from "node:perf_hooks";
 import { workloads } from "./workloads.mjs";
 
 const spec = JSON.parse(process.argv[2] ?? "{}");
+
+/** An early result: the measurement is done, only cleanup (close) follows. */
+const io = {
+  /** Resolves once the message is handed to the IPC channel, before any cleanup starts. */
+  report(result) {
+    return new Promise((sent) => (process.send ? process.send({ ok: true, partial: true, result }, () => sent()) : sent()));
+  },
+};
 
 function reply(msg) {
   // exit as soon as the message is out: some libraries keep timers alive after close()
@@ -25,7 +34,7 @@ try {
   } else {
     const fn = workloads[spec.workload];
     if (!fn) throw new Error(`unknown workload ${spec.workload}`);
-    const result = await fn(sys, spec);
+    const result = await fn(sys, spec, io);
     reply({ ok: true, result: { ...result, importMs } });
   }
 } catch (e) {

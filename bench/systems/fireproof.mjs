@@ -8,8 +8,10 @@ const require = createRequire(import.meta.url);
 export const id = "fireproof";
 export const label = "Fireproof";
 
-/** Fireproof's sequential put runs at ~70 docs/s: cap that workload (BENCH_FP_SEQ). */
+/** Fireproof's sequential put runs at ~70-100 docs/s: cap that workload (BENCH_FP_SEQ). */
 export const seqPutCap = Number(process.env.BENCH_FP_SEQ ?? 300);
+/** ...and its gets at ~500/s: time this many of the random-order gets (BENCH_FP_GETS). */
+export const getCap = Number(process.env.BENCH_FP_GETS ?? 2000);
 
 let fireproof;
 

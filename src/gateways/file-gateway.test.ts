@@ -386,7 +386,8 @@ describe("file:// writes", () => {
     const c = makeCommit(3000);
     await Promise.all([g.putCommit("l", c.cid, c.bytes), g.putHeads("l", { add: [c.cid], remove: [] })]);
     // Other code in the process may write too; the log writes are the ones holding c.
-    const mine = writes.mock.calls.map((call) => Buffer.from(call[1] as Uint8Array)).filter((buffer) => buffer.includes(Buffer.from(c.bytes)));
+    const written = writes.mock.calls.map((call) => call[1] as unknown).filter((data): data is Uint8Array => data instanceof Uint8Array);
+    const mine = written.map((data) => Buffer.from(data.buffer, data.byteOffset, data.byteLength)).filter((buffer) => buffer.includes(Buffer.from(c.bytes)));
     expect(mine.length).toBe(1);
     const cidAt = mine[0]!.indexOf(Buffer.from(c.cid.bytes));
     expect(mine[0]!.indexOf(Buffer.from(c.cid.bytes), cidAt + 1)).toBeGreaterThan(cidAt);
@@ -549,7 +550,7 @@ describe("file:// key and checkpoint", () => {
     const fdNames = new Map<number, string>();
     const openSync = fs.openSync;
     vi.spyOn(fs, "openSync").mockImplementation(((file: fs.PathLike, flags?: fs.OpenMode, mode?: fs.Mode) => {
-      const fd = openSync(file, flags, mode);
+      const fd = openSync(file, flags ?? "r", mode);
       fdNames.set(fd, path.basename(String(file)));
       return fd;
     }) as typeof fs.openSync);

@@ -9,7 +9,7 @@ import { ClosedError, CorruptError, InvalidArgumentError, IoError, KilnError, Mi
 import { applyHeadUpdate, EMPTY_HEADS } from "./apply-head-update.js";
 import type { HeadSet, HeadUpdate } from "./gateway.js";
 import { cidFromKey, cidKey, commitBytesOffset, encodeCommitRecord, encodeHeadsRecord, LOG_MAGIC, scanLog } from "./log-record.js";
-import { fsyncDir, readFully, writeFully } from "./sync-file-io.js";
+import { fsyncDir, readFully, writeAllParts, writeFully } from "./sync-file-io.js";
 
 export type Durability = "process" | "fsync";
 
@@ -156,9 +156,9 @@ export class FileLog {
     const parts = batch.records.map((r) => r.bytes);
     const magic = this.#needsMagic;
     if (magic) parts.unshift(LOG_MAGIC);
-    const bytes = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+    let written: number;
     try {
-      writeFully(this.#open(), bytes);
+      written = writeAllParts(this.#open(), parts);
     } catch (cause) {
       const error = new IoError(`append to log of ${this.#subject()}`, { cause });
       this.#cutBack(start);
@@ -177,7 +177,7 @@ export class FileLog {
     }
     this.#needsMagic = false;
     this.#end = at;
-    this.#written += bytes.length;
+    this.#written += written;
     batch.written.resolve();
     const synced = batch.synced;
     if (synced) {

@@ -99,7 +99,8 @@ export function describeGatewayConformance(name: string, open: () => Promise<Gat
         expectBytes(await g.getCommit(ledger, c.cid), c.bytes);
         // Node's Buffer is a Uint8Array whose slice() is a view, not a copy.
         const d = await makeCommit(64);
-        const buffer = new ViewSlicingBytes(d.bytes);
+        const buffer = new ViewSlicingBytes(new ArrayBuffer(d.bytes.length));
+        buffer.set(d.bytes);
         const put = g.putCommit(ledger, d.cid, buffer);
         buffer.fill(0);
         await put;
@@ -489,8 +490,8 @@ async function putCommits<N extends number>(g: Gateway, ledger: string, n: N): P
   return commits as Tuple<N, TestCommit>;
 }
 
-class ViewSlicingBytes extends Uint8Array {
-  override slice(start?: number, end?: number): Uint8Array {
+class ViewSlicingBytes extends Uint8Array<ArrayBuffer> {
+  override slice(start?: number, end?: number): Uint8Array<ArrayBuffer> {
     return this.subarray(start, end);
   }
 }

@@ -169,8 +169,12 @@ function sizeOf(state: MemoryLedger | undefined): number {
 }
 
 // Not bytes.slice(): a caller may pass a Buffer, whose slice() is a view of the same memory.
+// Not new Uint8Array(bytes) either: V8 copies that element by element, ~10x slower than set().
 function copy<T extends Uint8Array | undefined>(bytes: T): T {
-  return (bytes === undefined ? undefined : new Uint8Array(bytes)) as T;
+  if (bytes === undefined) return bytes;
+  const out = new Uint8Array(bytes.length);
+  out.set(bytes);
+  return out as T;
 }
 
 // Every method reports failure as a rejection, never a synchronous throw, as callers of a

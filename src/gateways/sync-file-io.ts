@@ -10,6 +10,15 @@ export function writeFully(fd: number, bytes: Uint8Array): void {
   while (done < bytes.length) done += fs.writeSync(fd, bytes, done, bytes.length - done);
 }
 
+/** Appends all of `parts` with one writev(2) when the OS takes them whole, as it nearly always does. */
+export function writeAllParts(fd: number, parts: readonly Uint8Array[]): number {
+  let total = 0;
+  for (const part of parts) total += part.length;
+  const done = parts.length === 1 ? 0 : fs.writevSync(fd, parts as Uint8Array[]);
+  if (done < total) writeFully(fd, Buffer.concat(parts as Uint8Array[]).subarray(done));
+  return total;
+}
+
 /** Reads exactly `into.length` bytes at `position`; returns how many it got before end of file. */
 export function readFully(fd: number, into: Uint8Array, position: number): number {
   let done = 0;
