@@ -346,7 +346,7 @@ ${footnotes.join("\n\n")}${footnotes.length ? "\n\n" : ""}How each number is tak
 - 4: one child builds the store with bulk (${opts.batch} a batch) and closes it; a fresh child imports the library (not timed; median import: ${reopenImport}) and times open + one get of a random doc. The OS page cache is warm.
 - 5: \`du\` (allocated blocks) of the run's whole data directory (store and keys) right after workload 1's last put, divided by the docs written; then \`compact()\` on the same instance, \`close()\`, and measured again. Apparent bytes are in the raw data below.
 - 6: \`process.memoryUsage().rss\` after \`gc()\`, sampled after the library is imported and the docs generated but before open, and again after the last put of workload 1 (each system in its own process).
-${scale ? `- 7: the ledger is pre-filled with bulk (1,000 docs a batch, not timed), then ${opts.scalePuts.toLocaleString("en-US")} sequential puts of new docs are timed.${opts.scalePeers ? "" : " Kiln only (BENCH_SCALE_PEERS=1 adds the peers)."}\n` : ""}- Durability differs: PouchDB's leveldown writes are not fsync'd per put; read each system's notes above.
+${scale ? `- 7: the ledger is pre-filled with bulk (1,000 docs a batch) and warmed up with 100 sequential puts, neither timed; then ${opts.scalePuts.toLocaleString("en-US")} sequential puts of new docs are timed.${opts.scalePeers ? "" : " Kiln only (BENCH_SCALE_PEERS=1 adds the peers)."}\n` : ""}- Durability differs: PouchDB's leveldown writes are not fsync'd per put; read each system's notes above.
 
 Total bench time: ${elapsed.toFixed(0)} s.
 ${errors.length ? `\n## Errors\n\n${errors.map((e) => `- ${e}`).join("\n")}\n` : ""}${slowCloses.length ? `\n## Slow close()\n\n${slowCloses.map((e) => `- ${e}`).join("\n")}\n` : ""}${

@@ -3,7 +3,7 @@
 // value; callers must write map keys in dag-cbor order (shorter keys first, then bytewise),
 // and tests compare the bytes with the generic encoder.
 import type { CID } from "multiformats/cid";
-import { allocBytes } from "../util/bytes.js";
+import { allocBytes, utf8Length } from "../util/bytes.js";
 
 const encoder = new TextEncoder();
 
@@ -196,20 +196,6 @@ export class CborWriter {
     out.set(this.#buf.subarray(0, this.#at));
     return out;
   }
-}
-
-function utf8Length(s: string): number {
-  let n = 0;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0x80) n += 1;
-    else if (c < 0x800) n += 2;
-    else if (c >= 0xd800 && c <= 0xdbff) {
-      n += 4;
-      i++;
-    } else n += 3;
-  }
-  return n;
 }
 
 function compareMapKeys(a: string, b: string): number {
