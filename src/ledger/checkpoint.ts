@@ -230,7 +230,7 @@ export async function encodeCheckpoint(
       const cid = stack.pop()!;
       const node = await source.getNode(cid);
       nodes.push({ cid, bytes: await source.getNodeBytes(cid) });
-      if (node.level > 0) for (const c of node.values) stack.push(c as CID);
+      if (node.level > 0) for (const c of node.values) stack.push(c);
       else {
         const docs: Uint8Array[] = [];
         for (const id of node.keys) docs.push(await source.getDocBytes(id, state.winner(id)!));

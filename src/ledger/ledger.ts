@@ -3,14 +3,12 @@
 import { CID } from "multiformats/cid";
 import type { Block } from "../blocks/car.js";
 import { cidFor, cidKey, cidString } from "../blocks/cid.js";
-import { decodeValue } from "../blocks/codec.js";
 import { encodeDocValue } from "../blocks/cbor-writer.js";
 import { sealCommit } from "../blocks/commit.js";
 import type { CryptoProvider } from "../blocks/crypto.js";
 import { encodeLedgerKey } from "../blocks/ledger-key.js";
 import type { LedgerState, Op } from "../crdt/ledger-state.js";
-import type { MergeEvent } from "../crdt/merge.js";
-import { encodeEvent, fromEventValue } from "../crdt/event.js";
+import { encodeEvent } from "../crdt/event.js";
 import type { Gateway, LocalStorage } from "../gateways/gateway.js";
 import { ClosedError, CorruptError, InvalidArgumentError, InvalidDocError, NotFoundError } from "../util/errors.js";
 import { SerialQueue } from "../util/serial-queue.js";
@@ -21,6 +19,7 @@ import type { Compression } from "../blocks/node-compression.js";
 import type { Doc, DocInput } from "./doc.js";
 import { MAX_DOC_BYTES, checkDocBody, checkId } from "./doc.js";
 import { allDocsRows, changeRows } from "./reads.js";
+import { readNewEvents } from "./commit-reader.js";
 import type { AllDocsOptions, ChangeRow } from "./reads.js";
 
 export type { AllDocsOptions, ChangeRow };
@@ -145,7 +144,7 @@ export class Ledger {
       if (this.#lazy && !options.conflicts) {
         const cid = await state.tree.get(state.root, id);
         if (!cid) throw new NotFoundError(id);
-        return { _id: id, ...(await blocks.getDocByCid(id, cid)) } as Doc;
+        return { _id: id, ...(await blocks.getDocByCid(id, cid)) };
       }
       await this.#full();
       const versions = state.versions.get(id);
@@ -231,7 +230,7 @@ export class Ledger {
   async merge(commits: readonly CID[]): Promise<string[]> {
     return this.#queue.run(async () => {
       await this.#full();
-      const events = await this.#loadEvents(commits);
+      const events = await readNewEvents(this.#p.blocks, this.#p.state.clock, commits);
       if (events.length === 0) return [];
       const { changed, update } = await this.#p.state.merge(events);
       this.#p.blocks.updateTree(update.nodes, update.replaced);
@@ -247,25 +246,6 @@ export class Ledger {
     const winner = this.#p.state.winner(id);
     if (!winner?.doc?.equals(cid)) throw new CorruptError("doc tree", `entry for ${JSON.stringify(id)} does not match its latest version`);
     return this.#p.blocks.getDoc(id, winner);
-  }
-
-  async #loadEvents(heads: readonly CID[]): Promise<MergeEvent[]> {
-    const { state, blocks } = this.#p;
-    const found = new Map<string, MergeEvent>();
-    const stack = heads.filter((h) => !state.clock.has(h.toString()));
-    while (stack.length > 0) {
-      const cid = stack.pop()!;
-      const key = cid.toString();
-      if (found.has(key) || state.clock.has(key)) continue;
-      const opened = await blocks.openCommit(cid);
-      const eventCid = opened.roots[0];
-      const eventBlock = eventCid && opened.blocks.find((b) => b.cid.equals(eventCid));
-      if (!eventBlock) throw new InvalidArgumentError(`merge: commit ${key} has no event block`);
-      const body = fromEventValue(decodeValue(eventBlock.bytes, `event of commit ${key}`), `commit ${key}`);
-      found.set(key, { cid: key, parents: opened.parents.map((p) => p.toString()), height: body.h, ids: body.ops.map((o) => o[0]), ops: body.ops });
-      for (const p of opened.parents) if (!state.clock.has(p.toString()) && !found.has(p.toString())) stack.push(p);
-    }
-    return [...found.values()];
   }
 
   #prepare(doc: DocInput): PreparedDoc {
