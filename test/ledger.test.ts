@@ -257,9 +257,20 @@ describe("Ledger API", () => {
     expect([wa.from, (conflicts[0] as { from: string }).from].sort()).toEqual(["a", "b"]);
     expect(seen.length).toBeGreaterThan(0);
     expect((await a.allDocs()).rows).toEqual((await b.allDocs()).rows);
+    // Conflicts, the clock and the feed survive a checkpoint and a (lazy) reopen.
+    const mid = a.clock;
+    await a.close();
+    const reopened = await ledger("c", { storage: "memory://conflicts-a" });
+    expect(reopened.clock).toEqual(mid);
+    expect(await reopened.get("x")).toEqual({ _id: "x", from: wa.from });
+    expect(await reopened.get("x", { conflicts: true })).toEqual(wa);
+    expect((await reopened.changes(mid)).rows).toEqual([]);
+    expect((await reopened.changes()).rows.map((r) => r.id).sort()).toEqual(["base", "x"]);
+    await reopened.close();
+    const again = await ledger("c", { storage: "memory://conflicts-a" });
     // A write after the merge supersedes both versions.
-    await a.put({ _id: "x", from: "resolved" });
-    expect(await a.get("x", { conflicts: true })).toEqual({ _id: "x", from: "resolved", _conflicts: [] });
+    await again.put({ _id: "x", from: "resolved" });
+    expect(await again.get("x", { conflicts: true })).toEqual({ _id: "x", from: "resolved", _conflicts: [] });
   });
 });
 
