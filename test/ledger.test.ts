@@ -226,6 +226,27 @@ describe("Ledger API", () => {
     await expect(openLedger("shared", { storage: url, key: "short" })).rejects.toMatchObject({ code: "invalid-key" });
   });
 
+  it("destroy removes the ledger and its key; other ledgers in the store stay", async () => {
+    const l = await ledger("doomed");
+    const keep = await ledger("kept");
+    await l.put({ _id: "a" });
+    await keep.put({ _id: "b" });
+    const key = l.key;
+    await l.destroy();
+    await expect(l.get("a")).rejects.toMatchObject({ code: "closed" });
+    const fresh = await ledger("doomed");
+    expect(fresh.key).not.toBe(key);
+    expect((await fresh.allDocs()).rows).toEqual([]);
+    expect(await keep.get("b")).toEqual({ _id: "b" });
+  });
+
+  it("refuses bad names and storage URLs with typed errors", async () => {
+    await expect(openLedger("", { storage: url })).rejects.toMatchObject({ code: "invalid-argument" });
+    await expect(openLedger("x", { storage: "nope://where" })).rejects.toMatchObject({ code: "invalid-url" });
+    await expect(openLedger("x", { storage: "not a url" })).rejects.toMatchObject({ code: "invalid-url" });
+    await expect(openLedger("x", { storage: "file://relative/path" })).rejects.toMatchObject({ code: "invalid-url" });
+  });
+
   it("rejects calls after close", async () => {
     const l = await ledger();
     await l.close();
