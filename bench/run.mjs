@@ -41,7 +41,7 @@ environment
   BENCH_SCALE_PUTS=1000           sequential puts timed at each size
   BENCH_SCALE_PEERS=1  also run workload 7 on the peers (default: Kiln only)
   BENCH_TIMEOUT_S=300  per child process
-  BENCH_CLOSE_GRACE_S=10  how long a child may take to close() after its numbers are in
+  BENCH_CLOSE_GRACE_S=5   how long a child may take to close() after its numbers are in
   BENCH_KEEP_DATA=1    keep the stores under bench/.data/
   BENCH_KILN_MODULE=…  benchmark another Kiln build instead of dist/index.js
 `;
@@ -76,7 +76,7 @@ const opts = {
   scalePuts: int(env.BENCH_SCALE_PUTS, quick ? 200 : 1000),
   scalePeers: env.BENCH_SCALE_PEERS === "1",
   timeoutMs: int(env.BENCH_TIMEOUT_S, 300) * 1000,
-  closeGraceS: int(env.BENCH_CLOSE_GRACE_S, 10),
+  closeGraceS: int(env.BENCH_CLOSE_GRACE_S, 5),
   keepData: env.BENCH_KEEP_DATA === "1",
   systems: list("systems") ?? SYSTEMS,
   workloads: list("workloads") ?? WORKLOADS,
@@ -170,6 +170,7 @@ function runChild(spec) {
       // numbers are in; the child only closes its store now: give that a grace period,
       // then kill it (a signal works even when the child's event loop is starved)
       if (m.partial && !grace) grace = setTimeout(() => child.kill("SIGKILL"), opts.closeGraceS * 1000);
+      if (!m.partial) clearTimeout(grace);
     });
     child.on("error", (e) => (msg ??= { ok: false, error: e.message }));
     child.on("close", (code, signal) => {
@@ -246,21 +247,26 @@ const errors = [];
 const libraryErrors = {}; // message → runs in which a child's library logged it
 const slowCloses = [];
 
+// workload 4 reopens the store that workload 3 bulk-loaded and closed (same docs, same
+// batches), so that load is paid once; without workload 3 it builds its own
+const reuseGetStore = opts.workloads.includes("get") && opts.workloads.includes("reopen");
+const getStores = {}; // `${system}-r${run}` → dir left by a successful get task
+
 let i = 0;
 for (const t of tasks) {
   i++;
   const tag = `${t.s}-${t.wl}-r${t.run}${t.size ? "-" + t.size : ""}`;
   const what = `${LABELS[t.s]} · ${t.wl}${t.size ? ` @${t.size.toLocaleString("en-US")}` : ""}`;
   progress(`[${i}/${tasks.length}] run ${t.run}/${opts.runs} ${what} … `);
-  const dir = freshDir(tag);
+  const reused = t.wl === "reopen" ? getStores[`${t.s}-r${t.run}`] : undefined;
+  const dir = reused ?? freshDir(tag);
   const base = { system: t.s, dir, seed: opts.seed, docs: opts.docs, batch: opts.batch };
   const t0 = performance.now();
   let r;
   if (t.wl === "reopen") {
-    r = await runChild({ ...base, workload: "reopenPrepare" });
-    if (r.ok) {
-      const prep = r;
-      r = await runChild({ ...base, workload: "reopen" });
+    const prep = reused ? undefined : await runChild({ ...base, workload: "reopenPrepare" });
+    r = prep && !prep.ok ? prep : await runChild({ ...base, workload: "reopen" });
+    if (prep?.ok) {
       r.logged.unshift(...prep.logged);
       push(t.s, "closeMs@reopenPrepare", prep.result.closeMs);
     }
@@ -269,8 +275,10 @@ for (const t of tasks) {
   } else {
     r = await runChild({ ...base, workload: t.wl });
   }
+  const keep = t.wl === "get" && reuseGetStore && r.ok;
+  if (keep) getStores[`${t.s}-r${t.run}`] = dir;
   const secs = ((performance.now() - t0) / 1000).toFixed(1);
-  clean(dir);
+  if (!keep) clean(dir);
   for (const m of r.logged) (libraryErrors[`${LABELS[t.s]} · ${t.wl}${t.size ? ` @${t.size}` : ""}: ${m}`] ??= []).push(t.run);
   if (!midLine) process.stderr.write("    → ");
 
@@ -343,10 +351,10 @@ ${footnotes.join("\n\n")}${footnotes.length ? "\n\n" : ""}How each number is tak
 - 1: one put per doc, each awaited, into a fresh store; docs/s over the whole loop.
 - 2: \`bulk\` / \`bulkDocs\`, ${opts.batch} docs a call, into a fresh store.
 - 3: the store is loaded with bulk (not timed), then every doc is read once by id in a seeded random order, in the same process.
-- 4: one child builds the store with bulk (${opts.batch} a batch) and closes it; a fresh child imports the library (not timed; median import: ${reopenImport}) and times open + one get of a random doc. The OS page cache is warm.
+- 4: the store of workload 3 (bulk-loaded, ${opts.batch} a batch, and closed; or built the same way if workload 3 is not run); a fresh child imports the library (not timed; median import: ${reopenImport}) and times open + one get of a random doc. The OS page cache is warm.
 - 5: \`du\` (allocated blocks) of the run's whole data directory (store and keys) right after workload 1's last put, divided by the docs written; then \`compact()\` on the same instance, \`close()\`, and measured again. Apparent bytes are in the raw data below.
 - 6: \`process.memoryUsage().rss\` after \`gc()\`, sampled after the library is imported and the docs generated but before open, and again after the last put of workload 1 (each system in its own process).
-${scale ? `- 7: the ledger is pre-filled with bulk (1,000 docs a batch) and warmed up with 100 sequential puts, neither timed; then ${opts.scalePuts.toLocaleString("en-US")} sequential puts of new docs are timed.${opts.scalePeers ? "" : " Kiln only (BENCH_SCALE_PEERS=1 adds the peers)."}\n` : ""}- Durability differs: PouchDB's leveldown writes are not fsync'd per put; read each system's notes above.
+${scale ? `- 7: each size first warms up with the same sequential puts into a scratch ledger, then the ledger is pre-filled with bulk (1,000 docs a batch), neither timed; then ${opts.scalePuts.toLocaleString("en-US")} sequential puts of new docs are timed.${opts.scalePeers ? "" : " Kiln only (BENCH_SCALE_PEERS=1 adds the peers)."}\n` : ""}- Durability differs: PouchDB's leveldown writes are not fsync'd per put; read each system's notes above.
 
 Total bench time: ${elapsed.toFixed(0)} s.
 ${errors.length ? `\n## Errors\n\n${errors.map((e) => `- ${e}`).join("\n")}\n` : ""}${slowCloses.length ? `\n## Slow close()\n\n${slowCloses.map((e) => `- ${e}`).join("\n")}\n` : ""}${

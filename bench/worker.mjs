@@ -16,11 +16,18 @@ const io = {
 };
 
 function reply(msg) {
-  // exit as soon as the message is out: some libraries keep timers alive after close()
-  if (process.send) process.send(msg, () => process.exit(0));
+  // Then let the process end by itself, as an app's would: some close() calls resolve
+  // before their last writes land, and a forced exit would cut those off (a store that
+  // is reopened next must be complete). A library that keeps the loop alive with timers
+  // gets a few seconds, then the process exits anyway.
+  const end = () => setTimeout(() => process.exit(0), 3000).unref();
+  if (process.send) process.send(msg, () => {
+    process.disconnect();
+    end();
+  });
   else {
     console.log(JSON.stringify(msg));
-    process.exit(0);
+    end();
   }
 }
 

@@ -1,6 +1,7 @@
 // The workloads. Each runs inside its own child process (see worker.mjs) against one
 // system adapter `sys` ({ open(dir, name) → { put, bulk, get, compact, close } }) and
 // returns plain numbers. Only the commented "timed" sections are on the clock.
+import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { du } from "./disk.mjs";
 import { makeDoc, makeDocs, shuffledIndexes } from "./docs.mjs";
@@ -110,7 +111,7 @@ export async function bulk(sys, { dir, seed, docs: n, batch }, io) {
  * Workload 3: load with bulk (untimed), then get every doc once in a seeded random order
  * (for a system with `getCap`, only the first getCap ids of that order).
  */
-export async function get(sys, { dir, seed, docs: n, batch }, io) {
+export async function get(sys, { dir, seed, docs: n, batch }) {
   const docs = makeDocs(seed, n);
   const db = await sys.open(dir, LEDGER);
   await bulkLoad(db, docs, batch);
@@ -119,10 +120,15 @@ export async function get(sys, { dir, seed, docs: n, batch }, io) {
   const t0 = performance.now();
   for (const i of order) check(await db.get(docs[i]._id), docs[i], "get");
   const ms = performance.now() - t0;
-  return reportThenClose(db, { count: order.length, get: (order.length / ms) * 1000, getMs: ms }, io);
+  const tClose = performance.now();
+  await db.close(); // must finish: workload 4 reopens this store
+  return { count: order.length, get: (order.length / ms) * 1000, getMs: ms, closeMs: performance.now() - tClose, closeFinished: true };
 }
 
-/** Workload 4, step 1 (untimed, its own child): build a store of n docs with bulk, close it. */
+/**
+ * Workload 4, step 1 (untimed, its own child), when workload 3 has not left a store to
+ * reopen: build a store of n docs with bulk, exactly as workload 3 does, and close it.
+ */
 export async function reopenPrepare(sys, { dir, seed, docs: n, batch }) {
   const db = await sys.open(dir, LEDGER);
   await bulkLoad(db, makeDocs(seed, n), batch);
@@ -145,18 +151,24 @@ export async function reopen(sys, { dir, seed, docs: n }, io) {
 }
 
 /**
- * Workload 7: pre-fill `size` docs with bulk (untimed, `prefillBatch` a commit), warm up
- * with `warm` sequential puts (untimed: without it the small ledger would also pay for a
- * cold JIT), then time `puts` sequential puts of new docs. If cost per write is O(log n),
- * the rate barely drops from a small ledger to a large one.
+ * Workload 7: pre-fill `size` docs with bulk (untimed, `prefillBatch` a commit), then time
+ * `puts` sequential puts of new docs. If cost per write is O(log n), the rate barely drops
+ * from a small ledger to a large one. Every size first runs the same warm-up (`warm`
+ * sequential puts into a scratch ledger), so a small ledger is not
+ * also paying for a cold JIT while a large one was warmed by its long pre-fill.
  */
-export async function scale(sys, { dir, seed, size, puts, prefillBatch, warm = 100 }, io) {
+export async function scale(sys, { dir, seed, size, puts, prefillBatch, warm = 1000 }, io) {
   const count = Math.min(puts, sys.seqPutCap ?? Infinity);
+  const scratch = join(dir, "warm-up");
+  const w = await sys.open(scratch, LEDGER);
+  for (const doc of makeDocs(seed ^ 0x5a5a, Math.min(warm, count))) await w.put(doc);
+  await w.close(); // left on disk (the run's directory is deleted afterwards): some close() returns before its files settle
+
   const db = await sys.open(dir, LEDGER);
   for (let i = 0; i < size; i += prefillBatch) await db.bulk(makeDocs(seed, Math.min(size, i + prefillBatch), i));
-  for (const doc of makeDocs(seed, size + warm, size)) await db.put(doc);
-  const fresh = makeDocs(seed, size + warm + count, size + warm);
-  // timed: sequential puts into a ledger that already holds size + warm docs
+  const fresh = makeDocs(seed, size + count, size);
+  await settle();
+  // timed: sequential puts into a ledger that already holds `size` docs
   const t0 = performance.now();
   for (const doc of fresh) await db.put(doc);
   const ms = performance.now() - t0;

@@ -1,4 +1,5 @@
 // PouchDB 9 with its default Node adapter (leveldb via leveldown). Loaded from bench/node_modules.
+import { mkdirSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 
@@ -19,6 +20,7 @@ export async function load() {
 
 /** Open (or create) the store under `dir`. */
 export async function open(dir, name) {
+  mkdirSync(dir, { recursive: true }); // leveldown makes the store dir, not its parents
   const db = new PouchDB(join(dir, name));
   await db.info(); // force the adapter to open
   return {

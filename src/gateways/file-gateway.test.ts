@@ -6,7 +6,7 @@ import { crc32 } from "node:zlib";
 import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
 import { CID, cidFor, verifyCid } from "../blocks/cid.js";
 import { nodeCrypto } from "../blocks/node-crypto.js";
-import { CorruptError, IntegrityError, InvalidUrlError, IoError } from "../util/errors.js";
+import { CorruptError, IntegrityError, InvalidArgumentError, InvalidUrlError, IoError } from "../util/errors.js";
 import { fileGateway, type Durability } from "./file-gateway.js";
 import type { Gateway } from "./gateway.js";
 import { describeGatewayConformance } from "./gateway-conformance.js";
@@ -117,6 +117,19 @@ describe("fileGateway.parse", () => {
     const h = await registry.open(`file://${dir}`);
     open.push(h);
     expect(h.url).toBe(`file://${dir}`);
+  });
+
+  it("shares one store between spellings of the same folder", async () => {
+    const dir = tempDir();
+    const link = `${dir}-link`;
+    fs.symlinkSync(dir, link);
+    dirs.push(link);
+    const a = await openAt(dir);
+    const b = await openAt(link);
+    const c = makeCommit();
+    await write(a, "l", c);
+    expect(await b.getCommit("l", c.cid)).toEqual(c.bytes);
+    expect((await b.getHeads("l")).map(String)).toEqual([c.cid.toString()]);
   });
 
   it("fails to open a folder path that is a file, with IoError", async () => {
@@ -383,10 +396,14 @@ describe("file:// writes", () => {
     const g = await openAt(dir);
     await write(g, "l", makeCommit());
     const writes = vi.spyOn(fs, "writeSync");
+    const vectorWrites = vi.spyOn(fs, "writevSync");
     const c = makeCommit(3000);
     await Promise.all([g.putCommit("l", c.cid, c.bytes), g.putHeads("l", { add: [c.cid], remove: [] })]);
     // Other code in the process may write too; the log writes are the ones holding c.
-    const written = writes.mock.calls.map((call) => call[1] as unknown).filter((data): data is Uint8Array => data instanceof Uint8Array);
+    const written = [
+      ...writes.mock.calls.map((call) => call[1] as unknown).filter((data): data is Uint8Array => data instanceof Uint8Array),
+      ...vectorWrites.mock.calls.map((call) => Buffer.concat(call[1] as Uint8Array[])),
+    ];
     const mine = written.map((data) => Buffer.from(data.buffer, data.byteOffset, data.byteLength)).filter((buffer) => buffer.includes(Buffer.from(c.bytes)));
     expect(mine.length).toBe(1);
     const cidAt = mine[0]!.indexOf(Buffer.from(c.cid.bytes));
@@ -426,6 +443,14 @@ describe("file:// writes", () => {
     expect((await again.getHeads("l")).length).toBe(101);
   });
 
+  it("refuses a commit larger than a record holds, and stays usable", async () => {
+    const g = await openAt(tempDir());
+    const big = makeCommit((64 << 20) + 1);
+    await expect(g.putCommit("l", big.cid, big.bytes)).rejects.toBeInstanceOf(InvalidArgumentError);
+    expect(await g.getCommit("l", big.cid)).toBeUndefined();
+    await write(g, "l", makeCommit());
+  });
+
   it("rolls back a failed append: both calls reject with IoError and nothing half-written remains", async () => {
     const dir = tempDir();
     const g = await openAt(dir);
@@ -433,17 +458,18 @@ describe("file:// writes", () => {
     await write(g, "l", a);
     const b = makeCommit(3000);
     const marker = Buffer.from(b.bytes.subarray(0, 32));
-    const original = fs.writeSync;
+    const original = fs.writevSync;
     let failing = true;
-    vi.spyOn(fs, "writeSync").mockImplementation(((fd: number, buffer: Uint8Array, offset?: number, length?: number) => {
-      if (failing && Buffer.from(buffer.buffer, buffer.byteOffset, buffer.byteLength).includes(marker)) {
+    vi.spyOn(fs, "writevSync").mockImplementation((fd: number, buffers: readonly NodeJS.ArrayBufferView[], position?: number | null) => {
+      const joined = Buffer.concat(buffers as Uint8Array[]);
+      if (failing && joined.includes(marker)) {
         failing = false;
         // Half of the batch reaches the file, then the disk fills up.
-        original(fd, buffer, offset ?? 0, Math.floor((length ?? buffer.length) / 2));
+        fs.writeSync(fd, joined.subarray(0, joined.length >> 1));
         throw Object.assign(new Error("no space left on device"), { code: "ENOSPC" });
       }
-      return original(fd, buffer, offset, length);
-    }) as typeof fs.writeSync);
+      return original(fd, buffers, position ?? undefined);
+    });
     const put = g.putCommit("l", b.cid, b.bytes);
     const heads = g.putHeads("l", { add: [b.cid], remove: [a.cid] });
     await expect(put).rejects.toBeInstanceOf(IoError);

@@ -53,13 +53,17 @@ export const fileGateway: GatewayFactory<FileGatewayOptions> = {
   async open(options) {
     if (!path.isAbsolute(options.dir)) throw new InvalidArgumentError(`open file gateway: ${JSON.stringify(options.dir)} is not an absolute path`);
     const dir = path.resolve(options.dir);
+    let real: string;
     try {
       await fs.promises.mkdir(dir, { recursive: true, mode: DIR_MODE });
+      // Shared by real path: two spellings of one folder (a symlink) must not get two stores,
+      // whose logs would append to the same files with separate indexes.
+      real = await fs.promises.realpath(dir);
     } catch (error) {
       throw new IoError(`open file gateway at ${dir}`, { cause: error });
     }
-    let store = stores.get(dir);
-    if (!store) stores.set(dir, (store = new FileStore(dir)));
+    let store = stores.get(real);
+    if (!store) stores.set(real, (store = new FileStore(real)));
     store.handles++;
     const url = pathToFileURL(dir).href + (options.durability === "fsync" ? "?durability=fsync" : "");
     return new FileGateway(url, store, options.durability);

@@ -1,6 +1,7 @@
 // One ledger's append-only log in a file:// store, with its in-memory index (CID → record
 // offset) and head set. Writes made in one tick go to the OS in one write(2), in call order;
-// fsync durability adds a group-committed fdatasync shared by every caller waiting on it.
+// fsync durability adds a group-committed fdatasync (group-sync.ts) shared by every caller
+// waiting on it.
 import fs from "node:fs";
 import path from "node:path";
 import { parseCid, type CID } from "../blocks/cid.js";
@@ -9,7 +10,9 @@ import { ClosedError, CorruptError, InvalidArgumentError, IoError, KilnError, Mi
 import { applyHeadUpdate, EMPTY_HEADS } from "./apply-head-update.js";
 import type { HeadSet, HeadUpdate } from "./gateway.js";
 import { cidFromKey, cidKey, commitBytesOffset, encodeCommitRecord, encodeHeadsRecord, LOG_MAGIC, scanLog } from "./log-record.js";
-import { fsyncDir, readFully, writeAllParts, writeFully } from "./sync-file-io.js";
+import { GroupSync } from "./group-sync.js";
+import { createWindowReader, fsyncDir, readFully, writeAllParts } from "./sync-file-io.js";
+import { writeCompactedLog } from "./write-compacted-log.js";
 
 export type Durability = "process" | "fsync";
 
@@ -50,21 +53,14 @@ export class FileLog {
   readonly #index = new Map<string, CommitEntry>();
   #heads: HeadSet = EMPTY_HEADS;
   #batch: Batch | undefined;
-  // Durability is tracked in bytes ever written through this object (never decreasing, even
-  // when compaction makes the file shorter), so an fdatasync started before a rewrite cannot
-  // vouch for data written after it.
-  #written = 0;
-  #synced = 0;
-  #syncWaiters: { readonly upTo: number; readonly done: Deferred<void> }[] = [];
-  #syncing: Promise<void> | undefined;
-  /** Descriptors replaced by compaction, closed once no fdatasync is using them. */
-  #retired: number[] = [];
+  readonly #sync: GroupSync;
   #failure: KilnError | undefined;
 
   private constructor(dir: string, ledger: string) {
     this.#dir = dir;
     this.#file = path.join(dir, LOG_FILE);
     this.#ledger = ledger;
+    this.#sync = new GroupSync(`log of ${this.#subject()}`, () => this.#fd, 0);
   }
 
   /** Reads the log once (synchronously: the caller's first operation waits for it anyway). */
@@ -177,22 +173,18 @@ export class FileLog {
     }
     this.#needsMagic = false;
     this.#end = at;
-    this.#written += written;
+    this.#sync.wrote(written);
     batch.written.resolve();
     const synced = batch.synced;
     if (synced) {
-      this.#requestSync().then(
+      this.#sync.request().then(
         () => synced.resolve(),
         (error: unknown) => synced.reject(error),
       );
     }
   }
 
-  /**
-   * Compaction: rewrites the log with only the kept commits and the current heads (a temporary
-   * file, fsync, rename, fsync of the folder), so a crash leaves the old or the new log whole.
-   * Kept records are copied byte for byte, so a damaged one stays detectably damaged.
-   */
+  /** Compaction: rewrites the log with only the kept commits and the current heads. */
   retain(keep: ReadonlySet<string>): void {
     this.#check();
     for (const head of this.#heads) {
@@ -207,62 +199,31 @@ export class FileLog {
       if (cid) keepKeys.add(cidKey(cid.bytes));
     }
     const kept = [...this.#index.entries()].filter(([key]) => keepKeys.has(key)).sort(([, a], [, b]) => a.recordOffset - b.recordOffset);
-    const tmp = `${this.#file}.tmp`;
-    const offsets: number[] = [];
-    let size = 0;
+    let rewritten: { offsets: number[]; size: number };
     try {
-      const out = fs.openSync(tmp, "w", FILE_MODE);
-      try {
-        const chunks: Uint8Array[] = [LOG_MAGIC];
-        size = LOG_MAGIC.length;
-        let buffered = 0;
-        for (const [key, entry] of kept) {
-          const record = new Uint8Array(entry.recordLength);
-          if (readFully(this.#fd, record, entry.recordOffset) < record.length) throw new CorruptError(this.#subject(), `log ends inside commit ${cidFromKey(key).toString()}`);
-          offsets.push(size);
-          chunks.push(record);
-          size += record.length;
-          buffered += record.length;
-          if (buffered >= READ_WINDOW) {
-            writeFully(out, Buffer.concat(chunks.splice(0)));
-            buffered = 0;
-          }
-        }
-        const heads = encodeHeadsRecord(this.#heads);
-        chunks.push(heads);
-        size += heads.length;
-        writeFully(out, Buffer.concat(chunks));
-        fs.fsyncSync(out);
-      } finally {
-        fs.closeSync(out);
-      }
-      fs.renameSync(tmp, this.#file);
+      const records = kept.map(([, entry]) => ({ offset: entry.recordOffset, length: entry.recordLength }));
+      rewritten = writeCompactedLog(this.#file, this.#fd, records, encodeHeadsRecord(this.#heads), FILE_MODE, this.#subject());
     } catch (error) {
-      try {
-        fs.rmSync(tmp, { force: true });
-      } catch {
-        // The failure that got us here is the one to report.
-      }
       throw error instanceof KilnError ? error : new IoError(`compact log of ${this.#subject()}`, { cause: error });
     }
-    // From here the new log is in place; failing to use it leaves this object unusable.
+    // The new log is in place; failing to make it durable or open it leaves this object
+    // unusable, since the old descriptor now writes to an unlinked file.
+    this.#sync.retire(this.#fd);
+    this.#fd = undefined;
     try {
       fsyncDir(this.#dir);
-      this.#retire(this.#fd);
       this.#fd = fs.openSync(this.#file, "a+", FILE_MODE);
     } catch (error) {
-      this.#fd = undefined;
       throw (this.#failure = new IoError(`reopen compacted log of ${this.#subject()}`, { cause: error }));
     }
     this.#index.clear();
     kept.forEach(([key, entry], i) => {
-      entry.recordOffset = offsets[i]!;
+      entry.recordOffset = rewritten.offsets[i]!;
       this.#index.set(key, entry);
     });
-    this.#end = size;
+    this.#end = rewritten.size;
     // The rewrite was fsynced whole: everyone waiting for durability has it.
-    this.#synced = this.#written;
-    for (const waiter of this.#syncWaiters.splice(0)) waiter.done.resolve();
+    this.#sync.markSynced();
   }
 
   /** Writes what is pending, then removes the ledger's folder; this object is done. */
@@ -275,8 +236,8 @@ export class FileLog {
       throw new IoError(`destroy ${this.#subject()}`, { cause: error });
     } finally {
       // Nothing is left to make durable.
-      for (const waiter of this.#syncWaiters.splice(0)) waiter.done.resolve();
-      if (this.#fd !== undefined) this.#retire(this.#fd);
+      this.#sync.markSynced();
+      if (this.#fd !== undefined) this.#sync.retire(this.#fd);
       this.#fd = undefined;
     }
   }
@@ -284,8 +245,8 @@ export class FileLog {
   /** Writes what is pending, waits for fdatasyncs in flight, and closes the file. */
   async close(): Promise<void> {
     this.flush();
-    while (this.#syncing) await this.#syncing;
-    if (this.#fd !== undefined) this.#retire(this.#fd);
+    await this.#sync.idle();
+    if (this.#fd !== undefined) this.#sync.retire(this.#fd);
     this.#fd = undefined;
     this.#failure ??= new ClosedError(`log of ${this.#subject()}`);
   }
@@ -301,20 +262,9 @@ export class FileLog {
     }
     try {
       const size = fs.fstatSync(fd).size;
-      let window = Buffer.allocUnsafe(READ_WINDOW);
-      let windowStart = 0;
-      let windowLength = 0;
-      const read = (offset: number, length: number): Uint8Array => {
-        if (offset < windowStart || offset + length > windowStart + windowLength) {
-          if (window.length < length) window = Buffer.allocUnsafe(length);
-          windowStart = offset;
-          windowLength = readFully(fd, window.subarray(0, Math.min(window.length, size - offset)), offset);
-        }
-        return window.subarray(offset - windowStart, offset - windowStart + length);
-      };
       const scan = scanLog(
         size,
-        read,
+        createWindowReader(fd, size, READ_WINDOW),
         ({ key, cidLength, recordOffset, recordLength, damaged }) => {
           // An intact copy wins over a damaged one, whichever came first.
           const existing = this.#index.get(key);
@@ -327,7 +277,7 @@ export class FileLog {
       if (scan.end < size) fs.ftruncateSync(fd, scan.end);
       this.#heads = scan.heads ?? EMPTY_HEADS;
       this.#end = scan.end;
-      this.#written = scan.end;
+      this.#sync.wrote(scan.end);
       this.#needsMagic = scan.isNew;
       this.#fd = fd;
     } catch (error) {
@@ -361,53 +311,7 @@ export class FileLog {
 
   #whenDurable(durability: Durability): Promise<void> {
     if (this.#batch) return this.#enqueue(undefined, undefined, durability);
-    return durability === "fsync" ? this.#requestSync() : Promise.resolve();
-  }
-
-  #requestSync(): Promise<void> {
-    if (this.#failure) return Promise.reject(this.#failure);
-    if (this.#synced >= this.#written || this.#fd === undefined) return Promise.resolve();
-    const done = createDeferred<void>();
-    this.#syncWaiters.push({ upTo: this.#written, done });
-    this.#startSync();
-    return done.promise;
-  }
-
-  // Group commit: one fdatasync at a time covers everything written before it started;
-  // callers arriving meanwhile share the next one.
-  #startSync(): void {
-    if (this.#syncing || this.#syncWaiters.length === 0 || this.#fd === undefined) return;
-    const fd = this.#fd;
-    const upTo = this.#written;
-    this.#syncing = new Promise<void>((resolve) => {
-      fs.fdatasync(fd, (error) => {
-        this.#syncing = undefined;
-        if (error) {
-          // After a failed fdatasync the kernel may have dropped the dirty pages: nothing
-          // written since open can be vouched for, so the log refuses further work.
-          this.#failure ??= new IoError(`fdatasync log of ${this.#subject()}`, { cause: error });
-          for (const waiter of this.#syncWaiters.splice(0)) waiter.done.reject(this.#failure);
-        } else {
-          this.#synced = Math.max(this.#synced, upTo);
-          const ready = this.#syncWaiters.filter((w) => w.upTo <= upTo);
-          this.#syncWaiters = this.#syncWaiters.filter((w) => w.upTo > upTo);
-          for (const waiter of ready) waiter.done.resolve();
-        }
-        this.#closeRetired();
-        resolve();
-        this.#startSync();
-      });
-    });
-  }
-
-  #retire(fd: number): void {
-    this.#retired.push(fd);
-    this.#closeRetired();
-  }
-
-  #closeRetired(): void {
-    if (this.#syncing) return;
-    for (const fd of this.#retired.splice(0)) fs.closeSync(fd);
+    return durability === "fsync" ? this.#sync.request() : Promise.resolve();
   }
 
   // Undoes a partial append. If even that fails, the file's tail is unknown and the log
@@ -422,7 +326,8 @@ export class FileLog {
   }
 
   #check(): void {
-    if (this.#failure) throw this.#failure;
+    const failure = this.#failure ?? this.#sync.failure;
+    if (failure) throw failure;
   }
 
   #subject(): string {

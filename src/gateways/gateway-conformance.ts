@@ -1,6 +1,6 @@
 // The behaviour every Gateway must show, as a vitest suite a third party runs in ten lines:
 //
-//   import { describeGatewayConformance } from "kiln/gateway-conformance";
+//   import { describeGatewayConformance } from "kiln/conformance";
 //   describeGatewayConformance("s3", () => s3Gateway.open(s3Gateway.parse(new URL(url))), {
 //     openSibling: (first) => s3Gateway.open(s3Gateway.parse(new URL(first.url))),
 //   });

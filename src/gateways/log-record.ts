@@ -19,6 +19,11 @@ export const RECORD_HEADS = 2;
 export const RECORD_HEADER = 5;
 /** type + length + crc around the payload. */
 export const RECORD_OVERHEAD = 9;
+/**
+ * The largest payload a record may have. Far above Kiln's commits (a few KB); it bounds what
+ * a scan over damaged bytes may read and checksum for one candidate record.
+ */
+export const MAX_PAYLOAD = 64 << 20;
 
 export function encodeCommitRecord(cid: CID, bytes: Uint8Array): Buffer {
   const cidBytes = cidBytesOf(cid);
@@ -53,6 +58,7 @@ function cidBytesOf(cid: CID): Uint8Array {
 }
 
 function frame(type: number, payloadLength: number): Buffer {
+  if (payloadLength > MAX_PAYLOAD) throw new InvalidArgumentError(`encode log record: ${payloadLength} bytes is more than the ${MAX_PAYLOAD >> 20} MiB a file:// record holds`);
   const record = Buffer.allocUnsafe(RECORD_OVERHEAD + payloadLength);
   record[0] = type;
   record.writeUInt32LE(payloadLength, 1);
@@ -124,7 +130,7 @@ export function scanLog(size: number, read: (offset: number, length: number) => 
     const header = read(at, RECORD_HEADER);
     if (header[0] !== RECORD_COMMIT && header[0] !== RECORD_HEADS) return undefined;
     const length = readU32(header, 1);
-    return at + RECORD_OVERHEAD + length <= size ? length : undefined;
+    return length <= MAX_PAYLOAD && at + RECORD_OVERHEAD + length <= size ? length : undefined;
   };
   const isIntact = (at: number, length: number): boolean => {
     const record = read(at, RECORD_OVERHEAD + length);
@@ -192,7 +198,8 @@ export function scanLog(size: number, read: (offset: number, length: number) => 
 }
 
 // The first offset from `from` where an intact record starts. A crc32 match at a wrong
-// offset has odds of 2^-32 per candidate, and most candidates fail on type or length first.
+// offset has odds of 2^-32 per candidate, and most candidates fail on type or length (both
+// checked before any checksum) first.
 function resync(from: number, size: number, intactAt: (at: number) => boolean): number | undefined {
   for (let at = from; at + RECORD_OVERHEAD <= size; at++) if (intactAt(at)) return at;
   return undefined;

@@ -14,8 +14,11 @@ export function writeFully(fd: number, bytes: Uint8Array): void {
 export function writeAllParts(fd: number, parts: readonly Uint8Array[]): number {
   let total = 0;
   for (const part of parts) total += part.length;
-  const done = parts.length === 1 ? 0 : fs.writevSync(fd, parts as Uint8Array[]);
-  if (done < total) writeFully(fd, Buffer.concat(parts as Uint8Array[]).subarray(done));
+  if (parts.length === 1) writeFully(fd, parts[0]!);
+  else {
+    const done = fs.writevSync(fd, parts);
+    if (done < total) writeFully(fd, Buffer.concat(parts).subarray(done));
+  }
   return total;
 }
 
@@ -28,6 +31,24 @@ export function readFully(fd: number, into: Uint8Array, position: number): numbe
     done += n;
   }
   return done;
+}
+
+/**
+ * Reads a file front to back through one reusable buffer of `windowSize` bytes (grown for
+ * larger ranges). A returned view is valid only until the next call: copy what you keep.
+ */
+export function createWindowReader(fd: number, size: number, windowSize: number): (offset: number, length: number) => Uint8Array {
+  let window = Buffer.allocUnsafe(windowSize);
+  let start = 0;
+  let filled = 0;
+  return (offset, length) => {
+    if (offset < start || offset + length > start + filled) {
+      if (window.length < length) window = Buffer.allocUnsafe(length);
+      start = offset;
+      filled = readFully(fd, window.subarray(0, Math.min(window.length, size - offset)), offset);
+    }
+    return window.subarray(offset - start, offset - start + length);
+  };
 }
 
 /** Makes a created, renamed or removed entry of `dir` durable. */
