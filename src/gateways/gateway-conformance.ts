@@ -16,7 +16,15 @@ import { equalBytes } from "../util/bytes.js";
 import { ClosedError, KilnError } from "../util/errors.js";
 import type { Gateway, HeadSet } from "./gateway.js";
 
-export type GatewayConformanceCase = "commits" | "heads" | "missing-commit" | "isolation" | "concurrency" | "close" | "watch" | "local";
+export type GatewayConformanceCase =
+  | "commits"
+  | "heads"
+  | "missing-commit"
+  | "isolation"
+  | "concurrency"
+  | "close"
+  | "watch"
+  | "local";
 
 export interface GatewayConformanceOptions {
   /**
@@ -24,7 +32,10 @@ export interface GatewayConformanceOptions {
    * Enables the watch cases and the two-writer concurrency case.
    */
   openSibling?: (first: Gateway) => Promise<Gateway>;
-  /** Cases the gateway does not run, each with the reason, which is shown in the test name. */
+  /**
+   * Cases the gateway does not run, each with the reason (write it down where the gateway is
+   * documented). They are not registered at all: a run never reports a skipped assertion.
+   */
   skip?: Partial<Record<GatewayConformanceCase, string>>;
   /** How long a watch case waits for a notification before failing (default 5000 ms). */
   watchTimeoutMs?: number;
@@ -35,10 +46,15 @@ interface TestCommit {
   readonly bytes: Uint8Array;
 }
 
-export function describeGatewayConformance(name: string, open: () => Promise<Gateway>, options: GatewayConformanceOptions = {}): void {
+export function describeGatewayConformance(
+  name: string,
+  open: () => Promise<Gateway>,
+  options: GatewayConformanceOptions = {},
+): void {
   const run = globalThis.crypto.randomUUID().slice(0, 8);
   let counter = 0;
-  const fresh = (label: string): string => `conformance-${run}-${label}-${++counter}`;
+  const fresh = (label: string): string =>
+    `conformance-${run}-${label}-${++counter}`;
   const opened: Gateway[] = [];
   const track = (g: Gateway): Gateway => {
     opened.push(g);
@@ -47,11 +63,13 @@ export function describeGatewayConformance(name: string, open: () => Promise<Gat
   const openTracked = async (): Promise<Gateway> => track(await open());
   const openSibling = options.openSibling;
   const watchTimeoutMs = options.watchTimeoutMs ?? 5000;
+  // Cases that need two handles on one store exist only when the gateway can open a second.
+  const itWithSibling = (title: string, fn: () => Promise<void>): void => {
+    if (openSibling) it(title, fn);
+  };
 
   const section = (kase: GatewayConformanceCase, body: () => void): void => {
-    const reason = options.skip?.[kase];
-    if (reason !== undefined) describe.skip(`${kase} (skipped: ${reason})`, body);
-    else describe(kase, body);
+    if (options.skip?.[kase] === undefined) describe(kase, body);
   };
 
   describe(`gateway conformance: ${name}`, () => {
@@ -82,9 +100,15 @@ export function describeGatewayConformance(name: string, open: () => Promise<Gat
         const c = await makeCommit();
         await g.putCommit(ledger, c.cid, c.bytes);
         await g.putCommit(ledger, c.cid, c.bytes);
-        await Promise.all([g.putCommit(ledger, c.cid, c.bytes), g.putCommit(ledger, c.cid, c.bytes)]);
+        await Promise.all([
+          g.putCommit(ledger, c.cid, c.bytes),
+          g.putCommit(ledger, c.cid, c.bytes),
+        ]);
         expectBytes(await g.getCommit(ledger, c.cid), c.bytes);
-        if (g.local) expect(cidStrings(await g.local.listCommits(ledger))).toEqual([c.cid.toString()]);
+        if (g.local)
+          expect(cidStrings(await g.local.listCommits(ledger))).toEqual([
+            c.cid.toString(),
+          ]);
       });
 
       it("is not changed by later writes to the caller's buffer or to a returned buffer", async () => {
@@ -118,27 +142,69 @@ export function describeGatewayConformance(name: string, open: () => Promise<Gat
         const g = await openTracked();
         const ledger = fresh("merge");
         const [a, b, c, d] = await putCommits(g, ledger, 4);
-        expect(cidStrings(await g.putHeads(ledger, { add: [a.cid, b.cid], remove: [] }))).toEqual(sorted([a, b]));
+        expect(
+          cidStrings(
+            await g.putHeads(ledger, { add: [a.cid, b.cid], remove: [] }),
+          ),
+        ).toEqual(sorted([a, b]));
         // c supersedes a; d arrives concurrently and supersedes nothing.
-        expect(cidStrings(await g.putHeads(ledger, { add: [c.cid], remove: [a.cid] }))).toEqual(sorted([b, c]));
-        expect(cidStrings(await g.putHeads(ledger, { add: [d.cid], remove: [] }))).toEqual(sorted([b, c, d]));
+        expect(
+          cidStrings(
+            await g.putHeads(ledger, { add: [c.cid], remove: [a.cid] }),
+          ),
+        ).toEqual(sorted([b, c]));
+        expect(
+          cidStrings(await g.putHeads(ledger, { add: [d.cid], remove: [] })),
+        ).toEqual(sorted([b, c, d]));
         // Removing what is not a head changes nothing; re-adding a head changes nothing.
-        expect(cidStrings(await g.putHeads(ledger, { add: [], remove: [a.cid] }))).toEqual(sorted([b, c, d]));
-        expect(cidStrings(await g.putHeads(ledger, { add: [b.cid], remove: [] }))).toEqual(sorted([b, c, d]));
+        expect(
+          cidStrings(await g.putHeads(ledger, { add: [], remove: [a.cid] })),
+        ).toEqual(sorted([b, c, d]));
+        expect(
+          cidStrings(await g.putHeads(ledger, { add: [b.cid], remove: [] })),
+        ).toEqual(sorted([b, c, d]));
         // A CID both removed and added is in the result: add is applied last.
-        expect(cidStrings(await g.putHeads(ledger, { add: [b.cid], remove: [b.cid, c.cid, d.cid] }))).toEqual(sorted([b]));
+        expect(
+          cidStrings(
+            await g.putHeads(ledger, {
+              add: [b.cid],
+              remove: [b.cid, c.cid, d.cid],
+            }),
+          ),
+        ).toEqual(sorted([b]));
         expect(cidStrings(await g.getHeads(ledger))).toEqual(sorted([b]));
       });
 
       it("returns heads sorted by cid string whatever the order of the update", async () => {
         const commits = await makeCommits(6);
         const results: string[][] = [];
-        for (const order of [commits, [...commits].reverse(), [commits[3]!, commits[0]!, commits[5]!, commits[1]!, commits[4]!, commits[2]!]]) {
+        for (const order of [
+          commits,
+          [...commits].reverse(),
+          [
+            commits[3]!,
+            commits[0]!,
+            commits[5]!,
+            commits[1]!,
+            commits[4]!,
+            commits[2]!,
+          ],
+        ]) {
           const g = await openTracked();
           const ledger = fresh("order");
           for (const c of order) await g.putCommit(ledger, c.cid, c.bytes);
-          await g.putHeads(ledger, { add: order.slice(0, 3).map((c) => c.cid), remove: [] });
-          results.push(cidStrings(await g.putHeads(ledger, { add: order.slice(3).map((c) => c.cid), remove: [] })));
+          await g.putHeads(ledger, {
+            add: order.slice(0, 3).map((c) => c.cid),
+            remove: [],
+          });
+          results.push(
+            cidStrings(
+              await g.putHeads(ledger, {
+                add: order.slice(3).map((c) => c.cid),
+                remove: [],
+              }),
+            ),
+          );
           expect(cidStrings(await g.getHeads(ledger))).toEqual(results.at(-1));
         }
         expect(results[0]).toEqual(sorted(commits));
@@ -150,7 +216,14 @@ export function describeGatewayConformance(name: string, open: () => Promise<Gat
         const g = await openTracked();
         const ledger = fresh("dup");
         const [a] = await putCommits(g, ledger, 1);
-        expect(cidStrings(await g.putHeads(ledger, { add: [a.cid, a.cid], remove: [a.cid, a.cid] }))).toEqual([a.cid.toString()]);
+        expect(
+          cidStrings(
+            await g.putHeads(ledger, {
+              add: [a.cid, a.cid],
+              remove: [a.cid, a.cid],
+            }),
+          ),
+        ).toEqual([a.cid.toString()]);
       });
     });
 
@@ -161,14 +234,23 @@ export function describeGatewayConformance(name: string, open: () => Promise<Gat
         const [held] = await putCommits(g, ledger, 1);
         await g.putHeads(ledger, { add: [held.cid], remove: [] });
         const absent = await makeCommit();
-        const attempt = g.putHeads(ledger, { add: [absent.cid], remove: [held.cid] });
+        const attempt = g.putHeads(ledger, {
+          add: [absent.cid],
+          remove: [held.cid],
+        });
         await expect(attempt).rejects.toBeInstanceOf(KilnError);
         await expect(attempt).rejects.toMatchObject({ code: "missing-commit" });
-        expect(cidStrings(await g.getHeads(ledger))).toEqual([held.cid.toString()]);
+        expect(cidStrings(await g.getHeads(ledger))).toEqual([
+          held.cid.toString(),
+        ]);
         // All or nothing: a held CID beside a missing one is not applied either.
         const [other] = await putCommits(g, ledger, 1);
-        await expect(g.putHeads(ledger, { add: [other.cid, absent.cid], remove: [] })).rejects.toMatchObject({ code: "missing-commit" });
-        expect(cidStrings(await g.getHeads(ledger))).toEqual([held.cid.toString()]);
+        await expect(
+          g.putHeads(ledger, { add: [other.cid, absent.cid], remove: [] }),
+        ).rejects.toMatchObject({ code: "missing-commit" });
+        expect(cidStrings(await g.getHeads(ledger))).toEqual([
+          held.cid.toString(),
+        ]);
       });
 
       it("sees a commit put just before, without awaiting it", async () => {
@@ -192,14 +274,27 @@ export function describeGatewayConformance(name: string, open: () => Promise<Gat
         await g.putHeads(one, { add: [c.cid], remove: [] });
         expect(await g.getCommit(two, c.cid)).toBeUndefined();
         expect(await g.getHeads(two)).toEqual([]);
-        await expect(g.putHeads(two, { add: [c.cid], remove: [] })).rejects.toMatchObject({ code: "missing-commit" });
+        await expect(
+          g.putHeads(two, { add: [c.cid], remove: [] }),
+        ).rejects.toMatchObject({ code: "missing-commit" });
       });
 
       it("keeps ledgers with awkward names apart", async () => {
         // Names that would escape or collide as naive file names or keys. These are fixed
         // names (the point is the exact strings), so assertions are relative to what the
         // test writes.
-        const names = [".", "..", "a/b", "a%2Fb", "a\\b", " ", "*", "ünï 😀", "\uD800", "a".repeat(120)];
+        const names = [
+          ".",
+          "..",
+          "a/b",
+          "a%2Fb",
+          "a\\b",
+          " ",
+          "*",
+          "ünï 😀",
+          "\uD800",
+          "a".repeat(120),
+        ];
         const g = await openTracked();
         const written = new Map<string, TestCommit>();
         for (const ledger of names) {
@@ -208,10 +303,15 @@ export function describeGatewayConformance(name: string, open: () => Promise<Gat
           written.set(ledger, c);
         }
         for (const [ledger, c] of written) {
-          expect((await g.getHeads(ledger)).map(String)).toContain(c.cid.toString());
+          expect((await g.getHeads(ledger)).map(String)).toContain(
+            c.cid.toString(),
+          );
           for (const [other, o] of written) {
             if (other === ledger) continue;
-            expect(await g.getCommit(ledger, o.cid), `${JSON.stringify(other)} leaked into ${JSON.stringify(ledger)}`).toBeUndefined();
+            expect(
+              await g.getCommit(ledger, o.cid),
+              `${JSON.stringify(other)} leaked into ${JSON.stringify(ledger)}`,
+            ).toBeUndefined();
           }
         }
       });
@@ -227,13 +327,24 @@ export function describeGatewayConformance(name: string, open: () => Promise<Gat
         const g = await openTracked();
         const ledger = fresh("parallel");
         const commits = await makeCommits(200);
-        const first = commits.slice(0, 100).flatMap((c) => [g.putCommit(ledger, c.cid, c.bytes), g.putHeads(ledger, { add: [c.cid], remove: [] })]);
+        const first = commits
+          .slice(0, 100)
+          .flatMap((c) => [
+            g.putCommit(ledger, c.cid, c.bytes),
+            g.putHeads(ledger, { add: [c.cid], remove: [] }),
+          ]);
         // The rest arrive a tick later, while the first batch may still be in flight.
         await Promise.resolve();
-        const second = commits.slice(100).flatMap((c) => [g.putCommit(ledger, c.cid, c.bytes), g.putHeads(ledger, { add: [c.cid], remove: [] })]);
+        const second = commits
+          .slice(100)
+          .flatMap((c) => [
+            g.putCommit(ledger, c.cid, c.bytes),
+            g.putHeads(ledger, { add: [c.cid], remove: [] }),
+          ]);
         await Promise.all([...first, ...second]);
         expect(cidStrings(await g.getHeads(ledger))).toEqual(sorted(commits));
-        for (const c of commits) expectBytes(await g.getCommit(ledger, c.cid), c.bytes);
+        for (const c of commits)
+          expectBytes(await g.getCommit(ledger, c.cid), c.bytes);
       });
 
       it("applies unawaited updates in call order", async () => {
@@ -244,28 +355,45 @@ export function describeGatewayConformance(name: string, open: () => Promise<Gat
         const results = commits.map((c, i) => {
           puts.push(g.putCommit(ledger, c.cid, c.bytes));
           const previous = commits[i - 1];
-          return g.putHeads(ledger, { add: [c.cid], remove: previous ? [previous.cid] : [] });
+          return g.putHeads(ledger, {
+            add: [c.cid],
+            remove: previous ? [previous.cid] : [],
+          });
         });
-        const [heads] = await Promise.all([Promise.all(results), Promise.all(puts)]);
-        heads.forEach((h, i) => expect(cidStrings(h)).toEqual([commits[i]!.cid.toString()]));
-        expect(cidStrings(await g.getHeads(ledger))).toEqual([commits.at(-1)!.cid.toString()]);
+        const [heads] = await Promise.all([
+          Promise.all(results),
+          Promise.all(puts),
+        ]);
+        heads.forEach((h, i) =>
+          expect(cidStrings(h)).toEqual([commits[i]!.cid.toString()]),
+        );
+        expect(cidStrings(await g.getHeads(ledger))).toEqual([
+          commits.at(-1)!.cid.toString(),
+        ]);
       });
 
-      it.skipIf(!openSibling)("loses nothing from two handles writing at once", async () => {
-        const a = await openTracked();
-        const b = track(await openSibling!(a));
-        const ledger = fresh("two-writers");
-        const commits = await makeCommits(100);
-        await Promise.all(
-          commits.flatMap((c, i) => {
-            const g = i % 2 === 0 ? a : b;
-            return [g.putCommit(ledger, c.cid, c.bytes), g.putHeads(ledger, { add: [c.cid], remove: [] })];
-          }),
-        );
-        expect(cidStrings(await a.getHeads(ledger))).toEqual(sorted(commits));
-        expect(cidStrings(await b.getHeads(ledger))).toEqual(sorted(commits));
-        for (const c of commits) expectBytes(await b.getCommit(ledger, c.cid), c.bytes);
-      });
+      itWithSibling(
+        "loses nothing from two handles writing at once",
+        async () => {
+          const a = await openTracked();
+          const b = track(await openSibling!(a));
+          const ledger = fresh("two-writers");
+          const commits = await makeCommits(100);
+          await Promise.all(
+            commits.flatMap((c, i) => {
+              const g = i % 2 === 0 ? a : b;
+              return [
+                g.putCommit(ledger, c.cid, c.bytes),
+                g.putHeads(ledger, { add: [c.cid], remove: [] }),
+              ];
+            }),
+          );
+          expect(cidStrings(await a.getHeads(ledger))).toEqual(sorted(commits));
+          expect(cidStrings(await b.getHeads(ledger))).toEqual(sorted(commits));
+          for (const c of commits)
+            expectBytes(await b.getCommit(ledger, c.cid), c.bytes);
+        },
+      );
     });
 
     section("close", () => {
@@ -286,15 +414,20 @@ export function describeGatewayConformance(name: string, open: () => Promise<Gat
             ["getKey", () => local.getKey(ledger)],
             ["putKey", () => local.putKey(ledger, "k")],
             ["getCheckpoint", () => local.getCheckpoint(ledger)],
-            ["putCheckpoint", () => local.putCheckpoint(ledger, new Uint8Array(1))],
+            [
+              "putCheckpoint",
+              () => local.putCheckpoint(ledger, new Uint8Array(1)),
+            ],
             ["listCommits", () => local.listCommits(ledger)],
             ["retainCommits", () => local.retainCommits(ledger, new Set())],
             ["sizeOf", () => local.sizeOf(ledger)],
             ["destroy", () => local.destroy(ledger)],
           );
         }
-        for (const [method, call] of calls) await expect(call(), method).rejects.toBeInstanceOf(ClosedError);
-        if (g.watch) expect(() => g.watch?.(ledger, () => undefined)).toThrow(ClosedError);
+        for (const [method, call] of calls)
+          await expect(call(), method).rejects.toBeInstanceOf(ClosedError);
+        if (g.watch)
+          expect(() => g.watch?.(ledger, () => undefined)).toThrow(ClosedError);
       });
 
       it("closes twice without error", async () => {
@@ -307,68 +440,105 @@ export function describeGatewayConformance(name: string, open: () => Promise<Gat
         const g = await open();
         const ledger = fresh("flush-on-close");
         const c = await makeCommit();
-        const settled = Promise.allSettled([g.putCommit(ledger, c.cid, c.bytes), g.putHeads(ledger, { add: [c.cid], remove: [] })]);
+        const settled = Promise.allSettled([
+          g.putCommit(ledger, c.cid, c.bytes),
+          g.putHeads(ledger, { add: [c.cid], remove: [] }),
+        ]);
         await g.close();
         const [put, heads] = await settled;
         expect(put?.status).toBe("fulfilled");
         expect(heads?.status).toBe("fulfilled");
-        if (heads?.status === "fulfilled") expect(cidStrings(heads.value)).toEqual([c.cid.toString()]);
+        if (heads?.status === "fulfilled")
+          expect(cidStrings(heads.value)).toEqual([c.cid.toString()]);
       });
 
-      it.skipIf(!openSibling)("leaves a sibling handle working when one closes", async () => {
-        const a = await open();
-        const b = track(await openSibling!(a));
-        const ledger = fresh("sibling-close");
-        const [c] = await putCommits(a, ledger, 1);
-        await a.close();
-        expectBytes(await b.getCommit(ledger, c.cid), c.bytes);
-        const [d] = await putCommits(b, ledger, 1);
-        expect(cidStrings(await b.putHeads(ledger, { add: [d.cid], remove: [] }))).toEqual([d.cid.toString()]);
-      });
+      itWithSibling(
+        "leaves a sibling handle working when one closes",
+        async () => {
+          const a = await open();
+          const b = track(await openSibling!(a));
+          const ledger = fresh("sibling-close");
+          const [c] = await putCommits(a, ledger, 1);
+          await a.close();
+          expectBytes(await b.getCommit(ledger, c.cid), c.bytes);
+          const [d] = await putCommits(b, ledger, 1);
+          expect(
+            cidStrings(await b.putHeads(ledger, { add: [d.cid], remove: [] })),
+          ).toEqual([d.cid.toString()]);
+        },
+      );
     });
 
-    section("watch", () => {
-      it.skipIf(!openSibling)("tells a watcher about heads another writer puts, on its ledger only", async (ctx) => {
-        const a = await openTracked();
-        if (!a.watch) return ctx.skip("the gateway has no watch");
-        const b = track(await openSibling!(a));
-        const ledger = fresh("watched");
-        const elsewhere = fresh("unwatched");
-        const seen = recordHeads(a, ledger, watchTimeoutMs);
-        const [other] = await putCommits(b, elsewhere, 1);
-        await b.putHeads(elsewhere, { add: [other.cid], remove: [] });
-        const [c] = await putCommits(b, ledger, 1);
-        await b.putHeads(ledger, { add: [c.cid], remove: [] });
-        await seen.until((h) => cidStrings(h).includes(c.cid.toString()), "the new head");
-        expect(seen.all.flat().map(String)).not.toContain(other.cid.toString());
-        seen.stop();
-      });
+    // Watching needs a second writer: without a sibling handle there is nothing to watch.
+    if (openSibling)
+      section("watch", () => {
+        itWithSibling(
+          "tells a watcher about heads another writer puts, on its ledger only",
+          async () => {
+            const a = await openTracked();
+            expect(
+              typeof a.watch,
+              "a gateway without watch declares skip.watch",
+            ).toBe("function");
+            const b = track(await openSibling(a));
+            const ledger = fresh("watched");
+            const elsewhere = fresh("unwatched");
+            const seen = recordHeads(a, ledger, watchTimeoutMs);
+            const [other] = await putCommits(b, elsewhere, 1);
+            await b.putHeads(elsewhere, { add: [other.cid], remove: [] });
+            const [c] = await putCommits(b, ledger, 1);
+            await b.putHeads(ledger, { add: [c.cid], remove: [] });
+            await seen.until(
+              (h) => cidStrings(h).includes(c.cid.toString()),
+              "the new head",
+            );
+            expect(seen.all.flat().map(String)).not.toContain(
+              other.cid.toString(),
+            );
+            seen.stop();
+          },
+        );
 
-      it.skipIf(!openSibling)("stops telling a watcher after it unsubscribes", async (ctx) => {
-        const a = await openTracked();
-        if (!a.watch) return ctx.skip("the gateway has no watch");
-        const b = track(await openSibling!(a));
-        const ledger = fresh("unsubscribe");
-        const stopped = recordHeads(a, ledger, watchTimeoutMs);
-        const still = recordHeads(a, ledger, watchTimeoutMs);
-        stopped.stop();
-        const [c] = await putCommits(b, ledger, 1);
-        await b.putHeads(ledger, { add: [c.cid], remove: [] });
-        await still.until((h) => cidStrings(h).includes(c.cid.toString()), "the new head");
-        expect(stopped.all).toEqual([]);
-        still.stop();
+        itWithSibling(
+          "stops telling a watcher after it unsubscribes",
+          async () => {
+            const a = await openTracked();
+            expect(
+              typeof a.watch,
+              "a gateway without watch declares skip.watch",
+            ).toBe("function");
+            const b = track(await openSibling(a));
+            const ledger = fresh("unsubscribe");
+            const stopped = recordHeads(a, ledger, watchTimeoutMs);
+            const still = recordHeads(a, ledger, watchTimeoutMs);
+            stopped.stop();
+            const [c] = await putCommits(b, ledger, 1);
+            await b.putHeads(ledger, { add: [c.cid], remove: [] });
+            await still.until(
+              (h) => cidStrings(h).includes(c.cid.toString()),
+              "the new head",
+            );
+            expect(stopped.all).toEqual([]);
+            still.stop();
+          },
+        );
       });
-    });
 
     section("local", () => {
-      const openLocal = async (): Promise<{ g: Gateway; local: NonNullable<Gateway["local"]> } | undefined> => {
+      const openLocal = async (): Promise<
+        { g: Gateway; local: NonNullable<Gateway["local"]> } | undefined
+      > => {
         const g = await openTracked();
         return g.local ? { g, local: g.local } : undefined;
       };
 
-      it("stores and replaces the key", async (ctx) => {
+      it("stores and replaces the key", async () => {
         const opened = await openLocal();
-        if (!opened) return ctx.skip("the gateway has no local storage");
+        expect(
+          opened,
+          "a gateway without local storage declares skip.local",
+        ).toBeDefined();
+        if (!opened) return;
         const { local } = opened;
         const ledger = fresh("key");
         expect(await local.getKey(ledger)).toBeUndefined();
@@ -378,9 +548,13 @@ export function describeGatewayConformance(name: string, open: () => Promise<Gat
         expect(await local.getKey(ledger)).toBe("second-key");
       });
 
-      it("stores and replaces the checkpoint", async (ctx) => {
+      it("stores and replaces the checkpoint", async () => {
         const opened = await openLocal();
-        if (!opened) return ctx.skip("the gateway has no local storage");
+        expect(
+          opened,
+          "a gateway without local storage declares skip.local",
+        ).toBeDefined();
+        if (!opened) return;
         const { local } = opened;
         const ledger = fresh("checkpoint");
         expect(await local.getCheckpoint(ledger)).toBeUndefined();
@@ -394,45 +568,76 @@ export function describeGatewayConformance(name: string, open: () => Promise<Gat
         expectBytes(await local.getCheckpoint(ledger), new Uint8Array(0));
       });
 
-      it("lists every commit held", async (ctx) => {
+      it("lists every commit held", async () => {
         const opened = await openLocal();
-        if (!opened) return ctx.skip("the gateway has no local storage");
+        expect(
+          opened,
+          "a gateway without local storage declares skip.local",
+        ).toBeDefined();
+        if (!opened) return;
         const { g, local } = opened;
         const ledger = fresh("list");
         expect(await local.listCommits(ledger)).toEqual([]);
         const commits = await putCommits(g, ledger, 5);
-        expect(cidStrings(await local.listCommits(ledger)).sort()).toEqual(sorted(commits));
+        expect(cidStrings(await local.listCommits(ledger)).sort()).toEqual(
+          sorted(commits),
+        );
       });
 
-      it("retains only the kept commits, and keeps working", async (ctx) => {
+      it("retains only the kept commits, and keeps working", async () => {
         const opened = await openLocal();
-        if (!opened) return ctx.skip("the gateway has no local storage");
+        expect(
+          opened,
+          "a gateway without local storage declares skip.local",
+        ).toBeDefined();
+        if (!opened) return;
         const { g, local } = opened;
         const ledger = fresh("retain");
         const commits = await putCommits(g, ledger, 5);
         const [c0, c1, c2, c3, c4] = commits;
         await g.putHeads(ledger, { add: [c4.cid], remove: [] });
-        await expect(local.retainCommits(ledger, new Set([c1.cid.toString()])), "a head missing from keep").rejects.toBeInstanceOf(KilnError);
-        expect(cidStrings(await local.listCommits(ledger)).sort()).toEqual(sorted(commits));
+        await expect(
+          local.retainCommits(ledger, new Set([c1.cid.toString()])),
+          "a head missing from keep",
+        ).rejects.toBeInstanceOf(KilnError);
+        expect(cidStrings(await local.listCommits(ledger)).sort()).toEqual(
+          sorted(commits),
+        );
 
-        await local.retainCommits(ledger, new Set([c1.cid.toString(), c4.cid.toString()]));
+        await local.retainCommits(
+          ledger,
+          new Set([c1.cid.toString(), c4.cid.toString()]),
+        );
         expectBytes(await g.getCommit(ledger, c1.cid), c1.bytes);
         expectBytes(await g.getCommit(ledger, c4.cid), c4.bytes);
-        for (const dropped of [c0, c2, c3]) expect(await g.getCommit(ledger, dropped.cid)).toBeUndefined();
-        expect(cidStrings(await local.listCommits(ledger)).sort()).toEqual(sorted([c1, c4]));
-        expect(cidStrings(await g.getHeads(ledger))).toEqual([c4.cid.toString()]);
+        for (const dropped of [c0, c2, c3])
+          expect(await g.getCommit(ledger, dropped.cid)).toBeUndefined();
+        expect(cidStrings(await local.listCommits(ledger)).sort()).toEqual(
+          sorted([c1, c4]),
+        );
+        expect(cidStrings(await g.getHeads(ledger))).toEqual([
+          c4.cid.toString(),
+        ]);
 
         const [c5] = await putCommits(g, ledger, 1);
-        expect(cidStrings(await g.putHeads(ledger, { add: [c5.cid], remove: [c4.cid] }))).toEqual([c5.cid.toString()]);
+        expect(
+          cidStrings(
+            await g.putHeads(ledger, { add: [c5.cid], remove: [c4.cid] }),
+          ),
+        ).toEqual([c5.cid.toString()]);
         expectBytes(await g.getCommit(ledger, c5.cid), c5.bytes);
         // A dropped commit can be stored again.
         await g.putCommit(ledger, c2.cid, c2.bytes);
         expectBytes(await g.getCommit(ledger, c2.cid), c2.bytes);
       });
 
-      it("reports a size that grows with what is stored", async (ctx) => {
+      it("reports a size that grows with what is stored", async () => {
         const opened = await openLocal();
-        if (!opened) return ctx.skip("the gateway has no local storage");
+        expect(
+          opened,
+          "a gateway without local storage declares skip.local",
+        ).toBeDefined();
+        if (!opened) return;
         const { g, local } = opened;
         const ledger = fresh("size");
         const before = await local.sizeOf(ledger);
@@ -442,9 +647,13 @@ export function describeGatewayConformance(name: string, open: () => Promise<Gat
         expect(after).toBeGreaterThanOrEqual(before + c.bytes.length);
       });
 
-      it("destroys everything of one ledger, and only that", async (ctx) => {
+      it("destroys everything of one ledger, and only that", async () => {
         const opened = await openLocal();
-        if (!opened) return ctx.skip("the gateway has no local storage");
+        expect(
+          opened,
+          "a gateway without local storage declares skip.local",
+        ).toBeDefined();
+        if (!opened) return;
         const { g, local } = opened;
         const ledger = fresh("destroy");
         const bystander = fresh("bystander");
@@ -463,11 +672,17 @@ export function describeGatewayConformance(name: string, open: () => Promise<Gat
         expect(await local.sizeOf(ledger)).toBe(0);
 
         expect(await local.getKey(bystander)).toBe("key");
-        expect(cidStrings(await g.getHeads(bystander))).toEqual([kept!.toString()]);
+        expect(cidStrings(await g.getHeads(bystander))).toEqual([
+          kept!.toString(),
+        ]);
 
         // The name is free for a new ledger.
         const [again] = await putCommits(g, ledger, 1);
-        expect(cidStrings(await g.putHeads(ledger, { add: [again.cid], remove: [] }))).toEqual([again.cid.toString()]);
+        expect(
+          cidStrings(
+            await g.putHeads(ledger, { add: [again.cid], remove: [] }),
+          ),
+        ).toEqual([again.cid.toString()]);
       });
     });
   });
@@ -482,9 +697,15 @@ async function makeCommits(n: number): Promise<TestCommit[]> {
   return Promise.all(Array.from({ length: n }, () => makeCommit()));
 }
 
-type Tuple<N extends number, T, Acc extends T[] = []> = Acc["length"] extends N ? Acc : Tuple<N, T, [...Acc, T]>;
+type Tuple<N extends number, T, Acc extends T[] = []> = Acc["length"] extends N
+  ? Acc
+  : Tuple<N, T, [...Acc, T]>;
 
-async function putCommits<N extends number>(g: Gateway, ledger: string, n: N): Promise<Tuple<N, TestCommit>> {
+async function putCommits<N extends number>(
+  g: Gateway,
+  ledger: string,
+  n: N,
+): Promise<Tuple<N, TestCommit>> {
   const commits = await makeCommits(n);
   for (const c of commits) await g.putCommit(ledger, c.cid, c.bytes);
   return commits as Tuple<N, TestCommit>;
@@ -499,7 +720,10 @@ class ViewSlicingBytes extends Uint8Array<ArrayBuffer> {
 function randomBytes(size: number): Uint8Array {
   const bytes = new Uint8Array(size);
   // getRandomValues fills at most 65536 bytes a call.
-  for (let at = 0; at < size; at += 65536) globalThis.crypto.getRandomValues(bytes.subarray(at, Math.min(size, at + 65536)));
+  for (let at = 0; at < size; at += 65536)
+    globalThis.crypto.getRandomValues(
+      bytes.subarray(at, Math.min(size, at + 65536)),
+    );
   return bytes;
 }
 
@@ -511,7 +735,10 @@ function sorted(commits: readonly TestCommit[]): string[] {
   return commits.map((c) => c.cid.toString()).sort();
 }
 
-function expectBytes(actual: Uint8Array | undefined, expected: Uint8Array): void {
+function expectBytes(
+  actual: Uint8Array | undefined,
+  expected: Uint8Array,
+): void {
   expect(actual).toBeInstanceOf(Uint8Array);
   expect(actual?.length).toBe(expected.length);
   expect(equalBytes(actual!, expected), "bytes differ").toBe(true);
@@ -521,7 +748,11 @@ function recordHeads(
   g: Gateway,
   ledger: string,
   timeoutMs: number,
-): { all: HeadSet[]; stop(): void; until(match: (heads: HeadSet) => boolean, what: string): Promise<void> } {
+): {
+  all: HeadSet[];
+  stop(): void;
+  until(match: (heads: HeadSet) => boolean, what: string): Promise<void>;
+} {
   const all: HeadSet[] = [];
   let wake: (() => void) | undefined;
   const stop = g.watch!(ledger, (heads) => {
@@ -537,7 +768,15 @@ function recordHeads(
         try {
           await new Promise<void>((resolve, reject) => {
             wake = resolve;
-            timer = setTimeout(() => reject(new Error(`watch ${ledger}: no notification of ${what} within ${timeoutMs} ms`)), timeoutMs);
+            timer = setTimeout(
+              () =>
+                reject(
+                  new Error(
+                    `watch ${ledger}: no notification of ${what} within ${timeoutMs} ms`,
+                  ),
+                ),
+              timeoutMs,
+            );
           });
         } finally {
           clearTimeout(timer);
