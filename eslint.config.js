@@ -26,7 +26,7 @@ const nodeIo = {
 };
 
 export default tseslint.config(
-  { ignores: ["dist/**", "node_modules/**", "bench/**", "coverage/**", "bin/**", "eslint.config.js"] },
+  { ignores: ["dist/**", "node_modules/**", "bench/**", "coverage/**", "bin/**", "tmp/**", ".ci/**", "eslint.config.js"] },
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: {
