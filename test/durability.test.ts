@@ -54,3 +54,24 @@ describe("durability", () => {
     });
   }
 });
+
+describe("one process per file ledger", () => {
+  it("a second process is refused with a typed error while the first holds the ledger", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "kiln-lock-"));
+    dirs.push(dir);
+    const url = pathToFileURL(dir).href;
+    const child = spawn(process.execPath, ["--import", tsxLoader, join(import.meta.dirname, "fixtures/writer.ts"), url, "0"], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    const exited = new Promise((resolve) => child.on("exit", resolve));
+    const lines = createInterface({ input: child.stdout });
+    for await (const line of lines) if (line.startsWith("ok ")) break;
+    await expect(openLedger("crash", { storage: url })).rejects.toMatchObject({ code: "locked" });
+    child.kill("SIGKILL");
+    await exited;
+    // The dead owner's lock is stale and taken over.
+    const ledger = await openLedger("crash", { storage: url });
+    expect((await ledger.allDocs()).rows.length).toBeGreaterThan(0);
+    await ledger.close();
+  });
+});

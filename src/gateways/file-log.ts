@@ -13,6 +13,7 @@ import { cidFromKey, cidKey, commitBytesOffset, encodeCommitRecord, encodeHeadsR
 import { GroupSync } from "./group-sync.js";
 import { createWindowReader, fsyncDir, readFully, writeAllParts } from "./sync-file-io.js";
 import { writeCompactedLog } from "./write-compacted-log.js";
+import { acquireLock } from "./ledger-lock.js";
 
 export type Durability = "process" | "fsync";
 
@@ -55,6 +56,7 @@ export class FileLog {
   #batch: Batch | undefined;
   readonly #sync: GroupSync;
   #failure: KilnError | undefined;
+  #unlock: (() => void) | undefined;
 
   private constructor(dir: string, ledger: string) {
     this.#dir = dir;
@@ -229,6 +231,7 @@ export class FileLog {
   /** Writes what is pending, then removes the ledger's folder; this object is done. */
   destroy(): void {
     this.flush();
+    this.#unlock = undefined; // removed with the folder
     this.#failure = new ClosedError(`log of ${this.#subject()} (destroyed)`);
     try {
       fs.rmSync(this.#dir, { recursive: true, force: true });
@@ -249,6 +252,8 @@ export class FileLog {
     if (this.#fd !== undefined) this.#sync.retire(this.#fd);
     this.#fd = undefined;
     this.#failure ??= new ClosedError(`log of ${this.#subject()}`);
+    this.#unlock?.();
+    this.#unlock = undefined;
   }
 
   #load(): void {
@@ -259,6 +264,12 @@ export class FileLog {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === "ENOENT") return;
       throw new IoError(`open log of ${this.#subject()}`, { cause: error });
+    }
+    try {
+      this.#unlock = acquireLock(this.#dir, this.#subject());
+    } catch (error) {
+      fs.closeSync(fd);
+      throw error;
     }
     try {
       const size = fs.fstatSync(fd).size;
@@ -290,6 +301,7 @@ export class FileLog {
   #open(): number {
     if (this.#fd !== undefined) return this.#fd;
     fs.mkdirSync(this.#dir, { recursive: true, mode: DIR_MODE });
+    this.#unlock ??= acquireLock(this.#dir, this.#subject());
     this.#fd = fs.openSync(this.#file, "a+", FILE_MODE);
     // The new file and folder must survive a power loss as well as their contents.
     fsyncDir(this.#dir);

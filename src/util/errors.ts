@@ -15,7 +15,8 @@ export type KilnErrorCode =
   | "closed"
   | "missing-commit"
   | "invalid-argument"
-  | "io";
+  | "io"
+  | "locked";
 
 export class KilnError extends Error {
   readonly code: KilnErrorCode;
