@@ -144,10 +144,16 @@ export async function reopen(sys, { dir, seed, docs: n }, io) {
   // timed: open + first get
   const t0 = performance.now();
   const db = await sys.open(dir, LEDGER);
-  const doc = await db.get(expected._id);
+  const openMs = performance.now() - t0;
+  let doc;
+  try {
+    doc = await db.get(expected._id);
+  } catch (e) {
+    throw new Error(`open took ${openMs.toFixed(0)} ms, then the first get(${expected._id}) failed: ${e instanceof Error ? e.message : e}`);
+  }
   const ms = performance.now() - t0;
   check(doc, expected, "first get after reopen");
-  return reportThenClose(db, { count: n, reopenMs: ms }, io);
+  return reportThenClose(db, { count: n, reopenMs: ms, openMs }, io);
 }
 
 /**

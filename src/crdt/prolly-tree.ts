@@ -25,6 +25,8 @@ export interface TreeNode<V> {
 
 export interface NodeSource<V> {
   getNode(cid: CID): Promise<TreeNode<V>>;
+  /** The node if it is at hand without I/O: lets hot paths skip a promise per level. */
+  peekNode?(cid: CID): TreeNode<V> | undefined;
 }
 
 /** One edit: a value to put, or `undefined` to delete the key. */
@@ -70,12 +72,12 @@ export class ProllyTree<V> {
 
   async get(root: CID | undefined, key: string): Promise<V | undefined> {
     if (!root) return undefined;
-    let node = await this.#source.getNode(root);
+    let node = await load(this.#source, root);
     for (;;) {
       const i = lowerBound(node.keys, key);
       if (node.level === 0) return i < node.keys.length && node.keys[i] === key ? (node.values[i] as V) : undefined;
       if (i === node.keys.length) return undefined;
-      node = await this.#source.getNode(node.values[i] as CID);
+      node = await load(this.#source, node.values[i] as CID);
     }
   }
 
@@ -127,7 +129,7 @@ export class ProllyTree<V> {
       const puts = pending.filter((e) => e.value !== undefined);
       return { root: this.#buildUp(puts, 0, emit), blocks, nodes: created, replaced: [] };
     }
-    const rootNode = await this.#source.getNode(root);
+    const rootNode = await load(this.#source, root);
     const replaced: CID[] = [];
     let top: TreeNode<V> | undefined;
     let topLevelChunks: TreeNode<V>[] | undefined;
@@ -139,10 +141,16 @@ export class ProllyTree<V> {
         topLevelChunks = replacements[0]?.added ?? [];
         break;
       }
-      const next = new Map<string, TreeEdit<V | CID>>();
-      for (const r of replacements) for (const old of r.removed) next.set(old, { key: old, value: undefined });
-      for (const r of replacements) for (const n of r.added) next.set(n.keys[n.keys.length - 1]!, { key: n.keys[n.keys.length - 1]!, value: n.cid });
-      pending = [...next.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+      const only = replacements.length === 1 ? replacements[0]! : undefined;
+      if (only?.removed.length === 1 && only.added.length === 1 && only.removed[0] === only.added[0]!.keys.at(-1)) {
+        // The common single-write case: one node replaced by one with the same last key.
+        pending = [{ key: only.removed[0]!, value: only.added[0]!.cid }];
+      } else {
+        const next = new Map<string, TreeEdit<V | CID>>();
+        for (const r of replacements) for (const old of r.removed) next.set(old, { key: old, value: undefined });
+        for (const r of replacements) for (const n of r.added) next.set(n.keys[n.keys.length - 1]!, { key: n.keys[n.keys.length - 1]!, value: n.cid });
+        pending = [...next.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+      }
       level++;
     }
     // The root level was re-chunked: shrink (collapse single-child branches) or grow.
@@ -298,14 +306,14 @@ class Cursor<V> {
   /** The node at `level` that holds (or would hold) `key`; undefined key = first or last. */
   async seek(key: string | undefined, fromEnd: boolean): Promise<TreeNode<V> | undefined> {
     this.#path = [];
-    let node = await this.source.getNode(this.root);
+    let node = await load(this.source, this.root);
     if (node.level < this.level) return undefined;
     while (node.level > this.level) {
       let i: number;
       if (key === undefined) i = fromEnd ? node.keys.length - 1 : 0;
       else i = Math.min(lowerBound(node.keys, key), node.keys.length - 1);
       this.#path.push({ node, index: i });
-      node = await this.source.getNode(node.values[i] as CID);
+      node = await load(this.source, node.values[i] as CID);
     }
     this.#path.push({ node, index: 0 });
     return node;
@@ -339,18 +347,24 @@ class Cursor<V> {
     this.#path.length = d + 1;
     const top = this.#path[d]!;
     top.index += dir;
-    let node = await this.source.getNode(top.node.values[top.index] as CID);
+    let node = await load(this.source, top.node.values[top.index] as CID);
     while (node.level > this.level) {
       const i = dir === 1 ? 0 : node.keys.length - 1;
       this.#path.push({ node, index: i });
-      node = await this.source.getNode(node.values[i] as CID);
+      node = await load(this.source, node.values[i] as CID);
     }
     this.#path.push({ node, index: 0 });
     return node;
   }
 }
 
+/** A node from the source: synchronously when it is at hand (awaiting a plain value is cheap). */
+function load<V>(source: NodeSource<V>, cid: CID): TreeNode<V> | Promise<TreeNode<V>> {
+  return source.peekNode?.(cid) ?? source.getNode(cid);
+}
+
 function normalize<V>(edits: readonly TreeEdit<V>[]): TreeEdit<V>[] {
+  if (edits.length === 1) return [edits[0]!];
   const last = new Map<string, TreeEdit<V>>();
   for (const e of edits) last.set(e.key, e);
   return [...last.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));

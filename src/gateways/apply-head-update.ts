@@ -1,6 +1,7 @@
 // The head-set rule every gateway shares, kept pure so the memory and file gateways (and
 // third-party ones) cannot drift apart on it.
 import type { CID } from "../blocks/cid.js";
+import { cidString } from "../blocks/cid.js";
 import type { HeadSet, HeadUpdate } from "./gateway.js";
 
 /**
@@ -10,18 +11,18 @@ import type { HeadSet, HeadUpdate } from "./gateway.js";
  */
 export function applyHeadUpdate(current: HeadSet, update: HeadUpdate): HeadSet | undefined {
   const next = new Map<string, CID>();
-  for (const cid of current) next.set(cid.toString(), cid);
-  for (const cid of update.remove) next.delete(cid.toString());
-  for (const cid of update.add) next.set(cid.toString(), cid);
+  for (const cid of current) next.set(cidString(cid), cid);
+  for (const cid of update.remove) next.delete(cidString(cid));
+  for (const cid of update.add) next.set(cidString(cid), cid);
   const keys = [...next.keys()].sort(compareStrings);
-  if (keys.length === current.length && keys.every((k, i) => k === current[i]?.toString())) return undefined;
+  if (keys.length === current.length && keys.every((k, i) => current[i] !== undefined && k === cidString(current[i]))) return undefined;
   return Object.freeze(keys.map((k) => next.get(k)!));
 }
 
 /** Sorts CIDs by their string form, the order a HeadSet is kept in. */
 export function sortHeads(cids: Iterable<CID>): HeadSet {
   const byKey = new Map<string, CID>();
-  for (const cid of cids) byKey.set(cid.toString(), cid);
+  for (const cid of cids) byKey.set(cidString(cid), cid);
   return Object.freeze([...byKey.keys()].sort(compareStrings).map((k) => byKey.get(k)!));
 }
 

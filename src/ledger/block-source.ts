@@ -61,6 +61,10 @@ export class BlockSource {
     for (const n of created) this.#live.set(n.cid, n);
   }
 
+  peekNode(cid: CID): TreeNode<CID> | undefined {
+    return this.#live.get(cid);
+  }
+
   async getNode(cid: CID): Promise<TreeNode<CID>> {
     const live = this.#live.get(cid);
     if (live) return live;
