@@ -72,13 +72,15 @@ export class ProllyTree<V> {
 
   async get(root: CID | undefined, key: string): Promise<V | undefined> {
     if (!root) return undefined;
-    let node = await load(this.#source, root);
-    for (;;) {
-      const i = lowerBound(node.keys, key);
-      if (node.level === 0) return i < node.keys.length && node.keys[i] === key ? (node.values[i] as V) : undefined;
-      if (i === node.keys.length) return undefined;
-      node = await load(this.#source, node.values[i] as CID);
-    }
+    return this.#retrying((node) => {
+      let n = node(root);
+      for (;;) {
+        const i = lowerBound(n.keys, key);
+        if (n.level === 0) return i < n.keys.length && n.keys[i] === key ? (n.values[i] as V) : undefined;
+        if (i === n.keys.length) return undefined;
+        n = node(n.values[i] as CID);
+      }
+    });
   }
 
   /** Entries in key order (or reverse), within the inclusive bounds given. */
@@ -88,8 +90,14 @@ export class ProllyTree<V> {
   ): AsyncGenerator<[string, V]> {
     if (!root) return;
     const { gte, lte, reverse = false } = options;
-    const cursor = new Cursor(this.#source, root, 0);
-    let leaf = await cursor.seek(reverse ? lte : gte, reverse);
+    let node!: (cid: CID) => TreeNode<V>;
+    const step = <T>(move: () => T) =>
+      this.#retrying((n) => {
+        node = n;
+        return move();
+      });
+    const cursor = new Cursor((cid) => node(cid), root, 0);
+    let leaf = await step(() => cursor.seek(reverse ? lte : gte, reverse));
     while (leaf) {
       const keys = leaf.keys;
       if (!reverse) {
@@ -106,36 +114,62 @@ export class ProllyTree<V> {
           yield [k, leaf.values[i] as V];
         }
       }
-      leaf = reverse ? await cursor.previous() : await cursor.next();
+      leaf = await step(() => (reverse ? cursor.previous() : cursor.next()));
+    }
+  }
+
+  /**
+   * Runs a synchronous walk over nodes in memory. A node not at hand stops the walk with
+   * NeedNode; it is fetched and the walk (pure, or atomic per step) runs again.
+   */
+  async #retrying<T>(walk: (node: (cid: CID) => TreeNode<V>) => T): Promise<T> {
+    const fetched = new Map<CID, TreeNode<V>>();
+    const node = (cid: CID): TreeNode<V> => {
+      const n = this.#source.peekNode?.(cid) ?? fetched.get(cid);
+      if (!n) throw new NeedNode(cid);
+      return n;
+    };
+    for (;;) {
+      try {
+        return walk(node);
+      } catch (error) {
+        if (!(error instanceof NeedNode)) throw error;
+        fetched.set(error.cid, await this.#source.getNode(error.cid));
+      }
     }
   }
 
   /** Applies edits (any order; the last edit of a key wins) and returns the new root. */
   async apply(root: CID | undefined, edits: readonly TreeEdit<V>[]): Promise<TreeUpdate<V>> {
+    const pending = normalize(edits) as TreeEdit<V | CID>[];
+    // Synchronous over nodes in memory, so the hot path allocates no promise per level.
+    return this.#retrying((node) => this.#applySync(root, pending, node));
+  }
+
+  #applySync(root: CID | undefined, edits: TreeEdit<V | CID>[], node: (cid: CID) => TreeNode<V>): TreeUpdate<V> {
     const created: TreeNode<V>[] = [];
     const blocks: Block[] = [];
     const emit = (level: number, keys: string[], values: (V | CID)[]): TreeNode<V> => {
       const bytes = encodeTreeNode(level, keys, values);
       const cid = cidFor(this.#crypto, bytes);
-      const node: TreeNode<V> = { cid, level, keys, values };
-      created.push(node);
+      const made: TreeNode<V> = { cid, level, keys, values };
+      created.push(made);
       blocks.push({ cid, bytes });
-      return node;
+      return made;
     };
 
     let level = 0;
-    let pending = normalize(edits) as TreeEdit<V | CID>[];
+    let pending = edits;
     if (!root) {
       const puts = pending.filter((e) => e.value !== undefined);
       return { root: this.#buildUp(puts, 0, emit), blocks, nodes: created, replaced: [] };
     }
-    const rootNode = await load(this.#source, root);
+    const rootNode = node(root);
     const replaced: CID[] = [];
-    let top: TreeNode<V> | undefined;
-    let topLevelChunks: TreeNode<V>[] | undefined;
+    let topLevelChunks: TreeNode<V>[];
     for (;;) {
       if (pending.length === 0) return { root, blocks, nodes: created, replaced };
-      const { replacements, isRoot } = await this.#applyLevel(root, rootNode, level, pending, emit);
+      const { replacements, isRoot } = this.#applyLevel(root, rootNode, level, pending, emit, node);
       for (const r of replacements) replaced.push(...r.removedCids);
       if (isRoot) {
         topLevelChunks = replacements[0]?.added ?? [];
@@ -156,14 +190,14 @@ export class ProllyTree<V> {
     // The root level was re-chunked: shrink (collapse single-child branches) or grow.
     if (topLevelChunks.length === 0) return { root: undefined, blocks, nodes: created, replaced };
     if (topLevelChunks.length === 1) {
-      top = topLevelChunks[0]!;
+      let top = topLevelChunks[0]!;
       if (top.level === 0 || top.keys.length > 1) return { root: top.cid, blocks, nodes: created, replaced };
       while (top.level > 0 && top.keys.length === 1) {
         const childCid = top.values[0] as CID;
         const made = created.find((n) => n.cid.equals(childCid));
         // An old node that becomes the root is no longer replaced.
         if (!made) replaced.splice(0, replaced.length, ...replaced.filter((c) => !c.equals(childCid)));
-        top = made ?? (await this.#source.getNode(childCid));
+        top = made ?? node(childCid);
       }
       const kept = keepReachable(created, top);
       return { root: top.cid, blocks: blocks.filter((b) => kept.has(b.cid)), nodes: created.filter((n) => kept.has(n.cid)), replaced };
@@ -189,31 +223,32 @@ export class ProllyTree<V> {
     }
   }
 
-  async #applyLevel(
+  #applyLevel(
     root: CID,
     rootNode: TreeNode<V>,
     level: number,
     edits: TreeEdit<V | CID>[],
     emit: (level: number, keys: string[], values: (V | CID)[]) => TreeNode<V>,
-  ): Promise<{ replacements: { removed: string[]; removedCids: CID[]; added: TreeNode<V>[] }[]; isRoot: boolean }> {
+    node: (cid: CID) => TreeNode<V>,
+  ): { replacements: { removed: string[]; removedCids: CID[]; added: TreeNode<V>[] }[]; isRoot: boolean } {
     const isRoot = rootNode.level === level;
-    const cursor = new Cursor(this.#source, root, level);
+    const cursor = new Cursor(node, root, level);
     const replacements: { removed: string[]; removedCids: CID[]; added: TreeNode<V>[] }[] = [];
     let i = 0;
     while (i < edits.length) {
-      let node = await cursor.seek(edits[i]!.key, false);
-      if (!node) throw new CorruptError(`tree ${root.toString()}`, `no node at level ${level}`);
+      let current = cursor.seek(edits[i]!.key, false);
+      if (!current) throw new CorruptError(`tree ${root.toString()}`, `no node at level ${level}`);
       const chunker = new Chunker(level, emit);
       const removed: string[] = [];
       const removedCids: CID[] = [];
       for (;;) {
-        removed.push(node.keys[node.keys.length - 1]!);
-        removedCids.push(node.cid);
+        removed.push(current.keys[current.keys.length - 1]!);
+        removedCids.push(current.cid);
         const last = !cursor.hasNext();
-        const bound = node.keys[node.keys.length - 1]!;
+        const bound = current.keys[current.keys.length - 1]!;
         // Merge the node's entries with the edits that fall into it.
         let k = 0;
-        const keys = node.keys;
+        const keys = current.keys;
         while (k < keys.length || (i < edits.length && (last || edits[i]!.key <= bound))) {
           const edit = i < edits.length && (last || edits[i]!.key <= bound) ? edits[i]! : undefined;
           const key = k < keys.length ? keys[k]! : undefined;
@@ -222,7 +257,7 @@ export class ProllyTree<V> {
             if (key === edit.key) k++;
             i++;
           } else {
-            chunker.add(key!, node.values[k]!);
+            chunker.add(key!, current.values[k]!);
             k++;
           }
         }
@@ -233,12 +268,12 @@ export class ProllyTree<V> {
         // Resynchronised: the re-chunked run ended on an old node boundary, so the rest of
         // the level is unchanged; the next edit (if any) starts a new run from its own node.
         if (!chunker.isOpen()) break;
-        const nextNode = await cursor.next();
+        const nextNode = cursor.next();
         if (!nextNode) {
           chunker.finish();
           break;
         }
-        node = nextNode;
+        current = nextNode;
       }
       replacements.push({ removed, removedCids, added: chunker.chunks });
     }
@@ -293,29 +328,41 @@ class Chunker<V> {
   }
 }
 
-/** A position at one level of the tree: the path of (node, child index) from the root. */
+/** A node that must be fetched before a synchronous tree walk can go on. */
+class NeedNode extends Error {
+  constructor(readonly cid: CID) {
+    super(`tree node ${cid.toString()} is not loaded`);
+  }
+}
+
+/**
+ * A position at one level of the tree: the path of (node, child index) from the root. Moves
+ * are synchronous over `node`, which throws NeedNode for a node not at hand; a move that
+ * throws leaves the position as it was, so the caller can fetch and retry.
+ */
 class Cursor<V> {
   #path: { node: TreeNode<V>; index: number }[] = [];
 
   constructor(
-    readonly source: NodeSource<V>,
+    readonly node: (cid: CID) => TreeNode<V>,
     readonly root: CID,
     readonly level: number,
   ) {}
 
   /** The node at `level` that holds (or would hold) `key`; undefined key = first or last. */
-  async seek(key: string | undefined, fromEnd: boolean): Promise<TreeNode<V> | undefined> {
-    this.#path = [];
-    let node = await load(this.source, this.root);
+  seek(key: string | undefined, fromEnd: boolean): TreeNode<V> | undefined {
+    const path: { node: TreeNode<V>; index: number }[] = [];
+    let node = this.node(this.root);
     if (node.level < this.level) return undefined;
     while (node.level > this.level) {
       let i: number;
       if (key === undefined) i = fromEnd ? node.keys.length - 1 : 0;
       else i = Math.min(lowerBound(node.keys, key), node.keys.length - 1);
-      this.#path.push({ node, index: i });
-      node = await load(this.source, node.values[i] as CID);
+      path.push({ node, index: i });
+      node = this.node(node.values[i] as CID);
     }
-    this.#path.push({ node, index: 0 });
+    path.push({ node, index: 0 });
+    this.#path = path;
     return node;
   }
 
@@ -327,15 +374,15 @@ class Cursor<V> {
     return false;
   }
 
-  async next(): Promise<TreeNode<V> | undefined> {
+  next(): TreeNode<V> | undefined {
     return this.#step(1);
   }
 
-  async previous(): Promise<TreeNode<V> | undefined> {
+  previous(): TreeNode<V> | undefined {
     return this.#step(-1);
   }
 
-  async #step(dir: 1 | -1): Promise<TreeNode<V> | undefined> {
+  #step(dir: 1 | -1): TreeNode<V> | undefined {
     let d = this.#path.length - 2;
     while (d >= 0) {
       const p = this.#path[d]!;
@@ -344,23 +391,19 @@ class Cursor<V> {
       d--;
     }
     if (d < 0) return undefined;
-    this.#path.length = d + 1;
+    const path = this.#path.slice(0, d);
     const top = this.#path[d]!;
-    top.index += dir;
-    let node = await load(this.source, top.node.values[top.index] as CID);
+    path.push({ node: top.node, index: top.index + dir });
+    let node = this.node(top.node.values[top.index + dir] as CID);
     while (node.level > this.level) {
       const i = dir === 1 ? 0 : node.keys.length - 1;
-      this.#path.push({ node, index: i });
-      node = await load(this.source, node.values[i] as CID);
+      path.push({ node, index: i });
+      node = this.node(node.values[i] as CID);
     }
-    this.#path.push({ node, index: 0 });
+    path.push({ node, index: 0 });
+    this.#path = path;
     return node;
   }
-}
-
-/** A node from the source: synchronously when it is at hand (awaiting a plain value is cheap). */
-function load<V>(source: NodeSource<V>, cid: CID): TreeNode<V> | Promise<TreeNode<V>> {
-  return source.peekNode?.(cid) ?? source.getNode(cid);
 }
 
 function normalize<V>(edits: readonly TreeEdit<V>[]): TreeEdit<V>[] {
