@@ -5,7 +5,7 @@
 // Progress goes to stderr; the Markdown report to stdout and bench/results/latest.md.
 import { fork, spawnSync } from "node:child_process";
 import { createInterface } from "node:readline";
-import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
@@ -15,7 +15,9 @@ import { LABELS, SYSTEMS, median, renderRuns, renderTable } from "./table.mjs";
 
 const BENCH = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(BENCH, "..");
-const DATA = join(BENCH, ".data");
+const DATA_ROOT = join(BENCH, ".data");
+// each bench run keeps its stores in its own folder, so two runs at once can't wipe each other's
+const DATA = join(DATA_ROOT, `run-${process.pid}`);
 const RESULTS = join(BENCH, "results");
 const WORKLOADS = ["write", "bulk", "get", "reopen", "scale"];
 
@@ -42,7 +44,7 @@ environment
   BENCH_SCALE_PEERS=1  also run workload 7 on the peers (default: Kiln only)
   BENCH_TIMEOUT_S=300  per child process
   BENCH_CLOSE_GRACE_S=5   how long a child may take to close() after its numbers are in
-  BENCH_KEEP_DATA=1    keep the stores under bench/.data/
+  BENCH_KEEP_DATA=1    keep the stores under bench/.data/run-<pid>/
   BENCH_KILN_MODULE=…  benchmark another Kiln build instead of dist/index.js
 `;
 
@@ -183,6 +185,33 @@ function runChild(spec) {
   });
 }
 
+/** Is `pid` a live bench run? (On Linux, also check its command line: pids get reused.) */
+function alive(pid) {
+  try {
+    process.kill(pid, 0);
+  } catch (e) {
+    if (e.code !== "EPERM") return false;
+  }
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").includes("run.mjs");
+  } catch {
+    return true; // no /proc: trust the signal check
+  }
+}
+
+/** Delete what earlier (finished or killed) runs left in bench/.data/; warn about live ones. */
+function removeStaleData() {
+  if (!existsSync(DATA_ROOT)) return;
+  for (const name of readdirSync(DATA_ROOT)) {
+    const pid = /^run-(\d+)$/.exec(name)?.[1];
+    if (pid && Number(pid) !== process.pid && alive(Number(pid))) {
+      log(`bench: ⚠ another bench run (pid ${pid}) is running on this machine; both will be slowed down`);
+      continue;
+    }
+    rmSync(join(DATA_ROOT, name), { recursive: true, force: true });
+  }
+}
+
 function freshDir(name) {
   const dir = join(DATA, name);
   rmSync(dir, { recursive: true, force: true });
@@ -202,7 +231,7 @@ const sample = makeDocs(opts.seed, Math.min(opts.docs, 1000));
 const avgBytes = sample.reduce((a, d) => a + JSON.stringify(d).length, 0) / sample.length;
 log(`bench: seed ${opts.seed}, ${opts.docs.toLocaleString("en-US")} docs of ~${avgBytes.toFixed(0)} B JSON, ${opts.runs} run(s), systems ${opts.systems.join(", ")}${quick ? " (--quick)" : ""}`);
 
-rmSync(DATA, { recursive: true, force: true });
+removeStaleData();
 mkdirSync(DATA, { recursive: true });
 ensurePeers();
 const buildError = buildKiln();
@@ -317,7 +346,14 @@ for (const t of tasks) {
       break;
   }
 }
-if (!opts.keepData) rmSync(DATA, { recursive: true, force: true });
+if (!opts.keepData) {
+  rmSync(DATA, { recursive: true, force: true });
+  try {
+    rmdirSync(DATA_ROOT); // only if no other run still uses it
+  } catch {
+    // not empty: another run's stores, or kept data
+  }
+}
 
 // ---------------------------------------------------------------- report
 

@@ -2,7 +2,7 @@
 // tree's shape depends on its set of keys only. About one entry in FANOUT is a boundary.
 //
 // hash = fmix32(FNV-1a-32 over the key's UTF-16 code units, seeded with the level).
-export const FANOUT = 16;
+export const FANOUT = 8;
 
 const THRESHOLD = Math.floor(0x1_0000_0000 / FANOUT);
 

@@ -22,6 +22,8 @@ import { VarintReader, VarintWriter } from "../util/varint.js";
 export const CHECKPOINT_VERSION = 1;
 const ENTRY = 40; // 32-byte sha2-256 digest, u32 offset, u32 length
 const CID_BYTES = 36; // CIDv1 dag-cbor sha2-256
+/** Uncompressed doc bytes per pack: big enough to compress well, small enough to inflate for one get. */
+const PACK_BYTES = 8 * 1024;
 
 export interface CheckpointHead {
   cid: string;
@@ -75,20 +77,24 @@ class BlockTable {
     return undefined;
   }
 
+  /** Entries may share one `bytes` object (several leaves in one doc pack): stored once. */
   static build(entries: { cid: CID; bytes: Uint8Array }[]): { index: Uint8Array; region: Uint8Array } {
-    const sorted = [...entries].sort((a, b) => compareDigest(a.cid.multihash.digest, 0, b.cid.multihash.digest));
+    const placed = new Map<Uint8Array, number>();
     let size = 0;
-    for (const e of sorted) size += e.bytes.length;
+    for (const e of entries)
+      if (!placed.has(e.bytes)) {
+        placed.set(e.bytes, size);
+        size += e.bytes.length;
+      }
     const region = new Uint8Array(size);
+    for (const [bytes, at] of placed) region.set(bytes, at);
+    const sorted = [...entries].sort((a, b) => compareDigest(a.cid.multihash.digest, 0, b.cid.multihash.digest));
     const index = new Uint8Array(sorted.length * ENTRY);
     const view = new DataView(index.buffer);
-    let at = 0;
     sorted.forEach((e, i) => {
       index.set(e.cid.multihash.digest, i * ENTRY);
-      view.setUint32(i * ENTRY + 32, at, true);
+      view.setUint32(i * ENTRY + 32, placed.get(e.bytes)!, true);
       view.setUint32(i * ENTRY + 36, e.bytes.length, true);
-      region.set(e.bytes, at);
-      at += e.bytes.length;
     });
     return { index, region };
   }
@@ -110,7 +116,7 @@ export class Checkpoint {
   readonly #extra: BlockTable;
   readonly #state: Uint8Array;
   readonly #compression: Compression;
-  readonly #inflated = new Lru<string, Uint8Array[]>(512);
+  readonly #inflated = new Lru<number, [Uint8Array, Uint8Array[]][]>(256);
 
   constructor(layout: Layout, compression: Compression) {
     this.heads = layout.heads.map(([cid, height]) => ({ cid: cid.toString(), height }));
@@ -143,15 +149,19 @@ export class Checkpoint {
     }
   }
 
+  /** The docs of one leaf, from the pack that holds it (a pack holds consecutive leaves). */
   #pack(leaf: CID): Uint8Array[] {
-    const key = cidKey(leaf);
-    const hit = this.#inflated.get(key);
-    if (hit) return hit;
     const packed = this.#packs.get(leaf);
     if (!packed) throw new CorruptError("checkpoint", `no doc pack for leaf ${leaf.toString()}`);
-    const docs = decodeLayoutValue<Uint8Array[]>(this.#compression.inflate(packed), "doc pack");
-    this.#inflated.set(key, docs);
-    return docs;
+    let leaves = this.#inflated.get(packed.byteOffset);
+    if (!leaves) {
+      leaves = decodeLayoutValue<[Uint8Array, Uint8Array[]][]>(this.#compression.inflate(packed), "doc pack");
+      this.#inflated.set(packed.byteOffset, leaves);
+    }
+    const digest = leaf.multihash.digest;
+    const found = leaves.find(([d]) => compareDigest(d, 0, digest) === 0);
+    if (!found) throw new CorruptError("checkpoint", `doc pack lacks leaf ${leaf.toString()}`);
+    return found[1];
   }
 
   /** The clock and every id's latest versions; `winners` are the checkpoint tree's entries. */
@@ -221,23 +231,39 @@ export async function encodeCheckpoint(
   key: Uint8Array,
   compression: Compression,
 ): Promise<{ bytes: Uint8Array; checkpoint: Checkpoint }> {
-  // Tree nodes, and for each leaf a pack of its docs in leaf order.
+  // Tree nodes, and the docs of each leaf in entry order. Consecutive leaves share a pack of
+  // about PACK_BYTES, so packs compress well whatever the fanout: [[leaf digest, [doc…]], …].
   const nodes: { cid: CID; bytes: Uint8Array }[] = [];
   const packs: { cid: CID; bytes: Uint8Array }[] = [];
+  let pack: [Uint8Array, Uint8Array[]][] = [];
+  let packLeaves: CID[] = [];
+  let packSize = 0;
+  const closePack = () => {
+    if (pack.length === 0) return;
+    const bytes = compression.deflate(dagCbor.encode(pack));
+    for (const leaf of packLeaves) packs.push({ cid: leaf, bytes });
+    pack = [];
+    packLeaves = [];
+    packSize = 0;
+  };
   if (state.root) {
     const stack = [state.root];
     while (stack.length > 0) {
       const cid = stack.pop()!;
       const node = await source.getNode(cid);
       nodes.push({ cid, bytes: await source.getNodeBytes(cid) });
-      if (node.level > 0) for (const c of node.values) stack.push(c);
+      if (node.level > 0) for (let i = node.values.length - 1; i >= 0; i--) stack.push(node.values[i] as CID);
       else {
         const docs: Uint8Array[] = [];
         for (const id of node.keys) docs.push(await source.getDocBytes(id, state.winner(id)!));
-        packs.push({ cid, bytes: compression.deflate(dagCbor.encode(docs)) });
+        pack.push([cid.multihash.digest, docs]);
+        packLeaves.push(cid);
+        for (const d of docs) packSize += d.length;
+        if (packSize >= PACK_BYTES) closePack();
       }
     }
   }
+  closePack();
   // The clock, oldest first, as columns of varints.
   const events = state.clock.all();
   const eventIndex = new Map(events.map((e, i) => [e.cid, i]));
