@@ -16,12 +16,17 @@ import type { Version } from "../crdt/merge.js";
 import type { TreeNode } from "../crdt/prolly-tree.js";
 import { lowerBound } from "../crdt/prolly-tree.js";
 import { CorruptError } from "../util/errors.js";
+import { equalBytes } from "../util/bytes.js";
 import { Lru } from "../util/lru.js";
 import { VarintReader, VarintWriter } from "../util/varint.js";
 
 export const CHECKPOINT_VERSION = 1;
-const ENTRY = 40; // 32-byte sha2-256 digest, u32 offset, u32 length
+const PREFIX = 12; // bytes of a block's sha2-256 digest kept in an index entry
+const ENTRY = PREFIX + 8; // digest prefix, u32 offset, u32 length
 const CID_BYTES = 36; // CIDv1 dag-cbor sha2-256
+const DIGEST_BYTES = 32;
+/** Every commit CID is CIDv1, dag-cbor, sha2-256 (32 bytes): the state keeps only digests. */
+const COMMIT_CID_PREFIX = Uint8Array.of(0x01, 0x71, 0x12, 0x20);
 /** Uncompressed doc bytes per pack: big enough to compress well, small enough to inflate for one get. */
 const PACK_BYTES = 8 * 1024;
 
@@ -57,22 +62,26 @@ class BlockTable {
     readonly region: Uint8Array,
   ) {}
 
-  get(cid: CID): Uint8Array | undefined {
+  /**
+   * The bytes stored for `cid`. Entries keep a 96-bit digest prefix, so a match is a
+   * candidate that `accept` confirms (by hashing, or by a full digest stored with it).
+   */
+  get(cid: CID, accept: (bytes: Uint8Array) => boolean): Uint8Array | undefined {
     const digest = cid.multihash.digest;
     let lo = 0;
     let hi = this.index.length / ENTRY;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
-      const c = compareDigest(this.index, mid * ENTRY, digest);
-      if (c === 0) {
-        const view = new DataView(this.index.buffer, this.index.byteOffset + mid * ENTRY + 32, 8);
-        const offset = view.getUint32(0, true);
-        const length = view.getUint32(4, true);
-        if (offset + length > this.region.length) throw new CorruptError("checkpoint", "an index entry points past its region");
-        return this.region.subarray(offset, offset + length);
-      }
-      if (c < 0) lo = mid + 1;
+      if (compareDigest(this.index, mid * ENTRY, digest) < 0) lo = mid + 1;
       else hi = mid;
+    }
+    for (let i = lo; i < this.index.length / ENTRY && compareDigest(this.index, i * ENTRY, digest) === 0; i++) {
+      const view = new DataView(this.index.buffer, this.index.byteOffset + i * ENTRY + PREFIX, 8);
+      const offset = view.getUint32(0, true);
+      const length = view.getUint32(4, true);
+      if (offset + length > this.region.length) throw new CorruptError("checkpoint", "an index entry points past its region");
+      const bytes = this.region.subarray(offset, offset + length);
+      if (accept(bytes)) return bytes;
     }
     return undefined;
   }
@@ -92,16 +101,16 @@ class BlockTable {
     const index = new Uint8Array(sorted.length * ENTRY);
     const view = new DataView(index.buffer);
     sorted.forEach((e, i) => {
-      index.set(e.cid.multihash.digest, i * ENTRY);
-      view.setUint32(i * ENTRY + 32, placed.get(e.bytes)!, true);
-      view.setUint32(i * ENTRY + 36, e.bytes.length, true);
+      index.set(e.cid.multihash.digest.subarray(0, PREFIX), i * ENTRY);
+      view.setUint32(i * ENTRY + PREFIX, placed.get(e.bytes)!, true);
+      view.setUint32(i * ENTRY + PREFIX + 4, e.bytes.length, true);
     });
     return { index, region };
   }
 }
 
-function compareDigest(table: Uint8Array, at: number, digest: Uint8Array): number {
-  for (let i = 0; i < 32; i++) {
+function compareDigest(table: Uint8Array, at: number, digest: Uint8Array, length = PREFIX): number {
+  for (let i = 0; i < length; i++) {
     const d = table[at + i]! - digest[i]!;
     if (d !== 0) return d;
   }
@@ -116,9 +125,10 @@ export class Checkpoint {
   readonly #extra: BlockTable;
   readonly #state: Uint8Array;
   readonly #compression: Compression;
+  readonly #crypto: CryptoProvider;
   readonly #inflated = new Lru<number, [Uint8Array, Uint8Array[]][]>(256);
 
-  constructor(layout: Layout, compression: Compression) {
+  constructor(layout: Layout, compression: Compression, crypto: CryptoProvider) {
     this.heads = layout.heads.map(([cid, height]) => ({ cid: cid.toString(), height }));
     this.root = layout.root ?? undefined;
     this.#nodes = new BlockTable(layout.nodeIndex, layout.nodes);
@@ -126,15 +136,20 @@ export class Checkpoint {
     this.#extra = new BlockTable(layout.extraIndex, layout.extra);
     this.#state = layout.state;
     this.#compression = compression;
+    this.#crypto = crypto;
   }
 
   nodeBytes(cid: CID): Uint8Array | undefined {
-    return this.#nodes.get(cid);
+    return this.#nodes.get(cid, (bytes) => this.#hashes(bytes, cid));
+  }
+
+  #hashes(bytes: Uint8Array, cid: CID): boolean {
+    return equalBytes(this.#crypto.sha256(bytes), cid.multihash.digest);
   }
 
   /** The bytes of `id`'s doc `cid`, if this checkpoint holds them. */
   async docBytes(id: string, cid: CID, getNode: (cid: CID) => Promise<TreeNode<CID>>): Promise<Uint8Array | undefined> {
-    const extra = this.#extra.get(cid);
+    const extra = this.#extra.get(cid, (bytes) => this.#hashes(bytes, cid));
     if (extra) return extra;
     if (!this.root) return undefined;
     let node = await getNode(this.root);
@@ -151,17 +166,20 @@ export class Checkpoint {
 
   /** The docs of one leaf, from the pack that holds it (a pack holds consecutive leaves). */
   #pack(leaf: CID): Uint8Array[] {
-    const packed = this.#packs.get(leaf);
-    if (!packed) throw new CorruptError("checkpoint", `no doc pack for leaf ${leaf.toString()}`);
+    let docs: Uint8Array[] | undefined;
+    const packed = this.#packs.get(leaf, (bytes) => (docs = this.#leafDocs(bytes, leaf)) !== undefined);
+    if (!packed || !docs) throw new CorruptError("checkpoint", `no doc pack for leaf ${leaf.toString()}`);
+    return docs;
+  }
+
+  #leafDocs(packed: Uint8Array, leaf: CID): Uint8Array[] | undefined {
     let leaves = this.#inflated.get(packed.byteOffset);
     if (!leaves) {
       leaves = decodeLayoutValue<[Uint8Array, Uint8Array[]][]>(this.#compression.inflate(packed), "doc pack");
       this.#inflated.set(packed.byteOffset, leaves);
     }
     const digest = leaf.multihash.digest;
-    const found = leaves.find(([d]) => compareDigest(d, 0, digest) === 0);
-    if (!found) throw new CorruptError("checkpoint", `doc pack lacks leaf ${leaf.toString()}`);
-    return found[1];
+    return leaves.find(([d]) => compareDigest(d, 0, digest, 32) === 0)?.[1];
   }
 
   /** The clock and every id's latest versions; `winners` are the checkpoint tree's entries. */
@@ -171,9 +189,18 @@ export class Checkpoint {
       "checkpoint state",
     );
     try {
-      const n = s.events.length / CID_BYTES;
+      // Ids: the tree's, in key order, then `ids` (those with no live doc).
+      const tree = new Map<string, CID>();
+      for await (const [id, cid] of winners) tree.set(id, cid);
+      const allIds = [...tree.keys(), ...s.ids];
+      const n = s.events.length / DIGEST_BYTES;
       const cids: string[] = new Array<string>(n);
-      for (let i = 0; i < n; i++) cids[i] = cidString(s.events.subarray(i * CID_BYTES, (i + 1) * CID_BYTES));
+      const cidBytes = new Uint8Array(CID_BYTES);
+      cidBytes.set(COMMIT_CID_PREFIX);
+      for (let i = 0; i < n; i++) {
+        cidBytes.set(s.events.subarray(i * DIGEST_BYTES, (i + 1) * DIGEST_BYTES), COMMIT_CID_PREFIX.length);
+        cids[i] = cidString(cidBytes);
+      }
       const parents = new VarintReader(s.parents);
       const heights = new VarintReader(s.heights);
       const eventIds = new VarintReader(s.eventIds);
@@ -184,15 +211,13 @@ export class Checkpoint {
         for (let k = parents.read(); k > 0; k--) p.push(cids[i - parents.read()] ?? fail("a parent index is out of range"));
         height += heights.read();
         const ids: string[] = [];
-        for (let k = eventIds.read(); k > 0; k--) ids.push(s.ids[eventIds.read()] ?? fail("an id index is out of range"));
+        for (let k = eventIds.read(); k > 0; k--) ids.push(allIds[eventIds.read()] ?? fail("an id index is out of range"));
         events[i] = { cid: cids[i]!, parents: p, height, ids };
       }
-      const tree = new Map<string, CID>();
-      for await (const [id, cid] of winners) tree.set(id, cid);
       const versions = new Map<string, Version[]>();
       const reader = new VarintReader(s.versions);
       let explicit = 0;
-      for (const id of s.ids) {
+      for (const id of allIds) {
         const list: Version[] = [];
         for (let k = reader.read(); k > 0; k--) {
           const e = events[reader.read()] ?? fail("a version names an event out of range");
@@ -235,6 +260,7 @@ export async function encodeCheckpoint(
   // about PACK_BYTES, so packs compress well whatever the fanout: [[leaf digest, [doc…]], …].
   const nodes: { cid: CID; bytes: Uint8Array }[] = [];
   const packs: { cid: CID; bytes: Uint8Array }[] = [];
+  const leafIds: string[] = [];
   let pack: [Uint8Array, Uint8Array[]][] = [];
   let packLeaves: CID[] = [];
   let packSize = 0;
@@ -257,6 +283,7 @@ export async function encodeCheckpoint(
         const docs: Uint8Array[] = [];
         for (const id of node.keys) docs.push(await source.getDocBytes(id, state.winner(id)!));
         pack.push([cid.multihash.digest, docs]);
+        leafIds.push(...node.keys);
         packLeaves.push(cid);
         for (const d of docs) packSize += d.length;
         if (packSize >= PACK_BYTES) closePack();
@@ -264,20 +291,24 @@ export async function encodeCheckpoint(
     }
   }
   closePack();
-  // The clock, oldest first, as columns of varints.
+  // The clock, oldest first, as columns of varints. Ids are numbered in tree order, then
+  // the ids with no live doc (the only ones `ids` lists).
   const events = state.clock.all();
   const eventIndex = new Map(events.map((e, i) => [e.cid, i]));
-  const ids = [...state.versions.keys()].sort();
+  const treeIds = new Set(leafIds);
+  const extraIds = [...state.versions.keys()].filter((id) => !treeIds.has(id)).sort();
+  const ids = [...leafIds, ...extraIds];
   const idIndex = new Map(ids.map((id, i) => [id, i]));
-  const eventCids = new Uint8Array(events.length * CID_BYTES);
+  const eventCids = new Uint8Array(events.length * DIGEST_BYTES);
   const parents = new VarintWriter();
   const heights = new VarintWriter();
   const eventIds = new VarintWriter();
   let lastHeight = 0;
   events.forEach((e, i) => {
     const bytes = CID.parse(e.cid).bytes;
-    if (bytes.length !== CID_BYTES) throw new CorruptError("checkpoint", `commit cid ${e.cid} is not a sha2-256 dag-cbor cid`);
-    eventCids.set(bytes, i * CID_BYTES);
+    if (bytes.length !== CID_BYTES || !equalBytes(bytes.subarray(0, COMMIT_CID_PREFIX.length), COMMIT_CID_PREFIX))
+      throw new CorruptError("checkpoint", `commit cid ${e.cid} is not a sha2-256 dag-cbor cid`);
+    eventCids.set(bytes.subarray(COMMIT_CID_PREFIX.length), i * DIGEST_BYTES);
     parents.write(e.parents.length);
     for (const p of e.parents) parents.write(i - eventIndex.get(p)!);
     heights.write(e.height - lastHeight);
@@ -311,7 +342,7 @@ export async function encodeCheckpoint(
     parents: parents.finish(),
     heights: heights.finish(),
     eventIds: eventIds.finish(),
-    ids,
+    ids: extraIds,
     versions: versions.finish(),
     cids,
   });
@@ -336,7 +367,7 @@ export async function encodeCheckpoint(
   out[0] = sealed.cid.bytes.length;
   out.set(sealed.cid.bytes, 1);
   out.set(sealed.bytes, 1 + sealed.cid.bytes.length);
-  return { bytes: out, checkpoint: new Checkpoint(layout, compression) };
+  return { bytes: out, checkpoint: new Checkpoint(layout, compression, crypto) };
 }
 
 /** Throws IntegrityError/CorruptError for a damaged checkpoint, DecryptError for a wrong key. */
@@ -364,5 +395,5 @@ export async function decodeCheckpoint(bytes: Uint8Array, crypto: CryptoProvider
     [layout.nodeIndex, layout.packIndex, layout.extraIndex].some((i) => i.length % ENTRY !== 0)
   )
     throw new CorruptError("checkpoint", "unknown version or shape");
-  return new Checkpoint(layout, compression);
+  return new Checkpoint(layout, compression, crypto);
 }
