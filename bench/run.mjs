@@ -314,6 +314,8 @@ for (const t of tasks) {
   if (!r.ok) {
     const key = t.wl === "scale" ? `scale@${t.size}` : t.wl;
     results[t.s].errors[key] = r.error;
+    const openOnly = t.wl === "reopen" && /^open took (\d+) ms/.exec(r.error ?? "");
+    if (openOnly) push(t.s, "reopenOpenOnlyMs", Number(openOnly[1]));
     errors.push(`${what} run ${t.run}: ${r.error}`);
     log(`FAILED (${secs} s): ${r.error}`);
     continue;

@@ -73,6 +73,10 @@ export function renderTable(results, counts, opts) {
     const med = Object.fromEntries(opts.systems.map((s) => [s, median(results[s]?.[m.key] ?? [])]));
     const cells = opts.systems.map((s) => {
       if (opts.skipped?.[s]) return "not run";
+      if (med[s] === undefined && m.key === "reopenMs" && results[s]?.reopenOpenOnlyMs?.length) {
+        footnotes.add("‡ the open succeeded but the first get failed (see Errors): only the open is timed, so no ratio.");
+        return `get failed‡ (open: ${fmt(median(results[s].reopenOpenOnlyMs), "ms")})`;
+      }
       if (med[s] === undefined && results[s]?.errors?.[m.workload]) return "error";
       let text = fmt(med[s], m.unit);
       const n = counts[s]?.[m.key];
@@ -128,7 +132,7 @@ export function renderTable(results, counts, opts) {
 
 /** Per-run raw values, for the record. */
 export function renderRuns(results, opts) {
-  const keys = [...METRICS.map((m) => m.key), ...(opts.scale?.sizes ?? []).map((s) => `scalePut@${s}`), "diskBeforeApparent", "diskAfterApparent", "peakRssGrowthMiB", "compactMs", "importMs@reopen"];
+  const keys = [...METRICS.map((m) => m.key), ...(opts.scale?.sizes ?? []).map((s) => `scalePut@${s}`), "diskBeforeApparent", "diskAfterApparent", "peakRssGrowthMiB", "compactMs", "importMs@reopen", "reopenOpenOnlyMs"];
   // plus every close() time that was recorded (not timed in any workload)
   for (const s of opts.systems) for (const k of Object.keys(results[s] ?? {})) if (k.startsWith("closeMs@") && !keys.includes(k)) keys.push(k);
   const lines = ["| system | metric | runs | median |", "|---|---|---|---:|"];

@@ -13,6 +13,7 @@ import type { CryptoProvider } from "../blocks/crypto.js";
 import type { Version } from "../crdt/merge.js";
 import type { TreeNode } from "../crdt/prolly-tree.js";
 import { decodeTreeNode } from "../crdt/prolly-tree.js";
+import { fromEventValue } from "../crdt/event.js";
 import { encodeTreeNode } from "../crdt/tree-node-codec.js";
 import type { Gateway } from "../gateways/gateway.js";
 import type { Checkpoint } from "./checkpoint.js";
@@ -40,7 +41,17 @@ export class BlockSource {
   readonly #checkpointNodes = new Lru<string, TreeNode<CID>>(20_000);
   #cached: Version[] = [];
 
-  constructor(options: { storage: Gateway; ledger: string; crypto: CryptoProvider; key: Uint8Array }) {
+  readonly #versionsOf: (id: string) => readonly Version[] | undefined;
+
+  constructor(options: {
+    storage: Gateway;
+    ledger: string;
+    crypto: CryptoProvider;
+    key: Uint8Array;
+    /** The latest versions of an id, whose cache slots this source fills. */
+    versionsOf: (id: string) => readonly Version[] | undefined;
+  }) {
+    this.#versionsOf = options.versionsOf;
     this.#storage = options.storage;
     this.#ledger = options.ledger;
     this.#crypto = options.crypto;
@@ -94,10 +105,37 @@ export class BlockSource {
     if (version.cache !== undefined) return version.cache as DocBody;
     const cid = version.doc;
     if (!cid) throw new CorruptError(`version ${version.event}`, "is a deletion, not a doc");
-    const bytes = (await this.#fromCheckpoint(id, cid)) ?? (await this.#fromCommit(version.event, cid));
-    const body = decodeBody(bytes, cid);
-    this.cacheBody(version, body);
-    return body;
+    const saved = await this.#fromCheckpoint(id, cid);
+    if (saved) {
+      const body = decodeBody(saved, cid);
+      this.cacheBody(version, body);
+      return body;
+    }
+    await this.#cacheCommit(version.event);
+    if (version.cache === undefined) throw new CorruptError(`commit ${version.event}`, `does not hold doc ${cid.toString()} of ${JSON.stringify(id)}`);
+    return version.cache as DocBody;
+  }
+
+  /**
+   * Reads a commit and caches the body of every current version it wrote: docs written
+   * together (a bulk) are usually read together, and one decrypt then serves them all.
+   */
+  async #cacheCommit(commit: string): Promise<void> {
+    const opened = await this.openCommit(CID.parse(commit));
+    const eventCid = opened.roots[0];
+    const eventBlock = eventCid && opened.blocks.find((b) => b.cid.equals(eventCid));
+    if (!eventBlock) throw new CorruptError(`commit ${commit}`, "has no event block");
+    const event = fromEventValue(decodeValue(eventBlock.bytes, `event of commit ${commit}`), `commit ${commit}`);
+    const byCid = new Map(opened.blocks.map((b) => [cidKey(b.cid), b.bytes]));
+    for (const [id, doc] of event.ops) {
+      if (!doc) continue;
+      for (const v of this.#versionsOf(id) ?? [])
+        if (v.event === commit && v.cache === undefined && v.doc?.equals(doc)) {
+          const bytes = byCid.get(cidKey(doc));
+          if (!bytes) throw new CorruptError(`commit ${commit}`, `does not hold doc ${doc.toString()}`);
+          this.cacheBody(v, decodeBody(bytes, doc));
+        }
+    }
   }
 
   /** A doc named only by the tree (before the versions are loaded): it is in the checkpoint. */
@@ -115,8 +153,11 @@ export class BlockSource {
   /** The encoded bytes of a doc (for checkpoints): dag-cbor is deterministic, so a cached body re-encodes to the stored bytes. */
   async getDocBytes(id: string, version: Version): Promise<Uint8Array> {
     const cid = version.doc!;
-    if (version.cache !== undefined) return encodeDocValue(version.cache);
-    return (await this.#fromCheckpoint(id, cid)) ?? (await this.#fromCommit(version.event, cid));
+    if (version.cache === undefined) {
+      const saved = await this.#fromCheckpoint(id, cid);
+      if (saved) return saved;
+    }
+    return encodeDocValue(await this.getDoc(id, version));
   }
 
   /** The encoded bytes of a tree node (for checkpoints). */
@@ -138,12 +179,6 @@ export class BlockSource {
     return openCommit(this.#crypto, this.#key, cid, bytes);
   }
 
-  async #fromCommit(commit: string, cid: CID): Promise<Uint8Array> {
-    const opened = await this.openCommit(CID.parse(commit));
-    const block = opened.blocks.find((b) => b.cid.equals(cid));
-    if (!block) throw new CorruptError(`commit ${commit}`, `does not hold doc ${cid.toString()}`);
-    return block.bytes;
-  }
 }
 
 function decodeBody(bytes: Uint8Array, cid: CID): DocBody {

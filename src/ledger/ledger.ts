@@ -292,9 +292,11 @@ export class Ledger {
       this.#headCids.set(commit, sealed.cid);
       state.applyWrite(commit, ops, planned);
       blocks.updateTree(planned.update.nodes, planned.update.replaced);
-      for (const d of byId.values()) if (d.body) blocks.cacheBody(state.winner(d.id)!, d.body);
+
       this.#uncheckpointed++;
       this.#maybeCheckpoint();
+      // Docs just written are the likeliest to be read next; the cache is bounded.
+      for (const d of byId.values()) if (d.body) blocks.cacheBody(state.winner(d.id)!, d.body);
       await this.#notify(ops.map((o) => o[0]));
       return this.clock;
     });

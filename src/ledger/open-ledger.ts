@@ -53,8 +53,11 @@ export async function openLedger(name: string, options: OpenLedgerOptions = {}):
   try {
     const heads = await storage.getHeads(name);
     const key = await findKey(storage.local, name, explicitKey, heads.length > 0, crypto);
-    const blocks = new BlockSource({ storage, ledger: name, crypto, key });
-    const state = new LedgerState({ source: blocks, crypto });
+    // The state and the block source refer to each other: the source serves the state's
+    // tree nodes, and fills doc caches on the state's versions.
+    let state: LedgerState | undefined;
+    const blocks = new BlockSource({ storage, ledger: name, crypto, key, versionsOf: (id) => state?.versions.get(id) });
+    state = new LedgerState({ source: blocks, crypto });
     const compression = options.compression ?? nodeCompression;
     const checkpoint = await restoreCheckpoint(storage.local, name, crypto, key, compression);
     if (checkpoint) blocks.useCheckpoint(checkpoint);
