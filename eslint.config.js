@@ -26,24 +26,53 @@ const nodeIo = {
 };
 
 export default tseslint.config(
-  { ignores: ["dist/**", "node_modules/**", "bench/**", "coverage/**", "bin/**", "tmp/**", ".ci/**", "eslint.config.js"] },
+  {
+    ignores: [
+      "dist/**",
+      "node_modules/**",
+      "bench/**",
+      "coverage/**",
+      "bin/**",
+      "tmp/**",
+      ".ci/**",
+      "eslint.config.js",
+    ],
+  },
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: {
-      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+      parserOptions: {
+        projectService: true,
+        tsconfigRootDir: import.meta.dirname,
+      },
     },
     rules: {
       "@typescript-eslint/no-floating-promises": "error",
       "@typescript-eslint/no-misused-promises": "error",
       "@typescript-eslint/consistent-type-imports": "error",
-      "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_" }],
+      "@typescript-eslint/no-unused-vars": [
+        "error",
+        { argsIgnorePattern: "^_" },
+      ],
       "no-restricted-syntax": [
         "error",
-        { selector: "MemberExpression[object.name='process'][property.name='env']", message: "only src/cli reads process.env" },
+        {
+          selector:
+            "MemberExpression[object.name='process'][property.name='env']",
+          message: "only src/cli reads process.env",
+        },
       ],
     },
   },
-  layer("util", ["blocks", "crdt", "gateways", "sync", "ledger", "server", "cli"]),
+  layer("util", [
+    "blocks",
+    "crdt",
+    "gateways",
+    "sync",
+    "ledger",
+    "server",
+    "cli",
+  ]),
   layer("blocks", ["crdt", "gateways", "sync", "ledger", "server", "cli"]),
   layer("crdt", ["gateways", "sync", "ledger", "server", "cli"], [nodeIo]),
   layer("gateways", ["crdt", "sync", "ledger", "server", "cli"]),
@@ -51,7 +80,13 @@ export default tseslint.config(
   layer("ledger", ["server", "cli"]),
   layer("server", ["crdt", "ledger", "cli", "gateways"]),
   {
-    files: ["src/cli/**/*.ts", "test/**/*.ts", "**/*.test.ts", "vitest.config.ts", "examples/**/*.ts"],
+    files: [
+      "src/cli/**/*.ts",
+      "test/**/*.ts",
+      "**/*.test.ts",
+      "vitest.config.ts",
+      "examples/**/*.ts",
+    ],
     rules: { "no-restricted-syntax": "off" },
   },
   {

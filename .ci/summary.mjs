@@ -5,7 +5,9 @@ import { readFileSync } from "node:fs";
 const file = process.argv[2] ?? ".vitest-report.json";
 try {
   const report = JSON.parse(readFileSync(file, "utf8"));
-  console.log(`${report.numPassedTests} passed, ${report.numFailedTests} failed`);
+  console.log(
+    `${report.numPassedTests} passed, ${report.numFailedTests} failed`,
+  );
 } catch {
   console.log("0 passed, 1 failed");
 }

@@ -3,7 +3,9 @@
 import { openLedger } from "../src/index.js";
 
 const ledger = await openLedger("orders");
-const stop = ledger.subscribe((rows) => console.log(`changed: ${rows.map((r) => r.id).join(", ")}`));
+const stop = ledger.subscribe((rows) =>
+  console.log(`changed: ${rows.map((r) => r.id).join(", ")}`),
+);
 
 await ledger.put({ _id: "o1", customer: "acme", amount: 42, status: "open" });
 await ledger.bulk([
@@ -14,9 +16,14 @@ await ledger.put({ _id: "o1", customer: "acme", amount: 43, status: "open" });
 
 console.log("o1 is", await ledger.get("o1"));
 const { rows } = await ledger.allDocs({ prefix: "o" });
-console.log(`${rows.length} orders:`, rows.map((r) => `${r.id}=${JSON.stringify(r.doc.amount)}`).join(" "));
+console.log(
+  `${rows.length} orders:`,
+  rows.map((r) => `${r.id}=${JSON.stringify(r.doc.amount)}`).join(" "),
+);
 console.log("clock:", ledger.clock);
 
 stop();
 await ledger.close();
-console.log("stored encrypted under ./.kiln; run again and the docs are still there");
+console.log(
+  "stored encrypted under ./.kiln; run again and the docs are still there",
+);

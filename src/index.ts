@@ -2,7 +2,14 @@
 export { openLedger, DEFAULT_STORAGE_DIR } from "./ledger/open-ledger.js";
 export type { OpenLedgerOptions } from "./ledger/open-ledger.js";
 export { Ledger } from "./ledger/ledger.js";
-export type { WriteResult, BulkResult, AllDocsOptions, ChangeRow, ChangesListener, ErrorListener } from "./ledger/ledger.js";
+export type {
+  WriteResult,
+  BulkResult,
+  AllDocsOptions,
+  ChangeRow,
+  ChangesListener,
+  ErrorListener,
+} from "./ledger/ledger.js";
 export type { Doc, DocInput, DocValue } from "./ledger/doc.js";
 export { MAX_DOC_BYTES, MAX_ID_BYTES } from "./ledger/doc.js";
 export {
@@ -19,7 +26,14 @@ export {
   IoError,
 } from "./util/errors.js";
 export type { KilnErrorCode } from "./util/errors.js";
-export type { Gateway, GatewayFactory, HeadSet, HeadUpdate, LocalStorage, Unsubscribe } from "./gateways/gateway.js";
+export type {
+  Gateway,
+  GatewayFactory,
+  HeadSet,
+  HeadUpdate,
+  LocalStorage,
+  Unsubscribe,
+} from "./gateways/gateway.js";
 export { createRegistry } from "./gateways/registry.js";
 export type { Registry } from "./gateways/registry.js";
 export { memoryGateway } from "./gateways/memory-gateway.js";

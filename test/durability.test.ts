@@ -16,12 +16,28 @@ afterEach(async () => {
   for (const d of dirs.splice(0)) await rm(d, { recursive: true, force: true });
 });
 
-async function crashWhileWriting(url: string, first: number, killAfter: number): Promise<string[]> {
-  const child = spawn(process.execPath, ["--import", tsxLoader, join(import.meta.dirname, "fixtures/writer.ts"), url, String(first)], {
-    stdio: ["ignore", "pipe", "inherit"],
-  });
+async function crashWhileWriting(
+  url: string,
+  first: number,
+  killAfter: number,
+): Promise<string[]> {
+  const child = spawn(
+    process.execPath,
+    [
+      "--import",
+      tsxLoader,
+      join(import.meta.dirname, "fixtures/writer.ts"),
+      url,
+      String(first),
+    ],
+    {
+      stdio: ["ignore", "pipe", "inherit"],
+    },
+  );
   const acked: string[] = [];
-  const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on("exit", (_code, signal) => resolve(signal)));
+  const exited = new Promise<NodeJS.Signals | null>((resolve) =>
+    child.on("exit", (_code, signal) => resolve(signal)),
+  );
   const lines = createInterface({ input: child.stdout });
   for await (const line of lines) {
     if (!line.startsWith("ok ")) continue;
@@ -45,7 +61,10 @@ describe("durability", () => {
       const url = pathToFileURL(dir).href + mode;
       const rnd = createRandom(seed);
       // Two crashes in a row: the second run starts from a store that was itself crashed.
-      const acked = [...(await crashWhileWriting(url, 0, 200 + rnd.int(400))), ...(await crashWhileWriting(url, 1_000_000, 200 + rnd.int(400)))];
+      const acked = [
+        ...(await crashWhileWriting(url, 0, 200 + rnd.int(400))),
+        ...(await crashWhileWriting(url, 1_000_000, 200 + rnd.int(400))),
+      ];
       const ledger = await openLedger("crash", { storage: url });
       for (const id of acked) expect((await ledger.get(id))._id).toBe(id);
       const count = (await ledger.allDocs()).rows.length;
@@ -60,13 +79,25 @@ describe("one process per file ledger", () => {
     const dir = await mkdtemp(join(tmpdir(), "kiln-lock-"));
     dirs.push(dir);
     const url = pathToFileURL(dir).href;
-    const child = spawn(process.execPath, ["--import", tsxLoader, join(import.meta.dirname, "fixtures/writer.ts"), url, "0"], {
-      stdio: ["ignore", "pipe", "inherit"],
-    });
+    const child = spawn(
+      process.execPath,
+      [
+        "--import",
+        tsxLoader,
+        join(import.meta.dirname, "fixtures/writer.ts"),
+        url,
+        "0",
+      ],
+      {
+        stdio: ["ignore", "pipe", "inherit"],
+      },
+    );
     const exited = new Promise((resolve) => child.on("exit", resolve));
     const lines = createInterface({ input: child.stdout });
     for await (const line of lines) if (line.startsWith("ok ")) break;
-    await expect(openLedger("crash", { storage: url })).rejects.toMatchObject({ code: "locked" });
+    await expect(openLedger("crash", { storage: url })).rejects.toMatchObject({
+      code: "locked",
+    });
     child.kill("SIGKILL");
     await exited;
     // The dead owner's lock is stale and taken over.

@@ -3,7 +3,12 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { DecryptError, KilnError, NotFoundError, openLedger } from "../src/index.js";
+import {
+  DecryptError,
+  KilnError,
+  NotFoundError,
+  openLedger,
+} from "../src/index.js";
 import type { Ledger } from "../src/index.js";
 import { memoryGateway } from "../src/index.js";
 import { CID } from "multiformats/cid";
@@ -23,7 +28,10 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function ledger(name = "orders", options: { key?: string; storage?: string } = {}) {
+async function ledger(
+  name = "orders",
+  options: { key?: string; storage?: string } = {},
+) {
   const l = await openLedger(name, { storage: url, ...options });
   open.push(l);
   return l;
@@ -59,7 +67,13 @@ describe("Ledger API", () => {
 
   it("keeps Uint8Array values and JSON types", async () => {
     const l = await ledger();
-    const doc = { _id: "b", bytes: new Uint8Array([1, 2, 3]), n: 1.5, s: "é", list: [null, true, { x: [] }] };
+    const doc = {
+      _id: "b",
+      bytes: new Uint8Array([1, 2, 3]),
+      n: 1.5,
+      s: "é",
+      list: [null, true, { x: [] }],
+    };
     await l.put(doc);
     expect(await l.get("b")).toEqual(doc);
   });
@@ -73,10 +87,17 @@ describe("Ledger API", () => {
     expect(r.clock).not.toEqual(before);
     const { rows } = await l.allDocs();
     expect(rows).toHaveLength(3);
-    expect(rows.filter((x) => x.id === "a" || x.id === "b").map((x) => x.doc.v)).toEqual([1, 2]);
+    expect(
+      rows.filter((x) => x.id === "a" || x.id === "b").map((x) => x.doc.v),
+    ).toEqual([1, 2]);
     // One bad doc refuses the whole batch and writes nothing.
     const clock = l.clock;
-    await expect(l.bulk([{ _id: "c", v: 1 }, { _id: "", v: 2 }])).rejects.toMatchObject({ code: "invalid-id" });
+    await expect(
+      l.bulk([
+        { _id: "c", v: 1 },
+        { _id: "", v: 2 },
+      ]),
+    ).rejects.toMatchObject({ code: "invalid-id" });
     expect(l.clock).toEqual(clock);
     await expect(l.get("c")).rejects.toBeInstanceOf(NotFoundError);
   });
@@ -115,17 +136,30 @@ describe("Ledger API", () => {
     const l = await ledger();
     const ids = ["a1", "a2", "a3", "b1", "b2", "c1"];
     await l.bulk(ids.map((id) => ({ _id: id })));
-    const list = async (o: object) => (await l.allDocs(o)).rows.map((r) => r.id);
+    const list = async (o: object) =>
+      (await l.allDocs(o)).rows.map((r) => r.id);
     expect(await list({})).toEqual(ids);
     expect(await list({ prefix: "a" })).toEqual(["a1", "a2", "a3"]);
-    expect(await list({ prefix: "a", descending: true })).toEqual(["a3", "a2", "a1"]);
+    expect(await list({ prefix: "a", descending: true })).toEqual([
+      "a3",
+      "a2",
+      "a1",
+    ]);
     expect(await list({ start: "a2", end: "b1" })).toEqual(["a2", "a3", "b1"]);
-    expect(await list({ start: "a2", end: "b1", descending: true })).toEqual(["b1", "a3", "a2"]);
+    expect(await list({ start: "a2", end: "b1", descending: true })).toEqual([
+      "b1",
+      "a3",
+      "a2",
+    ]);
     expect(await list({ limit: 2 })).toEqual(["a1", "a2"]);
     expect(await list({ limit: 2, descending: true })).toEqual(["c1", "b2"]);
-    expect(await list({ prefix: "b", limit: 1, descending: true })).toEqual(["b2"]);
+    expect(await list({ prefix: "b", limit: 1, descending: true })).toEqual([
+      "b2",
+    ]);
     expect(await list({ prefix: "zz" })).toEqual([]);
-    await expect(l.allDocs({ limit: -1 })).rejects.toMatchObject({ code: "invalid-argument" });
+    await expect(l.allDocs({ limit: -1 })).rejects.toMatchObject({
+      code: "invalid-argument",
+    });
   });
 
   it("changes(since) returns exactly the docs changed since, once", async () => {
@@ -157,7 +191,9 @@ describe("Ledger API", () => {
       clock = page.clock;
     }
     expect(seen.sort()).toEqual(["a", "b", "c"]);
-    await expect(l.changes(["bafyfake"])).rejects.toMatchObject({ code: "invalid-argument" });
+    await expect(l.changes(["bafyfake"])).rejects.toMatchObject({
+      code: "invalid-argument",
+    });
   });
 
   it("subscribe delivers rows after every write", async () => {
@@ -169,7 +205,14 @@ describe("Ledger API", () => {
     await l.del("a");
     stop();
     await l.put({ _id: "d" });
-    expect(got).toEqual([[{ id: "a", doc: { _id: "a", v: 1 } }], [{ id: "b", doc: { _id: "b" } }, { id: "c", doc: { _id: "c" } }], [{ id: "a", deleted: true }]]);
+    expect(got).toEqual([
+      [{ id: "a", doc: { _id: "a", v: 1 } }],
+      [
+        { id: "b", doc: { _id: "b" } },
+        { id: "c", doc: { _id: "c" } },
+      ],
+      [{ id: "a", deleted: true }],
+    ]);
   });
 
   it("reopens with everything, and with compaction", async () => {
@@ -199,14 +242,22 @@ describe("Ledger API", () => {
     const l = await openLedger("auto", { storage: room, checkpointEvery: 50 });
     open.push(l);
     for (let i = 0; i < 120; i++) await l.put({ _id: `d${i % 30}`, i });
-    const gateway = await memoryGateway.open(memoryGateway.parse(new URL(room)));
+    const gateway = await memoryGateway.open(
+      memoryGateway.parse(new URL(room)),
+    );
     const bytes = await gateway.local!.getCheckpoint("auto");
     expect(bytes).toBeDefined();
     const { decodeCheckpoint } = await import("../src/ledger/checkpoint.js");
     const { nodeCrypto } = await import("../src/blocks/node-crypto.js");
-    const { nodeCompression } = await import("../src/blocks/node-compression.js");
+    const { nodeCompression } =
+      await import("../src/blocks/node-compression.js");
     const { decodeLedgerKey } = await import("../src/blocks/ledger-key.js");
-    const cp = await decodeCheckpoint(bytes!, nodeCrypto, decodeLedgerKey(l.key), nodeCompression);
+    const cp = await decodeCheckpoint(
+      bytes!,
+      nodeCrypto,
+      decodeLedgerKey(l.key),
+      nodeCompression,
+    );
     expect(cp.heads[0]!.height).toBeGreaterThanOrEqual(100);
     await gateway.close();
   });
@@ -223,7 +274,9 @@ describe("Ledger API", () => {
     const wrong = "A".repeat(43);
     const p = openLedger("shared", { storage: url, key: wrong });
     await expect(p).rejects.toBeInstanceOf(DecryptError);
-    await expect(openLedger("shared", { storage: url, key: "short" })).rejects.toMatchObject({ code: "invalid-key" });
+    await expect(
+      openLedger("shared", { storage: url, key: "short" }),
+    ).rejects.toMatchObject({ code: "invalid-key" });
   });
 
   it("destroy removes the ledger and its key; other ledgers in the store stay", async () => {
@@ -241,10 +294,18 @@ describe("Ledger API", () => {
   });
 
   it("refuses bad names and storage URLs with typed errors", async () => {
-    await expect(openLedger("", { storage: url })).rejects.toMatchObject({ code: "invalid-argument" });
-    await expect(openLedger("x", { storage: "nope://where" })).rejects.toMatchObject({ code: "invalid-url" });
-    await expect(openLedger("x", { storage: "not a url" })).rejects.toMatchObject({ code: "invalid-url" });
-    await expect(openLedger("x", { storage: "file://relative/path" })).rejects.toMatchObject({ code: "invalid-url" });
+    await expect(openLedger("", { storage: url })).rejects.toMatchObject({
+      code: "invalid-argument",
+    });
+    await expect(
+      openLedger("x", { storage: "nope://where" }),
+    ).rejects.toMatchObject({ code: "invalid-url" });
+    await expect(
+      openLedger("x", { storage: "not a url" }),
+    ).rejects.toMatchObject({ code: "invalid-url" });
+    await expect(
+      openLedger("x", { storage: "file://relative/path" }),
+    ).rejects.toMatchObject({ code: "invalid-url" });
   });
 
   it("rejects calls after close", async () => {
@@ -256,7 +317,10 @@ describe("Ledger API", () => {
 
   it("merges commits from another replica and keeps conflicts readable", async () => {
     const a = await ledger("c", { storage: "memory://conflicts-a" });
-    const b = await ledger("c", { storage: "memory://conflicts-b", key: a.key });
+    const b = await ledger("c", {
+      storage: "memory://conflicts-b",
+      key: a.key,
+    });
     await a.put({ _id: "base", v: 0 });
     await copyCommits("memory://conflicts-a", "memory://conflicts-b", "c");
     await b.merge(a.clock.map((c) => CID.parse(c)));
@@ -275,7 +339,10 @@ describe("Ledger API", () => {
     expect(wa).toEqual(wb);
     const conflicts = (wa as unknown as { _conflicts: unknown[] })._conflicts;
     expect(conflicts).toHaveLength(1);
-    expect([wa.from, (conflicts[0] as { from: string }).from].sort()).toEqual(["a", "b"]);
+    expect([wa.from, (conflicts[0] as { from: string }).from].sort()).toEqual([
+      "a",
+      "b",
+    ]);
     expect(seen.length).toBeGreaterThan(0);
     expect((await a.allDocs()).rows).toEqual((await b.allDocs()).rows);
     // Conflicts, the clock and the feed survive a checkpoint and a (lazy) reopen.
@@ -286,17 +353,28 @@ describe("Ledger API", () => {
     expect(await reopened.get("x")).toEqual({ _id: "x", from: wa.from });
     expect(await reopened.get("x", { conflicts: true })).toEqual(wa);
     expect((await reopened.changes(mid)).rows).toEqual([]);
-    expect((await reopened.changes()).rows.map((r) => r.id).sort()).toEqual(["base", "x"]);
+    expect((await reopened.changes()).rows.map((r) => r.id).sort()).toEqual([
+      "base",
+      "x",
+    ]);
     await reopened.close();
     const again = await ledger("c", { storage: "memory://conflicts-a" });
     // A write after the merge supersedes both versions.
     await again.put({ _id: "x", from: "resolved" });
-    expect(await again.get("x", { conflicts: true })).toEqual({ _id: "x", from: "resolved", _conflicts: [] });
+    expect(await again.get("x", { conflicts: true })).toEqual({
+      _id: "x",
+      from: "resolved",
+      _conflicts: [],
+    });
   });
 });
 
 /** Copies every commit reachable from the source heads (a stand-in for sync). */
-async function copyCommits(from: string, to: string, name: string): Promise<void> {
+async function copyCommits(
+  from: string,
+  to: string,
+  name: string,
+): Promise<void> {
   const source = await memoryGateway.open(memoryGateway.parse(new URL(from)));
   const target = await memoryGateway.open(memoryGateway.parse(new URL(to)));
   const heads = await source.getHeads(name);

@@ -16,8 +16,20 @@ async function runTs(source: string): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), "kiln-sample-"));
   try {
     const file = join(dir, "sample.mts");
-    await writeFile(file, source.replaceAll(/from "kiln"/g, `from ${JSON.stringify(entry)}`).replaceAll(/from "\.\.\/src\/index\.js"/g, `from ${JSON.stringify(entry)}`));
-    const { stdout } = await run(process.execPath, ["--import", tsxLoader, file], { cwd: dir, env: { ...process.env, NODE_OPTIONS: "" } });
+    await writeFile(
+      file,
+      source
+        .replaceAll(/from "kiln"/g, `from ${JSON.stringify(entry)}`)
+        .replaceAll(
+          /from "\.\.\/src\/index\.js"/g,
+          `from ${JSON.stringify(entry)}`,
+        ),
+    );
+    const { stdout } = await run(
+      process.execPath,
+      ["--import", tsxLoader, file],
+      { cwd: dir, env: { ...process.env, NODE_OPTIONS: "" } },
+    );
     return stdout;
   } finally {
     await rm(dir, { recursive: true, force: true });
@@ -35,23 +47,40 @@ describe("README samples", () => {
     it(`sample ${i + 1} runs`, async () => {
       const out = await runTs(sample);
       expect(out.length).toBeGreaterThan(0);
-      if (sample.includes("NotFoundError")) expect(out).toContain("true not-found");
+      if (sample.includes("NotFoundError"))
+        expect(out).toContain("true not-found");
       if (sample.includes('"hello"')) expect(out.trim()).toBe("hello");
     });
   });
 });
 
 describe("examples", async () => {
-  const files = (await readdir(join(root, "examples"))).filter((f) => f.endsWith(".ts"));
+  const files = (await readdir(join(root, "examples"))).filter((f) =>
+    f.endsWith(".ts"),
+  );
   for (const f of files)
     it(`${f} runs twice (the second run sees the first run's docs)`, async () => {
       const source = await readFile(join(root, "examples", f), "utf8");
       const dir = await mkdtemp(join(tmpdir(), "kiln-example-"));
       try {
         const file = join(dir, "example.mts");
-        await writeFile(file, source.replaceAll(/from "\.\.\/src\/index\.js"/g, `from ${JSON.stringify(entry)}`));
-        const first = await run(process.execPath, ["--import", tsxLoader, file], { cwd: dir });
-        const second = await run(process.execPath, ["--import", tsxLoader, file], { cwd: dir });
+        await writeFile(
+          file,
+          source.replaceAll(
+            /from "\.\.\/src\/index\.js"/g,
+            `from ${JSON.stringify(entry)}`,
+          ),
+        );
+        const first = await run(
+          process.execPath,
+          ["--import", tsxLoader, file],
+          { cwd: dir },
+        );
+        const second = await run(
+          process.execPath,
+          ["--import", tsxLoader, file],
+          { cwd: dir },
+        );
         expect(first.stdout).toContain("3 orders");
         expect(second.stdout).toContain("3 orders");
       } finally {

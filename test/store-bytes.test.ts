@@ -1,7 +1,15 @@
 // What lands on disk: no plaintext (encryption), and damaged bytes are detected with typed
 // errors without changing anything stored (integrity).
 import { createHash } from "node:crypto";
-import { mkdtemp, readFile, readdir, rm, stat, unlink, writeFile } from "node:fs/promises";
+import {
+  mkdtemp,
+  readFile,
+  readdir,
+  rm,
+  stat,
+  unlink,
+  writeFile,
+} from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -37,8 +45,17 @@ const MARKER = "PLAINTEXT-MARKER-7f3a9c";
 describe("encryption at rest", () => {
   it("no stored byte contains a doc's plaintext, an id, or a field name", async () => {
     const ledger = await openLedger("secrets", { storage: url });
-    await ledger.put({ _id: `id-${MARKER}`, note: MARKER, [`field${MARKER}`]: 1 });
-    await ledger.bulk(Array.from({ length: 50 }, (_, i) => ({ _id: `bulk-${i}-${MARKER}`, note: `${MARKER} ${i}` })));
+    await ledger.put({
+      _id: `id-${MARKER}`,
+      note: MARKER,
+      [`field${MARKER}`]: 1,
+    });
+    await ledger.bulk(
+      Array.from({ length: 50 }, (_, i) => ({
+        _id: `bulk-${i}-${MARKER}`,
+        note: `${MARKER} ${i}`,
+      })),
+    );
     await ledger.put({ _id: "bin", bytes: utf8(MARKER) });
     await ledger.compact();
     await ledger.put({ _id: "after", note: MARKER });
@@ -64,17 +81,36 @@ describe("integrity", () => {
   it("every single flipped byte of a sealed commit is refused with a typed error", async () => {
     const key = nodeCrypto.randomBytes(32);
     const doc = utf8("a doc");
-    const sealed = await sealCommit(nodeCrypto, key, [], [cidFor(nodeCrypto, doc)], [{ cid: cidFor(nodeCrypto, doc), bytes: doc }]);
-    await expect(openCommit(nodeCrypto, key, sealed.cid, sealed.bytes)).resolves.toBeDefined();
+    const sealed = await sealCommit(
+      nodeCrypto,
+      key,
+      [],
+      [cidFor(nodeCrypto, doc)],
+      [{ cid: cidFor(nodeCrypto, doc), bytes: doc }],
+    );
+    await expect(
+      openCommit(nodeCrypto, key, sealed.cid, sealed.bytes),
+    ).resolves.toBeDefined();
     for (let i = 0; i < sealed.bytes.length; i++) {
       const bad = new Uint8Array(sealed.bytes);
       bad[i]! ^= 0x01;
-      await expect(openCommit(nodeCrypto, key, sealed.cid, bad)).rejects.toBeInstanceOf(IntegrityError);
+      await expect(
+        openCommit(nodeCrypto, key, sealed.cid, bad),
+      ).rejects.toBeInstanceOf(IntegrityError);
     }
     // Bytes that match their CID but were sealed under another key are a DecryptError.
-    await expect(openCommit(nodeCrypto, nodeCrypto.randomBytes(32), sealed.cid, sealed.bytes)).rejects.toMatchObject({ code: "decrypt" });
+    await expect(
+      openCommit(
+        nodeCrypto,
+        nodeCrypto.randomBytes(32),
+        sealed.cid,
+        sealed.bytes,
+      ),
+    ).rejects.toMatchObject({ code: "decrypt" });
     // A truncated commit is refused too.
-    await expect(openCommit(nodeCrypto, key, sealed.cid, sealed.bytes.subarray(0, 10))).rejects.toBeInstanceOf(IntegrityError);
+    await expect(
+      openCommit(nodeCrypto, key, sealed.cid, sealed.bytes.subarray(0, 10)),
+    ).rejects.toBeInstanceOf(IntegrityError);
   });
 
   it("a flipped byte in a stored commit is detected on reopen, and the store is left as it was", async () => {
@@ -92,9 +128,15 @@ describe("integrity", () => {
     const digest = createHash("sha256").update(damaged).digest("hex");
     const opening = openLedger("flip", { storage: url });
     await expect(opening).rejects.toBeInstanceOf(KilnError);
-    await expect(opening).rejects.toMatchObject({ code: expect.stringMatching(/^(integrity|corrupt)$/) as unknown as string });
+    await expect(opening).rejects.toMatchObject({
+      code: expect.stringMatching(/^(integrity|corrupt)$/) as unknown as string,
+    });
     // Nothing was truncated or rewritten by the failed open.
-    expect(createHash("sha256").update(await readFile(log)).digest("hex")).toBe(digest);
+    expect(
+      createHash("sha256")
+        .update(await readFile(log))
+        .digest("hex"),
+    ).toBe(digest);
     // Restoring the byte restores the ledger, whole.
     await writeFile(log, original);
     const again = await openLedger("flip", { storage: url });

@@ -19,7 +19,10 @@ export interface CarContent {
   blocks: Block[];
 }
 
-export function encodeCar(roots: readonly CID[], blocks: readonly Block[]): Uint8Array {
+export function encodeCar(
+  roots: readonly CID[],
+  blocks: readonly Block[],
+): Uint8Array {
   const w = new CborWriter(24 + 44 * roots.length);
   w.map(2).text("roots").array(roots.length);
   for (const r of roots) w.cid(r);
@@ -52,10 +55,14 @@ export function decodeCar(bytes: Uint8Array, subject: string): CarContent {
     let at = 0;
     const [headerLength, hl] = varint.decode(bytes, at);
     at += hl;
-    if (at + headerLength > bytes.length) throw new Error("header runs past the end");
-    const header = dagCbor.decode<{ version?: unknown; roots?: unknown }>(bytes.subarray(at, at + headerLength));
+    if (at + headerLength > bytes.length)
+      throw new Error("header runs past the end");
+    const header = dagCbor.decode<{ version?: unknown; roots?: unknown }>(
+      bytes.subarray(at, at + headerLength),
+    );
     at += headerLength;
-    if (header.version !== 1 || !Array.isArray(header.roots)) throw new Error("not a carv1 header");
+    if (header.version !== 1 || !Array.isArray(header.roots))
+      throw new Error("not a carv1 header");
     const roots = header.roots.map((r) => {
       const cid = CID.asCID(r);
       if (!cid) throw new Error("root is not a cid");
@@ -74,6 +81,10 @@ export function decodeCar(bytes: Uint8Array, subject: string): CarContent {
     return { roots, blocks };
   } catch (error) {
     if (error instanceof CorruptError) throw error;
-    throw new CorruptError(subject, `malformed car: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    throw new CorruptError(
+      subject,
+      `malformed car: ${error instanceof Error ? error.message : String(error)}`,
+      { cause: error },
+    );
   }
 }

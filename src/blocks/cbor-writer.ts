@@ -16,7 +16,8 @@ export class CborWriter {
   #at = 0;
 
   constructor(sizeHint = 256) {
-    if (scratch.length < sizeHint) scratch = new Uint8Array(2 ** Math.ceil(Math.log2(sizeHint)));
+    if (scratch.length < sizeHint)
+      scratch = new Uint8Array(2 ** Math.ceil(Math.log2(sizeHint)));
     this.#buf = scratch;
   }
 
@@ -80,10 +81,15 @@ export class CborWriter {
 
   /** A JSON number: an integer in the safe range as an integer, anything else as float64. */
   number(n: number): this {
-    if (Number.isSafeInteger(n)) return n >= 0 ? this.#head(0, n) : this.#head(1, -1 - n);
+    if (Number.isSafeInteger(n))
+      return n >= 0 ? this.#head(0, n) : this.#head(1, -1 - n);
     this.#room(9);
     this.#buf[this.#at++] = 0xfb;
-    new DataView(this.#buf.buffer, this.#buf.byteOffset).setFloat64(this.#at, n, false);
+    new DataView(this.#buf.buffer, this.#buf.byteOffset).setFloat64(
+      this.#at,
+      n,
+      false,
+    );
     this.#at += 8;
     return this;
   }

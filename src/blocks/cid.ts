@@ -20,13 +20,24 @@ export function cidFor(crypto: CryptoProvider, bytes: Uint8Array): CID {
   out[3] = 32;
   out.set(crypto.sha256(bytes), 4);
   const multihash = out.subarray(2);
-  return new CID(1, DAG_CBOR, new Digest(SHA2_256, 32, out.subarray(4), multihash), out);
+  return new CID(
+    1,
+    DAG_CBOR,
+    new Digest(SHA2_256, 32, out.subarray(4), multihash),
+    out,
+  );
 }
 
 /** Throws IntegrityError unless `bytes` hash to `cid` (sha2-256 only). */
-export function verifyCid(crypto: CryptoProvider, cid: CID, bytes: Uint8Array): void {
-  if (cid.multihash.code !== SHA2_256) throw new IntegrityError(cid.toString(), "unsupported hash function");
-  if (!equalBytes(crypto.sha256(bytes), cid.multihash.digest)) throw new IntegrityError(cid.toString());
+export function verifyCid(
+  crypto: CryptoProvider,
+  cid: CID,
+  bytes: Uint8Array,
+): void {
+  if (cid.multihash.code !== SHA2_256)
+    throw new IntegrityError(cid.toString(), "unsupported hash function");
+  if (!equalBytes(crypto.sha256(bytes), cid.multihash.digest))
+    throw new IntegrityError(cid.toString());
 }
 
 /** Parses a CID string at a boundary; undefined when it is not a valid CID. */

@@ -7,7 +7,10 @@ export function encodeValue(value: unknown): Uint8Array {
   return dagCbor.encode(value);
 }
 
-export function decodeValue<T = unknown>(bytes: Uint8Array, subject: string): T {
+export function decodeValue<T = unknown>(
+  bytes: Uint8Array,
+  subject: string,
+): T {
   try {
     return dagCbor.decode(bytes);
   } catch (error) {

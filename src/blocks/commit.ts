@@ -10,7 +10,12 @@ import type { Block, CarContent } from "./car.js";
 import { decodeCar, encodeCar } from "./car.js";
 import { cidFor, verifyCid } from "./cid.js";
 import type { CryptoProvider } from "./crypto.js";
-import { ENVELOPE_VERSION, decodeEnvelope, encodeEnvelope, envelopeAad } from "./envelope.js";
+import {
+  ENVELOPE_VERSION,
+  decodeEnvelope,
+  encodeEnvelope,
+  envelopeAad,
+} from "./envelope.js";
 
 export interface SealedCommit {
   cid: CID;
@@ -35,12 +40,22 @@ export async function sealCommit(
 }
 
 /** Seals any plaintext in a commit envelope (commits hold a CAR; checkpoints their own layout). */
-export async function sealBytes(crypto: CryptoProvider, key: Uint8Array, parents: readonly CID[], plaintext: Uint8Array): Promise<SealedCommit> {
+export async function sealBytes(
+  crypto: CryptoProvider,
+  key: Uint8Array,
+  parents: readonly CID[],
+  plaintext: Uint8Array,
+): Promise<SealedCommit> {
   const sortedParents = [...parents].sort(compareCids);
   const aad = envelopeAad(sortedParents);
   const iv = crypto.hmacSha256(key, [aad, plaintext]).subarray(0, 12);
   const data = await crypto.encrypt(key, iv, plaintext, aad);
-  const bytes = encodeEnvelope({ v: ENVELOPE_VERSION, parents: sortedParents, iv, data });
+  const bytes = encodeEnvelope({
+    v: ENVELOPE_VERSION,
+    parents: sortedParents,
+    iv,
+    data,
+  });
   return { cid: cidFor(crypto, bytes), bytes };
 }
 
@@ -49,19 +64,40 @@ export async function sealBytes(crypto: CryptoProvider, key: Uint8Array, parents
  * decrypts (DecryptError: wrong key or tampering), parses the CAR and verifies every block
  * against its CID.
  */
-export async function openCommit(crypto: CryptoProvider, key: Uint8Array, cid: CID, bytes: Uint8Array): Promise<OpenedCommit> {
+export async function openCommit(
+  crypto: CryptoProvider,
+  key: Uint8Array,
+  cid: CID,
+  bytes: Uint8Array,
+): Promise<OpenedCommit> {
   const { parents, plaintext } = await openBytes(crypto, key, cid, bytes);
   const car = decodeCar(plaintext, `commit ${cid.toString()}`);
   for (const block of car.blocks) verifyCid(crypto, block.cid, block.bytes);
-  return { cid, parents, roots: car.roots, blocks: car.blocks, size: bytes.length };
+  return {
+    cid,
+    parents,
+    roots: car.roots,
+    blocks: car.blocks,
+    size: bytes.length,
+  };
 }
 
 /** Verifies, parses and decrypts an envelope, returning its parents and plaintext. */
-export async function openBytes(crypto: CryptoProvider, key: Uint8Array, cid: CID, bytes: Uint8Array): Promise<{ parents: CID[]; plaintext: Uint8Array }> {
+export async function openBytes(
+  crypto: CryptoProvider,
+  key: Uint8Array,
+  cid: CID,
+  bytes: Uint8Array,
+): Promise<{ parents: CID[]; plaintext: Uint8Array }> {
   verifyCid(crypto, cid, bytes);
   const envelope = decodeEnvelope(bytes, `commit ${cid.toString()}`);
   try {
-    const plaintext = await crypto.decrypt(key, envelope.iv, envelope.data, envelopeAad(envelope.parents));
+    const plaintext = await crypto.decrypt(
+      key,
+      envelope.iv,
+      envelope.data,
+      envelopeAad(envelope.parents),
+    );
     return { parents: envelope.parents, plaintext };
   } catch (error) {
     throw new DecryptError(cid.toString(), { cause: error });

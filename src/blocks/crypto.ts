@@ -6,8 +6,18 @@ export interface CryptoProvider {
   sha256(bytes: Uint8Array): Uint8Array;
   hmacSha256(key: Uint8Array, parts: readonly Uint8Array[]): Uint8Array;
   /** AES-256-GCM; returns ciphertext followed by the 16-byte tag. */
-  encrypt(key: Uint8Array, iv: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Promise<Uint8Array>;
+  encrypt(
+    key: Uint8Array,
+    iv: Uint8Array,
+    plaintext: Uint8Array,
+    aad: Uint8Array,
+  ): Promise<Uint8Array>;
   /** Rejects when the tag does not verify. */
-  decrypt(key: Uint8Array, iv: Uint8Array, ciphertext: Uint8Array, aad: Uint8Array): Promise<Uint8Array>;
+  decrypt(
+    key: Uint8Array,
+    iv: Uint8Array,
+    ciphertext: Uint8Array,
+    aad: Uint8Array,
+  ): Promise<Uint8Array>;
   randomBytes(length: number): Uint8Array;
 }

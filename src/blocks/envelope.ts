@@ -18,8 +18,18 @@ export interface Envelope {
 
 export function encodeEnvelope(envelope: Envelope): Uint8Array {
   // dag-cbor map key order: v, iv, data, parents (shorter keys first).
-  const w = new CborWriter(envelope.data.length + 40 + 44 * envelope.parents.length);
-  w.map(4).text("v").uint(envelope.v).text("iv").bytes(envelope.iv).text("data").bytes(envelope.data).text("parents").array(envelope.parents.length);
+  const w = new CborWriter(
+    envelope.data.length + 40 + 44 * envelope.parents.length,
+  );
+  w.map(4)
+    .text("v")
+    .uint(envelope.v)
+    .text("iv")
+    .bytes(envelope.iv)
+    .text("data")
+    .bytes(envelope.data)
+    .text("parents")
+    .array(envelope.parents.length);
   for (const p of envelope.parents) w.cid(p);
   return w.finish();
 }
@@ -30,22 +40,41 @@ export function decodeEnvelope(bytes: Uint8Array, subject: string): Envelope {
   try {
     value = dagCbor.decode(bytes);
   } catch (error) {
-    throw new CorruptError(subject, "commit envelope is not valid dag-cbor", { cause: error });
+    throw new CorruptError(subject, "commit envelope is not valid dag-cbor", {
+      cause: error,
+    });
   }
-  if (typeof value !== "object" || value === null) throw new CorruptError(subject, "commit envelope is not a map");
+  if (typeof value !== "object" || value === null)
+    throw new CorruptError(subject, "commit envelope is not a map");
   const e = value as Record<string, unknown>;
-  if (e.v !== ENVELOPE_VERSION) throw new CorruptError(subject, `unsupported commit envelope version ${String(e.v)}`);
-  if (!Array.isArray(e.parents) || !e.parents.every((p) => CID.asCID(p) !== null))
-    throw new CorruptError(subject, "commit envelope parents are not a list of cids");
-  if (!(e.iv instanceof Uint8Array) || e.iv.length !== 12) throw new CorruptError(subject, "commit envelope iv is not 12 bytes");
-  if (!(e.data instanceof Uint8Array)) throw new CorruptError(subject, "commit envelope data is not bytes");
+  if (e.v !== ENVELOPE_VERSION)
+    throw new CorruptError(
+      subject,
+      `unsupported commit envelope version ${String(e.v)}`,
+    );
+  if (
+    !Array.isArray(e.parents) ||
+    !e.parents.every((p) => CID.asCID(p) !== null)
+  )
+    throw new CorruptError(
+      subject,
+      "commit envelope parents are not a list of cids",
+    );
+  if (!(e.iv instanceof Uint8Array) || e.iv.length !== 12)
+    throw new CorruptError(subject, "commit envelope iv is not 12 bytes");
+  if (!(e.data instanceof Uint8Array))
+    throw new CorruptError(subject, "commit envelope data is not bytes");
   return { v: e.v, parents: e.parents as CID[], iv: e.iv, data: e.data };
 }
 
 /** The associated data bound into the ciphertext: the dag-cbor of { v, parents }. */
 export function envelopeAad(parents: readonly CID[]): Uint8Array {
   const w = new CborWriter(16 + 44 * parents.length);
-  w.map(2).text("v").uint(ENVELOPE_VERSION).text("parents").array(parents.length);
+  w.map(2)
+    .text("v")
+    .uint(ENVELOPE_VERSION)
+    .text("parents")
+    .array(parents.length);
   for (const p of parents) w.cid(p);
   return w.finish();
 }

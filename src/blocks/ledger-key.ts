@@ -15,9 +15,16 @@ export function encodeLedgerKey(key: Uint8Array): string {
 
 /** Parses a key given by a user or read from a key file; KeyError("invalid-key") otherwise. */
 export function decodeLedgerKey(text: unknown): Uint8Array {
-  if (typeof text !== "string") throw new KeyError("invalid-key", "open: the ledger key must be a base64url string");
+  if (typeof text !== "string")
+    throw new KeyError(
+      "invalid-key",
+      "open: the ledger key must be a base64url string",
+    );
   const bytes = fromBase64url(text);
   if (!bytes || bytes.length !== KEY_BYTES || toBase64url(bytes) !== text)
-    throw new KeyError("invalid-key", `open: the ledger key must be ${KEY_BYTES} bytes as unpadded base64url`);
+    throw new KeyError(
+      "invalid-key",
+      `open: the ledger key must be ${KEY_BYTES} bytes as unpadded base64url`,
+    );
   return bytes;
 }

@@ -1,4 +1,10 @@
-import { createCipheriv, createDecipheriv, createHmac, hash, randomBytes } from "node:crypto";
+import {
+  createCipheriv,
+  createDecipheriv,
+  createHmac,
+  hash,
+  randomBytes,
+} from "node:crypto";
 import type { CryptoProvider } from "./crypto.js";
 import { allocBytes } from "../util/bytes.js";
 
@@ -31,7 +37,8 @@ export const nodeCrypto: CryptoProvider = {
   },
   decrypt(key, iv, ciphertext, aad) {
     try {
-      if (ciphertext.length < TAG) throw new Error("ciphertext shorter than its tag");
+      if (ciphertext.length < TAG)
+        throw new Error("ciphertext shorter than its tag");
       const d = createDecipheriv("aes-256-gcm", key, iv);
       d.setAAD(aad);
       d.setAuthTag(ciphertext.subarray(ciphertext.length - TAG));
@@ -43,7 +50,9 @@ export const nodeCrypto: CryptoProvider = {
       out.set(tail, head.length);
       return Promise.resolve(out);
     } catch (error) {
-      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+      return Promise.reject(
+        error instanceof Error ? error : new Error(String(error)),
+      );
     }
   },
   randomBytes(length) {

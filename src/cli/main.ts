@@ -21,7 +21,12 @@ options:
   --key <key>       the ledger key, to open a replica made elsewhere (or KILN_KEY)
   -h, --help        show this help`;
 
-export async function main(argv: readonly string[], env: Readonly<Record<string, string | undefined>>, out: (line: string) => void = console.log, err: (line: string) => void = console.error): Promise<number> {
+export async function main(
+  argv: readonly string[],
+  env: Readonly<Record<string, string | undefined>>,
+  out: (line: string) => void = console.log,
+  err: (line: string) => void = console.error,
+): Promise<number> {
   let parsed;
   try {
     parsed = parseArgs({
@@ -36,7 +41,9 @@ export async function main(argv: readonly string[], env: Readonly<Record<string,
       },
     });
   } catch (error) {
-    err(`kiln: ${error instanceof Error ? error.message : String(error)}\n\n${USAGE}`);
+    err(
+      `kiln: ${error instanceof Error ? error.message : String(error)}\n\n${USAGE}`,
+    );
     return 2;
   }
   const { values, positionals } = parsed;
@@ -47,15 +54,22 @@ export async function main(argv: readonly string[], env: Readonly<Record<string,
   }
   const needs = (n: number) => positionals.length === n;
   const valid =
-    (["put", "get", "del"].includes(command) && needs(3)) || (["ls", "key", "compact"].includes(command) && needs(2));
+    (["put", "get", "del"].includes(command) && needs(3)) ||
+    (["ls", "key", "compact"].includes(command) && needs(2));
   if (!valid || !name) {
     err(`kiln: wrong arguments for ${JSON.stringify(command)}\n\n${USAGE}`);
     return 2;
   }
-  const storage = values.storage ?? env.KILN_STORAGE ?? pathToFileURL(resolve(DEFAULT_STORAGE_DIR)).href;
+  const storage =
+    values.storage ??
+    env.KILN_STORAGE ??
+    pathToFileURL(resolve(DEFAULT_STORAGE_DIR)).href;
   const key = values.key ?? env.KILN_KEY;
   try {
-    const ledger = await openLedger(name, { storage, ...(key !== undefined ? { key } : {}) });
+    const ledger = await openLedger(name, {
+      storage,
+      ...(key !== undefined ? { key } : {}),
+    });
     try {
       switch (command) {
         case "put": {
@@ -76,8 +90,12 @@ export async function main(argv: readonly string[], env: Readonly<Record<string,
           await ledger.del(arg!);
           break;
         case "ls": {
-          const limit = values.limit === undefined ? undefined : Number(values.limit);
-          const { rows } = await ledger.allDocs({ ...(values.prefix !== undefined ? { prefix: values.prefix } : {}), ...(limit !== undefined ? { limit } : {}) });
+          const limit =
+            values.limit === undefined ? undefined : Number(values.limit);
+          const { rows } = await ledger.allDocs({
+            ...(values.prefix !== undefined ? { prefix: values.prefix } : {}),
+            ...(limit !== undefined ? { limit } : {}),
+          });
           for (const row of rows) out(JSON.stringify(row.doc));
           break;
         }
@@ -93,7 +111,9 @@ export async function main(argv: readonly string[], env: Readonly<Record<string,
     }
     return 0;
   } catch (error) {
-    err(`kiln: ${error instanceof KilnError ? `${error.message} (${error.code})` : error instanceof Error ? error.message : String(error)}`);
+    err(
+      `kiln: ${error instanceof KilnError ? `${error.message} (${error.code})` : error instanceof Error ? error.message : String(error)}`,
+    );
     return 1;
   }
 }

@@ -46,7 +46,11 @@ export class Clock {
     for (const e of events) {
       if (this.#events.has(e.cid)) continue;
       const expected = this.heightAfter(e.parents);
-      if (e.height !== expected) throw new CorruptError(`event ${e.cid}`, `height ${e.height} should be ${expected}`);
+      if (e.height !== expected)
+        throw new CorruptError(
+          `event ${e.cid}`,
+          `height ${e.height} should be ${expected}`,
+        );
       this.#events.set(e.cid, e);
       added.push(e);
     }

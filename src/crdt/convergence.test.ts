@@ -28,7 +28,13 @@ class Replica {
         getNode: (cid: CID): Promise<TreeNode<CID>> => {
           const bytes = this.blocks.get(cid.toString());
           if (!bytes) throw new Error(`missing node ${cid.toString()}`);
-          return Promise.resolve(decodeTreeNode(cid, decodeValue(bytes, "node"), (v): v is CID => CID.asCID(v) !== null));
+          return Promise.resolve(
+            decodeTreeNode(
+              cid,
+              decodeValue(bytes, "node"),
+              (v): v is CID => CID.asCID(v) !== null,
+            ),
+          );
         },
       },
     });
@@ -36,10 +42,20 @@ class Replica {
 
   async write(ops: Op[]): Promise<MergeEvent> {
     const planned = await this.state.planWrite(ops);
-    for (const b of planned.update.blocks) this.blocks.set(b.cid.toString(), b.bytes);
-    const cid = cidFor(nodeCrypto, encodeValue({ parents: planned.parents, ops, h: planned.height })).toString();
+    for (const b of planned.update.blocks)
+      this.blocks.set(b.cid.toString(), b.bytes);
+    const cid = cidFor(
+      nodeCrypto,
+      encodeValue({ parents: planned.parents, ops, h: planned.height }),
+    ).toString();
     this.state.applyWrite(cid, ops, planned);
-    return { cid, parents: planned.parents, height: planned.height, ids: ops.map((o) => o[0]), ops };
+    return {
+      cid,
+      parents: planned.parents,
+      height: planned.height,
+      ids: ops.map((o) => o[0]),
+      ops,
+    };
   }
 
   async merge(events: MergeEvent[]): Promise<void> {
@@ -50,11 +66,20 @@ class Replica {
   /** Merges whatever in the inbox is causally ready, in random batches. */
   async deliver(rnd: Random): Promise<void> {
     for (;;) {
-      const ready = this.inbox.filter((e) => e.parents.every((p) => this.state.clock.has(p) || this.inbox.some((x) => x.cid === p)));
+      const ready = this.inbox.filter((e) =>
+        e.parents.every(
+          (p) => this.state.clock.has(p) || this.inbox.some((x) => x.cid === p),
+        ),
+      );
       if (ready.length === 0) return;
       // A random subset that is closed under "parent in inbox" is simplest to get by
       // taking everything ready or a random prefix of a topological order.
-      const batch = rnd.next() < 0.5 ? ready : ready.filter((e) => e.parents.every((p) => this.state.clock.has(p)));
+      const batch =
+        rnd.next() < 0.5
+          ? ready
+          : ready.filter((e) =>
+              e.parents.every((p) => this.state.clock.has(p)),
+            );
       if (batch.length === 0) return;
       const take = batch.slice(0, 1 + rnd.int(batch.length));
       // Duplicates within a batch and re-delivery of known events must be harmless.
@@ -69,11 +94,20 @@ class Replica {
 
   async snapshot() {
     const docs: [string, string][] = [];
-    for await (const [k, v] of this.state.tree.entries(this.state.root)) docs.push([k, v.toString()]);
+    for await (const [k, v] of this.state.tree.entries(this.state.root))
+      docs.push([k, v.toString()]);
     const versions = [...this.state.versions.entries()]
       .sort((a, b) => (a[0] < b[0] ? -1 : 1))
-      .map(([id, vs]) => [id, vs.map((v) => `${v.event}:${v.doc?.toString() ?? "deleted"}`)]);
-    return { heads: [...this.state.clock.heads], root: this.state.root?.toString(), docs, versions };
+      .map(([id, vs]) => [
+        id,
+        vs.map((v) => `${v.event}:${v.doc?.toString() ?? "deleted"}`),
+      ]);
+    return {
+      heads: [...this.state.clock.heads],
+      root: this.state.root?.toString(),
+      docs,
+      versions,
+    };
   }
 }
 
@@ -92,7 +126,11 @@ async function run(seed: number, replicaCount: number, steps: number) {
     else {
       const n = 2 + rnd.int(6);
       const chosen = new Map<string, CID | null>();
-      for (let i = 0; i < n; i++) chosen.set(rnd.pick(ids), rnd.next() < 0.8 ? docCid(`b${step}.${i}`) : null);
+      for (let i = 0; i < n; i++)
+        chosen.set(
+          rnd.pick(ids),
+          rnd.next() < 0.8 ? docCid(`b${step}.${i}`) : null,
+        );
       ops = [...chosen.entries()];
     }
     const event = await r.write(ops);
@@ -109,7 +147,12 @@ async function run(seed: number, replicaCount: number, steps: number) {
       const before = r.inbox.length;
       await r.deliver(rnd);
       // Anything left after a full pass can only be duplicates of known events.
-      if (r.inbox.length === before) r.inbox.splice(0, r.inbox.length, ...r.inbox.filter((e) => !r.state.clock.has(e.cid)));
+      if (r.inbox.length === before)
+        r.inbox.splice(
+          0,
+          r.inbox.length,
+          ...r.inbox.filter((e) => !r.state.clock.has(e.cid)),
+        );
       if (r.inbox.length === before) throw new Error("undeliverable events");
     }
   }
@@ -125,7 +168,8 @@ describe("convergence", () => {
       const snapshots = await run(seed, 3 + (round % 3), 120);
       const first = snapshots[0]!;
       expect(first.docs.length, `seed ${seed}`).toBeGreaterThan(0);
-      for (const s of snapshots.slice(1)) expect(s, `seed ${seed}`).toEqual(first);
+      for (const s of snapshots.slice(1))
+        expect(s, `seed ${seed}`).toEqual(first);
     }
   });
 
@@ -140,7 +184,9 @@ describe("convergence", () => {
     const vb = b.state.versions.get("x")!;
     expect(va).toHaveLength(2);
     expect(va.map((v) => v.event)).toEqual(vb.map((v) => v.event));
-    expect((await a.state.tree.get(a.state.root, "x"))?.toString()).toBe(va[0]!.doc!.toString());
+    expect((await a.state.tree.get(a.state.root, "x"))?.toString()).toBe(
+      va[0]!.doc!.toString(),
+    );
     // A later write on either side supersedes both.
     const resolve = await a.write([["x", docCid("resolved")]]);
     await b.merge([resolve]);
@@ -158,7 +204,9 @@ describe("convergence", () => {
     await a.merge([edit]);
     await b.merge([del]);
     for (const r of [a, b]) {
-      expect(r.state.winner("x")?.doc?.toString()).toBe(docCid("edit").toString());
+      expect(r.state.winner("x")?.doc?.toString()).toBe(
+        docCid("edit").toString(),
+      );
       expect(r.state.versions.get("x")).toHaveLength(2);
     }
   });

@@ -28,16 +28,21 @@ export function encodeEvent(body: EventBody): Uint8Array {
 
 export function fromEventValue(value: unknown, subject: string): EventBody {
   const bad = (detail: string) => new CorruptError(subject, `event ${detail}`);
-  if (typeof value !== "object" || value === null || Array.isArray(value)) throw bad("is not a map");
+  if (typeof value !== "object" || value === null || Array.isArray(value))
+    throw bad("is not a map");
   const v = value as Record<string, unknown>;
-  if (typeof v.h !== "number" || !Number.isInteger(v.h) || v.h < 1) throw bad("height is not a positive integer");
-  if (v.root !== null && CID.asCID(v.root) === null) throw bad("root is not a cid");
+  if (typeof v.h !== "number" || !Number.isInteger(v.h) || v.h < 1)
+    throw bad("height is not a positive integer");
+  if (v.root !== null && CID.asCID(v.root) === null)
+    throw bad("root is not a cid");
   if (!Array.isArray(v.ops)) throw bad("ops is not a list");
   const ops: (readonly [string, CID | null])[] = [];
   for (const op of v.ops as unknown[]) {
-    if (!Array.isArray(op) || op.length !== 2 || typeof op[0] !== "string") throw bad("op is not [id, cid | null]");
+    if (!Array.isArray(op) || op.length !== 2 || typeof op[0] !== "string")
+      throw bad("op is not [id, cid | null]");
     const doc = op[1] === null ? null : CID.asCID(op[1]);
-    if (doc === undefined || (op[1] !== null && doc === null)) throw bad("op value is not a cid or null");
+    if (doc === undefined || (op[1] !== null && doc === null))
+      throw bad("op value is not a cid or null");
     ops.push([op[0], doc]);
   }
   return { ops, root: (v.root as CID | null) ?? null, h: v.h };

@@ -29,7 +29,11 @@ export class LedgerState {
   }
 
   /** Restores a state saved earlier (a checkpoint); only valid on an empty state. */
-  restore(events: readonly ClockEvent[], versions: ReadonlyMap<string, Version[]>, root: CID | undefined): void {
+  restore(
+    events: readonly ClockEvent[],
+    versions: ReadonlyMap<string, Version[]>,
+    root: CID | undefined,
+  ): void {
     this.clock.add(events);
     for (const [id, list] of versions) this.versions.set(id, list);
     this.root = root;
@@ -53,15 +57,28 @@ export class LedgerState {
   /** Records a sealed local write. A local write descends from every head, so it supersedes
    * every version of the ids it touches. */
   applyWrite(cid: string, ops: readonly Op[], planned: PlannedWrite): void {
-    this.clock.add([{ cid, parents: planned.parents, height: planned.height, ids: ops.map((o) => o[0]) }]);
-    for (const [id, doc] of ops) this.versions.set(id, [{ event: cid, height: planned.height, doc }]);
+    this.clock.add([
+      {
+        cid,
+        parents: planned.parents,
+        height: planned.height,
+        ids: ops.map((o) => o[0]),
+      },
+    ]);
+    for (const [id, doc] of ops)
+      this.versions.set(id, [{ event: cid, height: planned.height, doc }]);
     this.root = planned.update.root;
   }
 
   /** Folds remote (or replayed) events in and moves the tree to the new winners. */
-  async merge(events: readonly MergeEvent[]): Promise<{ changed: string[]; update: TreeUpdate<CID> }> {
+  async merge(
+    events: readonly MergeEvent[],
+  ): Promise<{ changed: string[]; update: TreeUpdate<CID> }> {
     const { changed } = mergeEvents(this.clock, this.versions, events);
-    const edits: TreeEdit<CID>[] = changed.map((id) => ({ key: id, value: this.winner(id)?.doc ?? undefined }));
+    const edits: TreeEdit<CID>[] = changed.map((id) => ({
+      key: id,
+      value: this.winner(id)?.doc ?? undefined,
+    }));
     const update = await this.tree.apply(this.root, edits);
     this.root = update.root;
     return { changed, update };

@@ -39,7 +39,11 @@ export function compareVersions(a: Version, b: Version): number {
  * to the clock and folds their operations into `versions`. Returns the ids whose versions
  * changed, in the order they were first touched.
  */
-export function mergeEvents(clock: Clock, versions: VersionMap, events: readonly MergeEvent[]): { added: MergeEvent[]; changed: string[] } {
+export function mergeEvents(
+  clock: Clock,
+  versions: VersionMap,
+  events: readonly MergeEvent[],
+): { added: MergeEvent[]; changed: string[] } {
   const fresh = new Map<string, MergeEvent>();
   for (const e of events) if (!clock.has(e.cid)) fresh.set(e.cid, e);
   const ordered = [...fresh.values()].sort(compareEvents);
@@ -67,7 +71,10 @@ export function mergeEvents(clock: Clock, versions: VersionMap, events: readonly
       const current = versions.get(id) ?? [];
       const next: Version[] = [];
       for (const u of current) {
-        const superseded = seesAll && !fresh.has(u.event) ? true : clock.isAncestor(u.event, e.cid);
+        const superseded =
+          seesAll && !fresh.has(u.event)
+            ? true
+            : clock.isAncestor(u.event, e.cid);
         if (!superseded) next.push(u);
       }
       next.push({ event: e.cid, height: e.height, doc });

@@ -14,11 +14,20 @@ function setup() {
     getNode(cid: CID): Promise<TreeNode<CID>> {
       const bytes = blocks.get(cid.toString());
       if (!bytes) throw new Error(`missing node ${cid.toString()}`);
-      return Promise.resolve(decodeTreeNode(cid, decodeValue(bytes, "node"), (v): v is CID => CID.asCID(v) !== null));
+      return Promise.resolve(
+        decodeTreeNode(
+          cid,
+          decodeValue(bytes, "node"),
+          (v): v is CID => CID.asCID(v) !== null,
+        ),
+      );
     },
   };
   const tree = new ProllyTree<CID>({ source, crypto: nodeCrypto });
-  const write = async (root: CID | undefined, edits: { key: string; value: CID | undefined }[]) => {
+  const write = async (
+    root: CID | undefined,
+    edits: { key: string; value: CID | undefined }[],
+  ) => {
     const u = await tree.apply(root, edits);
     for (const b of u.blocks) blocks.set(b.cid.toString(), b.bytes);
     return u.root;
@@ -30,7 +39,8 @@ const valueOf = (s: string) => cidFor(nodeCrypto, utf8(s));
 
 async function all(tree: ProllyTree<CID>, root: CID | undefined, opts = {}) {
   const out: [string, string][] = [];
-  for await (const [k, v] of tree.entries(root, opts)) out.push([k, v.toString()]);
+  for await (const [k, v] of tree.entries(root, opts))
+    out.push([k, v.toString()]);
   return out;
 }
 
@@ -57,11 +67,16 @@ describe("ProllyTree", () => {
         }
       }
       root = await write(root, edits);
-      const expected = [...model.entries()].sort((a, b) => (a[0] < b[0] ? -1 : 1));
+      const expected = [...model.entries()].sort((a, b) =>
+        a[0] < b[0] ? -1 : 1,
+      );
       expect(await all(tree, root)).toEqual(expected);
       // A fresh tree built in one shuffled batch has the same root CID.
       const fresh = setup();
-      const shuffled = expected.map(([k, v]) => ({ key: k, value: CID.parse(v) }));
+      const shuffled = expected.map(([k, v]) => ({
+        key: k,
+        value: CID.parse(v),
+      }));
       for (let i = shuffled.length - 1; i > 0; i--) {
         const j = rnd.int(i + 1);
         [shuffled[i], shuffled[j]] = [shuffled[j]!, shuffled[i]!];
@@ -73,26 +88,45 @@ describe("ProllyTree", () => {
 
   it("gets keys and iterates ranges in both directions", async () => {
     const { tree, write } = setup();
-    const keys = Array.from({ length: 2000 }, (_, i) => `id${String(i).padStart(5, "0")}`);
-    const root = await write(undefined, keys.map((k) => ({ key: k, value: valueOf(k) })));
-    expect((await tree.get(root, "id01234"))?.toString()).toBe(valueOf("id01234").toString());
+    const keys = Array.from(
+      { length: 2000 },
+      (_, i) => `id${String(i).padStart(5, "0")}`,
+    );
+    const root = await write(
+      undefined,
+      keys.map((k) => ({ key: k, value: valueOf(k) })),
+    );
+    expect((await tree.get(root, "id01234"))?.toString()).toBe(
+      valueOf("id01234").toString(),
+    );
     expect(await tree.get(root, "nope")).toBeUndefined();
     expect(await tree.get(root, "id01234x")).toBeUndefined();
     const range = await all(tree, root, { gte: "id00100", lte: "id00199" });
     expect(range.map((e) => e[0])).toEqual(keys.slice(100, 200));
-    const reverse = await all(tree, root, { gte: "id00100", lte: "id00199", reverse: true });
+    const reverse = await all(tree, root, {
+      gte: "id00100",
+      lte: "id00199",
+      reverse: true,
+    });
     expect(reverse.map((e) => e[0])).toEqual(keys.slice(100, 200).reverse());
     const tail = await all(tree, root, { gte: "id019995" });
-    expect(tail.map((e) => e[0])).toEqual(["id01999"].filter((k) => k >= "id019995"));
+    expect(tail.map((e) => e[0])).toEqual(
+      ["id01999"].filter((k) => k >= "id019995"),
+    );
   });
 
   it("touches O(log n) nodes per single put", async () => {
     const { tree, write, blocks } = setup();
     const keys = Array.from({ length: 20000 }, (_, i) => `doc-${i}`);
-    let root = await write(undefined, keys.map((k) => ({ key: k, value: valueOf(k) })));
+    let root = await write(
+      undefined,
+      keys.map((k) => ({ key: k, value: valueOf(k) })),
+    );
     let created = 0;
     for (let i = 0; i < 100; i++) {
-      const u = await tree.apply(root, [{ key: `doc-${i * 37}`, value: valueOf(`new${i}`) }]);
+      const u = await tree.apply(root, [
+        { key: `doc-${i * 37}`, value: valueOf(`new${i}`) },
+      ]);
       for (const b of u.blocks) blocks.set(b.cid.toString(), b.bytes);
       created += u.blocks.length;
       root = u.root;

@@ -45,18 +45,41 @@ export interface TreeUpdate<V> {
   replaced: CID[];
 }
 
-export function decodeTreeNode<V>(cid: CID, value: unknown, isValue: (v: unknown) => v is V): TreeNode<V> {
-  const bad = (detail: string) => new CorruptError(`tree node ${cid.toString()}`, detail);
-  if (!Array.isArray(value) || value.length !== 3) throw bad("not a [level, keys, values] triple");
+export function decodeTreeNode<V>(
+  cid: CID,
+  value: unknown,
+  isValue: (v: unknown) => v is V,
+): TreeNode<V> {
+  const bad = (detail: string) =>
+    new CorruptError(`tree node ${cid.toString()}`, detail);
+  if (!Array.isArray(value) || value.length !== 3)
+    throw bad("not a [level, keys, values] triple");
   const [level, keys, values] = value as [unknown, unknown, unknown];
-  if (typeof level !== "number" || !Number.isInteger(level) || level < 0 || level > 64) throw bad("bad level");
-  if (!Array.isArray(keys) || !Array.isArray(values) || keys.length !== values.length || keys.length === 0)
+  if (
+    typeof level !== "number" ||
+    !Number.isInteger(level) ||
+    level < 0 ||
+    level > 64
+  )
+    throw bad("bad level");
+  if (
+    !Array.isArray(keys) ||
+    !Array.isArray(values) ||
+    keys.length !== values.length ||
+    keys.length === 0
+  )
     throw bad("keys and values differ in length or are empty");
   for (let i = 0; i < keys.length; i++) {
     if (typeof keys[i] !== "string") throw bad("a key is not a string");
-    if (i > 0 && !((keys[i - 1] as string) < (keys[i] as string))) throw bad("keys are not strictly ascending");
+    if (i > 0 && !((keys[i - 1] as string) < (keys[i] as string)))
+      throw bad("keys are not strictly ascending");
     const v: unknown = values[i];
-    if (level === 0 ? !isValue(v) : CID.asCID(v) === null) throw bad(level === 0 ? "a leaf value has the wrong type" : "a child is not a cid");
+    if (level === 0 ? !isValue(v) : CID.asCID(v) === null)
+      throw bad(
+        level === 0
+          ? "a leaf value has the wrong type"
+          : "a child is not a cid",
+      );
   }
   return { cid, level, keys: keys as string[], values: values as (V | CID)[] };
 }
@@ -76,7 +99,10 @@ export class ProllyTree<V> {
       let n = node(root);
       for (;;) {
         const i = lowerBound(n.keys, key);
-        if (n.level === 0) return i < n.keys.length && n.keys[i] === key ? (n.values[i] as V) : undefined;
+        if (n.level === 0)
+          return i < n.keys.length && n.keys[i] === key
+            ? (n.values[i] as V)
+            : undefined;
         if (i === n.keys.length) return undefined;
         n = node(n.values[i] as CID);
       }
@@ -101,13 +127,18 @@ export class ProllyTree<V> {
     while (leaf) {
       const keys = leaf.keys;
       if (!reverse) {
-        for (let i = gte === undefined ? 0 : lowerBound(keys, gte); i < keys.length; i++) {
+        for (
+          let i = gte === undefined ? 0 : lowerBound(keys, gte);
+          i < keys.length;
+          i++
+        ) {
           const k = keys[i]!;
           if (lte !== undefined && k > lte) return;
           yield [k, leaf.values[i] as V];
         }
       } else {
-        const start = lte === undefined ? keys.length - 1 : upperBound(keys, lte) - 1;
+        const start =
+          lte === undefined ? keys.length - 1 : upperBound(keys, lte) - 1;
         for (let i = start; i >= 0; i--) {
           const k = keys[i]!;
           if (gte !== undefined && k < gte) return;
@@ -140,16 +171,27 @@ export class ProllyTree<V> {
   }
 
   /** Applies edits (any order; the last edit of a key wins) and returns the new root. */
-  async apply(root: CID | undefined, edits: readonly TreeEdit<V>[]): Promise<TreeUpdate<V>> {
+  async apply(
+    root: CID | undefined,
+    edits: readonly TreeEdit<V>[],
+  ): Promise<TreeUpdate<V>> {
     const pending = normalize(edits) as TreeEdit<V | CID>[];
     // Synchronous over nodes in memory, so the hot path allocates no promise per level.
     return this.#retrying((node) => this.#applySync(root, pending, node));
   }
 
-  #applySync(root: CID | undefined, edits: TreeEdit<V | CID>[], node: (cid: CID) => TreeNode<V>): TreeUpdate<V> {
+  #applySync(
+    root: CID | undefined,
+    edits: TreeEdit<V | CID>[],
+    node: (cid: CID) => TreeNode<V>,
+  ): TreeUpdate<V> {
     const created: TreeNode<V>[] = [];
     const blocks: Block[] = [];
-    const emit = (level: number, keys: string[], values: (V | CID)[]): TreeNode<V> => {
+    const emit = (
+      level: number,
+      keys: string[],
+      values: (V | CID)[],
+    ): TreeNode<V> => {
       const bytes = encodeTreeNode(level, keys, values);
       const cid = cidFor(this.#crypto, bytes);
       const made: TreeNode<V> = { cid, level, keys, values };
@@ -162,48 +204,94 @@ export class ProllyTree<V> {
     let pending = edits;
     if (!root) {
       const puts = pending.filter((e) => e.value !== undefined);
-      return { root: this.#buildUp(puts, 0, emit), blocks, nodes: created, replaced: [] };
+      return {
+        root: this.#buildUp(puts, 0, emit),
+        blocks,
+        nodes: created,
+        replaced: [],
+      };
     }
     const rootNode = node(root);
     const replaced: CID[] = [];
     let topLevelChunks: TreeNode<V>[];
     for (;;) {
-      if (pending.length === 0) return { root, blocks, nodes: created, replaced };
-      const { replacements, isRoot } = this.#applyLevel(root, rootNode, level, pending, emit, node);
+      if (pending.length === 0)
+        return { root, blocks, nodes: created, replaced };
+      const { replacements, isRoot } = this.#applyLevel(
+        root,
+        rootNode,
+        level,
+        pending,
+        emit,
+        node,
+      );
       for (const r of replacements) replaced.push(...r.removedCids);
       if (isRoot) {
         topLevelChunks = replacements[0]?.added ?? [];
         break;
       }
       const only = replacements.length === 1 ? replacements[0]! : undefined;
-      if (only?.removed.length === 1 && only.added.length === 1 && only.removed[0] === only.added[0]!.keys.at(-1)) {
+      if (
+        only?.removed.length === 1 &&
+        only.added.length === 1 &&
+        only.removed[0] === only.added[0]!.keys.at(-1)
+      ) {
         // The common single-write case: one node replaced by one with the same last key.
         pending = [{ key: only.removed[0]!, value: only.added[0]!.cid }];
       } else {
         const next = new Map<string, TreeEdit<V | CID>>();
-        for (const r of replacements) for (const old of r.removed) next.set(old, { key: old, value: undefined });
-        for (const r of replacements) for (const n of r.added) next.set(n.keys[n.keys.length - 1]!, { key: n.keys[n.keys.length - 1]!, value: n.cid });
-        pending = [...next.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+        for (const r of replacements)
+          for (const old of r.removed)
+            next.set(old, { key: old, value: undefined });
+        for (const r of replacements)
+          for (const n of r.added)
+            next.set(n.keys[n.keys.length - 1]!, {
+              key: n.keys[n.keys.length - 1]!,
+              value: n.cid,
+            });
+        pending = [...next.values()].sort((a, b) =>
+          a.key < b.key ? -1 : a.key > b.key ? 1 : 0,
+        );
       }
       level++;
     }
     // The root level was re-chunked: shrink (collapse single-child branches) or grow.
-    if (topLevelChunks.length === 0) return { root: undefined, blocks, nodes: created, replaced };
+    if (topLevelChunks.length === 0)
+      return { root: undefined, blocks, nodes: created, replaced };
     if (topLevelChunks.length === 1) {
       let top = topLevelChunks[0]!;
-      if (top.level === 0 || top.keys.length > 1) return { root: top.cid, blocks, nodes: created, replaced };
+      if (top.level === 0 || top.keys.length > 1)
+        return { root: top.cid, blocks, nodes: created, replaced };
       while (top.level > 0 && top.keys.length === 1) {
         const childCid = top.values[0] as CID;
         const made = created.find((n) => n.cid.equals(childCid));
         // An old node that becomes the root is no longer replaced.
-        if (!made) replaced.splice(0, replaced.length, ...replaced.filter((c) => !c.equals(childCid)));
+        if (!made)
+          replaced.splice(
+            0,
+            replaced.length,
+            ...replaced.filter((c) => !c.equals(childCid)),
+          );
         top = made ?? node(childCid);
       }
       const kept = keepReachable(created, top);
-      return { root: top.cid, blocks: blocks.filter((b) => kept.has(b.cid)), nodes: created.filter((n) => kept.has(n.cid)), replaced };
+      return {
+        root: top.cid,
+        blocks: blocks.filter((b) => kept.has(b.cid)),
+        nodes: created.filter((n) => kept.has(n.cid)),
+        replaced,
+      };
     }
-    const entries = topLevelChunks.map((n) => ({ key: n.keys[n.keys.length - 1]!, value: n.cid }));
-    return { root: this.#buildUp(entries, rootNode.level + 1, emit), blocks, nodes: created, replaced };
+    const entries = topLevelChunks.map((n) => ({
+      key: n.keys[n.keys.length - 1]!,
+      value: n.cid,
+    }));
+    return {
+      root: this.#buildUp(entries, rootNode.level + 1, emit),
+      blocks,
+      nodes: created,
+      replaced,
+    };
   }
 
   /** Builds levels from sorted entries at `level` upward until one node remains. */
@@ -218,7 +306,10 @@ export class ProllyTree<V> {
       for (const e of entries) chunker.add(e.key, e.value as V | CID);
       chunker.finish();
       if (chunker.chunks.length === 1) return chunker.chunks[0]!.cid;
-      entries = chunker.chunks.map((n) => ({ key: n.keys[n.keys.length - 1]!, value: n.cid }));
+      entries = chunker.chunks.map((n) => ({
+        key: n.keys[n.keys.length - 1]!,
+        value: n.cid,
+      }));
       level++;
     }
   }
@@ -230,14 +321,29 @@ export class ProllyTree<V> {
     edits: TreeEdit<V | CID>[],
     emit: (level: number, keys: string[], values: (V | CID)[]) => TreeNode<V>,
     node: (cid: CID) => TreeNode<V>,
-  ): { replacements: { removed: string[]; removedCids: CID[]; added: TreeNode<V>[] }[]; isRoot: boolean } {
+  ): {
+    replacements: {
+      removed: string[];
+      removedCids: CID[];
+      added: TreeNode<V>[];
+    }[];
+    isRoot: boolean;
+  } {
     const isRoot = rootNode.level === level;
     const cursor = new Cursor(node, root, level);
-    const replacements: { removed: string[]; removedCids: CID[]; added: TreeNode<V>[] }[] = [];
+    const replacements: {
+      removed: string[];
+      removedCids: CID[];
+      added: TreeNode<V>[];
+    }[] = [];
     let i = 0;
     while (i < edits.length) {
       let current = cursor.seek(edits[i]!.key, false);
-      if (!current) throw new CorruptError(`tree ${root.toString()}`, `no node at level ${level}`);
+      if (!current)
+        throw new CorruptError(
+          `tree ${root.toString()}`,
+          `no node at level ${level}`,
+        );
       const chunker = new Chunker(level, emit);
       const removed: string[] = [];
       const removedCids: CID[] = [];
@@ -249,8 +355,14 @@ export class ProllyTree<V> {
         // Merge the node's entries with the edits that fall into it.
         let k = 0;
         const keys = current.keys;
-        while (k < keys.length || (i < edits.length && (last || edits[i]!.key <= bound))) {
-          const edit = i < edits.length && (last || edits[i]!.key <= bound) ? edits[i]! : undefined;
+        while (
+          k < keys.length ||
+          (i < edits.length && (last || edits[i]!.key <= bound))
+        ) {
+          const edit =
+            i < edits.length && (last || edits[i]!.key <= bound)
+              ? edits[i]!
+              : undefined;
           const key = k < keys.length ? keys[k]! : undefined;
           if (edit && (key === undefined || edit.key <= key)) {
             if (edit.value !== undefined) chunker.add(edit.key, edit.value);
@@ -304,7 +416,11 @@ class Chunker<V> {
 
   constructor(
     readonly level: number,
-    readonly emit: (level: number, keys: string[], values: (V | CID)[]) => TreeNode<V>,
+    readonly emit: (
+      level: number,
+      keys: string[],
+      values: (V | CID)[],
+    ) => TreeNode<V>,
   ) {}
 
   add(key: string, value: V | CID): void {
@@ -410,7 +526,9 @@ function normalize<V>(edits: readonly TreeEdit<V>[]): TreeEdit<V>[] {
   if (edits.length === 1) return [edits[0]!];
   const last = new Map<string, TreeEdit<V>>();
   for (const e of edits) last.set(e.key, e);
-  return [...last.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  return [...last.values()].sort((a, b) =>
+    a.key < b.key ? -1 : a.key > b.key ? 1 : 0,
+  );
 }
 
 /** First index whose key is >= `key`. */

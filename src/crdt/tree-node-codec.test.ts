@@ -24,7 +24,11 @@ describe("encodeTreeNode", () => {
       const sorted = [...keys].sort();
       const values = sorted.map((k) => cidFor(nodeCrypto, utf8(k)));
       const level = rnd.int(rnd.next() < 0.1 ? 300 : 5);
-      expect(Buffer.from(encodeTreeNode(level, sorted, values)).equals(Buffer.from(encodeValue([level, sorted, values])))).toBe(true);
+      expect(
+        Buffer.from(encodeTreeNode(level, sorted, values)).equals(
+          Buffer.from(encodeValue([level, sorted, values])),
+        ),
+      ).toBe(true);
     }
   });
 });

@@ -5,7 +5,11 @@ import { CborWriter } from "../blocks/cbor-writer.js";
 import { encodeValue } from "../blocks/codec.js";
 
 /** dag-cbor bytes of [level, keys, values]; falls back to the generic codec for non-CID values. */
-export function encodeTreeNode(level: number, keys: readonly string[], values: readonly unknown[]): Uint8Array {
+export function encodeTreeNode(
+  level: number,
+  keys: readonly string[],
+  values: readonly unknown[],
+): Uint8Array {
   let size = 16;
   for (let i = 0; i < keys.length; i++) {
     if (!(values[i] instanceof CID)) return encodeValue([level, keys, values]);

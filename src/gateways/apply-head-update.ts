@@ -9,13 +9,22 @@ import type { HeadSet, HeadUpdate } from "./gateway.js";
  * the order of either list. Returns undefined when the set does not change, so callers can
  * skip writing it. Checking that every added CID is held is the caller's duty.
  */
-export function applyHeadUpdate(current: HeadSet, update: HeadUpdate): HeadSet | undefined {
+export function applyHeadUpdate(
+  current: HeadSet,
+  update: HeadUpdate,
+): HeadSet | undefined {
   const next = new Map<string, CID>();
   for (const cid of current) next.set(cidString(cid), cid);
   for (const cid of update.remove) next.delete(cidString(cid));
   for (const cid of update.add) next.set(cidString(cid), cid);
   const keys = [...next.keys()].sort(compareStrings);
-  if (keys.length === current.length && keys.every((k, i) => current[i] !== undefined && k === cidString(current[i]))) return undefined;
+  if (
+    keys.length === current.length &&
+    keys.every(
+      (k, i) => current[i] !== undefined && k === cidString(current[i]),
+    )
+  )
+    return undefined;
   return Object.freeze(keys.map((k) => next.get(k)!));
 }
 
@@ -23,7 +32,9 @@ export function applyHeadUpdate(current: HeadSet, update: HeadUpdate): HeadSet |
 export function sortHeads(cids: Iterable<CID>): HeadSet {
   const byKey = new Map<string, CID>();
   for (const cid of cids) byKey.set(cidString(cid), cid);
-  return Object.freeze([...byKey.keys()].sort(compareStrings).map((k) => byKey.get(k)!));
+  return Object.freeze(
+    [...byKey.keys()].sort(compareStrings).map((k) => byKey.get(k)!),
+  );
 }
 
 // Code-unit order, not localeCompare: the order must be the same on every replica.

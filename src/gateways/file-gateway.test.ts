@@ -6,7 +6,13 @@ import { crc32 } from "node:zlib";
 import { afterAll, afterEach, describe, expect, it, vi } from "vitest";
 import { CID, cidFor, verifyCid } from "../blocks/cid.js";
 import { nodeCrypto } from "../blocks/node-crypto.js";
-import { CorruptError, IntegrityError, InvalidArgumentError, InvalidUrlError, IoError } from "../util/errors.js";
+import {
+  CorruptError,
+  IntegrityError,
+  InvalidArgumentError,
+  InvalidUrlError,
+  IoError,
+} from "../util/errors.js";
 import { fileGateway, type Durability } from "./file-gateway.js";
 import type { Gateway } from "./gateway.js";
 import { describeGatewayConformance } from "./gateway-conformance.js";
@@ -26,9 +32,13 @@ afterAll(() => {
 });
 
 for (const durability of ["process", "fsync"] as const) {
-  describeGatewayConformance(`file:// (durability=${durability})`, () => fileGateway.open({ dir: tempDir(), durability }), {
-    openSibling: (first) => registry.open(first.url),
-  });
+  describeGatewayConformance(
+    `file:// (durability=${durability})`,
+    () => fileGateway.open({ dir: tempDir(), durability }),
+    {
+      openSibling: (first) => registry.open(first.url),
+    },
+  );
 }
 
 interface Commit {
@@ -42,7 +52,10 @@ function makeCommit(size = 200): Commit {
 }
 
 const open: Gateway[] = [];
-async function openAt(dir: string, durability: Durability = "process"): Promise<Gateway> {
+async function openAt(
+  dir: string,
+  durability: Durability = "process",
+): Promise<Gateway> {
   const g = await fileGateway.open({ dir, durability });
   open.push(g);
   return g;
@@ -53,9 +66,18 @@ afterEach(async () => {
   await Promise.all(open.splice(0).map((g) => g.close()));
 });
 
-async function write(g: Gateway, ledger: string, c: Commit, heads = true): Promise<void> {
+async function write(
+  g: Gateway,
+  ledger: string,
+  c: Commit,
+  heads = true,
+): Promise<void> {
   const put = g.putCommit(ledger, c.cid, c.bytes);
-  if (heads) await g.putHeads(ledger, { add: [c.cid], remove: (await g.getHeads(ledger)).slice() });
+  if (heads)
+    await g.putHeads(ledger, {
+      add: [c.cid],
+      remove: (await g.getHeads(ledger)).slice(),
+    });
   await put;
 }
 
@@ -64,7 +86,16 @@ function logPath(dir: string, ledger: string): string {
 }
 
 /** A reader written from docs/gateways.md alone, to prove the documented format is the real one. */
-function readLog(bytes: Buffer): { type: number; offset: number; length: number; cid?: CID; data?: Buffer; heads?: CID[] }[] {
+function readLog(
+  bytes: Buffer,
+): {
+  type: number;
+  offset: number;
+  length: number;
+  cid?: CID;
+  data?: Buffer;
+  heads?: CID[];
+}[] {
   expect(bytes.subarray(0, 8).toString("latin1")).toBe("KILNLOG\x01");
   const records = [];
   let at = 8;
@@ -72,14 +103,23 @@ function readLog(bytes: Buffer): { type: number; offset: number; length: number;
     const type = bytes[at]!;
     const length = bytes.readUInt32LE(at + 1);
     const payload = bytes.subarray(at + 5, at + 5 + length);
-    expect(bytes.readUInt32LE(at + 5 + length)).toBe(crc32(bytes.subarray(at, at + 5 + length)));
+    expect(bytes.readUInt32LE(at + 5 + length)).toBe(
+      crc32(bytes.subarray(at, at + 5 + length)),
+    );
     if (type === 1) {
       const cidLength = payload[0]!;
-      records.push({ type, offset: at, length: 9 + length, cid: CID.decode(payload.subarray(1, 1 + cidLength)), data: payload.subarray(1 + cidLength) });
+      records.push({
+        type,
+        offset: at,
+        length: 9 + length,
+        cid: CID.decode(payload.subarray(1, 1 + cidLength)),
+        data: payload.subarray(1 + cidLength),
+      });
     } else {
       expect(type).toBe(2);
       const heads: CID[] = [];
-      for (let i = 0; i < payload.length; i += 1 + payload[i]!) heads.push(CID.decode(payload.subarray(i + 1, i + 1 + payload[i]!)));
+      for (let i = 0; i < payload.length; i += 1 + payload[i]!)
+        heads.push(CID.decode(payload.subarray(i + 1, i + 1 + payload[i]!)));
       records.push({ type, offset: at, length: 9 + length, heads });
     }
     at += 9 + length;
@@ -89,10 +129,20 @@ function readLog(bytes: Buffer): { type: number; offset: number; length: number;
 
 describe("fileGateway.parse", () => {
   it("parses a url once into typed options", () => {
-    expect(fileGateway.parse(new URL("file:///var/kiln"))).toEqual({ dir: "/var/kiln", durability: "process" });
-    expect(fileGateway.parse(new URL("file:///var/kiln/?durability=fsync"))).toEqual({ dir: "/var/kiln", durability: "fsync" });
-    expect(fileGateway.parse(new URL("file:///var/kiln?durability=process"))).toEqual({ dir: "/var/kiln", durability: "process" });
-    expect(fileGateway.parse(new URL("file:///var/my%20data"))).toEqual({ dir: "/var/my data", durability: "process" });
+    expect(fileGateway.parse(new URL("file:///var/kiln"))).toEqual({
+      dir: "/var/kiln",
+      durability: "process",
+    });
+    expect(
+      fileGateway.parse(new URL("file:///var/kiln/?durability=fsync")),
+    ).toEqual({ dir: "/var/kiln", durability: "fsync" });
+    expect(
+      fileGateway.parse(new URL("file:///var/kiln?durability=process")),
+    ).toEqual({ dir: "/var/kiln", durability: "process" });
+    expect(fileGateway.parse(new URL("file:///var/my%20data"))).toEqual({
+      dir: "/var/my data",
+      durability: "process",
+    });
   });
 
   it.each([
@@ -135,7 +185,9 @@ describe("fileGateway.parse", () => {
   it("fails to open a folder path that is a file, with IoError", async () => {
     const file = path.join(tempDir(), "plain-file");
     fs.writeFileSync(file, "x");
-    await expect(fileGateway.open({ dir: file, durability: "process" })).rejects.toBeInstanceOf(IoError);
+    await expect(
+      fileGateway.open({ dir: file, durability: "process" }),
+    ).rejects.toBeInstanceOf(IoError);
   });
 });
 
@@ -151,13 +203,19 @@ describe("file:// layout", () => {
     await g.close();
 
     expect(fs.readdirSync(dir)).toEqual(["orders"]);
-    expect(fs.readdirSync(path.join(dir, "orders")).sort()).toEqual(["checkpoint", "key", "log"]);
+    expect(fs.readdirSync(path.join(dir, "orders")).sort()).toEqual([
+      "checkpoint",
+      "key",
+      "log",
+    ]);
     const records = readLog(fs.readFileSync(logPath(dir, "orders")));
     expect(records.map((r) => r.type)).toEqual([1, 2, 1, 2]);
     expect(records[0]!.cid!.toString()).toBe(a.cid.toString());
     expect(new Uint8Array(records[0]!.data!)).toEqual(a.bytes);
     expect(records[3]!.heads!.map(String)).toEqual([b.cid.toString()]);
-    expect(JSON.parse(fs.readFileSync(path.join(dir, "orders", "key"), "utf8"))).toEqual({ v: 1, key: "a-key" });
+    expect(
+      JSON.parse(fs.readFileSync(path.join(dir, "orders", "key"), "utf8")),
+    ).toEqual({ v: 1, key: "a-key" });
     const checkpoint = fs.readFileSync(path.join(dir, "orders", "checkpoint"));
     expect(checkpoint.subarray(0, 8).toString("latin1")).toBe("KILNCKP\x01");
     expect(checkpoint.readUInt32LE(8)).toBe(3);
@@ -170,7 +228,8 @@ describe("file:// layout", () => {
     const g = await openAt(dir);
     await write(g, "orders", makeCommit());
     await g.local!.putKey("orders", "secret");
-    const mode = (file: string): number => fs.statSync(path.join(dir, "orders", file)).mode & 0o777;
+    const mode = (file: string): number =>
+      fs.statSync(path.join(dir, "orders", file)).mode & 0o777;
     expect(mode("key")).toBe(0o600);
     expect(mode("log")).toBe(0o600);
     expect(mode(".")).toBe(0o700);
@@ -180,9 +239,17 @@ describe("file:// layout", () => {
     const parent = tempDir();
     const dir = path.join(parent, "store");
     const g = await openAt(dir);
-    for (const ledger of [".", "..", "../escape", "a/b", "/abs", "C:\\x"]) await write(g, ledger, makeCommit());
+    for (const ledger of [".", "..", "../escape", "a/b", "/abs", "C:\\x"])
+      await write(g, ledger, makeCommit());
     expect(fs.readdirSync(parent)).toEqual(["store"]);
-    expect(fs.readdirSync(dir).sort()).toEqual(["%2E", "%2E.", "%2E.%2Fescape", "%2Fabs", "C%3A%5Cx", "a%2Fb"]);
+    expect(fs.readdirSync(dir).sort()).toEqual([
+      "%2E",
+      "%2E.",
+      "%2E.%2Fescape",
+      "%2Fabs",
+      "C%3A%5Cx",
+      "a%2Fb",
+    ]);
   });
 
   it("creates no files for ledgers that are only read", async () => {
@@ -208,9 +275,12 @@ describe("file:// reopen and recovery", () => {
 
     const again = await openAt(dir);
     expect((await again.getHeads("orders")).map(String)).toEqual(heads);
-    for (const c of commits) expect(await again.getCommit("orders", c.cid)).toEqual(c.bytes);
+    for (const c of commits)
+      expect(await again.getCommit("orders", c.cid)).toEqual(c.bytes);
     expect(await again.local!.getKey("orders")).toBe("k1");
-    expect(await again.local!.getCheckpoint("orders")).toEqual(new Uint8Array([9, 9]));
+    expect(await again.local!.getCheckpoint("orders")).toEqual(
+      new Uint8Array([9, 9]),
+    );
     expect((await again.local!.listCommits("orders")).length).toBe(20);
   });
 
@@ -224,17 +294,23 @@ describe("file:// reopen and recovery", () => {
 
     const again = await openAt(dir);
     const listed = await again.local!.listCommits("big");
-    expect(listed.map(String).sort()).toEqual(commits.map((c) => c.cid.toString()).sort());
+    expect(listed.map(String).sort()).toEqual(
+      commits.map((c) => c.cid.toString()).sort(),
+    );
     // The CIDs read back verify their bytes (their digests were not views of a reused buffer).
-    for (const cid of listed) verifyCid(nodeCrypto, cid, (await again.getCommit("big", cid))!);
+    for (const cid of listed)
+      verifyCid(nodeCrypto, cid, (await again.getCommit("big", cid))!);
     const [head] = await again.getHeads("big");
     expect(head!.equals(commits.at(-1)!.cid)).toBe(true);
-    for (const c of commits) expect(await again.getCommit("big", c.cid)).toEqual(c.bytes);
+    for (const c of commits)
+      expect(await again.getCommit("big", c.cid)).toEqual(c.bytes);
     // Heads read back are rewritten correctly by compaction, which encodes their bytes.
     await again.local!.retainCommits("big", new Set([head!.toString()]));
     await again.close();
     const third = await openAt(dir);
-    expect((await third.getHeads("big")).map(String)).toEqual([commits.at(-1)!.cid.toString()]);
+    expect((await third.getHeads("big")).map(String)).toEqual([
+      commits.at(-1)!.cid.toString(),
+    ]);
   });
 
   it("drops a torn last record at every cut point and keeps the whole ones before it", async () => {
@@ -251,7 +327,9 @@ describe("file:// reopen and recovery", () => {
     for (let cut = last.offset; cut < full.length; cut++) {
       fs.writeFileSync(logPath(dir, "l"), full.subarray(0, cut));
       const torn = await openAt(dir);
-      expect((await torn.getHeads("l")).map(String), `cut at ${cut}`).toEqual([a.cid.toString()]);
+      expect((await torn.getHeads("l")).map(String), `cut at ${cut}`).toEqual([
+        a.cid.toString(),
+      ]);
       expect(await torn.getCommit("l", a.cid)).toEqual(a.bytes);
       expect(await torn.getCommit("l", b.cid)).toBeUndefined();
       expect(fs.statSync(logPath(dir, "l")).size).toBe(last.offset);
@@ -259,7 +337,9 @@ describe("file:// reopen and recovery", () => {
       await write(torn, "l", c);
       await torn.close();
       const after = await openAt(dir);
-      expect((await after.getHeads("l")).map(String)).toEqual([c.cid.toString()]);
+      expect((await after.getHeads("l")).map(String)).toEqual([
+        c.cid.toString(),
+      ]);
       expect(await after.getCommit("l", c.cid)).toEqual(c.bytes);
       await after.close();
     }
@@ -296,11 +376,19 @@ describe("file:// reopen and recovery", () => {
     fs.writeFileSync(logPath(dir, "l"), "this is not a log at all");
     const g = await openAt(dir);
     await expect(g.getHeads("l")).rejects.toBeInstanceOf(CorruptError);
-    expect(fs.readFileSync(logPath(dir, "l"), "utf8")).toBe("this is not a log at all");
+    expect(fs.readFileSync(logPath(dir, "l"), "utf8")).toBe(
+      "this is not a log at all",
+    );
   });
 
   describe("a damaged record followed by whole ones", () => {
-    async function threeCommits(dir: string): Promise<{ commits: Commit[]; full: Buffer; records: ReturnType<typeof readLog> }> {
+    async function threeCommits(
+      dir: string,
+    ): Promise<{
+      commits: Commit[];
+      full: Buffer;
+      records: ReturnType<typeof readLog>;
+    }> {
       const g = await openAt(dir);
       const commits = [makeCommit(), makeCommit(), makeCommit()];
       for (const c of commits) await write(g, "l", c);
@@ -313,7 +401,9 @@ describe("file:// reopen and recovery", () => {
       const dir = tempDir();
       const { commits, full, records } = await threeCommits(dir);
       const [a, b, c] = commits as [Commit, Commit, Commit];
-      const damaged = records.find((r) => r.cid?.toString() === b.cid.toString())!;
+      const damaged = records.find(
+        (r) => r.cid?.toString() === b.cid.toString(),
+      )!;
       const bytes = Buffer.from(full);
       bytes[damaged.offset + Math.floor(damaged.length / 2)]! ^= 0xff;
       fs.writeFileSync(logPath(dir, "l"), bytes);
@@ -326,7 +416,9 @@ describe("file:// reopen and recovery", () => {
       expect(await g.getCommit("l", a.cid)).toEqual(a.bytes);
       expect(await g.getCommit("l", c.cid)).toEqual(c.bytes);
       expect((await g.getHeads("l")).map(String)).toEqual([c.cid.toString()]);
-      expect((await g.local!.listCommits("l")).map(String)).toContain(b.cid.toString());
+      expect((await g.local!.listCommits("l")).map(String)).toContain(
+        b.cid.toString(),
+      );
 
       // A re-put (say, from a sync peer) repairs it, and the repair outlives a reopen.
       await g.putCommit("l", b.cid, b.bytes);
@@ -340,7 +432,9 @@ describe("file:// reopen and recovery", () => {
       const dir = tempDir();
       const { commits, full, records } = await threeCommits(dir);
       const [a, b, c] = commits as [Commit, Commit, Commit];
-      const damaged = records.find((r) => r.cid?.toString() === b.cid.toString())!;
+      const damaged = records.find(
+        (r) => r.cid?.toString() === b.cid.toString(),
+      )!;
       const bytes = Buffer.from(full);
       bytes.writeUInt32LE(0x7fffffff, damaged.offset + 1);
       fs.writeFileSync(logPath(dir, "l"), bytes);
@@ -357,13 +451,18 @@ describe("file:// reopen and recovery", () => {
       const dir = tempDir();
       const { commits, full, records } = await threeCommits(dir);
       const [, b, c] = commits as [Commit, Commit, Commit];
-      const damaged = records.find((r) => r.cid?.toString() === b.cid.toString())!;
+      const damaged = records.find(
+        (r) => r.cid?.toString() === b.cid.toString(),
+      )!;
       const bytes = Buffer.from(full);
       bytes[damaged.offset + damaged.length - 10]! ^= 0x01;
       fs.writeFileSync(logPath(dir, "l"), bytes);
 
       const g = await openAt(dir);
-      await g.local!.retainCommits("l", new Set([b.cid.toString(), c.cid.toString()]));
+      await g.local!.retainCommits(
+        "l",
+        new Set([b.cid.toString(), c.cid.toString()]),
+      );
       await g.close();
       const again = await openAt(dir);
       const read = await again.getCommit("l", b.cid);
@@ -398,16 +497,27 @@ describe("file:// writes", () => {
     const writes = vi.spyOn(fs, "writeSync");
     const vectorWrites = vi.spyOn(fs, "writevSync");
     const c = makeCommit(3000);
-    await Promise.all([g.putCommit("l", c.cid, c.bytes), g.putHeads("l", { add: [c.cid], remove: [] })]);
+    await Promise.all([
+      g.putCommit("l", c.cid, c.bytes),
+      g.putHeads("l", { add: [c.cid], remove: [] }),
+    ]);
     // Other code in the process may write too; the log writes are the ones holding c.
     const written = [
-      ...writes.mock.calls.map((call) => call[1] as unknown).filter((data): data is Uint8Array => data instanceof Uint8Array),
-      ...vectorWrites.mock.calls.map((call) => Buffer.concat(call[1] as Uint8Array[])),
+      ...writes.mock.calls
+        .map((call) => call[1] as unknown)
+        .filter((data): data is Uint8Array => data instanceof Uint8Array),
+      ...vectorWrites.mock.calls.map((call) =>
+        Buffer.concat(call[1] as Uint8Array[]),
+      ),
     ];
-    const mine = written.map((data) => Buffer.from(data.buffer, data.byteOffset, data.byteLength)).filter((buffer) => buffer.includes(Buffer.from(c.bytes)));
+    const mine = written
+      .map((data) => Buffer.from(data.buffer, data.byteOffset, data.byteLength))
+      .filter((buffer) => buffer.includes(Buffer.from(c.bytes)));
     expect(mine.length).toBe(1);
     const cidAt = mine[0]!.indexOf(Buffer.from(c.cid.bytes));
-    expect(mine[0]!.indexOf(Buffer.from(c.cid.bytes), cidAt + 1)).toBeGreaterThan(cidAt);
+    expect(
+      mine[0]!.indexOf(Buffer.from(c.cid.bytes), cidAt + 1),
+    ).toBeGreaterThan(cidAt);
     const records = readLog(fs.readFileSync(logPath(dir, "l")));
     expect(records.slice(-2).map((r) => r.type)).toEqual([1, 2]);
   });
@@ -422,11 +532,15 @@ describe("file:// writes", () => {
   it("resolves only after an fdatasync with durability=fsync, one shared by a tick's writers", async () => {
     const original = fs.fdatasync;
     let completed = 0;
-    const syncs = vi.spyOn(fs, "fdatasync").mockImplementation(((fd: number, callback: (error: NodeJS.ErrnoException | null) => void) =>
-      original(fd, (error) => {
-        completed++;
-        callback(error);
-      })));
+    const syncs = vi
+      .spyOn(fs, "fdatasync")
+      .mockImplementation(
+        (fd: number, callback: (error: NodeJS.ErrnoException | null) => void) =>
+          original(fd, (error) => {
+            completed++;
+            callback(error);
+          }),
+      );
     const dir = tempDir();
     const g = await openAt(dir, "fsync");
     const first = makeCommit();
@@ -435,7 +549,12 @@ describe("file:// writes", () => {
 
     const before = syncs.mock.calls.length;
     const commits = Array.from({ length: 100 }, () => makeCommit(3000));
-    await Promise.all(commits.flatMap((c) => [g.putCommit("l", c.cid, c.bytes), g.putHeads("l", { add: [c.cid], remove: [] })]));
+    await Promise.all(
+      commits.flatMap((c) => [
+        g.putCommit("l", c.cid, c.bytes),
+        g.putHeads("l", { add: [c.cid], remove: [] }),
+      ]),
+    );
     expect(syncs.mock.calls.length - before).toBe(1);
     expect(completed).toBe(syncs.mock.calls.length);
     await g.close();
@@ -446,7 +565,9 @@ describe("file:// writes", () => {
   it("refuses a commit larger than a record holds, and stays usable", async () => {
     const g = await openAt(tempDir());
     const big = makeCommit((64 << 20) + 1);
-    await expect(g.putCommit("l", big.cid, big.bytes)).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(g.putCommit("l", big.cid, big.bytes)).rejects.toBeInstanceOf(
+      InvalidArgumentError,
+    );
     expect(await g.getCommit("l", big.cid)).toBeUndefined();
     await write(g, "l", makeCommit());
   });
@@ -460,16 +581,24 @@ describe("file:// writes", () => {
     const marker = Buffer.from(b.bytes.subarray(0, 32));
     const original = fs.writevSync;
     let failing = true;
-    vi.spyOn(fs, "writevSync").mockImplementation((fd: number, buffers: readonly NodeJS.ArrayBufferView[], position?: number | null) => {
-      const joined = Buffer.concat(buffers as Uint8Array[]);
-      if (failing && joined.includes(marker)) {
-        failing = false;
-        // Half of the batch reaches the file, then the disk fills up.
-        fs.writeSync(fd, joined.subarray(0, joined.length >> 1));
-        throw Object.assign(new Error("no space left on device"), { code: "ENOSPC" });
-      }
-      return original(fd, buffers, position ?? undefined);
-    });
+    vi.spyOn(fs, "writevSync").mockImplementation(
+      (
+        fd: number,
+        buffers: readonly NodeJS.ArrayBufferView[],
+        position?: number | null,
+      ) => {
+        const joined = Buffer.concat(buffers as Uint8Array[]);
+        if (failing && joined.includes(marker)) {
+          failing = false;
+          // Half of the batch reaches the file, then the disk fills up.
+          fs.writeSync(fd, joined.subarray(0, joined.length >> 1));
+          throw Object.assign(new Error("no space left on device"), {
+            code: "ENOSPC",
+          });
+        }
+        return original(fd, buffers, position ?? undefined);
+      },
+    );
     const put = g.putCommit("l", b.cid, b.bytes);
     const heads = g.putHeads("l", { add: [b.cid], remove: [a.cid] });
     await expect(put).rejects.toBeInstanceOf(IoError);
@@ -501,7 +630,9 @@ describe("file:// writes", () => {
     await write(g, "l", next);
     await g.close();
     const again = await openAt(dir);
-    expect((await again.getHeads("l")).map(String)).toEqual([next.cid.toString()]);
+    expect((await again.getHeads("l")).map(String)).toEqual([
+      next.cid.toString(),
+    ]);
     expect(await again.getCommit("l", last.cid)).toEqual(last.bytes);
     expect(await again.getCommit("l", commits[0]!.cid)).toBeUndefined();
   });
@@ -515,7 +646,10 @@ describe("file:// with an fdatasync in flight", () => {
     await write(g, "l", c);
     // Same tick: compaction flushes these, their fdatasync starts, and the old file is
     // replaced while it runs.
-    const puts = Promise.all([g.putCommit("l", d.cid, d.bytes), g.putHeads("l", { add: [d.cid], remove: [c.cid] })]);
+    const puts = Promise.all([
+      g.putCommit("l", d.cid, d.bytes),
+      g.putHeads("l", { add: [d.cid], remove: [c.cid] }),
+    ]);
     const retained = g.local!.retainCommits("l", new Set([d.cid.toString()]));
     await Promise.all([puts, retained]);
     expect(await g.getCommit("l", d.cid)).toEqual(d.bytes);
@@ -532,7 +666,10 @@ describe("file:// with an fdatasync in flight", () => {
     const dir = tempDir();
     const g = await openAt(dir, "fsync");
     const c = makeCommit();
-    const puts = Promise.all([g.putCommit("l", c.cid, c.bytes), g.putHeads("l", { add: [c.cid], remove: [] })]);
+    const puts = Promise.all([
+      g.putCommit("l", c.cid, c.bytes),
+      g.putHeads("l", { add: [c.cid], remove: [] }),
+    ]);
     const destroyed = g.local!.destroy("l");
     await Promise.all([puts, destroyed]);
     expect(await g.getHeads("l")).toEqual([]);
@@ -547,7 +684,10 @@ describe("file:// key and checkpoint", () => {
     const dir = tempDir();
     const g = await openAt(dir);
     await g.local!.putKey("l", "super-secret-key-material");
-    fs.writeFileSync(path.join(dir, "l", "key"), '{"v":1,"key":"super-secret-key-material"');
+    fs.writeFileSync(
+      path.join(dir, "l", "key"),
+      '{"v":1,"key":"super-secret-key-material"',
+    );
     const error = await g.local!.getKey("l").catch((e: unknown) => e);
     expect(error).toBeInstanceOf(CorruptError);
     expect(String((error as Error).message)).not.toContain("super-secret");
@@ -563,9 +703,13 @@ describe("file:// key and checkpoint", () => {
     const bytes = fs.readFileSync(file);
     bytes[50]! ^= 1;
     fs.writeFileSync(file, bytes);
-    await expect(g.local!.getCheckpoint("l")).rejects.toBeInstanceOf(CorruptError);
+    await expect(g.local!.getCheckpoint("l")).rejects.toBeInstanceOf(
+      CorruptError,
+    );
     fs.writeFileSync(file, bytes.subarray(0, 40));
-    await expect(g.local!.getCheckpoint("l")).rejects.toBeInstanceOf(CorruptError);
+    await expect(g.local!.getCheckpoint("l")).rejects.toBeInstanceOf(
+      CorruptError,
+    );
   });
 
   it("replaces the checkpoint by temporary file, fsync, rename, fsync of the folder", async () => {
@@ -575,7 +719,11 @@ describe("file:// key and checkpoint", () => {
     const events: string[] = [];
     const fdNames = new Map<number, string>();
     const openSync = fs.openSync;
-    vi.spyOn(fs, "openSync").mockImplementation(((file: fs.PathLike, flags?: fs.OpenMode, mode?: fs.Mode) => {
+    vi.spyOn(fs, "openSync").mockImplementation(((
+      file: fs.PathLike,
+      flags?: fs.OpenMode,
+      mode?: fs.Mode,
+    ) => {
       const fd = openSync(file, flags ?? "r", mode);
       fdNames.set(fd, path.basename(String(file)));
       return fd;
@@ -586,12 +734,20 @@ describe("file:// key and checkpoint", () => {
       fsyncSync(fd);
     });
     const renameSync = fs.renameSync;
-    vi.spyOn(fs, "renameSync").mockImplementation((from: fs.PathLike, to: fs.PathLike) => {
-      events.push(`rename ${path.basename(String(from))} ${path.basename(String(to))}`);
-      renameSync(from, to);
-    });
+    vi.spyOn(fs, "renameSync").mockImplementation(
+      (from: fs.PathLike, to: fs.PathLike) => {
+        events.push(
+          `rename ${path.basename(String(from))} ${path.basename(String(to))}`,
+        );
+        renameSync(from, to);
+      },
+    );
     await g.local!.putCheckpoint("l", new Uint8Array([2]));
-    expect(events).toEqual(["fsync checkpoint.tmp", "rename checkpoint.tmp checkpoint", "fsync l"]);
+    expect(events).toEqual([
+      "fsync checkpoint.tmp",
+      "rename checkpoint.tmp checkpoint",
+      "fsync l",
+    ]);
     expect(await g.local!.getCheckpoint("l")).toEqual(new Uint8Array([2]));
   });
 
@@ -602,8 +758,12 @@ describe("file:// key and checkpoint", () => {
     vi.spyOn(fs, "renameSync").mockImplementationOnce(() => {
       throw Object.assign(new Error("input/output error"), { code: "EIO" });
     });
-    await expect(g.local!.putCheckpoint("l", new Uint8Array([2, 2, 2]))).rejects.toBeInstanceOf(IoError);
-    expect(await g.local!.getCheckpoint("l")).toEqual(new Uint8Array([1, 1, 1]));
+    await expect(
+      g.local!.putCheckpoint("l", new Uint8Array([2, 2, 2])),
+    ).rejects.toBeInstanceOf(IoError);
+    expect(await g.local!.getCheckpoint("l")).toEqual(
+      new Uint8Array([1, 1, 1]),
+    );
     expect(fs.readdirSync(path.join(dir, "l")).sort()).toEqual(["checkpoint"]);
   });
 
@@ -611,9 +771,15 @@ describe("file:// key and checkpoint", () => {
     const dir = tempDir();
     const g = await openAt(dir);
     await g.local!.putCheckpoint("l", new Uint8Array([7]));
-    fs.writeFileSync(path.join(dir, "l", "checkpoint.tmp"), "half-written garbage", { mode: 0o644 });
+    fs.writeFileSync(
+      path.join(dir, "l", "checkpoint.tmp"),
+      "half-written garbage",
+      { mode: 0o644 },
+    );
     expect(await g.local!.getCheckpoint("l")).toEqual(new Uint8Array([7]));
-    fs.writeFileSync(path.join(dir, "l", "key.tmp"), "garbage", { mode: 0o644 });
+    fs.writeFileSync(path.join(dir, "l", "key.tmp"), "garbage", {
+      mode: 0o644,
+    });
     await g.local!.putKey("l", "k");
     expect(fs.statSync(path.join(dir, "l", "key")).mode & 0o777).toBe(0o600);
   });

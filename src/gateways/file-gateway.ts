@@ -6,11 +6,28 @@ import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import type { CID } from "../blocks/cid.js";
-import { ClosedError, InvalidArgumentError, InvalidUrlError, IoError } from "../util/errors.js";
+import {
+  ClosedError,
+  InvalidArgumentError,
+  InvalidUrlError,
+  IoError,
+} from "../util/errors.js";
 import { DIR_MODE, FileLog, type Durability } from "./file-log.js";
-import type { Gateway, GatewayFactory, HeadSet, HeadUpdate, LocalStorage, Unsubscribe } from "./gateway.js";
+import type {
+  Gateway,
+  GatewayFactory,
+  HeadSet,
+  HeadUpdate,
+  LocalStorage,
+  Unsubscribe,
+} from "./gateway.js";
 import { HeadWatchers } from "./head-watchers.js";
-import { readCheckpointFile, readKeyFile, writeCheckpointFile, writeKeyFile } from "./ledger-files.js";
+import {
+  readCheckpointFile,
+  readKeyFile,
+  writeCheckpointFile,
+  writeKeyFile,
+} from "./ledger-files.js";
 import { checkLedgerName, encodeLedgerName } from "./ledger-name.js";
 
 export type { Durability } from "./file-log.js";
@@ -29,16 +46,34 @@ export const fileGateway: GatewayFactory<FileGatewayOptions> = {
   schemes: ["file:"],
   parse(url) {
     const text = url.href;
-    if (url.host === "." || url.host === "..") throw new InvalidUrlError(text, "relative paths are not allowed; use file:///absolute/path");
-    if (url.host !== "") throw new InvalidUrlError(text, `file urls name a local folder, not host ${JSON.stringify(url.host)}; use file:///absolute/path`);
-    if (url.hash !== "") throw new InvalidUrlError(text, "file urls take no fragment");
+    if (url.host === "." || url.host === "..")
+      throw new InvalidUrlError(
+        text,
+        "relative paths are not allowed; use file:///absolute/path",
+      );
+    if (url.host !== "")
+      throw new InvalidUrlError(
+        text,
+        `file urls name a local folder, not host ${JSON.stringify(url.host)}; use file:///absolute/path`,
+      );
+    if (url.hash !== "")
+      throw new InvalidUrlError(text, "file urls take no fragment");
     let durability: Durability = "process";
     const seen = new Set<string>();
     for (const [name, value] of url.searchParams) {
-      if (name !== "durability") throw new InvalidUrlError(text, `unknown option ${JSON.stringify(name)} (known: durability)`);
-      if (seen.has(name)) throw new InvalidUrlError(text, `option ${name} given twice`);
+      if (name !== "durability")
+        throw new InvalidUrlError(
+          text,
+          `unknown option ${JSON.stringify(name)} (known: durability)`,
+        );
+      if (seen.has(name))
+        throw new InvalidUrlError(text, `option ${name} given twice`);
       seen.add(name);
-      if (value !== "process" && value !== "fsync") throw new InvalidUrlError(text, `durability must be "process" or "fsync", not ${JSON.stringify(value)}`);
+      if (value !== "process" && value !== "fsync")
+        throw new InvalidUrlError(
+          text,
+          `durability must be "process" or "fsync", not ${JSON.stringify(value)}`,
+        );
       durability = value;
     }
     let dir: string;
@@ -47,11 +82,18 @@ export const fileGateway: GatewayFactory<FileGatewayOptions> = {
     } catch {
       throw new InvalidUrlError(text, "not a usable local path");
     }
-    if (!path.isAbsolute(dir)) throw new InvalidUrlError(text, "relative paths are not allowed; use file:///absolute/path");
+    if (!path.isAbsolute(dir))
+      throw new InvalidUrlError(
+        text,
+        "relative paths are not allowed; use file:///absolute/path",
+      );
     return { dir: path.resolve(dir), durability };
   },
   async open(options) {
-    if (!path.isAbsolute(options.dir)) throw new InvalidArgumentError(`open file gateway: ${JSON.stringify(options.dir)} is not an absolute path`);
+    if (!path.isAbsolute(options.dir))
+      throw new InvalidArgumentError(
+        `open file gateway: ${JSON.stringify(options.dir)} is not an absolute path`,
+      );
     const dir = path.resolve(options.dir);
     let real: string;
     try {
@@ -65,7 +107,9 @@ export const fileGateway: GatewayFactory<FileGatewayOptions> = {
     let store = stores.get(real);
     if (!store) stores.set(real, (store = new FileStore(real)));
     store.handles++;
-    const url = pathToFileURL(dir).href + (options.durability === "fsync" ? "?durability=fsync" : "");
+    const url =
+      pathToFileURL(dir).href +
+      (options.durability === "fsync" ? "?durability=fsync" : "");
     return new FileGateway(url, store, options.durability);
   },
 };
@@ -87,7 +131,11 @@ class FileStore {
 
   log(ledger: string): FileLog {
     let log = this.#logs.get(ledger);
-    if (!log) this.#logs.set(ledger, (log = FileLog.load(this.ledgerDir(ledger), ledger)));
+    if (!log)
+      this.#logs.set(
+        ledger,
+        (log = FileLog.load(this.ledgerDir(ledger), ledger)),
+      );
     return log;
   }
 
@@ -122,18 +170,40 @@ class FileGateway implements Gateway {
     this.#store = store;
     this.#durability = durability;
     this.local = {
-      getKey: (ledger) => attempt(() => readKeyFile(this.#ledgerDir("get key", ledger), subject(ledger))),
-      putKey: (ledger, key) => attempt(() => writeKeyFile(this.#ledgerDir("put key", ledger), key, subject(ledger))),
-      getCheckpoint: (ledger) => attempt(() => readCheckpointFile(this.#ledgerDir("get checkpoint", ledger), subject(ledger))),
+      getKey: (ledger) =>
+        attempt(() =>
+          readKeyFile(this.#ledgerDir("get key", ledger), subject(ledger)),
+        ),
+      putKey: (ledger, key) =>
+        attempt(() =>
+          writeKeyFile(
+            this.#ledgerDir("put key", ledger),
+            key,
+            subject(ledger),
+          ),
+        ),
+      getCheckpoint: (ledger) =>
+        attempt(() =>
+          readCheckpointFile(
+            this.#ledgerDir("get checkpoint", ledger),
+            subject(ledger),
+          ),
+        ),
       putCheckpoint: (ledger, bytes) =>
         attempt(async () => {
           // A checkpoint summarises commits and heads already put: make those durable first,
           // so a power loss can never leave a checkpoint that is ahead of its log.
           await this.#log("put checkpoint", ledger).whenDurable("fsync");
-          writeCheckpointFile(this.#ledgerDir("put checkpoint", ledger), bytes, subject(ledger));
+          writeCheckpointFile(
+            this.#ledgerDir("put checkpoint", ledger),
+            bytes,
+            subject(ledger),
+          );
         }),
-      listCommits: (ledger) => attempt(() => this.#log("list commits", ledger).listCommits()),
-      retainCommits: (ledger, keep) => attempt(() => this.#log("retain commits", ledger).retain(keep)),
+      listCommits: (ledger) =>
+        attempt(() => this.#log("list commits", ledger).listCommits()),
+      retainCommits: (ledger, keep) =>
+        attempt(() => this.#log("retain commits", ledger).retain(keep)),
       sizeOf: (ledger) => attempt(() => this.#sizeOf(ledger)),
       destroy: (ledger) =>
         attempt(() => {
@@ -141,14 +211,22 @@ class FileGateway implements Gateway {
           try {
             this.#open("destroy").destroy(ledger);
           } catch (error) {
-            throw error instanceof ClosedError ? error : new IoError(`destroy ${subject(ledger)}`, { cause: error });
+            throw error instanceof ClosedError
+              ? error
+              : new IoError(`destroy ${subject(ledger)}`, { cause: error });
           }
         }),
     };
   }
 
   putCommit(ledger: string, cid: CID, bytes: Uint8Array): Promise<void> {
-    return attempt(() => this.#log("put commit", ledger).appendCommit(cid, bytes, this.#durability));
+    return attempt(() =>
+      this.#log("put commit", ledger).appendCommit(
+        cid,
+        bytes,
+        this.#durability,
+      ),
+    );
   }
 
   getCommit(ledger: string, cid: CID): Promise<Uint8Array | undefined> {
@@ -162,7 +240,10 @@ class FileGateway implements Gateway {
   putHeads(ledger: string, update: HeadUpdate): Promise<HeadSet> {
     return attempt(() => {
       const store = this.#open("put heads");
-      const { heads, changed, done } = this.#log("put heads", ledger).updateHeads(update, this.#durability);
+      const { heads, changed, done } = this.#log(
+        "put heads",
+        ledger,
+      ).updateHeads(update, this.#durability);
       return done.then(() => {
         // Told only once written: a failed write is rolled back and never announced.
         if (changed) store.watchers.notify(ledger, this, heads);
@@ -190,7 +271,8 @@ class FileGateway implements Gateway {
   }
 
   #open(operation: string): FileStore {
-    if (!this.#store) throw new ClosedError(`${operation}: gateway ${this.url}`);
+    if (!this.#store)
+      throw new ClosedError(`${operation}: gateway ${this.url}`);
     return this.#store;
   }
 
@@ -210,7 +292,10 @@ class FileGateway implements Gateway {
     log.flush();
     try {
       let size = 0;
-      for (const name of fs.readdirSync(dir)) size += fs.statSync(path.join(dir, name), { throwIfNoEntry: false })?.size ?? 0;
+      for (const name of fs.readdirSync(dir))
+        size +=
+          fs.statSync(path.join(dir, name), { throwIfNoEntry: false })?.size ??
+          0;
       return size;
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === "ENOENT") return 0;
@@ -228,6 +313,8 @@ function attempt<T>(fn: () => T | Promise<T>): Promise<T> {
   try {
     return Promise.resolve(fn());
   } catch (error) {
-    return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    return Promise.reject(
+      error instanceof Error ? error : new Error(String(error)),
+    );
   }
 }

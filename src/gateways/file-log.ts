@@ -6,12 +6,32 @@ import fs from "node:fs";
 import path from "node:path";
 import { parseCid, type CID } from "../blocks/cid.js";
 import { createDeferred, type Deferred } from "../util/deferred.js";
-import { ClosedError, CorruptError, InvalidArgumentError, IoError, KilnError, MissingCommitError } from "../util/errors.js";
+import {
+  ClosedError,
+  CorruptError,
+  InvalidArgumentError,
+  IoError,
+  KilnError,
+  MissingCommitError,
+} from "../util/errors.js";
 import { applyHeadUpdate, EMPTY_HEADS } from "./apply-head-update.js";
 import type { HeadSet, HeadUpdate } from "./gateway.js";
-import { cidFromKey, cidKey, commitBytesOffset, encodeCommitRecord, encodeHeadsRecord, LOG_MAGIC, scanLog } from "./log-record.js";
+import {
+  cidFromKey,
+  cidKey,
+  commitBytesOffset,
+  encodeCommitRecord,
+  encodeHeadsRecord,
+  LOG_MAGIC,
+  scanLog,
+} from "./log-record.js";
 import { GroupSync } from "./group-sync.js";
-import { createWindowReader, fsyncDir, readFully, writeAllParts } from "./sync-file-io.js";
+import {
+  createWindowReader,
+  fsyncDir,
+  readFully,
+  writeAllParts,
+} from "./sync-file-io.js";
 import { writeCompactedLog } from "./write-compacted-log.js";
 import { acquireLock } from "./ledger-lock.js";
 
@@ -34,7 +54,10 @@ interface CommitEntry {
 }
 
 interface Batch {
-  readonly records: { readonly bytes: Uint8Array; readonly entry: CommitEntry | undefined }[];
+  readonly records: {
+    readonly bytes: Uint8Array;
+    readonly entry: CommitEntry | undefined;
+  }[];
   /** Reverts the in-memory effects of the batch if writing it fails, newest first. */
   readonly undo: (() => void)[];
   readonly written: Deferred<void>;
@@ -88,15 +111,24 @@ export class FileLog {
     if (!entry) return undefined;
     const from = commitBytesOffset(entry.cidLength);
     // A copy: the pending record is a Buffer, whose slice() would be a view of it.
-    if (entry.pending) return new Uint8Array(entry.pending.subarray(from, entry.recordLength - 4));
+    if (entry.pending)
+      return new Uint8Array(
+        entry.pending.subarray(from, entry.recordLength - 4),
+      );
     const bytes = new Uint8Array(entry.recordLength - 4 - from);
     let got: number;
     try {
       got = readFully(this.#fd!, bytes, entry.recordOffset + from);
     } catch (error) {
-      throw new IoError(`read commit ${cid.toString()} of ${this.#subject()}`, { cause: error });
+      throw new IoError(`read commit ${cid.toString()} of ${this.#subject()}`, {
+        cause: error,
+      });
     }
-    if (got < bytes.length) throw new CorruptError(this.#subject(), `log ends inside commit ${cid.toString()}; was it truncated by another program?`);
+    if (got < bytes.length)
+      throw new CorruptError(
+        this.#subject(),
+        `log ends inside commit ${cid.toString()}; was it truncated by another program?`,
+      );
     return bytes;
   }
 
@@ -112,26 +144,48 @@ export class FileLog {
     return size;
   }
 
-  appendCommit(cid: CID, bytes: Uint8Array, durability: Durability): Promise<void> {
+  appendCommit(
+    cid: CID,
+    bytes: Uint8Array,
+    durability: Durability,
+  ): Promise<void> {
     this.#check();
     const key = cidKey(cid.bytes);
     const existing = this.#index.get(key);
     // A damaged copy is replaced, so a re-put (say, from a sync peer) repairs it.
     if (existing && !existing.damaged) return this.#whenDurable(durability);
     const record = encodeCommitRecord(cid, bytes);
-    const entry: CommitEntry = { cidLength: cid.bytes.length, recordOffset: -1, recordLength: record.length, damaged: false, pending: record };
+    const entry: CommitEntry = {
+      cidLength: cid.bytes.length,
+      recordOffset: -1,
+      recordLength: record.length,
+      damaged: false,
+      pending: record,
+    };
     this.#index.set(key, entry);
     const done = this.#enqueue(record, entry, durability);
-    this.#batch!.undo.push(() => (existing ? this.#index.set(key, existing) : this.#index.delete(key)));
+    this.#batch!.undo.push(() =>
+      existing ? this.#index.set(key, existing) : this.#index.delete(key),
+    );
     return done;
   }
 
   /** Applies the update now (later calls see it); `done` settles when it is durable. */
-  updateHeads(update: HeadUpdate, durability: Durability): { heads: HeadSet; changed: boolean; done: Promise<void> } {
+  updateHeads(
+    update: HeadUpdate,
+    durability: Durability,
+  ): { heads: HeadSet; changed: boolean; done: Promise<void> } {
     this.#check();
-    for (const cid of update.add) if (!this.has(cid)) throw new MissingCommitError(this.#ledger, cid.toString());
+    for (const cid of update.add)
+      if (!this.has(cid))
+        throw new MissingCommitError(this.#ledger, cid.toString());
     const next = applyHeadUpdate(this.#heads, update);
-    if (next === undefined) return { heads: this.#heads, changed: false, done: this.#whenDurable(durability) };
+    if (next === undefined)
+      return {
+        heads: this.#heads,
+        changed: false,
+        done: this.#whenDurable(durability),
+      };
     const previous = this.#heads;
     this.#heads = next;
     const done = this.#enqueue(encodeHeadsRecord(next), undefined, durability);
@@ -158,7 +212,9 @@ export class FileLog {
     try {
       written = writeAllParts(this.#open(), parts);
     } catch (cause) {
-      const error = new IoError(`append to log of ${this.#subject()}`, { cause });
+      const error = new IoError(`append to log of ${this.#subject()}`, {
+        cause,
+      });
       this.#cutBack(start);
       for (const undo of batch.undo.reverse()) undo();
       batch.written.reject(error);
@@ -190,7 +246,10 @@ export class FileLog {
   retain(keep: ReadonlySet<string>): void {
     this.#check();
     for (const head of this.#heads) {
-      if (!keep.has(head.toString())) throw new InvalidArgumentError(`retain commits of ${this.#subject()}: head ${head.toString()} is not in the kept set`);
+      if (!keep.has(head.toString()))
+        throw new InvalidArgumentError(
+          `retain commits of ${this.#subject()}: head ${head.toString()} is not in the kept set`,
+        );
     }
     this.flush();
     this.#check();
@@ -200,13 +259,27 @@ export class FileLog {
       const cid = parseCid(text);
       if (cid) keepKeys.add(cidKey(cid.bytes));
     }
-    const kept = [...this.#index.entries()].filter(([key]) => keepKeys.has(key)).sort(([, a], [, b]) => a.recordOffset - b.recordOffset);
+    const kept = [...this.#index.entries()]
+      .filter(([key]) => keepKeys.has(key))
+      .sort(([, a], [, b]) => a.recordOffset - b.recordOffset);
     let rewritten: { offsets: number[]; size: number };
     try {
-      const records = kept.map(([, entry]) => ({ offset: entry.recordOffset, length: entry.recordLength }));
-      rewritten = writeCompactedLog(this.#file, this.#fd, records, encodeHeadsRecord(this.#heads), FILE_MODE, this.#subject());
+      const records = kept.map(([, entry]) => ({
+        offset: entry.recordOffset,
+        length: entry.recordLength,
+      }));
+      rewritten = writeCompactedLog(
+        this.#file,
+        this.#fd,
+        records,
+        encodeHeadsRecord(this.#heads),
+        FILE_MODE,
+        this.#subject(),
+      );
     } catch (error) {
-      throw error instanceof KilnError ? error : new IoError(`compact log of ${this.#subject()}`, { cause: error });
+      throw error instanceof KilnError
+        ? error
+        : new IoError(`compact log of ${this.#subject()}`, { cause: error });
     }
     // The new log is in place; failing to make it durable or open it leaves this object
     // unusable, since the old descriptor now writes to an unlinked file.
@@ -216,7 +289,10 @@ export class FileLog {
       fsyncDir(this.#dir);
       this.#fd = fs.openSync(this.#file, "a+", FILE_MODE);
     } catch (error) {
-      throw (this.#failure = new IoError(`reopen compacted log of ${this.#subject()}`, { cause: error }));
+      throw (this.#failure = new IoError(
+        `reopen compacted log of ${this.#subject()}`,
+        { cause: error },
+      ));
     }
     this.#index.clear();
     kept.forEach(([key, entry], i) => {
@@ -280,7 +356,13 @@ export class FileLog {
           // An intact copy wins over a damaged one, whichever came first.
           const existing = this.#index.get(key);
           if (existing && (damaged || !existing.damaged)) return;
-          this.#index.set(key, { cidLength, recordOffset, recordLength, damaged, pending: undefined });
+          this.#index.set(key, {
+            cidLength,
+            recordOffset,
+            recordLength,
+            damaged,
+            pending: undefined,
+          });
         },
         this.#subject(),
       );
@@ -294,7 +376,9 @@ export class FileLog {
     } catch (error) {
       this.#index.clear();
       fs.closeSync(fd);
-      throw error instanceof KilnError ? error : new IoError(`open log of ${this.#subject()}`, { cause: error });
+      throw error instanceof KilnError
+        ? error
+        : new IoError(`open log of ${this.#subject()}`, { cause: error });
     }
   }
 
@@ -309,10 +393,19 @@ export class FileLog {
     return this.#fd;
   }
 
-  #enqueue(bytes: Uint8Array | undefined, entry: CommitEntry | undefined, durability: Durability): Promise<void> {
+  #enqueue(
+    bytes: Uint8Array | undefined,
+    entry: CommitEntry | undefined,
+    durability: Durability,
+  ): Promise<void> {
     let batch = this.#batch;
     if (!batch) {
-      batch = this.#batch = { records: [], undo: [], written: handled(createDeferred()), synced: undefined };
+      batch = this.#batch = {
+        records: [],
+        undo: [],
+        written: handled(createDeferred()),
+        synced: undefined,
+      };
       queueMicrotask(() => this.flush());
     }
     if (bytes) batch.records.push({ bytes, entry });
@@ -333,7 +426,10 @@ export class FileLog {
     try {
       fs.ftruncateSync(this.#fd, length);
     } catch (error) {
-      this.#failure ??= new IoError(`truncate log of ${this.#subject()} after a failed append`, { cause: error });
+      this.#failure ??= new IoError(
+        `truncate log of ${this.#subject()} after a failed append`,
+        { cause: error },
+      );
     }
   }
 

@@ -18,7 +18,11 @@ export class GroupSync {
   #failure: IoError | undefined;
 
   /** `written`: bytes already in the file, not known to be durable. */
-  constructor(subject: string, currentFd: () => number | undefined, written: number) {
+  constructor(
+    subject: string,
+    currentFd: () => number | undefined,
+    written: number,
+  ) {
     this.#subject = subject;
     this.#currentFd = currentFd;
     this.#written = written;
@@ -36,7 +40,8 @@ export class GroupSync {
   /** Settles once everything written so far is on stable storage. */
   request(): Promise<void> {
     if (this.#failure) return Promise.reject(this.#failure);
-    if (this.#synced >= this.#written || this.#currentFd() === undefined) return Promise.resolve();
+    if (this.#synced >= this.#written || this.#currentFd() === undefined)
+      return Promise.resolve();
     const done = createDeferred<void>();
     this.#waiters.push({ upTo: this.#written, done });
     this.#start();
@@ -69,8 +74,11 @@ export class GroupSync {
       fs.fdatasync(fd, (error) => {
         this.#syncing = undefined;
         if (error) {
-          this.#failure ??= new IoError(`fdatasync ${this.#subject}`, { cause: error });
-          for (const waiter of this.#waiters.splice(0)) waiter.done.reject(this.#failure);
+          this.#failure ??= new IoError(`fdatasync ${this.#subject}`, {
+            cause: error,
+          });
+          for (const waiter of this.#waiters.splice(0))
+            waiter.done.reject(this.#failure);
         } else {
           this.#synced = Math.max(this.#synced, upTo);
           const ready = this.#waiters.filter((w) => w.upTo <= upTo);

@@ -12,7 +12,11 @@ interface Watcher {
 export class HeadWatchers {
   readonly #byLedger = new Map<string, Set<Watcher>>();
 
-  add(ledger: string, owner: object, onHeads: (heads: HeadSet) => void): Unsubscribe {
+  add(
+    ledger: string,
+    owner: object,
+    onHeads: (heads: HeadSet) => void,
+  ): Unsubscribe {
     const watcher: Watcher = { owner, onHeads, active: true };
     let set = this.#byLedger.get(ledger);
     if (!set) this.#byLedger.set(ledger, (set = new Set()));
@@ -20,7 +24,8 @@ export class HeadWatchers {
     return () => {
       watcher.active = false;
       set.delete(watcher);
-      if (set.size === 0 && this.#byLedger.get(ledger) === set) this.#byLedger.delete(ledger);
+      if (set.size === 0 && this.#byLedger.get(ledger) === set)
+        this.#byLedger.delete(ledger);
     };
   }
 

@@ -6,11 +6,24 @@ import { crc32 } from "node:zlib";
 import { fromUtf8, utf8 } from "../util/bytes.js";
 import { CorruptError, IoError, KilnError } from "../util/errors.js";
 import { DIR_MODE, FILE_MODE } from "./file-log.js";
-import { fsyncDir, readFileIfExists, replaceFileAtomic } from "./sync-file-io.js";
+import {
+  fsyncDir,
+  readFileIfExists,
+  replaceFileAtomic,
+} from "./sync-file-io.js";
 
 export const KEY_FILE = "key";
 export const CHECKPOINT_FILE = "checkpoint";
-export const CHECKPOINT_MAGIC = Uint8Array.of(0x4b, 0x49, 0x4c, 0x4e, 0x43, 0x4b, 0x50, 0x01);
+export const CHECKPOINT_MAGIC = Uint8Array.of(
+  0x4b,
+  0x49,
+  0x4c,
+  0x4e,
+  0x43,
+  0x4b,
+  0x50,
+  0x01,
+);
 const CHECKPOINT_HEADER = CHECKPOINT_MAGIC.length + 4;
 
 /** `{"v":1,"key":"<key>"}`. */
@@ -26,10 +39,16 @@ export function decodeKeyFile(bytes: Uint8Array, subject: string): string {
     // No cause attached: JSON.parse quotes the input in its message, and the input is a key.
     throw new CorruptError(subject, "key file is not valid json");
   }
-  if (typeof parsed !== "object" || parsed === null) throw new CorruptError(subject, "key file is not a json object");
+  if (typeof parsed !== "object" || parsed === null)
+    throw new CorruptError(subject, "key file is not a json object");
   const { v, key } = parsed as { v?: unknown; key?: unknown };
-  if (v !== 1) throw new CorruptError(subject, `unsupported key file version ${JSON.stringify(v)}`);
-  if (typeof key !== "string") throw new CorruptError(subject, "key file has no key string");
+  if (v !== 1)
+    throw new CorruptError(
+      subject,
+      `unsupported key file version ${JSON.stringify(v)}`,
+    );
+  if (typeof key !== "string")
+    throw new CorruptError(subject, "key file has no key string");
   return key;
 }
 
@@ -39,21 +58,39 @@ export function encodeCheckpoint(payload: Uint8Array): Uint8Array {
   out.set(CHECKPOINT_MAGIC, 0);
   out.writeUInt32LE(payload.length, CHECKPOINT_MAGIC.length);
   out.set(payload, CHECKPOINT_HEADER);
-  out.writeUInt32LE(crc32(out.subarray(0, CHECKPOINT_HEADER + payload.length)), CHECKPOINT_HEADER + payload.length);
+  out.writeUInt32LE(
+    crc32(out.subarray(0, CHECKPOINT_HEADER + payload.length)),
+    CHECKPOINT_HEADER + payload.length,
+  );
   return out;
 }
 
-export function decodeCheckpoint(bytes: Uint8Array, subject: string): Uint8Array {
+export function decodeCheckpoint(
+  bytes: Uint8Array,
+  subject: string,
+): Uint8Array {
   const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (buffer.length < CHECKPOINT_HEADER + 4 || !buffer.subarray(0, CHECKPOINT_MAGIC.length).equals(CHECKPOINT_MAGIC)) {
+  if (
+    buffer.length < CHECKPOINT_HEADER + 4 ||
+    !buffer.subarray(0, CHECKPOINT_MAGIC.length).equals(CHECKPOINT_MAGIC)
+  ) {
     throw new CorruptError(subject, "checkpoint file has no checkpoint header");
   }
   const length = buffer.readUInt32LE(CHECKPOINT_MAGIC.length);
-  if (buffer.length !== CHECKPOINT_HEADER + length + 4) throw new CorruptError(subject, `checkpoint file is ${buffer.length} bytes, its header says ${CHECKPOINT_HEADER + length + 4}`);
-  if (crc32(buffer.subarray(0, CHECKPOINT_HEADER + length)) !== buffer.readUInt32LE(CHECKPOINT_HEADER + length)) {
+  if (buffer.length !== CHECKPOINT_HEADER + length + 4)
+    throw new CorruptError(
+      subject,
+      `checkpoint file is ${buffer.length} bytes, its header says ${CHECKPOINT_HEADER + length + 4}`,
+    );
+  if (
+    crc32(buffer.subarray(0, CHECKPOINT_HEADER + length)) !==
+    buffer.readUInt32LE(CHECKPOINT_HEADER + length)
+  ) {
     throw new CorruptError(subject, "checkpoint file fails its checksum");
   }
-  return new Uint8Array(buffer.subarray(CHECKPOINT_HEADER, CHECKPOINT_HEADER + length));
+  return new Uint8Array(
+    buffer.subarray(CHECKPOINT_HEADER, CHECKPOINT_HEADER + length),
+  );
 }
 
 export function readKeyFile(dir: string, subject: string): string | undefined {
@@ -65,13 +102,28 @@ export function writeKeyFile(dir: string, key: string, subject: string): void {
   write(dir, KEY_FILE, encodeKeyFile(key), `put key of ${subject}`);
 }
 
-export function readCheckpointFile(dir: string, subject: string): Uint8Array | undefined {
-  const bytes = read(path.join(dir, CHECKPOINT_FILE), `read checkpoint of ${subject}`);
+export function readCheckpointFile(
+  dir: string,
+  subject: string,
+): Uint8Array | undefined {
+  const bytes = read(
+    path.join(dir, CHECKPOINT_FILE),
+    `read checkpoint of ${subject}`,
+  );
   return bytes && decodeCheckpoint(bytes, `checkpoint of ${subject}`);
 }
 
-export function writeCheckpointFile(dir: string, payload: Uint8Array, subject: string): void {
-  write(dir, CHECKPOINT_FILE, encodeCheckpoint(payload), `put checkpoint of ${subject}`);
+export function writeCheckpointFile(
+  dir: string,
+  payload: Uint8Array,
+  subject: string,
+): void {
+  write(
+    dir,
+    CHECKPOINT_FILE,
+    encodeCheckpoint(payload),
+    `put checkpoint of ${subject}`,
+  );
 }
 
 function read(file: string, operation: string): Uint8Array | undefined {
@@ -82,12 +134,20 @@ function read(file: string, operation: string): Uint8Array | undefined {
   }
 }
 
-function write(dir: string, name: string, bytes: Uint8Array, operation: string): void {
+function write(
+  dir: string,
+  name: string,
+  bytes: Uint8Array,
+  operation: string,
+): void {
   try {
     // A new ledger folder must outlive a power loss too, or the key in it is lost with it.
-    if (fs.mkdirSync(dir, { recursive: true, mode: DIR_MODE }) !== undefined) fsyncDir(path.dirname(dir));
+    if (fs.mkdirSync(dir, { recursive: true, mode: DIR_MODE }) !== undefined)
+      fsyncDir(path.dirname(dir));
     replaceFileAtomic(path.join(dir, name), bytes, FILE_MODE);
   } catch (error) {
-    throw error instanceof KilnError ? error : new IoError(operation, { cause: error });
+    throw error instanceof KilnError
+      ? error
+      : new IoError(operation, { cause: error });
   }
 }

@@ -12,7 +12,10 @@ export class LockedError extends KilnError {
     readonly subject: string,
     readonly pid: number,
   ) {
-    super("locked", `open ${subject}: in use by process ${pid}; a file:// ledger is opened by one process at a time`);
+    super(
+      "locked",
+      `open ${subject}: in use by process ${pid}; a file:// ledger is opened by one process at a time`,
+    );
   }
 }
 
@@ -21,7 +24,11 @@ export function acquireLock(dir: string, subject: string): () => void {
   const file = path.join(dir, LOCK_FILE);
   for (let attempt = 0; attempt < 3; attempt++) {
     try {
-      const fd = fs.openSync(file, fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_WRONLY, 0o600);
+      const fd = fs.openSync(
+        file,
+        fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_WRONLY,
+        0o600,
+      );
       fs.writeSync(fd, `${process.pid}\n`);
       fs.closeSync(fd);
       return () => fs.rmSync(file, { force: true });
@@ -29,7 +36,8 @@ export function acquireLock(dir: string, subject: string): () => void {
       if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
     }
     const owner = readOwner(file);
-    if (owner !== undefined && owner !== process.pid && isAlive(owner)) throw new LockedError(subject, owner);
+    if (owner !== undefined && owner !== process.pid && isAlive(owner))
+      throw new LockedError(subject, owner);
     // Stale (its process is gone), unreadable, or left by this process: take it over.
     fs.rmSync(file, { force: true });
   }

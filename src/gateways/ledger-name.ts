@@ -3,7 +3,10 @@
 import { InvalidArgumentError } from "../util/errors.js";
 
 export function checkLedgerName(operation: string, ledger: string): void {
-  if (typeof ledger !== "string" || ledger.length === 0) throw new InvalidArgumentError(`${operation}: ledger name must be a non-empty string`);
+  if (typeof ledger !== "string" || ledger.length === 0)
+    throw new InvalidArgumentError(
+      `${operation}: ledger name must be a non-empty string`,
+    );
 }
 
 /**
@@ -18,11 +21,14 @@ export function encodeLedgerName(ledger: string): string {
   let out = "";
   let from = 0;
   for (const m of ledger.matchAll(LONE_SURROGATE)) {
-    out += encodeURIComponent(ledger.slice(from, m.index)) + `%u${m[0].charCodeAt(0).toString(16).toUpperCase()}`;
+    out +=
+      encodeURIComponent(ledger.slice(from, m.index)) +
+      `%u${m[0].charCodeAt(0).toString(16).toUpperCase()}`;
     from = m.index + 1;
   }
   out += encodeURIComponent(ledger.slice(from));
   return out.replace(/\*/g, "%2A").replace(/^\./, "%2E");
 }
 
-const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+const LONE_SURROGATE =
+  /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;

@@ -12,7 +12,16 @@ import { CorruptError, InvalidArgumentError } from "../util/errors.js";
 import { sortHeads } from "./apply-head-update.js";
 import type { HeadSet } from "./gateway.js";
 
-export const LOG_MAGIC = Uint8Array.of(0x4b, 0x49, 0x4c, 0x4e, 0x4c, 0x4f, 0x47, 0x01);
+export const LOG_MAGIC = Uint8Array.of(
+  0x4b,
+  0x49,
+  0x4c,
+  0x4e,
+  0x4c,
+  0x4f,
+  0x47,
+  0x01,
+);
 export const RECORD_COMMIT = 1;
 export const RECORD_HEADS = 2;
 /** type + length before the payload. */
@@ -53,12 +62,18 @@ export function commitBytesOffset(cidLength: number): number {
 }
 
 function cidBytesOf(cid: CID): Uint8Array {
-  if (cid.bytes.length === 0 || cid.bytes.length > 255) throw new InvalidArgumentError(`encode log record: cid ${cid.toString()} is ${cid.bytes.length} bytes (1-255 fit)`);
+  if (cid.bytes.length === 0 || cid.bytes.length > 255)
+    throw new InvalidArgumentError(
+      `encode log record: cid ${cid.toString()} is ${cid.bytes.length} bytes (1-255 fit)`,
+    );
   return cid.bytes;
 }
 
 function frame(type: number, payloadLength: number): Buffer {
-  if (payloadLength > MAX_PAYLOAD) throw new InvalidArgumentError(`encode log record: ${payloadLength} bytes is more than the ${MAX_PAYLOAD >> 20} MiB a file:// record holds`);
+  if (payloadLength > MAX_PAYLOAD)
+    throw new InvalidArgumentError(
+      `encode log record: ${payloadLength} bytes is more than the ${MAX_PAYLOAD >> 20} MiB a file:// record holds`,
+    );
   const record = Buffer.allocUnsafe(RECORD_OVERHEAD + payloadLength);
   record[0] = type;
   record.writeUInt32LE(payloadLength, 1);
@@ -77,7 +92,9 @@ function seal(record: Buffer): Buffer {
  * WeakMap per CID object), which dominated the time and garbage of opening a large log.
  */
 export function cidKey(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("latin1");
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString(
+    "latin1",
+  );
 }
 
 export function cidFromKey(key: string): CID {
@@ -102,7 +119,10 @@ export interface LogScan {
   /** True when the file is empty or holds only part of the magic (a crash while creating it). */
   readonly isNew: boolean;
   /** Byte ranges that are not intact records but are followed by intact ones. */
-  readonly damage: readonly { readonly offset: number; readonly length: number }[];
+  readonly damage: readonly {
+    readonly offset: number;
+    readonly length: number;
+  }[];
 }
 
 /**
@@ -114,27 +134,45 @@ export interface LogScan {
  *
  * `read(offset, length)` returns a view that is valid until the next call.
  */
-export function scanLog(size: number, read: (offset: number, length: number) => Uint8Array, onCommit: (commit: ScannedCommit) => void, subject: string): LogScan {
+export function scanLog(
+  size: number,
+  read: (offset: number, length: number) => Uint8Array,
+  onCommit: (commit: ScannedCommit) => void,
+  subject: string,
+): LogScan {
   if (size < LOG_MAGIC.length) {
     const start = read(0, size);
-    if (start.every((b, i) => b === LOG_MAGIC[i])) return { heads: undefined, end: 0, isNew: true, damage: [] };
+    if (start.every((b, i) => b === LOG_MAGIC[i]))
+      return { heads: undefined, end: 0, isNew: true, damage: [] };
     throw new CorruptError(subject, "not a kiln log (bad magic)");
   }
   const magic = read(0, LOG_MAGIC.length);
-  for (let i = 0; i < LOG_MAGIC.length - 1; i++) if (magic[i] !== LOG_MAGIC[i]) throw new CorruptError(subject, "not a kiln log (bad magic)");
-  if (magic[LOG_MAGIC.length - 1] !== LOG_MAGIC[LOG_MAGIC.length - 1]) throw new CorruptError(subject, `unsupported log version ${magic[LOG_MAGIC.length - 1]}`);
+  for (let i = 0; i < LOG_MAGIC.length - 1; i++)
+    if (magic[i] !== LOG_MAGIC[i])
+      throw new CorruptError(subject, "not a kiln log (bad magic)");
+  if (magic[LOG_MAGIC.length - 1] !== LOG_MAGIC[LOG_MAGIC.length - 1])
+    throw new CorruptError(
+      subject,
+      `unsupported log version ${magic[LOG_MAGIC.length - 1]}`,
+    );
 
   // The payload length of a plausibly framed record at `at`, or undefined.
   const frameAt = (at: number): number | undefined => {
     if (at + RECORD_OVERHEAD > size) return undefined;
     const header = read(at, RECORD_HEADER);
-    if (header[0] !== RECORD_COMMIT && header[0] !== RECORD_HEADS) return undefined;
+    if (header[0] !== RECORD_COMMIT && header[0] !== RECORD_HEADS)
+      return undefined;
     const length = readU32(header, 1);
-    return length <= MAX_PAYLOAD && at + RECORD_OVERHEAD + length <= size ? length : undefined;
+    return length <= MAX_PAYLOAD && at + RECORD_OVERHEAD + length <= size
+      ? length
+      : undefined;
   };
   const isIntact = (at: number, length: number): boolean => {
     const record = read(at, RECORD_OVERHEAD + length);
-    return crc32(record.subarray(0, RECORD_HEADER + length)) === readU32(record, RECORD_HEADER + length);
+    return (
+      crc32(record.subarray(0, RECORD_HEADER + length)) ===
+      readU32(record, RECORD_HEADER + length)
+    );
   };
   const intactAt = (at: number): boolean => {
     const length = frameAt(at);
@@ -152,9 +190,18 @@ export function scanLog(size: number, read: (offset: number, length: number) => 
       return true;
     }
     // Only the CID is needed here; the commit bytes stay on disk until someone asks.
-    const cid = cidKeyAt(read(at + RECORD_HEADER, Math.min(length, 256)), damaged);
+    const cid = cidKeyAt(
+      read(at + RECORD_HEADER, Math.min(length, 256)),
+      damaged,
+    );
     if (!cid) return false;
-    onCommit({ key: cid.key, cidLength: cid.length, recordOffset: at, recordLength: RECORD_OVERHEAD + length, damaged });
+    onCommit({
+      key: cid.key,
+      cidLength: cid.length,
+      recordOffset: at,
+      recordLength: RECORD_OVERHEAD + length,
+      damaged,
+    });
     return true;
   };
 
@@ -163,12 +210,17 @@ export function scanLog(size: number, read: (offset: number, length: number) => 
   while (at < size) {
     const length = frameAt(at);
     if (length !== undefined && isIntact(at, length)) {
-      if (!take(at, length, false)) damage.push({ offset: at, length: RECORD_OVERHEAD + length });
+      if (!take(at, length, false))
+        damage.push({ offset: at, length: RECORD_OVERHEAD + length });
       at += RECORD_OVERHEAD + length;
       continue;
     }
-    const framedEnd = length === undefined ? undefined : at + RECORD_OVERHEAD + length;
-    const next = framedEnd !== undefined && intactAt(framedEnd) ? framedEnd : resync(at + 1, size, intactAt);
+    const framedEnd =
+      length === undefined ? undefined : at + RECORD_OVERHEAD + length;
+    const next =
+      framedEnd !== undefined && intactAt(framedEnd)
+        ? framedEnd
+        : resync(at + 1, size, intactAt);
     if (next === undefined) {
       end = at;
       break;
@@ -181,14 +233,20 @@ export function scanLog(size: number, read: (offset: number, length: number) => 
   if (lastHeads) {
     const payload = read(lastHeads.offset, lastHeads.length);
     const parsed: CID[] = [];
-    for (let i = 0; i < payload.length; ) {
+    for (let i = 0; i < payload.length;) {
       const length = payload[i]!;
       try {
         // Copied (new Uint8Array, not Buffer#slice, which is a view): `payload` is a window
         // over a read buffer that gets refilled.
-        parsed.push(CID.decode(new Uint8Array(payload.subarray(i + 1, i + 1 + length))));
+        parsed.push(
+          CID.decode(new Uint8Array(payload.subarray(i + 1, i + 1 + length))),
+        );
       } catch (error) {
-        throw new CorruptError(subject, `heads record at ${lastHeads.offset - RECORD_HEADER} has a cid that does not parse`, { cause: error });
+        throw new CorruptError(
+          subject,
+          `heads record at ${lastHeads.offset - RECORD_HEADER} has a cid that does not parse`,
+          { cause: error },
+        );
       }
       i += 1 + length;
     }
@@ -200,14 +258,23 @@ export function scanLog(size: number, read: (offset: number, length: number) => 
 // The first offset from `from` where an intact record starts. A crc32 match at a wrong
 // offset has odds of 2^-32 per candidate, and most candidates fail on type or length (both
 // checked before any checksum) first.
-function resync(from: number, size: number, intactAt: (at: number) => boolean): number | undefined {
-  for (let at = from; at + RECORD_OVERHEAD <= size; at++) if (intactAt(at)) return at;
+function resync(
+  from: number,
+  size: number,
+  intactAt: (at: number) => boolean,
+): number | undefined {
+  for (let at = from; at + RECORD_OVERHEAD <= size; at++)
+    if (intactAt(at)) return at;
   return undefined;
 }
 
-function cidKeyAt(payload: Uint8Array, damaged: boolean): { key: string; length: number } | undefined {
+function cidKeyAt(
+  payload: Uint8Array,
+  damaged: boolean,
+): { key: string; length: number } | undefined {
   const length = payload[0];
-  if (length === undefined || length === 0 || 1 + length > payload.length) return undefined;
+  if (length === undefined || length === 0 || 1 + length > payload.length)
+    return undefined;
   const bytes = payload.subarray(1, 1 + length);
   // An intact record holds CID bytes exactly as written; damaged ones must still parse.
   if (damaged) {
@@ -221,5 +288,11 @@ function cidKeyAt(payload: Uint8Array, damaged: boolean): { key: string; length:
 }
 
 function readU32(bytes: Uint8Array, at: number): number {
-  return (bytes[at]! | (bytes[at + 1]! << 8) | (bytes[at + 2]! << 16) | (bytes[at + 3]! << 24)) >>> 0;
+  return (
+    (bytes[at]! |
+      (bytes[at + 1]! << 8) |
+      (bytes[at + 2]! << 16) |
+      (bytes[at + 3]! << 24)) >>>
+    0
+  );
 }

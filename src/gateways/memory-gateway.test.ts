@@ -9,20 +9,39 @@ import { createRegistry } from "./registry.js";
 const registry = createRegistry([memoryGateway]);
 let rooms = 0;
 
-describeGatewayConformance("memory://name", () => registry.open(`memory://conformance-${++rooms}`), {
-  openSibling: (first) => registry.open(first.url),
-});
+describeGatewayConformance(
+  "memory://name",
+  () => registry.open(`memory://conformance-${++rooms}`),
+  {
+    openSibling: (first) => registry.open(first.url),
+  },
+);
 
-describeGatewayConformance("memory:// (private)", () => registry.open("memory://"));
+describeGatewayConformance("memory:// (private)", () =>
+  registry.open("memory://"),
+);
 
 describe("memoryGateway", () => {
   it("parses a room name once, into typed options", () => {
-    expect(memoryGateway.parse(new URL("memory://orders"))).toEqual({ name: "orders" });
-    expect(memoryGateway.parse(new URL("memory://Trade%20Board"))).toEqual({ name: "Trade Board" });
-    expect(memoryGateway.parse(new URL("memory://"))).toEqual({ name: undefined });
+    expect(memoryGateway.parse(new URL("memory://orders"))).toEqual({
+      name: "orders",
+    });
+    expect(memoryGateway.parse(new URL("memory://Trade%20Board"))).toEqual({
+      name: "Trade Board",
+    });
+    expect(memoryGateway.parse(new URL("memory://"))).toEqual({
+      name: undefined,
+    });
   });
 
-  it.each(["memory://room/path", "memory://room?x=1", "memory://room#frag", "memory:room", "memory://u:p@room", "memory://room:80"])("rejects %s", (url) => {
+  it.each([
+    "memory://room/path",
+    "memory://room?x=1",
+    "memory://room#frag",
+    "memory:room",
+    "memory://u:p@room",
+    "memory://room:80",
+  ])("rejects %s", (url) => {
     expect(() => registry.check(url)).toThrow(InvalidUrlError);
   });
 

@@ -2,9 +2,21 @@
 // of the process (so it also serves as a memory-only remote between ledgers in one process);
 // memory:// with no name is a private room that disappears with its only handle.
 import type { CID } from "../blocks/cid.js";
-import { ClosedError, InvalidArgumentError, InvalidUrlError, MissingCommitError } from "../util/errors.js";
+import {
+  ClosedError,
+  InvalidArgumentError,
+  InvalidUrlError,
+  MissingCommitError,
+} from "../util/errors.js";
 import { applyHeadUpdate, EMPTY_HEADS } from "./apply-head-update.js";
-import type { Gateway, GatewayFactory, HeadSet, HeadUpdate, LocalStorage, Unsubscribe } from "./gateway.js";
+import type {
+  Gateway,
+  GatewayFactory,
+  HeadSet,
+  HeadUpdate,
+  LocalStorage,
+  Unsubscribe,
+} from "./gateway.js";
 import { HeadWatchers } from "./head-watchers.js";
 import { checkLedgerName } from "./ledger-name.js";
 
@@ -14,7 +26,10 @@ export interface MemoryGatewayOptions {
 }
 
 interface MemoryLedger {
-  readonly commits: Map<string, { readonly cid: CID; readonly bytes: Uint8Array }>;
+  readonly commits: Map<
+    string,
+    { readonly cid: CID; readonly bytes: Uint8Array }
+  >;
   heads: HeadSet;
   key: string | undefined;
   checkpoint: Uint8Array | undefined;
@@ -33,16 +48,23 @@ export const memoryGateway: GatewayFactory<MemoryGatewayOptions> = {
   schemes: ["memory:"],
   parse(url) {
     const text = url.href;
-    if (!text.startsWith("memory://")) throw new InvalidUrlError(text, "expected memory://name");
-    if (url.pathname !== "" && url.pathname !== "/") throw new InvalidUrlError(text, "a memory room name has no path");
-    if (url.search !== "" || url.hash !== "") throw new InvalidUrlError(text, "memory:// takes no query or fragment");
-    if (url.username !== "" || url.password !== "" || url.port !== "") throw new InvalidUrlError(text, "memory:// takes no credentials or port");
+    if (!text.startsWith("memory://"))
+      throw new InvalidUrlError(text, "expected memory://name");
+    if (url.pathname !== "" && url.pathname !== "/")
+      throw new InvalidUrlError(text, "a memory room name has no path");
+    if (url.search !== "" || url.hash !== "")
+      throw new InvalidUrlError(text, "memory:// takes no query or fragment");
+    if (url.username !== "" || url.password !== "" || url.port !== "")
+      throw new InvalidUrlError(text, "memory:// takes no credentials or port");
     if (url.host === "") return { name: undefined };
     let name: string;
     try {
       name = decodeURIComponent(url.host);
     } catch {
-      throw new InvalidUrlError(text, "room name is not valid percent-encoding");
+      throw new InvalidUrlError(
+        text,
+        "room name is not valid percent-encoding",
+      );
     }
     return { name };
   },
@@ -53,7 +75,10 @@ export const memoryGateway: GatewayFactory<MemoryGatewayOptions> = {
       room = rooms.get(options.name) ?? new MemoryRoom();
       rooms.set(options.name, room);
     }
-    const url = options.name === undefined ? "memory://" : `memory://${encodeURIComponent(options.name)}`;
+    const url =
+      options.name === undefined
+        ? "memory://"
+        : `memory://${encodeURIComponent(options.name)}`;
     return Promise.resolve(new MemoryGateway(url, room));
   },
 };
@@ -72,13 +97,20 @@ class MemoryGateway implements Gateway {
         attempt(() => {
           this.#ledger("put key", ledger).key = key;
         }),
-      getCheckpoint: (ledger) => attempt(() => copy(this.#find("get checkpoint", ledger)?.checkpoint)),
+      getCheckpoint: (ledger) =>
+        attempt(() => copy(this.#find("get checkpoint", ledger)?.checkpoint)),
       putCheckpoint: (ledger, bytes) =>
         attempt(() => {
           this.#ledger("put checkpoint", ledger).checkpoint = copy(bytes);
         }),
-      listCommits: (ledger) => attempt(() => [...(this.#find("list commits", ledger)?.commits.values() ?? [])].map((c) => c.cid)),
-      retainCommits: (ledger, keep) => attempt(() => this.#retain(ledger, keep)),
+      listCommits: (ledger) =>
+        attempt(() =>
+          [...(this.#find("list commits", ledger)?.commits.values() ?? [])].map(
+            (c) => c.cid,
+          ),
+        ),
+      retainCommits: (ledger, keep) =>
+        attempt(() => this.#retain(ledger, keep)),
       sizeOf: (ledger) => attempt(() => sizeOf(this.#find("size of", ledger))),
       destroy: (ledger) =>
         attempt(() => {
@@ -99,7 +131,11 @@ class MemoryGateway implements Gateway {
 
   getCommit(ledger: string, cid: CID): Promise<Uint8Array | undefined> {
     // Copied out for the same reason: a reader mutating its result must not change the room.
-    return attempt(() => copy(this.#find("get commit", ledger)?.commits.get(cid.toString())?.bytes));
+    return attempt(() =>
+      copy(
+        this.#find("get commit", ledger)?.commits.get(cid.toString())?.bytes,
+      ),
+    );
   }
 
   getHeads(ledger: string): Promise<HeadSet> {
@@ -109,7 +145,9 @@ class MemoryGateway implements Gateway {
   putHeads(ledger: string, update: HeadUpdate): Promise<HeadSet> {
     return attempt(() => {
       const state = this.#ledger("put heads", ledger);
-      for (const cid of update.add) if (!state.commits.has(cid.toString())) throw new MissingCommitError(ledger, cid.toString());
+      for (const cid of update.add)
+        if (!state.commits.has(cid.toString()))
+          throw new MissingCommitError(ledger, cid.toString());
       const next = applyHeadUpdate(state.heads, update);
       if (next === undefined) return state.heads;
       state.heads = next;
@@ -144,7 +182,12 @@ class MemoryGateway implements Gateway {
     const ledgers = this.#open(operation).ledgers;
     let state = ledgers.get(ledger);
     if (!state) {
-      state = { commits: new Map(), heads: EMPTY_HEADS, key: undefined, checkpoint: undefined };
+      state = {
+        commits: new Map(),
+        heads: EMPTY_HEADS,
+        key: undefined,
+        checkpoint: undefined,
+      };
       ledgers.set(ledger, state);
     }
     return state;
@@ -154,16 +197,21 @@ class MemoryGateway implements Gateway {
     const state = this.#find("retain commits", ledger);
     if (!state) return;
     for (const head of state.heads) {
-      if (!keep.has(head.toString())) throw new InvalidArgumentError(`retain commits of ${JSON.stringify(ledger)}: head ${head.toString()} is not in the kept set`);
+      if (!keep.has(head.toString()))
+        throw new InvalidArgumentError(
+          `retain commits of ${JSON.stringify(ledger)}: head ${head.toString()} is not in the kept set`,
+        );
     }
-    for (const key of [...state.commits.keys()]) if (!keep.has(key)) state.commits.delete(key);
+    for (const key of [...state.commits.keys()])
+      if (!keep.has(key)) state.commits.delete(key);
   }
 }
 
 function sizeOf(state: MemoryLedger | undefined): number {
   if (!state) return 0;
   let size = (state.key?.length ?? 0) + (state.checkpoint?.length ?? 0);
-  for (const { cid, bytes } of state.commits.values()) size += cid.bytes.length + bytes.length;
+  for (const { cid, bytes } of state.commits.values())
+    size += cid.bytes.length + bytes.length;
   for (const head of state.heads) size += head.bytes.length;
   return size;
 }
@@ -183,6 +231,8 @@ function attempt<T>(fn: () => T): Promise<T> {
   try {
     return Promise.resolve(fn());
   } catch (error) {
-    return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    return Promise.reject(
+      error instanceof Error ? error : new Error(String(error)),
+    );
   }
 }

@@ -7,11 +7,15 @@ export interface Registry {
   check(url: string): void;
 }
 
-export function createRegistry(factories: readonly GatewayFactory<unknown>[]): Registry {
+export function createRegistry(
+  factories: readonly GatewayFactory<unknown>[],
+): Registry {
   const byScheme = new Map<string, GatewayFactory<unknown>>();
   for (const f of factories) for (const s of f.schemes) byScheme.set(s, f);
 
-  const parse = (text: string): { factory: GatewayFactory<unknown>; options: unknown } => {
+  const parse = (
+    text: string,
+  ): { factory: GatewayFactory<unknown>; options: unknown } => {
     let url: URL;
     try {
       url = new URL(text);
@@ -19,7 +23,11 @@ export function createRegistry(factories: readonly GatewayFactory<unknown>[]): R
       throw new InvalidUrlError(text, "not a url");
     }
     const factory = byScheme.get(url.protocol);
-    if (!factory) throw new InvalidUrlError(text, `no gateway for scheme ${url.protocol} (known: ${[...byScheme.keys()].join(", ")})`);
+    if (!factory)
+      throw new InvalidUrlError(
+        text,
+        `no gateway for scheme ${url.protocol} (known: ${[...byScheme.keys()].join(", ")})`,
+      );
     return { factory, options: factory.parse(url) };
   };
 

@@ -7,11 +7,15 @@ import path from "node:path";
 /** Appends or writes all of `bytes`; write(2) may write less than asked. */
 export function writeFully(fd: number, bytes: Uint8Array): void {
   let done = 0;
-  while (done < bytes.length) done += fs.writeSync(fd, bytes, done, bytes.length - done);
+  while (done < bytes.length)
+    done += fs.writeSync(fd, bytes, done, bytes.length - done);
 }
 
 /** Appends all of `parts` with one writev(2) when the OS takes them whole, as it nearly always does. */
-export function writeAllParts(fd: number, parts: readonly Uint8Array[]): number {
+export function writeAllParts(
+  fd: number,
+  parts: readonly Uint8Array[],
+): number {
   let total = 0;
   for (const part of parts) total += part.length;
   if (parts.length === 1) writeFully(fd, parts[0]!);
@@ -23,7 +27,11 @@ export function writeAllParts(fd: number, parts: readonly Uint8Array[]): number 
 }
 
 /** Reads exactly `into.length` bytes at `position`; returns how many it got before end of file. */
-export function readFully(fd: number, into: Uint8Array, position: number): number {
+export function readFully(
+  fd: number,
+  into: Uint8Array,
+  position: number,
+): number {
   let done = 0;
   while (done < into.length) {
     const n = fs.readSync(fd, into, done, into.length - done, position + done);
@@ -37,7 +45,11 @@ export function readFully(fd: number, into: Uint8Array, position: number): numbe
  * Reads a file front to back through one reusable buffer of `windowSize` bytes (grown for
  * larger ranges). A returned view is valid only until the next call: copy what you keep.
  */
-export function createWindowReader(fd: number, size: number, windowSize: number): (offset: number, length: number) => Uint8Array {
+export function createWindowReader(
+  fd: number,
+  size: number,
+  windowSize: number,
+): (offset: number, length: number) => Uint8Array {
   let window = Buffer.allocUnsafe(windowSize);
   let start = 0;
   let filled = 0;
@@ -45,7 +57,11 @@ export function createWindowReader(fd: number, size: number, windowSize: number)
     if (offset < start || offset + length > start + filled) {
       if (window.length < length) window = Buffer.allocUnsafe(length);
       start = offset;
-      filled = readFully(fd, window.subarray(0, Math.min(window.length, size - offset)), offset);
+      filled = readFully(
+        fd,
+        window.subarray(0, Math.min(window.length, size - offset)),
+        offset,
+      );
     }
     return window.subarray(offset - start, offset - start + length);
   };
@@ -66,7 +82,11 @@ export function fsyncDir(dir: string): void {
  * temporary sibling, fsync it, rename it over the file, fsync the folder. The temporary has
  * a fixed name: each replace runs without yielding, so two never interleave in a process.
  */
-export function replaceFileAtomic(file: string, bytes: Uint8Array, mode: number): void {
+export function replaceFileAtomic(
+  file: string,
+  bytes: Uint8Array,
+  mode: number,
+): void {
   const tmp = `${file}.tmp`;
   try {
     const fd = fs.openSync(tmp, "w", mode);

@@ -32,7 +32,11 @@ export function writeCompactedLog(
       let buffered = 0;
       for (const { offset, length } of records) {
         const record = new Uint8Array(length);
-        if (readFully(source, record, offset) < length) throw new CorruptError(subject, `log ends inside the record at ${offset}`);
+        if (readFully(source, record, offset) < length)
+          throw new CorruptError(
+            subject,
+            `log ends inside the record at ${offset}`,
+          );
         offsets.push(size);
         chunks.push(record);
         size += length;

@@ -67,7 +67,10 @@ export class BlockSource {
   }
 
   /** Nodes a write or merge made, and the ones it replaced (which no current tree needs). */
-  updateTree(created: readonly TreeNode<CID>[], replaced: readonly CID[]): void {
+  updateTree(
+    created: readonly TreeNode<CID>[],
+    replaced: readonly CID[],
+  ): void {
     for (const cid of replaced) this.#live.delete(cid);
     for (const n of created) this.#live.set(n.cid, n);
   }
@@ -83,8 +86,16 @@ export class BlockSource {
     const node = this.#checkpointNodes.get(key);
     if (node) return node;
     const bytes = this.#checkpoint?.nodeBytes(cid);
-    if (!bytes) throw new CorruptError(`tree node ${cid.toString()}`, "not in memory nor in the checkpoint");
-    const decoded = decodeTreeNode(cid, decodeValue(bytes, `tree node ${cid.toString()}`), isCid);
+    if (!bytes)
+      throw new CorruptError(
+        `tree node ${cid.toString()}`,
+        "not in memory nor in the checkpoint",
+      );
+    const decoded = decodeTreeNode(
+      cid,
+      decodeValue(bytes, `tree node ${cid.toString()}`),
+      isCid,
+    );
     this.#checkpointNodes.set(key, decoded);
     return Promise.resolve(decoded);
   }
@@ -104,7 +115,11 @@ export class BlockSource {
   async getDoc(id: string, version: Version): Promise<DocBody> {
     if (version.cache !== undefined) return version.cache as DocBody;
     const cid = version.doc;
-    if (!cid) throw new CorruptError(`version ${version.event}`, "is a deletion, not a doc");
+    if (!cid)
+      throw new CorruptError(
+        `version ${version.event}`,
+        "is a deletion, not a doc",
+      );
     const saved = await this.#fromCheckpoint(id, cid);
     if (saved) {
       const body = decodeBody(saved, cid);
@@ -112,8 +127,12 @@ export class BlockSource {
       return body;
     }
     await this.#cacheCommit(version.event);
-    if (version.cache === undefined) throw new CorruptError(`commit ${version.event}`, `does not hold doc ${cid.toString()} of ${JSON.stringify(id)}`);
-    return version.cache as DocBody;
+    if (version.cache === undefined)
+      throw new CorruptError(
+        `commit ${version.event}`,
+        `does not hold doc ${cid.toString()} of ${JSON.stringify(id)}`,
+      );
+    return version.cache;
   }
 
   /**
@@ -123,16 +142,25 @@ export class BlockSource {
   async #cacheCommit(commit: string): Promise<void> {
     const opened = await this.openCommit(CID.parse(commit));
     const eventCid = opened.roots[0];
-    const eventBlock = eventCid && opened.blocks.find((b) => b.cid.equals(eventCid));
-    if (!eventBlock) throw new CorruptError(`commit ${commit}`, "has no event block");
-    const event = fromEventValue(decodeValue(eventBlock.bytes, `event of commit ${commit}`), `commit ${commit}`);
+    const eventBlock =
+      eventCid && opened.blocks.find((b) => b.cid.equals(eventCid));
+    if (!eventBlock)
+      throw new CorruptError(`commit ${commit}`, "has no event block");
+    const event = fromEventValue(
+      decodeValue(eventBlock.bytes, `event of commit ${commit}`),
+      `commit ${commit}`,
+    );
     const byCid = new Map(opened.blocks.map((b) => [cidKey(b.cid), b.bytes]));
     for (const [id, doc] of event.ops) {
       if (!doc) continue;
       for (const v of this.#versionsOf(id) ?? [])
         if (v.event === commit && v.cache === undefined && v.doc?.equals(doc)) {
           const bytes = byCid.get(cidKey(doc));
-          if (!bytes) throw new CorruptError(`commit ${commit}`, `does not hold doc ${doc.toString()}`);
+          if (!bytes)
+            throw new CorruptError(
+              `commit ${commit}`,
+              `does not hold doc ${doc.toString()}`,
+            );
           this.cacheBody(v, decodeBody(bytes, doc));
         }
     }
@@ -144,7 +172,8 @@ export class BlockSource {
     const hit = this.#byCid.get(key);
     if (hit) return hit;
     const bytes = await this.#fromCheckpoint(id, cid);
-    if (!bytes) throw new CorruptError(`doc ${cid.toString()}`, "not in the checkpoint");
+    if (!bytes)
+      throw new CorruptError(`doc ${cid.toString()}`, "not in the checkpoint");
     const body = decodeBody(bytes, cid);
     this.#byCid.set(key, body);
     return body;
@@ -175,15 +204,23 @@ export class BlockSource {
   /** Reads, verifies and decrypts a commit from storage. */
   async openCommit(cid: CID): Promise<OpenedCommit> {
     const bytes = await this.#storage.getCommit(this.#ledger, cid);
-    if (!bytes) throw new CorruptError(`ledger ${this.#ledger}`, `commit ${cid.toString()} is missing from storage`);
+    if (!bytes)
+      throw new CorruptError(
+        `ledger ${this.#ledger}`,
+        `commit ${cid.toString()} is missing from storage`,
+      );
     return openCommit(this.#crypto, this.#key, cid, bytes);
   }
-
 }
 
 function decodeBody(bytes: Uint8Array, cid: CID): DocBody {
   const value = decodeValue(bytes, `doc ${cid.toString()}`);
-  if (typeof value !== "object" || value === null || Array.isArray(value) || value instanceof Uint8Array)
+  if (
+    typeof value !== "object" ||
+    value === null ||
+    Array.isArray(value) ||
+    value instanceof Uint8Array
+  )
     throw new CorruptError(`doc ${cid.toString()}`, "doc block is not a map");
   return value as DocBody;
 }

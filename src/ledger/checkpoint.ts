@@ -66,7 +66,10 @@ class BlockTable {
    * The bytes stored for `cid`. Entries keep a 96-bit digest prefix, so a match is a
    * candidate that `accept` confirms (by hashing, or by a full digest stored with it).
    */
-  get(cid: CID, accept: (bytes: Uint8Array) => boolean): Uint8Array | undefined {
+  get(
+    cid: CID,
+    accept: (bytes: Uint8Array) => boolean,
+  ): Uint8Array | undefined {
     const digest = cid.multihash.digest;
     let lo = 0;
     let hi = this.index.length / ENTRY;
@@ -75,11 +78,24 @@ class BlockTable {
       if (compareDigest(this.index, mid * ENTRY, digest) < 0) lo = mid + 1;
       else hi = mid;
     }
-    for (let i = lo; i < this.index.length / ENTRY && compareDigest(this.index, i * ENTRY, digest) === 0; i++) {
-      const view = new DataView(this.index.buffer, this.index.byteOffset + i * ENTRY + PREFIX, 8);
+    for (
+      let i = lo;
+      i < this.index.length / ENTRY &&
+      compareDigest(this.index, i * ENTRY, digest) === 0;
+      i++
+    ) {
+      const view = new DataView(
+        this.index.buffer,
+        this.index.byteOffset + i * ENTRY + PREFIX,
+        8,
+      );
       const offset = view.getUint32(0, true);
       const length = view.getUint32(4, true);
-      if (offset + length > this.region.length) throw new CorruptError("checkpoint", "an index entry points past its region");
+      if (offset + length > this.region.length)
+        throw new CorruptError(
+          "checkpoint",
+          "an index entry points past its region",
+        );
       const bytes = this.region.subarray(offset, offset + length);
       if (accept(bytes)) return bytes;
     }
@@ -87,7 +103,10 @@ class BlockTable {
   }
 
   /** Entries may share one `bytes` object (several leaves in one doc pack): stored once. */
-  static build(entries: { cid: CID; bytes: Uint8Array }[]): { index: Uint8Array; region: Uint8Array } {
+  static build(entries: { cid: CID; bytes: Uint8Array }[]): {
+    index: Uint8Array;
+    region: Uint8Array;
+  } {
     const placed = new Map<Uint8Array, number>();
     let size = 0;
     for (const e of entries)
@@ -97,7 +116,9 @@ class BlockTable {
       }
     const region = new Uint8Array(size);
     for (const [bytes, at] of placed) region.set(bytes, at);
-    const sorted = [...entries].sort((a, b) => compareDigest(a.cid.multihash.digest, 0, b.cid.multihash.digest));
+    const sorted = [...entries].sort((a, b) =>
+      compareDigest(a.cid.multihash.digest, 0, b.cid.multihash.digest),
+    );
     const index = new Uint8Array(sorted.length * ENTRY);
     const view = new DataView(index.buffer);
     sorted.forEach((e, i) => {
@@ -109,7 +130,12 @@ class BlockTable {
   }
 }
 
-function compareDigest(table: Uint8Array, at: number, digest: Uint8Array, length = PREFIX): number {
+function compareDigest(
+  table: Uint8Array,
+  at: number,
+  digest: Uint8Array,
+  length = PREFIX,
+): number {
   for (let i = 0; i < length; i++) {
     const d = table[at + i]! - digest[i]!;
     if (d !== 0) return d;
@@ -128,8 +154,15 @@ export class Checkpoint {
   readonly #crypto: CryptoProvider;
   readonly #inflated = new Lru<number, [Uint8Array, Uint8Array[]][]>(256);
 
-  constructor(layout: Layout, compression: Compression, crypto: CryptoProvider) {
-    this.heads = layout.heads.map(([cid, height]) => ({ cid: cid.toString(), height }));
+  constructor(
+    layout: Layout,
+    compression: Compression,
+    crypto: CryptoProvider,
+  ) {
+    this.heads = layout.heads.map(([cid, height]) => ({
+      cid: cid.toString(),
+      height,
+    }));
     this.root = layout.root ?? undefined;
     this.#nodes = new BlockTable(layout.nodeIndex, layout.nodes);
     this.#packs = new BlockTable(layout.packIndex, layout.packs);
@@ -148,7 +181,11 @@ export class Checkpoint {
   }
 
   /** The bytes of `id`'s doc `cid`, if this checkpoint holds them. */
-  async docBytes(id: string, cid: CID, getNode: (cid: CID) => Promise<TreeNode<CID>>): Promise<Uint8Array | undefined> {
+  async docBytes(
+    id: string,
+    cid: CID,
+    getNode: (cid: CID) => Promise<TreeNode<CID>>,
+  ): Promise<Uint8Array | undefined> {
     const extra = this.#extra.get(cid, (bytes) => this.#hashes(bytes, cid));
     if (extra) return extra;
     if (!this.root) return undefined;
@@ -156,7 +193,12 @@ export class Checkpoint {
     for (;;) {
       const i = lowerBound(node.keys, id);
       if (node.level === 0) {
-        if (i >= node.keys.length || node.keys[i] !== id || !(node.values[i] as CID).equals(cid)) return undefined;
+        if (
+          i >= node.keys.length ||
+          node.keys[i] !== id ||
+          !(node.values[i] as CID).equals(cid)
+        )
+          return undefined;
         return this.#pack(node.cid)[i];
       }
       if (i === node.keys.length) return undefined;
@@ -167,15 +209,25 @@ export class Checkpoint {
   /** The docs of one leaf, from the pack that holds it (a pack holds consecutive leaves). */
   #pack(leaf: CID): Uint8Array[] {
     let docs: Uint8Array[] | undefined;
-    const packed = this.#packs.get(leaf, (bytes) => (docs = this.#leafDocs(bytes, leaf)) !== undefined);
-    if (!packed || !docs) throw new CorruptError("checkpoint", `no doc pack for leaf ${leaf.toString()}`);
+    const packed = this.#packs.get(
+      leaf,
+      (bytes) => (docs = this.#leafDocs(bytes, leaf)) !== undefined,
+    );
+    if (!packed || !docs)
+      throw new CorruptError(
+        "checkpoint",
+        `no doc pack for leaf ${leaf.toString()}`,
+      );
     return docs;
   }
 
   #leafDocs(packed: Uint8Array, leaf: CID): Uint8Array[] | undefined {
     let leaves = this.#inflated.get(packed.byteOffset);
     if (!leaves) {
-      leaves = decodeLayoutValue<[Uint8Array, Uint8Array[]][]>(this.#compression.inflate(packed), "doc pack");
+      leaves = decodeLayoutValue<[Uint8Array, Uint8Array[]][]>(
+        this.#compression.inflate(packed),
+        "doc pack",
+      );
       this.#inflated.set(packed.byteOffset, leaves);
     }
     const digest = leaf.multihash.digest;
@@ -183,11 +235,18 @@ export class Checkpoint {
   }
 
   /** The clock and every id's latest versions; `winners` are the checkpoint tree's entries. */
-  async loadState(winners: AsyncIterable<[string, CID]>): Promise<{ events: ClockEvent[]; versions: Map<string, Version[]> }> {
-    const s = decodeLayoutValue<{ events: Uint8Array; parents: Uint8Array; heights: Uint8Array; eventIds: Uint8Array; ids: string[]; versions: Uint8Array; cids: Uint8Array }>(
-      this.#compression.inflate(this.#state),
-      "checkpoint state",
-    );
+  async loadState(
+    winners: AsyncIterable<[string, CID]>,
+  ): Promise<{ events: ClockEvent[]; versions: Map<string, Version[]> }> {
+    const s = decodeLayoutValue<{
+      events: Uint8Array;
+      parents: Uint8Array;
+      heights: Uint8Array;
+      eventIds: Uint8Array;
+      ids: string[];
+      versions: Uint8Array;
+      cids: Uint8Array;
+    }>(this.#compression.inflate(this.#state), "checkpoint state");
     try {
       // Ids: the tree's, in key order, then `ids` (those with no live doc).
       const tree = new Map<string, CID>();
@@ -198,7 +257,10 @@ export class Checkpoint {
       const cidBytes = new Uint8Array(CID_BYTES);
       cidBytes.set(COMMIT_CID_PREFIX);
       for (let i = 0; i < n; i++) {
-        cidBytes.set(s.events.subarray(i * DIGEST_BYTES, (i + 1) * DIGEST_BYTES), COMMIT_CID_PREFIX.length);
+        cidBytes.set(
+          s.events.subarray(i * DIGEST_BYTES, (i + 1) * DIGEST_BYTES),
+          COMMIT_CID_PREFIX.length,
+        );
         cids[i] = cidString(cidBytes);
       }
       const parents = new VarintReader(s.parents);
@@ -208,10 +270,16 @@ export class Checkpoint {
       let height = 0;
       for (let i = 0; i < n; i++) {
         const p: string[] = [];
-        for (let k = parents.read(); k > 0; k--) p.push(cids[i - parents.read()] ?? fail("a parent index is out of range"));
+        for (let k = parents.read(); k > 0; k--)
+          p.push(
+            cids[i - parents.read()] ?? fail("a parent index is out of range"),
+          );
         height += heights.read();
         const ids: string[] = [];
-        for (let k = eventIds.read(); k > 0; k--) ids.push(allIds[eventIds.read()] ?? fail("an id index is out of range"));
+        for (let k = eventIds.read(); k > 0; k--)
+          ids.push(
+            allIds[eventIds.read()] ?? fail("an id index is out of range"),
+          );
         events[i] = { cid: cids[i]!, parents: p, height, ids };
       }
       const versions = new Map<string, Version[]>();
@@ -220,11 +288,19 @@ export class Checkpoint {
       for (const id of allIds) {
         const list: Version[] = [];
         for (let k = reader.read(); k > 0; k--) {
-          const e = events[reader.read()] ?? fail("a version names an event out of range");
+          const e =
+            events[reader.read()] ??
+            fail("a version names an event out of range");
           const kind = reader.read();
           let doc: CID | null = null;
-          if (kind === 0) doc = tree.get(id) ?? fail(`the winner of ${JSON.stringify(id)} is not in the tree`);
-          else if (kind === 2) doc = CID.decode(s.cids.subarray(explicit * CID_BYTES, ++explicit * CID_BYTES));
+          if (kind === 0)
+            doc =
+              tree.get(id) ??
+              fail(`the winner of ${JSON.stringify(id)} is not in the tree`);
+          else if (kind === 2)
+            doc = CID.decode(
+              s.cids.subarray(explicit * CID_BYTES, ++explicit * CID_BYTES),
+            );
           list.push({ event: e.cid, height: e.height, doc });
         }
         versions.set(id, list);
@@ -232,7 +308,11 @@ export class Checkpoint {
       return { events, versions };
     } catch (error) {
       if (error instanceof CorruptError) throw error;
-      throw new CorruptError("checkpoint", `state does not parse: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+      throw new CorruptError(
+        "checkpoint",
+        `state does not parse: ${error instanceof Error ? error.message : String(error)}`,
+        { cause: error },
+      );
     }
   }
 }
@@ -245,7 +325,9 @@ function decodeLayoutValue<T>(bytes: Uint8Array, subject: string): T {
   try {
     return dagCbor.decode(bytes);
   } catch (error) {
-    throw new CorruptError("checkpoint", `${subject} is not valid dag-cbor`, { cause: error });
+    throw new CorruptError("checkpoint", `${subject} is not valid dag-cbor`, {
+      cause: error,
+    });
   }
 }
 
@@ -278,10 +360,13 @@ export async function encodeCheckpoint(
       const cid = stack.pop()!;
       const node = await source.getNode(cid);
       nodes.push({ cid, bytes: await source.getNodeBytes(cid) });
-      if (node.level > 0) for (let i = node.values.length - 1; i >= 0; i--) stack.push(node.values[i] as CID);
+      if (node.level > 0)
+        for (let i = node.values.length - 1; i >= 0; i--)
+          stack.push(node.values[i] as CID);
       else {
         const docs: Uint8Array[] = [];
-        for (const id of node.keys) docs.push(await source.getDocBytes(id, state.winner(id)!));
+        for (const id of node.keys)
+          docs.push(await source.getDocBytes(id, state.winner(id)!));
         pack.push([cid.multihash.digest, docs]);
         leafIds.push(...node.keys);
         packLeaves.push(cid);
@@ -296,7 +381,9 @@ export async function encodeCheckpoint(
   const events = state.clock.all();
   const eventIndex = new Map(events.map((e, i) => [e.cid, i]));
   const treeIds = new Set(leafIds);
-  const extraIds = [...state.versions.keys()].filter((id) => !treeIds.has(id)).sort();
+  const extraIds = [...state.versions.keys()]
+    .filter((id) => !treeIds.has(id))
+    .sort();
   const ids = [...leafIds, ...extraIds];
   const idIndex = new Map(ids.map((id, i) => [id, i]));
   const eventCids = new Uint8Array(events.length * DIGEST_BYTES);
@@ -306,8 +393,17 @@ export async function encodeCheckpoint(
   let lastHeight = 0;
   events.forEach((e, i) => {
     const bytes = CID.parse(e.cid).bytes;
-    if (bytes.length !== CID_BYTES || !equalBytes(bytes.subarray(0, COMMIT_CID_PREFIX.length), COMMIT_CID_PREFIX))
-      throw new CorruptError("checkpoint", `commit cid ${e.cid} is not a sha2-256 dag-cbor cid`);
+    if (
+      bytes.length !== CID_BYTES ||
+      !equalBytes(
+        bytes.subarray(0, COMMIT_CID_PREFIX.length),
+        COMMIT_CID_PREFIX,
+      )
+    )
+      throw new CorruptError(
+        "checkpoint",
+        `commit cid ${e.cid} is not a sha2-256 dag-cbor cid`,
+      );
     eventCids.set(bytes.subarray(COMMIT_CID_PREFIX.length), i * DIGEST_BYTES);
     parents.write(e.parents.length);
     for (const p of e.parents) parents.write(i - eventIndex.get(p)!);
@@ -333,7 +429,11 @@ export async function encodeCheckpoint(
       }
     });
     for (const v of list.slice(1))
-      if (v.doc && !extra.has(cidKey(v.doc))) extra.set(cidKey(v.doc), { cid: v.doc, bytes: await source.getDocBytes(id, v) });
+      if (v.doc && !extra.has(cidKey(v.doc)))
+        extra.set(cidKey(v.doc), {
+          cid: v.doc,
+          bytes: await source.getDocBytes(id, v),
+        });
   }
   const cids = new Uint8Array(explicit.length * CID_BYTES);
   explicit.forEach((b, i) => cids.set(b, i * CID_BYTES));
@@ -353,7 +453,10 @@ export async function encodeCheckpoint(
   const layout: Layout = {
     v: CHECKPOINT_VERSION,
     root: state.root ?? null,
-    heads: state.clock.heads.map((h, i) => [heads[i]!, state.clock.get(h)!.height]),
+    heads: state.clock.heads.map((h, i) => [
+      heads[i]!,
+      state.clock.get(h)!.height,
+    ]),
     nodes: nodeTable.region,
     nodeIndex: nodeTable.index,
     packs: packTable.region,
@@ -367,12 +470,21 @@ export async function encodeCheckpoint(
   out[0] = sealed.cid.bytes.length;
   out.set(sealed.cid.bytes, 1);
   out.set(sealed.bytes, 1 + sealed.cid.bytes.length);
-  return { bytes: out, checkpoint: new Checkpoint(layout, compression, crypto) };
+  return {
+    bytes: out,
+    checkpoint: new Checkpoint(layout, compression, crypto),
+  };
 }
 
 /** Throws IntegrityError/CorruptError for a damaged checkpoint, DecryptError for a wrong key. */
-export async function decodeCheckpoint(bytes: Uint8Array, crypto: CryptoProvider, key: Uint8Array, compression: Compression): Promise<Checkpoint> {
-  if (bytes.length < 2 || 1 + bytes[0]! > bytes.length) throw new CorruptError("checkpoint", "truncated");
+export async function decodeCheckpoint(
+  bytes: Uint8Array,
+  crypto: CryptoProvider,
+  key: Uint8Array,
+  compression: Compression,
+): Promise<Checkpoint> {
+  if (bytes.length < 2 || 1 + bytes[0]! > bytes.length)
+    throw new CorruptError("checkpoint", "truncated");
   let cid: CID;
   try {
     cid = CID.decode(bytes.subarray(1, 1 + bytes[0]!));
@@ -389,10 +501,25 @@ export async function decodeCheckpoint(bytes: Uint8Array, crypto: CryptoProvider
     layout === null ||
     layout.v !== CHECKPOINT_VERSION ||
     !Array.isArray(layout.heads) ||
-    !layout.heads.every((h) => Array.isArray(h) && CID.asCID(h[0]) !== null && typeof h[1] === "number") ||
+    !layout.heads.every(
+      (h) =>
+        Array.isArray(h) &&
+        CID.asCID(h[0]) !== null &&
+        typeof h[1] === "number",
+    ) ||
     (layout.root !== null && CID.asCID(layout.root) === null) ||
-    ![layout.nodes, layout.nodeIndex, layout.packs, layout.packIndex, layout.extra, layout.extraIndex, layout.state].every(isBytes) ||
-    [layout.nodeIndex, layout.packIndex, layout.extraIndex].some((i) => i.length % ENTRY !== 0)
+    ![
+      layout.nodes,
+      layout.nodeIndex,
+      layout.packs,
+      layout.packIndex,
+      layout.extra,
+      layout.extraIndex,
+      layout.state,
+    ].every(isBytes) ||
+    [layout.nodeIndex, layout.packIndex, layout.extraIndex].some(
+      (i) => i.length % ENTRY !== 0,
+    )
   )
     throw new CorruptError("checkpoint", "unknown version or shape");
   return new Checkpoint(layout, compression, crypto);

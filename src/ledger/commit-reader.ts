@@ -10,7 +10,11 @@ import type { MergeEvent } from "../crdt/merge.js";
 import { CorruptError } from "../util/errors.js";
 import type { BlockSource } from "./block-source.js";
 
-export async function readNewEvents(blocks: BlockSource, clock: Clock, heads: readonly CID[]): Promise<MergeEvent[]> {
+export async function readNewEvents(
+  blocks: BlockSource,
+  clock: Clock,
+  heads: readonly CID[],
+): Promise<MergeEvent[]> {
   const found = new Map<string, MergeEvent>();
   const stack = [...heads];
   while (stack.length > 0) {
@@ -19,11 +23,22 @@ export async function readNewEvents(blocks: BlockSource, clock: Clock, heads: re
     if (found.has(key) || clock.has(key)) continue;
     const opened = await blocks.openCommit(cid);
     const eventCid = opened.roots[0];
-    const eventBlock = eventCid && opened.blocks.find((b) => b.cid.equals(eventCid));
-    if (!eventBlock) throw new CorruptError(`commit ${key}`, "has no event block");
-    const body = fromEventValue(decodeValue(eventBlock.bytes, `event of commit ${key}`), `commit ${key}`);
+    const eventBlock =
+      eventCid && opened.blocks.find((b) => b.cid.equals(eventCid));
+    if (!eventBlock)
+      throw new CorruptError(`commit ${key}`, "has no event block");
+    const body = fromEventValue(
+      decodeValue(eventBlock.bytes, `event of commit ${key}`),
+      `commit ${key}`,
+    );
     const parents = opened.parents.map((p) => cidString(p));
-    found.set(key, { cid: key, parents, height: body.h, ids: body.ops.map((o) => o[0]), ops: body.ops });
+    found.set(key, {
+      cid: key,
+      parents,
+      height: body.h,
+      ids: body.ops.map((o) => o[0]),
+      ops: body.ops,
+    });
     opened.parents.forEach((p, i) => {
       if (!clock.has(parents[i]!) && !found.has(parents[i]!)) stack.push(p);
     });

@@ -10,7 +10,13 @@ import { encodeLedgerKey } from "../blocks/ledger-key.js";
 import type { LedgerState, Op } from "../crdt/ledger-state.js";
 import { encodeEvent } from "../crdt/event.js";
 import type { Gateway, LocalStorage } from "../gateways/gateway.js";
-import { ClosedError, CorruptError, InvalidArgumentError, InvalidDocError, NotFoundError } from "../util/errors.js";
+import {
+  ClosedError,
+  CorruptError,
+  InvalidArgumentError,
+  InvalidDocError,
+  NotFoundError,
+} from "../util/errors.js";
 import { SerialQueue } from "../util/serial-queue.js";
 import type { BlockSource, DocBody } from "./block-source.js";
 import { encodeCheckpoint } from "./checkpoint.js";
@@ -99,7 +105,9 @@ export class Ledger {
     if (!lazy) return;
     this.#loading ??= (async () => {
       const { state } = this.#p;
-      const { events, versions } = await lazy.loadState(state.tree.entries(lazy.root));
+      const { events, versions } = await lazy.loadState(
+        state.tree.entries(lazy.root),
+      );
       state.restore(events, versions, lazy.root);
       this.#lazy = undefined;
     })();
@@ -121,8 +129,11 @@ export class Ledger {
 
   bulk(docs: readonly DocInput[]): Promise<BulkResult> {
     return this.#guard(async () => {
-      if (!Array.isArray(docs)) throw new InvalidArgumentError("bulk: expected an array of docs");
-      const prepared = (docs as readonly DocInput[]).map((d) => this.#prepare(d));
+      if (!Array.isArray(docs))
+        throw new InvalidArgumentError("bulk: expected an array of docs");
+      const prepared = (docs as readonly DocInput[]).map((d) =>
+        this.#prepare(d),
+      );
       if (prepared.length === 0) return { ids: [], clock: this.clock };
       const clock = await this.#write(prepared);
       return { ids: prepared.map((p) => p.id), clock };
@@ -153,25 +164,38 @@ export class Ledger {
       const doc = { _id: id, ...(await blocks.getDoc(id, winner)) } as Doc;
       if (options.conflicts) {
         const losers: Doc[] = [];
-        for (const v of versions!.slice(1)) if (v.doc) losers.push({ _id: id, ...(await blocks.getDoc(id, v)) });
+        for (const v of versions!.slice(1))
+          if (v.doc) losers.push({ _id: id, ...(await blocks.getDoc(id, v)) });
         return { ...doc, _conflicts: losers };
       }
       return doc;
     });
   }
 
-  allDocs(options: AllDocsOptions = {}): Promise<{ rows: { id: string; doc: Doc }[]; clock: string[] }> {
+  allDocs(
+    options: AllDocsOptions = {},
+  ): Promise<{ rows: { id: string; doc: Doc }[]; clock: string[] }> {
     return this.#guard(async () => ({
-      rows: await allDocsRows(this.#p.state, options, (id, cid) => this.#docAt(id, cid)),
+      rows: await allDocsRows(this.#p.state, options, (id, cid) =>
+        this.#docAt(id, cid),
+      ),
       clock: this.clock,
     }));
   }
 
-  changes(since: readonly string[] = [], options: { limit?: number } = {}): Promise<{ rows: ChangeRow[]; clock: string[] }> {
+  changes(
+    since: readonly string[] = [],
+    options: { limit?: number } = {},
+  ): Promise<{ rows: ChangeRow[]; clock: string[] }> {
     return this.#guard(async () => {
-      if (!Array.isArray(since)) throw new InvalidArgumentError("changes: since must be a clock (an array of commit cids)");
+      if (!Array.isArray(since))
+        throw new InvalidArgumentError(
+          "changes: since must be a clock (an array of commit cids)",
+        );
       await this.#full();
-      return changeRows(this.#p.state, since, options.limit, (id, cid) => this.#docAt(id, cid));
+      return changeRows(this.#p.state, since, options.limit, (id, cid) =>
+        this.#docAt(id, cid),
+      );
     });
   }
 
@@ -182,7 +206,8 @@ export class Ledger {
   }
 
   on(event: "error", listener: ErrorListener): () => void {
-    if (event !== "error") throw new InvalidArgumentError(`on: unknown event ${String(event)}`);
+    if (event !== "error")
+      throw new InvalidArgumentError(`on: unknown event ${String(event)}`);
     this.#errorListeners.add(listener);
     return () => this.#errorListeners.delete(listener);
   }
@@ -205,8 +230,14 @@ export class Ledger {
         // History the checkpoint already holds is dropped once it outweighs the state
         // itself, so a store does not grow with every write ever made. (Until sync, no
         // peer can need the dropped commits; see compact().)
-        if ((await this.#p.storage.local.sizeOf(this.name)) > 2 * size + 256 * 1024)
-          await this.#p.storage.local.retainCommits(this.name, new Set(this.#p.state.clock.heads));
+        if (
+          (await this.#p.storage.local.sizeOf(this.name)) >
+          2 * size + 256 * 1024
+        )
+          await this.#p.storage.local.retainCommits(
+            this.name,
+            new Set(this.#p.state.clock.heads),
+          );
       }
     } finally {
       await this.#p.storage.close();
@@ -230,7 +261,11 @@ export class Ledger {
   async merge(commits: readonly CID[]): Promise<string[]> {
     return this.#queue.run(async () => {
       await this.#full();
-      const events = await readNewEvents(this.#p.blocks, this.#p.state.clock, commits);
+      const events = await readNewEvents(
+        this.#p.blocks,
+        this.#p.state.clock,
+        commits,
+      );
       if (events.length === 0) return [];
       const { changed, update } = await this.#p.state.merge(events);
       this.#p.blocks.updateTree(update.nodes, update.replaced);
@@ -244,7 +279,11 @@ export class Ledger {
   async #docAt(id: string, cid: CID): Promise<DocBody> {
     if (this.#lazy) return this.#p.blocks.getDocByCid(id, cid);
     const winner = this.#p.state.winner(id);
-    if (!winner?.doc?.equals(cid)) throw new CorruptError("doc tree", `entry for ${JSON.stringify(id)} does not match its latest version`);
+    if (!winner?.doc?.equals(cid))
+      throw new CorruptError(
+        "doc tree",
+        `entry for ${JSON.stringify(id)} does not match its latest version`,
+      );
     return this.#p.blocks.getDoc(id, winner);
   }
 
@@ -254,7 +293,11 @@ export class Ledger {
     const body = checkDocBody(doc, id);
     const bytes = encodeDocValue(body);
     if (bytes.length > MAX_DOC_BYTES)
-      throw new InvalidDocError("doc-too-large", `doc ${JSON.stringify(id.slice(0, 64))} is ${bytes.length} bytes encoded; the limit is ${MAX_DOC_BYTES}`, id);
+      throw new InvalidDocError(
+        "doc-too-large",
+        `doc ${JSON.stringify(id.slice(0, 64))} is ${bytes.length} bytes encoded; the limit is ${MAX_DOC_BYTES}`,
+        id,
+      );
     return { id, body, block: { cid: cidFor(this.#p.crypto, bytes), bytes } };
   }
 
@@ -269,10 +312,19 @@ export class Ledger {
         byId.delete(d.id);
         byId.set(d.id, d);
       }
-      for (const d of byId.values()) if (d.body === null && !state.winner(d.id)?.doc) throw new NotFoundError(d.id);
-      const ops: Op[] = [...byId.values()].map((d) => [d.id, d.block?.cid ?? null]);
+      for (const d of byId.values())
+        if (d.body === null && !state.winner(d.id)?.doc)
+          throw new NotFoundError(d.id);
+      const ops: Op[] = [...byId.values()].map((d) => [
+        d.id,
+        d.block?.cid ?? null,
+      ]);
       const planned = await state.planWrite(ops);
-      const eventBytes = encodeEvent({ ops, root: planned.update.root ?? null, h: planned.height });
+      const eventBytes = encodeEvent({
+        ops,
+        root: planned.update.root ?? null,
+        h: planned.height,
+      });
       const eventCid = cidFor(crypto, eventBytes);
       const docBlocks: Block[] = [];
       const seen = new Set<string>();
@@ -281,9 +333,19 @@ export class Ledger {
           seen.add(cidKey(d.block.cid));
           docBlocks.push(d.block);
         }
-      const commitBlocks = [{ cid: eventCid, bytes: eventBytes }, ...docBlocks, ...planned.update.blocks];
+      const commitBlocks = [
+        { cid: eventCid, bytes: eventBytes },
+        ...docBlocks,
+        ...planned.update.blocks,
+      ];
       const parents = planned.parents.map((p) => this.#headCid(p));
-      const sealed = await sealCommit(crypto, key, parents, [eventCid], commitBlocks);
+      const sealed = await sealCommit(
+        crypto,
+        key,
+        parents,
+        [eventCid],
+        commitBlocks,
+      );
       await Promise.all([
         storage.putCommit(this.name, sealed.cid, sealed.bytes),
         storage.putHeads(this.name, { add: [sealed.cid], remove: parents }),
@@ -296,7 +358,8 @@ export class Ledger {
       this.#uncheckpointed++;
       this.#maybeCheckpoint();
       // Docs just written are the likeliest to be read next; the cache is bounded.
-      for (const d of byId.values()) if (d.body) blocks.cacheBody(state.winner(d.id)!, d.body);
+      for (const d of byId.values())
+        if (d.body) blocks.cacheBody(state.winner(d.id)!, d.body);
       await this.#notify(ops.map((o) => o[0]));
       return this.clock;
     });
@@ -307,7 +370,11 @@ export class Ledger {
     const rows: ChangeRow[] = [];
     for (const id of ids) {
       const w = this.#p.state.winner(id);
-      rows.push(w?.doc ? { id, doc: { _id: id, ...(await this.#p.blocks.getDoc(id, w)) } } : { id, deleted: true });
+      rows.push(
+        w?.doc
+          ? { id, doc: { _id: id, ...(await this.#p.blocks.getDoc(id, w)) } }
+          : { id, deleted: true },
+      );
     }
     for (const listener of this.#listeners) {
       try {
@@ -325,7 +392,9 @@ export class Ledger {
       cid = CID.parse(head);
       this.#headCids.set(head, cid);
     }
-    if (this.#headCids.size > 64) for (const k of [...this.#headCids.keys()]) if (!this.#p.state.clock.heads.includes(k)) this.#headCids.delete(k);
+    if (this.#headCids.size > 64)
+      for (const k of [...this.#headCids.keys()])
+        if (!this.#p.state.clock.heads.includes(k)) this.#headCids.delete(k);
     return cid;
   }
 
@@ -345,7 +414,12 @@ export class Ledger {
    * queued behind the current write. Its O(n) cost is spread over the n writes before it.
    */
   #maybeCheckpoint(): void {
-    if (this.#uncheckpointed < Math.max(this.#p.checkpointEvery, this.#p.state.versions.size) || this.#checkpointQueued) return;
+    if (
+      this.#uncheckpointed <
+        Math.max(this.#p.checkpointEvery, this.#p.state.versions.size) ||
+      this.#checkpointQueued
+    )
+      return;
     this.#checkpointQueued = true;
     this.#queue
       .run(async () => {
@@ -359,7 +433,13 @@ export class Ledger {
   async #checkpoint(): Promise<number> {
     await this.#full();
     const { state, blocks, crypto, key, storage, compression } = this.#p;
-    const { bytes, checkpoint } = await encodeCheckpoint(state, blocks, crypto, key, compression);
+    const { bytes, checkpoint } = await encodeCheckpoint(
+      state,
+      blocks,
+      crypto,
+      key,
+      compression,
+    );
     await storage.local.putCheckpoint(this.name, bytes);
     // From here on, blocks of older commits are read from the checkpoint.
     blocks.useCheckpoint(checkpoint);
@@ -369,7 +449,10 @@ export class Ledger {
 
   async #compact(): Promise<void> {
     await this.#checkpoint();
-    await this.#p.storage.local.retainCommits(this.name, new Set(this.#p.state.clock.heads));
+    await this.#p.storage.local.retainCommits(
+      this.name,
+      new Set(this.#p.state.clock.heads),
+    );
   }
 
   async #guard<T>(fn: () => Promise<T>): Promise<T> {

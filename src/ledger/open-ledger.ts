@@ -3,18 +3,30 @@
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { CryptoProvider } from "../blocks/crypto.js";
-import { createLedgerKey, decodeLedgerKey, encodeLedgerKey } from "../blocks/ledger-key.js";
+import {
+  createLedgerKey,
+  decodeLedgerKey,
+  encodeLedgerKey,
+} from "../blocks/ledger-key.js";
 import { nodeCrypto } from "../blocks/node-crypto.js";
 import { nodeCompression } from "../blocks/node-compression.js";
 import type { Compression } from "../blocks/node-compression.js";
 import type { Checkpoint } from "./checkpoint.js";
 import { LedgerState } from "../crdt/ledger-state.js";
+import type { Version } from "../crdt/merge.js";
 import { fileGateway } from "../gateways/file-gateway.js";
 import type { Gateway, LocalStorage } from "../gateways/gateway.js";
 import { memoryGateway } from "../gateways/memory-gateway.js";
 import type { Registry } from "../gateways/registry.js";
 import { createRegistry } from "../gateways/registry.js";
-import { CorruptError, DecryptError, IntegrityError, InvalidArgumentError, InvalidUrlError, KeyError } from "../util/errors.js";
+import {
+  CorruptError,
+  DecryptError,
+  IntegrityError,
+  InvalidArgumentError,
+  InvalidUrlError,
+  KeyError,
+} from "../util/errors.js";
 import { BlockSource } from "./block-source.js";
 import { decodeCheckpoint } from "./checkpoint.js";
 import { createIdGenerator } from "./doc.js";
@@ -37,36 +49,68 @@ export interface OpenLedgerOptions {
 
 export const DEFAULT_STORAGE_DIR = ".kiln";
 
-export async function openLedger(name: string, options: OpenLedgerOptions = {}): Promise<Ledger> {
+export async function openLedger(
+  name: string,
+  options: OpenLedgerOptions = {},
+): Promise<Ledger> {
   if (typeof name !== "string" || name.length === 0 || name.length > 256)
-    throw new InvalidArgumentError("openLedger: name must be a non-empty string of at most 256 characters");
+    throw new InvalidArgumentError(
+      "openLedger: name must be a non-empty string of at most 256 characters",
+    );
   const crypto = options.crypto ?? nodeCrypto;
-  const registry = options.registry ?? createRegistry([memoryGateway, fileGateway]);
-  const url = options.storage ?? pathToFileURL(resolve(DEFAULT_STORAGE_DIR)).href;
-  const explicitKey = options.key === undefined ? undefined : decodeLedgerKey(options.key);
+  const registry =
+    options.registry ?? createRegistry([memoryGateway, fileGateway]);
+  const url =
+    options.storage ?? pathToFileURL(resolve(DEFAULT_STORAGE_DIR)).href;
+  const explicitKey =
+    options.key === undefined ? undefined : decodeLedgerKey(options.key);
   const gateway = await registry.open(url);
   if (!gateway.local) {
     await gateway.close();
-    throw new InvalidUrlError(url, "this gateway cannot hold a ledger's own storage; connect it as a remote instead");
+    throw new InvalidUrlError(
+      url,
+      "this gateway cannot hold a ledger's own storage; connect it as a remote instead",
+    );
   }
   const storage = gateway as Gateway & { local: LocalStorage };
   try {
     const heads = await storage.getHeads(name);
-    const key = await findKey(storage.local, name, explicitKey, heads.length > 0, crypto);
+    const key = await findKey(
+      storage.local,
+      name,
+      explicitKey,
+      heads.length > 0,
+      crypto,
+    );
     // The state and the block source refer to each other: the source serves the state's
     // tree nodes, and fills doc caches on the state's versions.
-    let state: LedgerState | undefined;
-    const blocks = new BlockSource({ storage, ledger: name, crypto, key, versionsOf: (id) => state?.versions.get(id) });
-    state = new LedgerState({ source: blocks, crypto });
+    const blocks: BlockSource = new BlockSource({
+      storage,
+      ledger: name,
+      crypto,
+      key,
+      versionsOf: (id): readonly Version[] | undefined =>
+        state.versions.get(id),
+    });
+    const state: LedgerState = new LedgerState({ source: blocks, crypto });
     const compression = options.compression ?? nodeCompression;
-    const checkpoint = await restoreCheckpoint(storage.local, name, crypto, key, compression);
+    const checkpoint = await restoreCheckpoint(
+      storage.local,
+      name,
+      crypto,
+      key,
+      compression,
+    );
     if (checkpoint) blocks.useCheckpoint(checkpoint);
     // Heads that moved past the checkpoint (a crash before the next one) are replayed now.
     const current = heads.map((h) => h.toString()).sort();
     const covered = checkpoint ? checkpoint.heads.map((h) => h.cid).sort() : [];
-    const upToDate = checkpoint !== undefined && current.join() === covered.join();
+    const upToDate =
+      checkpoint !== undefined && current.join() === covered.join();
     if (checkpoint && !upToDate) {
-      const { events, versions } = await checkpoint.loadState(state.tree.entries(checkpoint.root));
+      const { events, versions } = await checkpoint.loadState(
+        state.tree.entries(checkpoint.root),
+      );
       state.restore(events, versions, checkpoint.root);
     } else if (checkpoint) state.root = checkpoint.root;
     const ledger = new Ledger({
@@ -79,7 +123,9 @@ export async function openLedger(name: string, options: OpenLedgerOptions = {}):
       compression,
       checkpointEvery: options.checkpointEvery ?? AUTO_CHECKPOINT_COMMITS,
       lazy: upToDate ? checkpoint : undefined,
-      newId: createIdGenerator(options.now ?? Date.now, (n) => crypto.randomBytes(n)),
+      newId: createIdGenerator(options.now ?? Date.now, (n) =>
+        crypto.randomBytes(n),
+      ),
       uncheckpointed: 0,
     });
     if (!upToDate) await ledger.merge(heads);
@@ -90,14 +136,25 @@ export async function openLedger(name: string, options: OpenLedgerOptions = {}):
   }
 }
 
-async function findKey(local: LocalStorage, name: string, explicit: Uint8Array | undefined, hasData: boolean, crypto: CryptoProvider): Promise<Uint8Array> {
+async function findKey(
+  local: LocalStorage,
+  name: string,
+  explicit: Uint8Array | undefined,
+  hasData: boolean,
+  crypto: CryptoProvider,
+): Promise<Uint8Array> {
   const stored = await local.getKey(name);
   if (explicit) {
-    if (stored === undefined || !hasData) await local.putKey(name, encodeLedgerKey(explicit));
+    if (stored === undefined || !hasData)
+      await local.putKey(name, encodeLedgerKey(explicit));
     return explicit;
   }
   if (stored !== undefined) return decodeLedgerKey(stored);
-  if (hasData) throw new KeyError("missing-key", `open ${name}: the store holds commits but no key; pass the ledger key to openLedger`);
+  if (hasData)
+    throw new KeyError(
+      "missing-key",
+      `open ${name}: the store holds commits but no key; pass the ledger key to openLedger`,
+    );
   const key = createLedgerKey(crypto);
   await local.putKey(name, encodeLedgerKey(key));
   return key;
@@ -124,7 +181,8 @@ async function restoreCheckpoint(
   } catch (error) {
     // A wrong key fails here first: that must surface, not fall back to an empty ledger.
     if (error instanceof DecryptError) throw error;
-    if (error instanceof CorruptError || error instanceof IntegrityError) return undefined;
+    if (error instanceof CorruptError || error instanceof IntegrityError)
+      return undefined;
     throw error;
   }
 }

@@ -17,12 +17,22 @@ export interface AllDocsOptions {
   descending?: boolean;
 }
 
-export type ChangeRow = { id: string; doc: Doc } | { id: string; deleted: true };
+export type ChangeRow =
+  { id: string; doc: Doc } | { id: string; deleted: true };
 
-export async function allDocsRows(state: LedgerState, options: AllDocsOptions, load: (id: string, cid: CID) => Promise<DocBody>): Promise<{ id: string; doc: Doc }[]> {
+export async function allDocsRows(
+  state: LedgerState,
+  options: AllDocsOptions,
+  load: (id: string, cid: CID) => Promise<DocBody>,
+): Promise<{ id: string; doc: Doc }[]> {
   const { prefix, start, end, limit, descending = false } = options;
-  for (const [name, v] of [["prefix", prefix], ["start", start], ["end", end]] as const)
-    if (v !== undefined && typeof v !== "string") throw new InvalidArgumentError(`allDocs: ${name} must be a string`);
+  for (const [name, v] of [
+    ["prefix", prefix],
+    ["start", start],
+    ["end", end],
+  ] as const)
+    if (v !== undefined && typeof v !== "string")
+      throw new InvalidArgumentError(`allDocs: ${name} must be a string`);
   checkLimit("allDocs", limit);
   if (limit === 0) return [];
   let gte = start;
@@ -62,7 +72,11 @@ export async function changeRows(
   load: (id: string, cid: CID) => Promise<DocBody>,
 ): Promise<{ rows: ChangeRow[]; clock: string[] }> {
   checkLimit("changes", limit);
-  for (const s of since) if (typeof s !== "string" || !state.clock.has(s)) throw new InvalidArgumentError(`changes: since names a commit this ledger does not hold: ${String(s)}`);
+  for (const s of since)
+    if (typeof s !== "string" || !state.clock.has(s))
+      throw new InvalidArgumentError(
+        `changes: since names a commit this ledger does not hold: ${String(s)}`,
+      );
   const events = state.clock.since(since);
   let taken = events.length;
   if (limit !== undefined) {
@@ -85,23 +99,36 @@ export async function changeRows(
   const all = new Map<string, number>();
   events.forEach((e, i) => e.ids.forEach((id) => all.set(id, i)));
   prefix.forEach((e, i) => e.ids.forEach((id) => lastIndex.set(id, i)));
-  const ids = [...lastIndex.keys()].filter((id) => all.get(id)! < taken).sort((a, b) => lastIndex.get(a)! - lastIndex.get(b)! || (a < b ? -1 : 1));
+  const ids = [...lastIndex.keys()]
+    .filter((id) => all.get(id)! < taken)
+    .sort((a, b) => lastIndex.get(a)! - lastIndex.get(b)! || (a < b ? -1 : 1));
   const rows: ChangeRow[] = [];
   for (const id of ids) {
     const w = state.winner(id);
-    rows.push(w?.doc ? { id, doc: { _id: id, ...(await load(id, w.doc)) } } : { id, deleted: true });
+    rows.push(
+      w?.doc
+        ? { id, doc: { _id: id, ...(await load(id, w.doc)) } }
+        : { id, deleted: true },
+    );
   }
   let clock: string[];
   if (taken === events.length) clock = [...state.clock.heads];
   else {
     const superseded = new Set<string>();
     for (const e of prefix) for (const p of e.parents) superseded.add(p);
-    clock = [...new Set([...since, ...prefix.map((e) => e.cid)])].filter((c) => !superseded.has(c)).sort();
+    clock = [...new Set([...since, ...prefix.map((e) => e.cid)])]
+      .filter((c) => !superseded.has(c))
+      .sort();
   }
   return { rows, clock };
 }
 
 function checkLimit(op: string, limit: unknown): void {
-  if (limit !== undefined && (typeof limit !== "number" || !Number.isInteger(limit) || limit < 0))
-    throw new InvalidArgumentError(`${op}: limit must be a non-negative integer`);
+  if (
+    limit !== undefined &&
+    (typeof limit !== "number" || !Number.isInteger(limit) || limit < 0)
+  )
+    throw new InvalidArgumentError(
+      `${op}: limit must be a non-negative integer`,
+    );
 }

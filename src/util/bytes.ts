@@ -51,14 +51,19 @@ export function compareBytes(a: Uint8Array, b: Uint8Array): number {
   return a.length - b.length;
 }
 
-const B64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+const B64URL =
+  "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 export function toBase64url(b: Uint8Array): string {
   let out = "";
   let i = 0;
   for (; i + 2 < b.length; i += 3) {
     const n = (b[i]! << 16) | (b[i + 1]! << 8) | b[i + 2]!;
-    out += B64URL[n >> 18]! + B64URL[(n >> 12) & 63]! + B64URL[(n >> 6) & 63]! + B64URL[n & 63]!;
+    out +=
+      B64URL[n >> 18]! +
+      B64URL[(n >> 12) & 63]! +
+      B64URL[(n >> 6) & 63]! +
+      B64URL[n & 63]!;
   }
   const rest = b.length - i;
   if (rest === 1) {

@@ -20,7 +20,11 @@ export type KilnErrorCode =
 
 export class KilnError extends Error {
   readonly code: KilnErrorCode;
-  constructor(code: KilnErrorCode, message: string, options?: { cause?: unknown }) {
+  constructor(
+    code: KilnErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
     super(message, options);
     this.code = code;
     this.name = new.target.name;
@@ -40,7 +44,11 @@ export class DecryptError extends KilnError {
     readonly cid: string,
     options?: { cause?: unknown },
   ) {
-    super("decrypt", `decrypt: commit ${cid} does not decrypt under this ledger's key (wrong key or tampered bytes)`, options);
+    super(
+      "decrypt",
+      `decrypt: commit ${cid} does not decrypt under this ledger's key (wrong key or tampered bytes)`,
+      options,
+    );
   }
 }
 
@@ -102,7 +110,10 @@ export class MissingCommitError extends KilnError {
     readonly ledger: string,
     readonly cid: string,
   ) {
-    super("missing-commit", `put heads of ${JSON.stringify(truncate(ledger))}: commit ${cid} is not held`);
+    super(
+      "missing-commit",
+      `put heads of ${JSON.stringify(truncate(ledger))}: commit ${cid} is not held`,
+    );
   }
 }
 

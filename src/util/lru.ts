@@ -15,7 +15,8 @@ export class Lru<K, V> {
   set(key: K, value: V): void {
     this.#map.delete(key);
     this.#map.set(key, value);
-    if (this.#map.size > this.capacity) this.#map.delete(this.#map.keys().next().value as K);
+    if (this.#map.size > this.capacity)
+      this.#map.delete(this.#map.keys().next().value as K);
   }
 
   clear(): void {

@@ -29,7 +29,8 @@ export class VarintReader {
     let n = 0;
     let scale = 1;
     for (;;) {
-      if (this.#at >= this.bytes.length) throw new RangeError("varint runs past the end");
+      if (this.#at >= this.bytes.length)
+        throw new RangeError("varint runs past the end");
       const b = this.bytes[this.#at++]!;
       n += (b & 0x7f) * scale;
       if (b < 0x80) return n;
