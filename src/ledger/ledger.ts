@@ -18,6 +18,8 @@ import {
   NotFoundError,
 } from "../util/errors.js";
 import { SerialQueue } from "../util/serial-queue.js";
+import { createDeferred } from "../util/deferred.js";
+import type { Deferred } from "../util/deferred.js";
 import type { BlockSource, DocBody } from "./block-source.js";
 import { encodeCheckpoint } from "./checkpoint.js";
 import type { Checkpoint } from "./checkpoint.js";
@@ -69,6 +71,9 @@ interface PreparedDoc {
 /** Commits after which a checkpoint is written even for a small ledger. */
 export const AUTO_CHECKPOINT_COMMITS = 20_000;
 
+/** Most docs one group commit takes; the rest wait for the next. */
+const MAX_GROUP_DOCS = 10_000;
+
 export class Ledger {
   readonly name: string;
   readonly #p: LedgerParts;
@@ -76,6 +81,8 @@ export class Ledger {
   readonly #listeners = new Set<ChangesListener>();
   readonly #errorListeners = new Set<ErrorListener>();
   #closed = false;
+  readonly #pending: { docs: PreparedDoc[]; done: Deferred<string[]> }[] = [];
+  #commitQueued = false;
   readonly #headCids = new Map<string, CID>();
   #uncheckpointed: number;
   #lazy: Checkpoint | undefined;
@@ -301,68 +308,123 @@ export class Ledger {
     return { id, body, block: { cid: cidFor(this.#p.crypto, bytes), bytes } };
   }
 
+  /**
+   * Queues a write. Writes that queue up while a commit is being made (calls not awaited
+   * one by one) are committed together as one commit, in call order — a group commit: the
+   * same ops and merged state as one commit each, at a fraction of the cost.
+   */
   #write(docs: PreparedDoc[]): Promise<string[]> {
-    return this.#queue.run(async () => {
+    const write = { docs, done: createDeferred<string[]>() };
+    this.#pending.push(write);
+    this.#scheduleCommit();
+    return write.done.promise;
+  }
+
+  #scheduleCommit(): void {
+    if (this.#commitQueued) return;
+    this.#commitQueued = true;
+    this.#queue
+      .run(async () => {
+        this.#commitQueued = false;
+        await this.#commitPending();
+        if (this.#pending.length > 0) this.#scheduleCommit();
+      })
+      .catch((error: unknown) => this.#emitError(error));
+  }
+
+  async #commitPending(): Promise<void> {
+    let taken = 0;
+    let count = 0;
+    while (taken < this.#pending.length && count < MAX_GROUP_DOCS)
+      count += this.#pending[taken++]!.docs.length;
+    const batch = this.#pending.splice(0, taken);
+    if (batch.length === 0) return;
+    try {
       if (this.#closed) throw new ClosedError(`ledger ${this.name}`);
       await this.#full();
-      const { state, blocks, storage, crypto, key } = this.#p;
-      // The last write of an id in a bulk wins; one op per id.
-      const byId = new Map<string, PreparedDoc>();
-      for (const d of docs) {
-        byId.delete(d.id);
-        byId.set(d.id, d);
-      }
-      for (const d of byId.values())
-        if (d.body === null && !state.winner(d.id)?.doc)
-          throw new NotFoundError(d.id);
-      const ops: Op[] = [...byId.values()].map((d) => [
-        d.id,
-        d.block?.cid ?? null,
-      ]);
-      const planned = await state.planWrite(ops);
-      const eventBytes = encodeEvent({
-        ops,
-        root: planned.update.root ?? null,
-        h: planned.height,
-      });
-      const eventCid = cidFor(crypto, eventBytes);
-      const docBlocks: Block[] = [];
-      const seen = new Set<string>();
-      for (const d of byId.values())
-        if (d.block && !seen.has(cidKey(d.block.cid))) {
-          seen.add(cidKey(d.block.cid));
-          docBlocks.push(d.block);
+      const { state } = this.#p;
+      // A deletion needs a live doc, counting earlier writes in the group; a write that
+      // fails this is refused alone and whole (a bulk is all or nothing).
+      const live = new Map<string, boolean>();
+      const isLive = (id: string) =>
+        live.get(id) ?? state.winner(id)?.doc != null;
+      const accepted: typeof batch = [];
+      for (const w of batch) {
+        const mine = new Map<string, boolean>();
+        const missing = w.docs.find((d) => {
+          const was = mine.get(d.id) ?? isLive(d.id);
+          mine.set(d.id, d.body !== null);
+          return d.body === null && !was;
+        });
+        if (missing) w.done.reject(new NotFoundError(missing.id));
+        else {
+          for (const [id, v] of mine) live.set(id, v);
+          accepted.push(w);
         }
-      const commitBlocks = [
-        { cid: eventCid, bytes: eventBytes },
-        ...docBlocks,
-        ...planned.update.blocks,
-      ];
-      const parents = planned.parents.map((p) => this.#headCid(p));
-      const sealed = await sealCommit(
-        crypto,
-        key,
-        parents,
-        [eventCid],
-        commitBlocks,
-      );
-      await Promise.all([
-        storage.putCommit(this.name, sealed.cid, sealed.bytes),
-        storage.putHeads(this.name, { add: [sealed.cid], remove: parents }),
-      ]);
-      const commit = cidString(sealed.cid);
-      this.#headCids.set(commit, sealed.cid);
-      state.applyWrite(commit, ops, planned);
-      blocks.updateTree(planned.update.nodes, planned.update.replaced);
+      }
+      if (accepted.length === 0) return;
+      const clock = await this.#commit(accepted.flatMap((w) => w.docs));
+      for (const w of accepted) w.done.resolve(clock);
+    } catch (error) {
+      for (const w of batch) w.done.reject(error);
+    }
+  }
 
-      this.#uncheckpointed++;
-      this.#maybeCheckpoint();
-      // Docs just written are the likeliest to be read next; the cache is bounded.
-      for (const d of byId.values())
-        if (d.body) blocks.cacheBody(state.winner(d.id)!, d.body);
-      await this.#notify(ops.map((o) => o[0]));
-      return this.clock;
+  /** Seals the docs (the last write of an id wins) into one commit and stores it. */
+  async #commit(docs: PreparedDoc[]): Promise<string[]> {
+    const { state, blocks, storage, crypto, key } = this.#p;
+    const byId = new Map<string, PreparedDoc>();
+    for (const d of docs) {
+      byId.delete(d.id);
+      byId.set(d.id, d);
+    }
+    const ops: Op[] = [...byId.values()].map((d) => [
+      d.id,
+      d.block?.cid ?? null,
+    ]);
+    const planned = await state.planWrite(ops);
+    const eventBytes = encodeEvent({
+      ops,
+      root: planned.update.root ?? null,
+      h: planned.height,
     });
+    const eventCid = cidFor(crypto, eventBytes);
+    const docBlocks: Block[] = [];
+    const seen = new Set<string>();
+    for (const d of byId.values())
+      if (d.block && !seen.has(cidKey(d.block.cid))) {
+        seen.add(cidKey(d.block.cid));
+        docBlocks.push(d.block);
+      }
+    const commitBlocks = [
+      { cid: eventCid, bytes: eventBytes },
+      ...docBlocks,
+      ...planned.update.blocks,
+    ];
+    const parents = planned.parents.map((p) => this.#headCid(p));
+    const sealed = await sealCommit(
+      crypto,
+      key,
+      parents,
+      [eventCid],
+      commitBlocks,
+    );
+    await Promise.all([
+      storage.putCommit(this.name, sealed.cid, sealed.bytes),
+      storage.putHeads(this.name, { add: [sealed.cid], remove: parents }),
+    ]);
+    const commit = cidString(sealed.cid);
+    this.#headCids.set(commit, sealed.cid);
+    state.applyWrite(commit, ops, planned);
+    blocks.updateTree(planned.update.nodes, planned.update.replaced);
+
+    this.#uncheckpointed++;
+    this.#maybeCheckpoint();
+    // Docs just written are the likeliest to be read next; the cache is bounded.
+    for (const d of byId.values())
+      if (d.body) blocks.cacheBody(state.winner(d.id)!, d.body);
+    await this.#notify(ops.map((o) => o[0]));
+    return this.clock;
   }
 
   async #notify(ids: readonly string[]): Promise<void> {
