@@ -15,7 +15,9 @@ export async function du(dir) {
     }
     total.allocated += (st.blocks ?? 0) * 512;
     if (st.isDirectory()) {
-      const names = await readdir(path).catch((e) => (e.code === "ENOENT" ? [] : Promise.reject(e)));
+      const names = await readdir(path).catch((e) =>
+        e.code === "ENOENT" ? [] : Promise.reject(e),
+      );
       for (const name of names) await walk(join(path, name));
     } else {
       total.apparent += st.size;

@@ -20,10 +20,34 @@ export function rng(seed) {
   };
 }
 
-const CUSTOMERS = ["acme", "globex", "initech", "umbrella", "hooli", "stark", "wayne", "tyrell", "wonka", "cyberdyne"];
+const CUSTOMERS = [
+  "acme",
+  "globex",
+  "initech",
+  "umbrella",
+  "hooli",
+  "stark",
+  "wayne",
+  "tyrell",
+  "wonka",
+  "cyberdyne",
+];
 const STATUS = ["open", "approved", "shipped", "invoiced", "closed"];
 const CURRENCY = ["EUR", "USD", "GBP", "JPY", "CHF"];
-const WORDS = ["rush", "fragile", "pallet", "cold-chain", "priority", "partial", "backorder", "dock-7", "signed", "hazmat", "return", "bulk"];
+const WORDS = [
+  "rush",
+  "fragile",
+  "pallet",
+  "cold-chain",
+  "priority",
+  "partial",
+  "backorder",
+  "dock-7",
+  "signed",
+  "hazmat",
+  "return",
+  "bulk",
+];
 const BASE_TIME = Date.UTC(2025, 0, 1);
 
 /**
@@ -31,7 +55,13 @@ const BASE_TIME = Date.UTC(2025, 0, 1);
  * (seed, i) below 2^32 give distinct ids, and insertion order is not key order.
  */
 export function docId(seed, i) {
-  return "o" + mix32((i ^ Math.imul(seed, 0x9e3779b1)) >>> 0).toString(16).padStart(8, "0") + i.toString(36);
+  return (
+    "o" +
+    mix32((i ^ Math.imul(seed, 0x9e3779b1)) >>> 0)
+      .toString(16)
+      .padStart(8, "0") +
+    i.toString(36)
+  );
 }
 
 /** An order-like JSON document of roughly 200 bytes. */
@@ -41,7 +71,14 @@ export function makeDoc(seed, i) {
   const nItems = r() < 0.7 ? 1 : 2;
   const items = [];
   for (let k = 0; k < nItems; k++) {
-    items.push({ sku: "SKU-" + Math.floor(r() * 100000).toString().padStart(5, "0"), qty: 1 + Math.floor(r() * 20) });
+    items.push({
+      sku:
+        "SKU-" +
+        Math.floor(r() * 100000)
+          .toString()
+          .padStart(5, "0"),
+      qty: 1 + Math.floor(r() * 20),
+    });
   }
   const doc = {
     _id: docId(seed, i),
@@ -50,7 +87,9 @@ export function makeDoc(seed, i) {
     currency: pick(CURRENCY),
     status: pick(STATUS),
     items,
-    createdAt: new Date(BASE_TIME + Math.floor(r() * 365 * 86400000)).toISOString(),
+    createdAt: new Date(
+      BASE_TIME + Math.floor(r() * 365 * 86400000),
+    ).toISOString(),
     tag: pick(WORDS),
   };
   // pad short docs with a note so every doc is about 200 bytes of JSON

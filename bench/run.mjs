@@ -5,7 +5,15 @@
 // Progress goes to stderr; the Markdown report to stdout and bench/results/latest.md.
 import { fork, spawnSync } from "node:child_process";
 import { createInterface } from "node:readline";
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmdirSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import os from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
@@ -56,10 +64,18 @@ if (args.includes("-h") || args.includes("--help")) {
   process.exit(0);
 }
 const flag = (name) => args.includes(`--${name}`);
-const list = (name) => args.find((a) => a.startsWith(`--${name}=`))?.split("=")[1].split(",").filter(Boolean);
+const list = (name) =>
+  args
+    .find((a) => a.startsWith(`--${name}=`))
+    ?.split("=")[1]
+    .split(",")
+    .filter(Boolean);
 const env = process.env;
-const int = (v, d) => (v === undefined || v === "" ? d : Number.parseInt(v, 10));
-const unknown = args.filter((a) => !/^--(quick|no-build|no-install|systems=.*|workloads=.*)$/.test(a));
+const int = (v, d) =>
+  v === undefined || v === "" ? d : Number.parseInt(v, 10);
+const unknown = args.filter(
+  (a) => !/^--(quick|no-build|no-install|systems=.*|workloads=.*)$/.test(a),
+);
 if (unknown.length) {
   process.stderr.write(`unknown option(s): ${unknown.join(" ")}\n\n${HELP}`);
   process.exit(2);
@@ -74,7 +90,10 @@ const opts = {
   batch: int(env.BENCH_BATCH, 100),
   fpSeq: int(env.BENCH_FP_SEQ, quick ? 100 : 300),
   fpGets: int(env.BENCH_FP_GETS, quick ? 500 : 2000),
-  scaleSizes: (env.BENCH_SCALE_SIZES ?? (quick ? "1000,10000" : "1000,100000")).split(",").map(Number).filter((n) => n > 0),
+  scaleSizes: (env.BENCH_SCALE_SIZES ?? (quick ? "1000,10000" : "1000,100000"))
+    .split(",")
+    .map(Number)
+    .filter((n) => n > 0),
   scalePuts: int(env.BENCH_SCALE_PUTS, quick ? 200 : 1000),
   scalePeers: env.BENCH_SCALE_PEERS === "1",
   timeoutMs: int(env.BENCH_TIMEOUT_S, 300) * 1000,
@@ -83,9 +102,14 @@ const opts = {
   systems: list("systems") ?? SYSTEMS,
   workloads: list("workloads") ?? WORKLOADS,
 };
-for (const s of opts.systems) if (!SYSTEMS.includes(s)) throw new Error(`unknown system ${s} (known: ${SYSTEMS.join(", ")})`);
-for (const w of opts.workloads) if (!WORKLOADS.includes(w)) throw new Error(`unknown workload ${w} (known: ${WORKLOADS.join(", ")})`);
-if (!(opts.runs > 0 && opts.docs > 0)) throw new Error("BENCH_RUNS and BENCH_DOCS must be positive integers");
+for (const s of opts.systems)
+  if (!SYSTEMS.includes(s))
+    throw new Error(`unknown system ${s} (known: ${SYSTEMS.join(", ")})`);
+for (const w of opts.workloads)
+  if (!WORKLOADS.includes(w))
+    throw new Error(`unknown workload ${w} (known: ${WORKLOADS.join(", ")})`);
+if (!(opts.runs > 0 && opts.docs > 0))
+  throw new Error("BENCH_RUNS and BENCH_DOCS must be positive integers");
 
 let midLine = false; // a progress line is open, waiting for its result
 const log = (msg) => {
@@ -97,7 +121,12 @@ const progress = (msg) => {
   midLine = true;
 };
 const childLine = (line) => {
-  process.stderr.write((midLine ? "\n" : "") + "    | " + (line.length > 300 ? line.slice(0, 300) + " …" : line) + "\n");
+  process.stderr.write(
+    (midLine ? "\n" : "") +
+      "    | " +
+      (line.length > 300 ? line.slice(0, 300) + " …" : line) +
+      "\n",
+  );
   midLine = false;
 };
 const npm = process.platform === "win32" ? "npm.cmd" : "npm";
@@ -106,28 +135,55 @@ const npm = process.platform === "win32" ? "npm.cmd" : "npm";
 
 /** Install the peers into bench/node_modules if they are missing. */
 function ensurePeers() {
-  const need = ["pouchdb", "@fireproof/core"].filter((p) => opts.systems.includes(p === "pouchdb" ? "pouchdb" : "fireproof"));
-  const missing = need.filter((p) => !existsSync(join(BENCH, "node_modules", p, "package.json")));
+  const need = ["pouchdb", "@fireproof/core"].filter((p) =>
+    opts.systems.includes(p === "pouchdb" ? "pouchdb" : "fireproof"),
+  );
+  const missing = need.filter(
+    (p) => !existsSync(join(BENCH, "node_modules", p, "package.json")),
+  );
   if (missing.length === 0) return;
   if (flag("no-install")) {
     log(`bench: ${missing.join(", ")} not installed and --no-install given`);
     return;
   }
   const ci = existsSync(join(BENCH, "package-lock.json"));
-  const cmd = [ci ? "ci" : "install", "--prefix", BENCH, "--no-audit", "--no-fund"];
+  const cmd = [
+    ci ? "ci" : "install",
+    "--prefix",
+    BENCH,
+    "--no-audit",
+    "--no-fund",
+  ];
   log(`bench: installing peers: npm ${cmd.join(" ")}`);
-  const r = spawnSync(npm, cmd, { stdio: ["ignore", 2, 2], shell: process.platform === "win32" });
-  if (r.status !== 0) log(`bench: peer install failed (exit ${r.status}); peers that cannot load will be skipped`);
+  const r = spawnSync(npm, cmd, {
+    stdio: ["ignore", 2, 2],
+    shell: process.platform === "win32",
+  });
+  if (r.status !== 0)
+    log(
+      `bench: peer install failed (exit ${r.status}); peers that cannot load will be skipped`,
+    );
 }
 
 /** Build Kiln (tsc → dist/) so the numbers are for the current source. */
 function buildKiln() {
-  if (!opts.systems.includes("kiln") || flag("no-build") || env.BENCH_BUILD === "0" || env.BENCH_KILN_MODULE) return undefined;
+  if (
+    !opts.systems.includes("kiln") ||
+    flag("no-build") ||
+    env.BENCH_BUILD === "0" ||
+    env.BENCH_KILN_MODULE
+  )
+    return undefined;
   if (!existsSync(join(ROOT, "src"))) return undefined;
   log("bench: building Kiln (npm run build) …");
   const t0 = performance.now();
-  const r = spawnSync(npm, ["run", "build", "--silent"], { cwd: ROOT, stdio: ["ignore", 2, 2], shell: process.platform === "win32" });
-  if (r.status !== 0) return `\`npm run build\` failed (exit ${r.status}); fix the build to benchmark Kiln`;
+  const r = spawnSync(npm, ["run", "build", "--silent"], {
+    cwd: ROOT,
+    stdio: ["ignore", 2, 2],
+    shell: process.platform === "win32",
+  });
+  if (r.status !== 0)
+    return `\`npm run build\` failed (exit ${r.status}); fix the build to benchmark Kiln`;
   log(`bench: built in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   return undefined;
 }
@@ -140,7 +196,8 @@ function libraryLine(line, logged) {
   if (line.startsWith("{")) {
     try {
       const j = JSON.parse(line);
-      if (j.level === "error") msg = [j.module, j.msg, j.error].filter(Boolean).join(": ");
+      if (j.level === "error")
+        msg = [j.module, j.msg, j.error].filter(Boolean).join(": ");
     } catch {
       // not JSON after all
     }
@@ -154,12 +211,19 @@ function runChild(spec) {
     const child = fork(join(BENCH, "worker.mjs"), [JSON.stringify(spec)], {
       cwd: BENCH,
       execArgv: ["--expose-gc"],
-      env: { ...env, BENCH_FP_SEQ: String(opts.fpSeq), BENCH_FP_GETS: String(opts.fpGets) },
+      env: {
+        ...env,
+        BENCH_FP_SEQ: String(opts.fpSeq),
+        BENCH_FP_GETS: String(opts.fpGets),
+      },
       stdio: ["ignore", "pipe", "pipe", "ipc"],
     });
     // library chatter goes to stderr, never into the report on stdout
     const logged = [];
-    for (const stream of [child.stdout, child.stderr]) createInterface({ input: stream }).on("line", (l) => libraryLine(l, logged));
+    for (const stream of [child.stdout, child.stderr])
+      createInterface({ input: stream }).on("line", (l) =>
+        libraryLine(l, logged),
+      );
     let msg;
     let timedOut = false;
     let grace;
@@ -171,15 +235,25 @@ function runChild(spec) {
       msg = m;
       // numbers are in; the child only closes its store now: give that a grace period,
       // then kill it (a signal works even when the child's event loop is starved)
-      if (m.partial && !grace) grace = setTimeout(() => child.kill("SIGKILL"), opts.closeGraceS * 1000);
+      if (m.partial && !grace)
+        grace = setTimeout(
+          () => child.kill("SIGKILL"),
+          opts.closeGraceS * 1000,
+        );
       if (!m.partial) clearTimeout(grace);
     });
     child.on("error", (e) => (msg ??= { ok: false, error: e.message }));
     child.on("close", (code, signal) => {
       clearTimeout(timer);
       clearTimeout(grace);
-      let r = msg ?? { ok: false, error: timedOut ? `timed out after ${opts.timeoutMs / 1000} s` : `child exited (code ${code}, signal ${signal}) without a result` };
-      if (r.partial) r = { ok: true, result: { ...r.result, closeFinished: false } };
+      let r = msg ?? {
+        ok: false,
+        error: timedOut
+          ? `timed out after ${opts.timeoutMs / 1000} s`
+          : `child exited (code ${code}, signal ${signal}) without a result`,
+      };
+      if (r.partial)
+        r = { ok: true, result: { ...r.result, closeFinished: false } };
       done({ ...r, logged });
     });
   });
@@ -205,7 +279,9 @@ function removeStaleData() {
   for (const name of readdirSync(DATA_ROOT)) {
     const pid = /^run-(\d+)$/.exec(name)?.[1];
     if (pid && Number(pid) !== process.pid && alive(Number(pid))) {
-      log(`bench: ⚠ another bench run (pid ${pid}) is running on this machine; both will be slowed down`);
+      log(
+        `bench: ⚠ another bench run (pid ${pid}) is running on this machine; both will be slowed down`,
+      );
       continue;
     }
     rmSync(join(DATA_ROOT, name), { recursive: true, force: true });
@@ -228,8 +304,11 @@ function clean(dir) {
 const started = performance.now();
 const loadStart = os.loadavg()[0];
 const sample = makeDocs(opts.seed, Math.min(opts.docs, 1000));
-const avgBytes = sample.reduce((a, d) => a + JSON.stringify(d).length, 0) / sample.length;
-log(`bench: seed ${opts.seed}, ${opts.docs.toLocaleString("en-US")} docs of ~${avgBytes.toFixed(0)} B JSON, ${opts.runs} run(s), systems ${opts.systems.join(", ")}${quick ? " (--quick)" : ""}`);
+const avgBytes =
+  sample.reduce((a, d) => a + JSON.stringify(d).length, 0) / sample.length;
+log(
+  `bench: seed ${opts.seed}, ${opts.docs.toLocaleString("en-US")} docs of ~${avgBytes.toFixed(0)} B JSON, ${opts.runs} run(s), systems ${opts.systems.join(", ")}${quick ? " (--quick)" : ""}`,
+);
 
 removeStaleData();
 mkdirSync(DATA, { recursive: true });
@@ -248,7 +327,8 @@ for (const s of opts.systems) {
   if (r.ok) info[s] = r.result;
   else skipped[s] = r.error;
 }
-for (const [s, why] of Object.entries(skipped)) log(`bench: ⚠ ${LABELS[s]} will not be run: ${why}`);
+for (const [s, why] of Object.entries(skipped))
+  log(`bench: ⚠ ${LABELS[s]} will not be run: ${why}`);
 const active = opts.systems.filter((s) => info[s]);
 if (active.length === 0) {
   log("bench: no system could be loaded; nothing to measure");
@@ -261,7 +341,8 @@ for (let run = 1; run <= opts.runs; run++) {
   for (const wl of opts.workloads) {
     for (const s of active) {
       if (wl !== "scale") tasks.push({ run, wl, s });
-      else if (s === "kiln" || opts.scalePeers) for (const size of opts.scaleSizes) tasks.push({ run, wl, s, size });
+      else if (s === "kiln" || opts.scalePeers)
+        for (const size of opts.scaleSizes) tasks.push({ run, wl, s, size });
     }
   }
 }
@@ -278,7 +359,8 @@ const slowCloses = [];
 
 // workload 4 reopens the store that workload 3 bulk-loaded and closed (same docs, same
 // batches), so that load is paid once; without workload 3 it builds its own
-const reuseGetStore = opts.workloads.includes("get") && opts.workloads.includes("reopen");
+const reuseGetStore =
+  opts.workloads.includes("get") && opts.workloads.includes("reopen");
 const getStores = {}; // `${system}-r${run}` → dir left by a successful get task
 
 let i = 0;
@@ -289,18 +371,33 @@ for (const t of tasks) {
   progress(`[${i}/${tasks.length}] run ${t.run}/${opts.runs} ${what} … `);
   const reused = t.wl === "reopen" ? getStores[`${t.s}-r${t.run}`] : undefined;
   const dir = reused ?? freshDir(tag);
-  const base = { system: t.s, dir, seed: opts.seed, docs: opts.docs, batch: opts.batch };
+  const base = {
+    system: t.s,
+    dir,
+    seed: opts.seed,
+    docs: opts.docs,
+    batch: opts.batch,
+  };
   const t0 = performance.now();
   let r;
   if (t.wl === "reopen") {
-    const prep = reused ? undefined : await runChild({ ...base, workload: "reopenPrepare" });
-    r = prep && !prep.ok ? prep : await runChild({ ...base, workload: "reopen" });
+    const prep = reused
+      ? undefined
+      : await runChild({ ...base, workload: "reopenPrepare" });
+    r =
+      prep && !prep.ok ? prep : await runChild({ ...base, workload: "reopen" });
     if (prep?.ok) {
       r.logged.unshift(...prep.logged);
       push(t.s, "closeMs@reopenPrepare", prep.result.closeMs);
     }
   } else if (t.wl === "scale") {
-    r = await runChild({ ...base, workload: "scale", size: t.size, puts: opts.scalePuts, prefillBatch: 1000 });
+    r = await runChild({
+      ...base,
+      workload: "scale",
+      size: t.size,
+      puts: opts.scalePuts,
+      prefillBatch: 1000,
+    });
   } else {
     r = await runChild({ ...base, workload: t.wl });
   }
@@ -308,26 +405,43 @@ for (const t of tasks) {
   if (keep) getStores[`${t.s}-r${t.run}`] = dir;
   const secs = ((performance.now() - t0) / 1000).toFixed(1);
   if (!keep) clean(dir);
-  for (const m of r.logged) (libraryErrors[`${LABELS[t.s]} · ${t.wl}${t.size ? ` @${t.size}` : ""}: ${m}`] ??= []).push(t.run);
+  for (const m of r.logged)
+    (libraryErrors[
+      `${LABELS[t.s]} · ${t.wl}${t.size ? ` @${t.size}` : ""}: ${m}`
+    ] ??= []).push(t.run);
   if (!midLine) process.stderr.write("    → ");
 
   if (!r.ok) {
     const key = t.wl === "scale" ? `scale@${t.size}` : t.wl;
     results[t.s].errors[key] = r.error;
-    const openOnly = t.wl === "reopen" && /^open took (\d+) ms/.exec(r.error ?? "");
+    const openOnly =
+      t.wl === "reopen" && /^open took (\d+) ms/.exec(r.error ?? "");
     if (openOnly) push(t.s, "reopenOpenOnlyMs", Number(openOnly[1]));
     errors.push(`${what} run ${t.run}: ${r.error}`);
     log(`FAILED (${secs} s): ${r.error}`);
     continue;
   }
   const x = r.result;
-  if (x.closeMs !== undefined) push(t.s, `closeMs@${t.wl}${t.size ? "@" + t.size : ""}`, x.closeMs);
-  if (x.closeFinished === false) slowCloses.push(`${what} run ${t.run}: close() had not finished ${opts.closeGraceS} s after the numbers were in (not timed; the child was killed)`);
+  if (x.closeMs !== undefined)
+    push(t.s, `closeMs@${t.wl}${t.size ? "@" + t.size : ""}`, x.closeMs);
+  if (x.closeFinished === false)
+    slowCloses.push(
+      `${what} run ${t.run}: close() had not finished ${opts.closeGraceS} s after the numbers were in (not timed; the child was killed)`,
+    );
   switch (t.wl) {
     case "write":
-      for (const k of ["seqPut", "diskBefore", "diskAfter", "rssGrowthMiB"]) push(t.s, k, x[k], x.count);
-      for (const k of ["diskBeforeApparent", "diskAfterApparent", "peakRssGrowthMiB", "compactMs"]) push(t.s, k, x[k]);
-      log(`${Math.round(x.seqPut)} puts/s (n=${x.count}), ${Math.round(x.diskBefore)} → ${Math.round(x.diskAfter)} B/doc, RSS +${x.rssGrowthMiB.toFixed(1)} MiB (${secs} s)`);
+      for (const k of ["seqPut", "diskBefore", "diskAfter", "rssGrowthMiB"])
+        push(t.s, k, x[k], x.count);
+      for (const k of [
+        "diskBeforeApparent",
+        "diskAfterApparent",
+        "peakRssGrowthMiB",
+        "compactMs",
+      ])
+        push(t.s, k, x[k]);
+      log(
+        `${Math.round(x.seqPut)} puts/s (n=${x.count}), ${Math.round(x.diskBefore)} → ${Math.round(x.diskAfter)} B/doc, RSS +${x.rssGrowthMiB.toFixed(1)} MiB (${secs} s)`,
+      );
       break;
     case "bulk":
       push(t.s, "bulk", x.bulk, x.count);
@@ -340,11 +454,15 @@ for (const t of tasks) {
     case "reopen":
       push(t.s, "reopenMs", x.reopenMs, x.count);
       push(t.s, "importMs@reopen", x.importMs);
-      log(`${x.reopenMs.toFixed(1)} ms open+get (import ${x.importMs.toFixed(0)} ms, not timed) (${secs} s)`);
+      log(
+        `${x.reopenMs.toFixed(1)} ms open+get (import ${x.importMs.toFixed(0)} ms, not timed) (${secs} s)`,
+      );
       break;
     case "scale":
       push(t.s, `scalePut@${t.size}`, x.scalePut, x.count);
-      log(`${Math.round(x.scalePut)} puts/s at ${t.size.toLocaleString("en-US")} docs (${secs} s)`);
+      log(
+        `${Math.round(x.scalePut)} puts/s at ${t.size.toLocaleString("en-US")} docs (${secs} s)`,
+      );
       break;
   }
 }
@@ -361,15 +479,26 @@ if (!opts.keepData) {
 
 const cpus = os.cpus();
 const elapsed = (performance.now() - started) / 1000;
-const scale = opts.workloads.includes("scale") ? { sizes: opts.scaleSizes, puts: opts.scalePuts } : undefined;
-const { table, footnotes } = renderTable(results, counts, { systems: opts.systems, workloads: opts.workloads, skipped, docs: opts.docs, scale });
+const scale = opts.workloads.includes("scale")
+  ? { sizes: opts.scaleSizes, puts: opts.scalePuts }
+  : undefined;
+const { table, footnotes } = renderTable(results, counts, {
+  systems: opts.systems,
+  workloads: opts.workloads,
+  skipped,
+  docs: opts.docs,
+  scale,
+});
 const loadEnd = os.loadavg()[0];
 // the bench itself keeps about one core busy, so only load beyond that means other work
 const busy = loadStart > 0.5 * cpus.length || loadEnd > cpus.length + 0.5;
 const version = (s) => `${LABELS[s]} ${info[s].version} (${info[s].note})`;
 const reopenImport = active
   .filter((s) => results[s]["importMs@reopen"])
-  .map((s) => `${LABELS[s]} ${Math.round(median(results[s]["importMs@reopen"]))} ms`)
+  .map(
+    (s) =>
+      `${LABELS[s]} ${Math.round(median(results[s]["importMs@reopen"]))} ms`,
+  )
   .join(", ");
 
 const md = `# Kiln benchmark
@@ -380,7 +509,9 @@ const md = `# Kiln benchmark
 - load average (1 min): ${loadStart.toFixed(2)} at start, ${loadEnd.toFixed(2)} at end${busy ? " — **the machine was busy with other work; expect noise**" : ""}
 - ${opts.runs} run(s) per (system, workload), each in a fresh child process (\`node --expose-gc\`); **medians** shown${quick ? " — **--quick smoke run, not representative**" : ""}
 - systems: ${active.map(version).join("; ")}
-${Object.entries(skipped).map(([s, why]) => `- **${LABELS[s]} not run**: ${why}\n`).join("")}
+${Object.entries(skipped)
+  .map(([s, why]) => `- **${LABELS[s]} not run**: ${why}\n`)
+  .join("")}
 Ratios are Kiln/peer for rates and peer/Kiln for times, bytes and MiB, so **a ratio > 1 means Kiln is better**. Targets are Kiln vs PouchDB.
 
 ${table}
@@ -395,10 +526,13 @@ ${footnotes.join("\n\n")}${footnotes.length ? "\n\n" : ""}How each number is tak
 ${scale ? `- 7: each size first warms up with the same sequential puts into a scratch ledger, then the ledger is pre-filled with bulk (1,000 docs a batch), neither timed; then ${opts.scalePuts.toLocaleString("en-US")} sequential puts of new docs are timed.${opts.scalePeers ? "" : " Kiln only (BENCH_SCALE_PEERS=1 adds the peers)."}\n` : ""}- Durability differs: PouchDB's leveldown writes are not fsync'd per put; read each system's notes above.
 
 Total bench time: ${elapsed.toFixed(0)} s.
-${errors.length ? `\n## Errors\n\n${errors.map((e) => `- ${e}`).join("\n")}\n` : ""}${slowCloses.length ? `\n## Slow close()\n\n${slowCloses.map((e) => `- ${e}`).join("\n")}\n` : ""}${
+${errors.length ? `\n## Errors\n\nKnown peer bugs behind some of these are described in bench/README.md (Caveats).\n\n${errors.map((e) => `- ${e}`).join("\n")}\n` : ""}${slowCloses.length ? `\n## Slow close()\n\n${slowCloses.map((e) => `- ${e}`).join("\n")}\n` : ""}${
   Object.keys(libraryErrors).length
     ? `\n## Errors the libraries logged\n\n${Object.entries(libraryErrors)
-        .map(([m, runs]) => `- ${m} (run${runs.length > 1 ? "s" : ""} ${[...new Set(runs)].join(", ")})`)
+        .map(
+          ([m, runs]) =>
+            `- ${m} (run${runs.length > 1 ? "s" : ""} ${[...new Set(runs)].join(", ")})`,
+        )
         .join("\n")}\n`
     : ""
 }
@@ -412,6 +546,31 @@ ${renderRuns(results, { systems: active, scale })}
 process.stdout.write(md);
 mkdirSync(RESULTS, { recursive: true });
 writeFileSync(join(RESULTS, "latest.md"), md);
-writeFileSync(join(RESULTS, "latest.json"), JSON.stringify({ opts, info, skipped, results, counts, avgBytes, node: process.version, cpu: cpus[0]?.model, cores: cpus.length, elapsedS: elapsed }, null, 2) + "\n");
-log(`bench: done in ${elapsed.toFixed(0)} s; report written to ${join("bench", "results", "latest.md")}`);
-process.exit(errors.length && Object.keys(results).every((s) => Object.keys(results[s]).length <= 1) ? 1 : 0);
+writeFileSync(
+  join(RESULTS, "latest.json"),
+  JSON.stringify(
+    {
+      opts,
+      info,
+      skipped,
+      results,
+      counts,
+      avgBytes,
+      node: process.version,
+      cpu: cpus[0]?.model,
+      cores: cpus.length,
+      elapsedS: elapsed,
+    },
+    null,
+    2,
+  ) + "\n",
+);
+log(
+  `bench: done in ${elapsed.toFixed(0)} s; report written to ${join("bench", "results", "latest.md")}`,
+);
+process.exit(
+  errors.length &&
+    Object.keys(results).every((s) => Object.keys(results[s]).length <= 1)
+    ? 1
+    : 0,
+);

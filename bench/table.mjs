@@ -1,7 +1,11 @@
 // Medians, ratios, targets and the Markdown report.
 
 export const SYSTEMS = ["kiln", "pouchdb", "fireproof"];
-export const LABELS = { kiln: "Kiln", pouchdb: "PouchDB", fireproof: "Fireproof" };
+export const LABELS = {
+  kiln: "Kiln",
+  pouchdb: "PouchDB",
+  fireproof: "Fireproof",
+};
 
 /**
  * The rows of the table. `better` orients the ratio: for "higher" it is Kiln/peer, for
@@ -9,17 +13,68 @@ export const LABELS = { kiln: "Kiln", pouchdb: "PouchDB", fireproof: "Fireproof"
  * required Kiln-vs-PouchDB ratio from the issue.
  */
 export const METRICS = [
-  { key: "seqPut", workload: "write", label: "1. sequential put (each awaited)", unit: "docs/s", better: "higher", target: 3 },
-  { key: "bulk", workload: "bulk", label: "2. bulk put, 100 docs a batch", unit: "docs/s", better: "higher", target: 2 },
-  { key: "get", workload: "get", label: "3. get by id, random order", unit: "gets/s", better: "higher", target: 10 },
-  { key: "reopenMs", workload: "reopen", label: "4. cold reopen + first get (fresh process)", unit: "ms", better: "lower", target: 1 },
-  { key: "diskBefore", workload: "write", label: "5a. disk per doc after writes (du)", unit: "B/doc", better: "lower", target: 3 },
-  { key: "diskAfter", workload: "write", label: "5b. disk per doc after compaction (du)", unit: "B/doc", better: "lower", target: 3 },
-  { key: "rssGrowthMiB", workload: "write", label: "6. RSS growth while writing", unit: "MiB", better: "lower", target: 1 },
+  {
+    key: "seqPut",
+    workload: "write",
+    label: "1. sequential put (each awaited)",
+    unit: "docs/s",
+    better: "higher",
+    target: 3,
+  },
+  {
+    key: "bulk",
+    workload: "bulk",
+    label: "2. bulk put, 100 docs a batch",
+    unit: "docs/s",
+    better: "higher",
+    target: 2,
+  },
+  {
+    key: "get",
+    workload: "get",
+    label: "3. get by id, random order",
+    unit: "gets/s",
+    better: "higher",
+    target: 10,
+  },
+  {
+    key: "reopenMs",
+    workload: "reopen",
+    label: "4. cold reopen + first get (fresh process)",
+    unit: "ms",
+    better: "lower",
+    target: 1,
+  },
+  {
+    key: "diskBefore",
+    workload: "write",
+    label: "5a. disk per doc after writes (du)",
+    unit: "B/doc",
+    better: "lower",
+    target: 3,
+  },
+  {
+    key: "diskAfter",
+    workload: "write",
+    label: "5b. disk per doc after compaction (du)",
+    unit: "B/doc",
+    better: "lower",
+    target: 3,
+  },
+  {
+    key: "rssGrowthMiB",
+    workload: "write",
+    label: "6. RSS growth while writing",
+    unit: "MiB",
+    better: "lower",
+    target: 1,
+  },
 ];
 
 export function median(xs) {
-  const v = xs.filter((x) => typeof x === "number" && Number.isFinite(x)).sort((a, b) => a - b);
+  const v = xs
+    .filter((x) => typeof x === "number" && Number.isFinite(x))
+    .sort((a, b) => a - b);
   if (v.length === 0) return undefined;
   const m = v.length >> 1;
   return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
@@ -28,7 +83,12 @@ export function median(xs) {
 export function fmt(x, unit) {
   if (x === undefined) return "—";
   if (unit === "MiB") return x.toFixed(1);
-  if (unit === "ms") return x < 10 ? x.toFixed(2) : x < 100 ? x.toFixed(1) : Math.round(x).toLocaleString("en-US");
+  if (unit === "ms")
+    return x < 10
+      ? x.toFixed(2)
+      : x < 100
+        ? x.toFixed(1)
+        : Math.round(x).toLocaleString("en-US");
   if (Math.abs(x) >= 100) return Math.round(x).toLocaleString("en-US");
   return x.toFixed(1);
 }
@@ -50,7 +110,8 @@ function fmtRatio(r) {
 /** Whether Kiln meets `target` against PouchDB; compares raw values so signs can't trick it. */
 function targetMet(kiln, pouch, m) {
   if (kiln === undefined || pouch === undefined) return "—";
-  const ok = m.better === "higher" ? kiln >= m.target * pouch : kiln * m.target <= pouch;
+  const ok =
+    m.better === "higher" ? kiln >= m.target * pouch : kiln * m.target <= pouch;
   return ok ? "✅ yes" : "❌ no";
 }
 
@@ -65,19 +126,40 @@ function targetText(m) {
  */
 export function renderTable(results, counts, opts) {
   const peers = opts.systems.filter((s) => s !== "kiln");
-  const cols = ["workload", "unit", ...opts.systems.map((s) => LABELS[s]), ...peers.map((p) => `Kiln/${LABELS[p]}`), "target (vs PouchDB)", "target met?"];
-  const lines = [`| ${cols.join(" | ")} |`, `|${cols.map((_, i) => (i < 2 ? "---" : "---:")).join("|")}|`];
+  const cols = [
+    "workload",
+    "unit",
+    ...opts.systems.map((s) => LABELS[s]),
+    ...peers.map((p) => `Kiln/${LABELS[p]}`),
+    "target (vs PouchDB)",
+    "target met?",
+  ];
+  const lines = [
+    `| ${cols.join(" | ")} |`,
+    `|${cols.map((_, i) => (i < 2 ? "---" : "---:")).join("|")}|`,
+  ];
   const footnotes = new Set();
 
-  for (const m of METRICS.filter((x) => !opts.workloads || opts.workloads.includes(x.workload))) {
-    const med = Object.fromEntries(opts.systems.map((s) => [s, median(results[s]?.[m.key] ?? [])]));
+  for (const m of METRICS.filter(
+    (x) => !opts.workloads || opts.workloads.includes(x.workload),
+  )) {
+    const med = Object.fromEntries(
+      opts.systems.map((s) => [s, median(results[s]?.[m.key] ?? [])]),
+    );
     const cells = opts.systems.map((s) => {
       if (opts.skipped?.[s]) return "not run";
-      if (med[s] === undefined && m.key === "reopenMs" && results[s]?.reopenOpenOnlyMs?.length) {
-        footnotes.add("‡ the open succeeded but the first get failed (see Errors): only the open is timed, so no ratio.");
+      if (
+        med[s] === undefined &&
+        m.key === "reopenMs" &&
+        results[s]?.reopenOpenOnlyMs?.length
+      ) {
+        footnotes.add(
+          "‡ the open succeeded but the first get failed (see Errors): only the open is timed, so no ratio.",
+        );
         return `get failed‡ (open: ${fmt(median(results[s].reopenOpenOnlyMs), "ms")})`;
       }
-      if (med[s] === undefined && results[s]?.errors?.[m.workload]) return "error";
+      if (med[s] === undefined && results[s]?.errors?.[m.workload])
+        return "error";
       let text = fmt(med[s], m.unit);
       const n = counts[s]?.[m.key];
       if (med[s] !== undefined && n !== undefined && n !== opts.docs) {
@@ -90,9 +172,13 @@ export function renderTable(results, counts, opts) {
       }
       return text;
     });
-    const ratios = peers.map((p) => fmtRatio(ratio(med.kiln, med[p], m.better)));
+    const ratios = peers.map((p) =>
+      fmtRatio(ratio(med.kiln, med[p], m.better)),
+    );
     const hasPouch = opts.systems.includes("pouchdb");
-    lines.push(`| ${[m.label, m.unit, ...cells, ...ratios, hasPouch ? targetText(m) : "—", hasPouch ? targetMet(med.kiln, med.pouchdb, m) : "—"].join(" | ")} |`);
+    lines.push(
+      `| ${[m.label, m.unit, ...cells, ...ratios, hasPouch ? targetText(m) : "—", hasPouch ? targetMet(med.kiln, med.pouchdb, m) : "—"].join(" | ")} |`,
+    );
   }
 
   // workload 7: put rate as the ledger grows (Kiln; peers only with BENCH_SCALE_PEERS=1)
@@ -103,12 +189,20 @@ export function renderTable(results, counts, opts) {
       const cells = opts.systems.map((s) => {
         if (opts.skipped?.[s]) return "not run";
         const v = rate(s, size);
-        if (v === undefined && results[s]?.errors?.[`scale@${size}`]) return "error";
+        if (v === undefined && results[s]?.errors?.[`scale@${size}`])
+          return "error";
         const n = counts[s]?.[`scalePut@${size}`];
-        return fmt(v, "docs/s") + (v !== undefined && n !== undefined && n !== puts ? ` (n=${n})` : "");
+        return (
+          fmt(v, "docs/s") +
+          (v !== undefined && n !== undefined && n !== puts ? ` (n=${n})` : "")
+        );
       });
-      const ratios = peers.map((p) => fmtRatio(ratio(rate("kiln", size), rate(p, size), "higher")));
-      lines.push(`| ${[`7. put at ledger size ${size.toLocaleString("en-US")} (${puts.toLocaleString("en-US")} puts)`, "docs/s", ...cells, ...ratios, "—", "—"].join(" | ")} |`);
+      const ratios = peers.map((p) =>
+        fmtRatio(ratio(rate("kiln", size), rate(p, size), "higher")),
+      );
+      lines.push(
+        `| ${[`7. put at ledger size ${size.toLocaleString("en-US")} (${puts.toLocaleString("en-US")} puts)`, "docs/s", ...cells, ...ratios, "—", "—"].join(" | ")} |`,
+      );
     }
     if (sizes.length >= 2) {
       const lo = sizes[0];
@@ -121,7 +215,9 @@ export function renderTable(results, counts, opts) {
       // O(log n): the cost ratio should stay near log(hi)/log(lo); allow 25% slack for noise
       const bound = (Math.log(hi) / Math.log(lo)) * 1.25;
       const k = slow("kiln");
-      const cells = opts.systems.map((s) => (slow(s) === undefined ? "—" : slow(s).toFixed(2) + "×"));
+      const cells = opts.systems.map((s) =>
+        slow(s) === undefined ? "—" : slow(s).toFixed(2) + "×",
+      );
       lines.push(
         `| ${[`7. slowdown ${lo.toLocaleString("en-US")} → ${hi.toLocaleString("en-US")} docs (put rate ratio)`, "×", ...cells, ...peers.map(() => "—"), `Kiln ≤ ${bound.toFixed(2)}× (O(log n))`, k === undefined ? "—" : k <= bound ? "✅ yes" : "❌ no"].join(" | ")} |`,
       );
@@ -132,15 +228,28 @@ export function renderTable(results, counts, opts) {
 
 /** Per-run raw values, for the record. */
 export function renderRuns(results, opts) {
-  const keys = [...METRICS.map((m) => m.key), ...(opts.scale?.sizes ?? []).map((s) => `scalePut@${s}`), "diskBeforeApparent", "diskAfterApparent", "peakRssGrowthMiB", "compactMs", "importMs@reopen", "reopenOpenOnlyMs"];
+  const keys = [
+    ...METRICS.map((m) => m.key),
+    ...(opts.scale?.sizes ?? []).map((s) => `scalePut@${s}`),
+    "diskBeforeApparent",
+    "diskAfterApparent",
+    "peakRssGrowthMiB",
+    "compactMs",
+    "importMs@reopen",
+    "reopenOpenOnlyMs",
+  ];
   // plus every close() time that was recorded (not timed in any workload)
-  for (const s of opts.systems) for (const k of Object.keys(results[s] ?? {})) if (k.startsWith("closeMs@") && !keys.includes(k)) keys.push(k);
+  for (const s of opts.systems)
+    for (const k of Object.keys(results[s] ?? {}))
+      if (k.startsWith("closeMs@") && !keys.includes(k)) keys.push(k);
   const lines = ["| system | metric | runs | median |", "|---|---|---|---:|"];
   for (const s of opts.systems) {
     for (const k of keys) {
       const v = results[s]?.[k];
       if (!v?.length) continue;
-      lines.push(`| ${LABELS[s]} | ${k} | ${v.map((x) => fmt(x, k.endsWith("Ms") || k.includes("Ms@") ? "ms" : "")).join(", ")} | ${fmt(median(v), "")} |`);
+      lines.push(
+        `| ${LABELS[s]} | ${k} | ${v.map((x) => fmt(x, k.endsWith("Ms") || k.includes("Ms@") ? "ms" : "")).join(", ")} | ${fmt(median(v), "")} |`,
+      );
     }
   }
   return lines.join("\n");

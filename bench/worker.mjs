@@ -11,7 +11,11 @@ const spec = JSON.parse(process.argv[2] ?? "{}");
 const io = {
   /** Resolves once the message is handed to the IPC channel, before any cleanup starts. */
   report(result) {
-    return new Promise((sent) => (process.send ? process.send({ ok: true, partial: true, result }, () => sent()) : sent()));
+    return new Promise((sent) =>
+      process.send
+        ? process.send({ ok: true, partial: true, result }, () => sent())
+        : sent(),
+    );
   },
 };
 
@@ -21,10 +25,11 @@ function reply(msg) {
   // is reopened next must be complete). A library that keeps the loop alive with timers
   // gets a few seconds, then the process exits anyway.
   const end = () => setTimeout(() => process.exit(0), 3000).unref();
-  if (process.send) process.send(msg, () => {
-    process.disconnect();
-    end();
-  });
+  if (process.send)
+    process.send(msg, () => {
+      process.disconnect();
+      end();
+    });
   else {
     console.log(JSON.stringify(msg));
     end();
@@ -45,5 +50,9 @@ try {
     reply({ ok: true, result: { ...result, importMs } });
   }
 } catch (e) {
-  reply({ ok: false, error: e instanceof Error ? e.message : String(e), stack: e instanceof Error ? e.stack : undefined });
+  reply({
+    ok: false,
+    error: e instanceof Error ? e.message : String(e),
+    stack: e instanceof Error ? e.stack : undefined,
+  });
 }

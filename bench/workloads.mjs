@@ -23,8 +23,15 @@ function rss() {
 }
 
 function check(doc, expected, what) {
-  if (!doc || doc._id !== expected._id || doc.amount !== expected.amount || doc.createdAt !== expected.createdAt) {
-    throw new Error(`${what}: wrong document for ${expected._id}: ${JSON.stringify(doc)?.slice(0, 200)}`);
+  if (
+    !doc ||
+    doc._id !== expected._id ||
+    doc.amount !== expected.amount ||
+    doc.createdAt !== expected.createdAt
+  ) {
+    throw new Error(
+      `${what}: wrong document for ${expected._id}: ${JSON.stringify(doc)?.slice(0, 200)}`,
+    );
   }
 }
 
@@ -42,7 +49,8 @@ async function reportThenClose(db, result, io) {
 }
 
 async function bulkLoad(db, docs, batch) {
-  for (let i = 0; i < docs.length; i += batch) await db.bulk(docs.slice(i, i + batch));
+  for (let i = 0; i < docs.length; i += batch)
+    await db.bulk(docs.slice(i, i + batch));
 }
 
 /**
@@ -71,7 +79,11 @@ export async function write(sys, { dir, seed, docs: n }) {
   const tc = performance.now();
   await db.compact();
   const compactMs = performance.now() - tc;
-  check(await db.get(docs[count >> 1]._id), docs[count >> 1], "get after compact");
+  check(
+    await db.get(docs[count >> 1]._id),
+    docs[count >> 1],
+    "get after compact",
+  );
   const tClose = performance.now();
   await db.close(); // must finish: disk usage is measured after it
   const closeMs = performance.now() - tClose;
@@ -104,7 +116,11 @@ export async function bulk(sys, { dir, seed, docs: n, batch }, io) {
   const t0 = performance.now();
   await bulkLoad(db, docs, batch);
   const ms = performance.now() - t0;
-  return reportThenClose(db, { count: n, bulk: (n / ms) * 1000, bulkMs: ms }, io);
+  return reportThenClose(
+    db,
+    { count: n, bulk: (n / ms) * 1000, bulkMs: ms },
+    io,
+  );
 }
 
 /**
@@ -115,14 +131,23 @@ export async function get(sys, { dir, seed, docs: n, batch }) {
   const docs = makeDocs(seed, n);
   const db = await sys.open(dir, LEDGER);
   await bulkLoad(db, docs, batch);
-  const order = shuffledIndexes(seed, n).slice(0, Math.min(n, sys.getCap ?? Infinity));
+  const order = shuffledIndexes(seed, n).slice(
+    0,
+    Math.min(n, sys.getCap ?? Infinity),
+  );
   // timed: the gets
   const t0 = performance.now();
   for (const i of order) check(await db.get(docs[i]._id), docs[i], "get");
   const ms = performance.now() - t0;
   const tClose = performance.now();
   await db.close(); // must finish: workload 4 reopens this store
-  return { count: order.length, get: (order.length / ms) * 1000, getMs: ms, closeMs: performance.now() - tClose, closeFinished: true };
+  return {
+    count: order.length,
+    get: (order.length / ms) * 1000,
+    getMs: ms,
+    closeMs: performance.now() - tClose,
+    closeFinished: true,
+  };
 }
 
 /**
@@ -149,7 +174,9 @@ export async function reopen(sys, { dir, seed, docs: n }, io) {
   try {
     doc = await db.get(expected._id);
   } catch (e) {
-    throw new Error(`open took ${openMs.toFixed(0)} ms, then the first get(${expected._id}) failed: ${e instanceof Error ? e.message : e}`);
+    throw new Error(
+      `open took ${openMs.toFixed(0)} ms, then the first get(${expected._id}) failed: ${e instanceof Error ? e.message : e}`,
+    );
   }
   const ms = performance.now() - t0;
   check(doc, expected, "first get after reopen");
@@ -163,15 +190,21 @@ export async function reopen(sys, { dir, seed, docs: n }, io) {
  * sequential puts into a scratch ledger), so a small ledger is not
  * also paying for a cold JIT while a large one was warmed by its long pre-fill.
  */
-export async function scale(sys, { dir, seed, size, puts, prefillBatch, warm = 1000 }, io) {
+export async function scale(
+  sys,
+  { dir, seed, size, puts, prefillBatch, warm = 1000 },
+  io,
+) {
   const count = Math.min(puts, sys.seqPutCap ?? Infinity);
   const scratch = join(dir, "warm-up");
   const w = await sys.open(scratch, LEDGER);
-  for (const doc of makeDocs(seed ^ 0x5a5a, Math.min(warm, count))) await w.put(doc);
+  for (const doc of makeDocs(seed ^ 0x5a5a, Math.min(warm, count)))
+    await w.put(doc);
   await w.close(); // left on disk (the run's directory is deleted afterwards): some close() returns before its files settle
 
   const db = await sys.open(dir, LEDGER);
-  for (let i = 0; i < size; i += prefillBatch) await db.bulk(makeDocs(seed, Math.min(size, i + prefillBatch), i));
+  for (let i = 0; i < size; i += prefillBatch)
+    await db.bulk(makeDocs(seed, Math.min(size, i + prefillBatch), i));
   const fresh = makeDocs(seed, size + count, size);
   await settle();
   // timed: sequential puts into a ledger that already holds `size` docs
@@ -179,7 +212,11 @@ export async function scale(sys, { dir, seed, size, puts, prefillBatch, warm = 1
   for (const doc of fresh) await db.put(doc);
   const ms = performance.now() - t0;
   check(await db.get(fresh[0]._id), fresh[0], "get after scale puts");
-  return reportThenClose(db, { count, size, scalePut: (count / ms) * 1000, scaleMs: ms }, io);
+  return reportThenClose(
+    db,
+    { count, size, scalePut: (count / ms) * 1000, scaleMs: ms },
+    io,
+  );
 }
 
 export const workloads = { write, bulk, get, reopenPrepare, reopen, scale };

@@ -11,7 +11,10 @@ const ROOT_PKG = new URL("../../package.json", import.meta.url);
 
 export function modulePath() {
   const override = process.env.BENCH_KILN_MODULE;
-  if (override) return override.startsWith("file:") ? fileURLToPath(override) : resolve(override);
+  if (override)
+    return override.startsWith("file:")
+      ? fileURLToPath(override)
+      : resolve(override);
   return fileURLToPath(new URL("../../dist/index.js", import.meta.url));
 }
 
@@ -20,11 +23,15 @@ let openLedger;
 export async function load() {
   const path = modulePath();
   if (!existsSync(path)) {
-    throw new Error(`Kiln is not built: ${path} is missing (run \`npm run build\` in the repo root)`);
+    throw new Error(
+      `Kiln is not built: ${path} is missing (run \`npm run build\` in the repo root)`,
+    );
   }
   const mod = await import(pathToFileURL(path).href);
   if (typeof mod.openLedger !== "function") {
-    throw new Error(`${path} does not export openLedger() (is the build complete?)`);
+    throw new Error(
+      `${path} does not export openLedger() (is the build complete?)`,
+    );
   }
   openLedger = mod.openLedger;
   let version = "?";
@@ -38,7 +45,9 @@ export async function load() {
 }
 
 export async function open(dir, name) {
-  const ledger = await openLedger(name, { storage: pathToFileURL(join(dir, name)).href });
+  const ledger = await openLedger(name, {
+    storage: pathToFileURL(join(dir, name)).href,
+  });
   return {
     async put(doc) {
       return ledger.put(doc);

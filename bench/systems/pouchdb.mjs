@@ -15,7 +15,10 @@ export async function load() {
   const mod = await import("pouchdb");
   PouchDB = mod.default ?? mod;
   const version = require("pouchdb/package.json").version;
-  return { version, note: "leveldb adapter (leveldown), unencrypted, no fsync per write" };
+  return {
+    version,
+    note: "leveldb adapter (leveldown), unencrypted, no fsync per write",
+  };
 }
 
 /** Open (or create) the store under `dir`. */
@@ -29,7 +32,9 @@ export async function open(dir, name) {
     },
     async bulk(docs) {
       const res = await db.bulkDocs(docs);
-      for (const r of res) if (r.error) throw new Error(`bulkDocs: ${r.id} ${r.name}: ${r.message}`);
+      for (const r of res)
+        if (r.error)
+          throw new Error(`bulkDocs: ${r.id} ${r.name}: ${r.message}`);
       return res;
     },
     async get(docId) {
