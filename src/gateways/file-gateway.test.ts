@@ -86,9 +86,7 @@ function logPath(dir: string, ledger: string): string {
 }
 
 /** A reader written from docs/gateways.md alone, to prove the documented format is the real one. */
-function readLog(
-  bytes: Buffer,
-): {
+function readLog(bytes: Buffer): {
   type: number;
   offset: number;
   length: number;
@@ -382,9 +380,7 @@ describe("file:// reopen and recovery", () => {
   });
 
   describe("a damaged record followed by whole ones", () => {
-    async function threeCommits(
-      dir: string,
-    ): Promise<{
+    async function threeCommits(dir: string): Promise<{
       commits: Commit[];
       full: Buffer;
       records: ReturnType<typeof readLog>;

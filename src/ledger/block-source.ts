@@ -25,6 +25,11 @@ export type DocBody = Record<string, DocValue>;
 
 const isCid = (v: unknown): v is CID => CID.asCID(v) !== null;
 
+/** A doc's encoded bytes, cached on its version until it is read and decoded. */
+class RawDoc {
+  constructor(readonly bytes: Uint8Array) {}
+}
+
 /** How many doc bodies stay cached on their versions before the oldest are dropped. */
 const CACHED_BODIES = 50_000;
 
@@ -101,9 +106,12 @@ export class BlockSource {
   }
 
   /** Caches a body on its version (written locally, or just read). */
-  cacheBody(version: Version, body: DocBody): void {
-    if (version.cache !== undefined) return;
+  cacheBody(version: Version, body: DocBody | RawDoc): void {
+    if (version.cache !== undefined && !(version.cache instanceof RawDoc))
+      return;
+    const fresh = version.cache === undefined;
     version.cache = body;
+    if (!fresh) return;
     this.#cached.push(version);
     if (this.#cached.length > CACHED_BODIES) {
       const drop = this.#cached.length - CACHED_BODIES * 0.9;
@@ -113,6 +121,11 @@ export class BlockSource {
   }
 
   async getDoc(id: string, version: Version): Promise<DocBody> {
+    if (version.cache instanceof RawDoc) {
+      const body = decodeBody(version.cache.bytes, version.doc!);
+      this.cacheBody(version, body);
+      return body;
+    }
     if (version.cache !== undefined) return version.cache as DocBody;
     const cid = version.doc;
     if (!cid)
@@ -127,17 +140,21 @@ export class BlockSource {
       return body;
     }
     await this.#cacheCommit(version.event);
-    if (version.cache === undefined)
+    // The read above filled the slot (the compiler cannot see that through the call).
+    const filled = version.cache as unknown;
+    if (filled instanceof RawDoc) return this.getDoc(id, version);
+    if (filled === undefined)
       throw new CorruptError(
         `commit ${version.event}`,
         `does not hold doc ${cid.toString()} of ${JSON.stringify(id)}`,
       );
-    return version.cache;
+    return filled as DocBody;
   }
 
   /**
-   * Reads a commit and caches the body of every current version it wrote: docs written
-   * together (a bulk) are usually read together, and one decrypt then serves them all.
+   * Reads a commit and keeps the encoded bytes of every current version it wrote (decoded
+   * when read): docs written together (a bulk) are usually read together, and one decrypt
+   * then serves them all.
    */
   async #cacheCommit(commit: string): Promise<void> {
     const opened = await this.openCommit(CID.parse(commit));
@@ -161,7 +178,7 @@ export class BlockSource {
               `commit ${commit}`,
               `does not hold doc ${doc.toString()}`,
             );
-          this.cacheBody(v, decodeBody(bytes, doc));
+          this.cacheBody(v, new RawDoc(bytes));
         }
     }
   }
@@ -180,13 +197,49 @@ export class BlockSource {
   }
 
   /** The encoded bytes of a doc (for checkpoints): dag-cbor is deterministic, so a cached body re-encodes to the stored bytes. */
-  async getDocBytes(id: string, version: Version): Promise<Uint8Array> {
-    const cid = version.doc!;
-    if (version.cache === undefined) {
-      const saved = await this.#fromCheckpoint(id, cid);
-      if (saved) return saved;
+  /**
+   * The encoded bytes of many docs at once (for a checkpoint): cached bodies re-encode (dag-cbor
+   * is deterministic), the previous checkpoint serves its own, and every other commit is
+   * read once for all the docs it holds — one doc at a time would re-read a bulk commit
+   * for each of its docs.
+   */
+  async getDocsBytes(
+    wanted: readonly (readonly [string, Version])[],
+  ): Promise<Map<Version, Uint8Array>> {
+    const out = new Map<Version, Uint8Array>();
+    const byCommit = new Map<string, Version[]>();
+    for (const [id, v] of wanted) {
+      if (!v.doc || out.has(v)) continue;
+      if (v.cache instanceof RawDoc) {
+        out.set(v, v.cache.bytes);
+        continue;
+      }
+      if (v.cache !== undefined) {
+        out.set(v, encodeDocValue(v.cache));
+        continue;
+      }
+      const saved = await this.#fromCheckpoint(id, v.doc);
+      if (saved) out.set(v, saved);
+      else {
+        const list = byCommit.get(v.event);
+        if (list) list.push(v);
+        else byCommit.set(v.event, [v]);
+      }
     }
-    return encodeDocValue(await this.getDoc(id, version));
+    for (const [commit, versions] of byCommit) {
+      const opened = await this.openCommit(CID.parse(commit));
+      const byCid = new Map(opened.blocks.map((b) => [cidKey(b.cid), b.bytes]));
+      for (const v of versions) {
+        const bytes = byCid.get(cidKey(v.doc!));
+        if (!bytes)
+          throw new CorruptError(
+            `commit ${commit}`,
+            `does not hold doc ${v.doc!.toString()}`,
+          );
+        out.set(v, bytes);
+      }
+    }
+    return out;
   }
 
   /** The encoded bytes of a tree node (for checkpoints). */

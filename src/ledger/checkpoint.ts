@@ -39,7 +39,9 @@ export interface CheckpointHead {
 export interface CheckpointSource {
   getNode(cid: CID): Promise<TreeNode<CID>>;
   getNodeBytes(cid: CID): Promise<Uint8Array>;
-  getDocBytes(id: string, version: Version): Promise<Uint8Array>;
+  getDocsBytes(
+    wanted: readonly (readonly [string, Version])[],
+  ): Promise<Map<Version, Uint8Array>>;
 }
 
 interface Layout {
@@ -340,6 +342,10 @@ export async function encodeCheckpoint(
 ): Promise<{ bytes: Uint8Array; checkpoint: Checkpoint }> {
   // Tree nodes, and the docs of each leaf in entry order. Consecutive leaves share a pack of
   // about PACK_BYTES, so packs compress well whatever the fanout: [[leaf digest, [doc…]], …].
+  const wanted: [string, Version][] = [];
+  for (const [id, list] of state.versions)
+    for (const v of list) if (v.doc) wanted.push([id, v]);
+  const docBytes = await source.getDocsBytes(wanted);
   const nodes: { cid: CID; bytes: Uint8Array }[] = [];
   const packs: { cid: CID; bytes: Uint8Array }[] = [];
   const leafIds: string[] = [];
@@ -365,8 +371,7 @@ export async function encodeCheckpoint(
           stack.push(node.values[i] as CID);
       else {
         const docs: Uint8Array[] = [];
-        for (const id of node.keys)
-          docs.push(await source.getDocBytes(id, state.winner(id)!));
+        for (const id of node.keys) docs.push(docBytes.get(state.winner(id)!)!);
         pack.push([cid.multihash.digest, docs]);
         leafIds.push(...node.keys);
         packLeaves.push(cid);
@@ -432,7 +437,7 @@ export async function encodeCheckpoint(
       if (v.doc && !extra.has(cidKey(v.doc)))
         extra.set(cidKey(v.doc), {
           cid: v.doc,
-          bytes: await source.getDocBytes(id, v),
+          bytes: docBytes.get(v)!,
         });
   }
   const cids = new Uint8Array(explicit.length * CID_BYTES);

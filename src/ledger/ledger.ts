@@ -56,9 +56,9 @@ export interface LedgerParts {
   newId: () => string;
   /** Set when the ledger opened from a checkpoint whose clock and versions are not loaded yet. */
   lazy: Checkpoint | undefined;
-  /** At least this many commits between automatic checkpoints. */
+  /** At least this many written ops (doc writes) between automatic checkpoints. */
   checkpointEvery: number;
-  /** Commits written or replayed since the checkpoint the ledger opened from. */
+  /** Ops written or replayed since the last checkpoint. */
   uncheckpointed: number;
 }
 
@@ -276,7 +276,7 @@ export class Ledger {
       if (events.length === 0) return [];
       const { changed, update } = await this.#p.state.merge(events);
       this.#p.blocks.updateTree(update.nodes, update.replaced);
-      this.#uncheckpointed += events.length;
+      this.#uncheckpointed += events.reduce((n, e) => n + e.ops.length, 0);
       await this.#notify(changed);
       return changed;
     });
@@ -418,7 +418,8 @@ export class Ledger {
     state.applyWrite(commit, ops, planned);
     blocks.updateTree(planned.update.nodes, planned.update.replaced);
 
-    this.#uncheckpointed++;
+    // Counted in ops, not commits: a few large bulks bound the replay as many puts do.
+    this.#uncheckpointed += ops.length;
     this.#maybeCheckpoint();
     // Docs just written are the likeliest to be read next; the cache is bounded.
     for (const d of byId.values())

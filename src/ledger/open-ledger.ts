@@ -41,7 +41,7 @@ export interface OpenLedgerOptions {
   registry?: Registry;
   crypto?: CryptoProvider;
   compression?: Compression;
-  /** Fewest commits between automatic checkpoints (default 20,000; see docs/format.md). */
+  /** Fewest doc writes between automatic checkpoints (default 20,000; see docs/format.md). */
   checkpointEvery?: number;
   /** Milliseconds since the epoch, for generated ids. */
   now?: () => number;
