@@ -343,8 +343,9 @@ export async function encodeCheckpoint(
   // Tree nodes, and the docs of each leaf in entry order. Consecutive leaves share a pack of
   // about PACK_BYTES, so packs compress well whatever the fanout: [[leaf digest, [doc…]], …].
   const wanted: [string, Version][] = [];
-  for (const [id, list] of state.versions)
-    for (const v of list) if (v.doc) wanted.push([id, v]);
+  // In id order, the order of the previous checkpoint's packs: each pack is inflated once.
+  for (const id of [...state.versions.keys()].sort())
+    for (const v of state.versions.get(id)!) if (v.doc) wanted.push([id, v]);
   const docBytes = await source.getDocsBytes(wanted);
   const nodes: { cid: CID; bytes: Uint8Array }[] = [];
   const packs: { cid: CID; bytes: Uint8Array }[] = [];

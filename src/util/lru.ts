@@ -1,29 +1,43 @@
-/** A Map-backed least-recently-used cache with a fixed number of entries. */
+/**
+ * A bounded cache that keeps recently used entries: two generations, where a hit in the
+ * older one moves the entry to the newer, and a full newer generation retires the older
+ * whole. Hits in the newer generation cost one Map lookup — a strict LRU's delete and
+ * re-insert on every hit made hot lookups the cost of a large checkpoint.
+ */
 export class Lru<K, V> {
-  readonly #map = new Map<K, V>();
-  constructor(readonly capacity: number) {}
+  #young = new Map<K, V>();
+  #old = new Map<K, V>();
+  readonly #half: number;
+
+  constructor(readonly capacity: number) {
+    this.#half = Math.max(1, Math.ceil(capacity / 2));
+  }
 
   get(key: K): V | undefined {
-    const v = this.#map.get(key);
-    if (v !== undefined) {
-      this.#map.delete(key);
-      this.#map.set(key, v);
+    const v = this.#young.get(key);
+    if (v !== undefined) return v;
+    const o = this.#old.get(key);
+    if (o !== undefined) {
+      this.#old.delete(key);
+      this.set(key, o);
     }
-    return v;
+    return o;
   }
 
   set(key: K, value: V): void {
-    this.#map.delete(key);
-    this.#map.set(key, value);
-    if (this.#map.size > this.capacity)
-      this.#map.delete(this.#map.keys().next().value as K);
+    this.#young.set(key, value);
+    if (this.#young.size >= this.#half) {
+      this.#old = this.#young;
+      this.#young = new Map();
+    }
   }
 
   clear(): void {
-    this.#map.clear();
+    this.#young.clear();
+    this.#old.clear();
   }
 
   get size(): number {
-    return this.#map.size;
+    return this.#young.size + this.#old.size;
   }
 }
