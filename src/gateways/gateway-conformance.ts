@@ -525,20 +525,21 @@ export function describeGatewayConformance(
       });
 
     section("local", () => {
-      const openLocal = async (): Promise<
-        { g: Gateway; local: NonNullable<Gateway["local"]> } | undefined
-      > => {
+      // A gateway without local storage declares skip.local, so here it must have one.
+      const requireLocal = async (): Promise<{
+        g: Gateway;
+        local: NonNullable<Gateway["local"]>;
+      }> => {
         const g = await openTracked();
-        return g.local ? { g, local: g.local } : undefined;
+        expect(
+          g.local,
+          "a gateway without local storage declares skip.local",
+        ).toBeDefined();
+        return { g, local: g.local! };
       };
 
       it("stores and replaces the key", async () => {
-        const opened = await openLocal();
-        expect(
-          opened,
-          "a gateway without local storage declares skip.local",
-        ).toBeDefined();
-        if (!opened) return;
+        const opened = await requireLocal();
         const { local } = opened;
         const ledger = fresh("key");
         expect(await local.getKey(ledger)).toBeUndefined();
@@ -549,12 +550,7 @@ export function describeGatewayConformance(
       });
 
       it("stores and replaces the checkpoint", async () => {
-        const opened = await openLocal();
-        expect(
-          opened,
-          "a gateway without local storage declares skip.local",
-        ).toBeDefined();
-        if (!opened) return;
+        const opened = await requireLocal();
         const { local } = opened;
         const ledger = fresh("checkpoint");
         expect(await local.getCheckpoint(ledger)).toBeUndefined();
@@ -569,13 +565,7 @@ export function describeGatewayConformance(
       });
 
       it("lists every commit held", async () => {
-        const opened = await openLocal();
-        expect(
-          opened,
-          "a gateway without local storage declares skip.local",
-        ).toBeDefined();
-        if (!opened) return;
-        const { g, local } = opened;
+        const { g, local } = await requireLocal();
         const ledger = fresh("list");
         expect(await local.listCommits(ledger)).toEqual([]);
         const commits = await putCommits(g, ledger, 5);
@@ -585,13 +575,7 @@ export function describeGatewayConformance(
       });
 
       it("retains only the kept commits, and keeps working", async () => {
-        const opened = await openLocal();
-        expect(
-          opened,
-          "a gateway without local storage declares skip.local",
-        ).toBeDefined();
-        if (!opened) return;
-        const { g, local } = opened;
+        const { g, local } = await requireLocal();
         const ledger = fresh("retain");
         const commits = await putCommits(g, ledger, 5);
         const [c0, c1, c2, c3, c4] = commits;
@@ -632,13 +616,7 @@ export function describeGatewayConformance(
       });
 
       it("reports a size that grows with what is stored", async () => {
-        const opened = await openLocal();
-        expect(
-          opened,
-          "a gateway without local storage declares skip.local",
-        ).toBeDefined();
-        if (!opened) return;
-        const { g, local } = opened;
+        const { g, local } = await requireLocal();
         const ledger = fresh("size");
         const before = await local.sizeOf(ledger);
         const c = await makeCommit(10_000);
@@ -648,13 +626,7 @@ export function describeGatewayConformance(
       });
 
       it("destroys everything of one ledger, and only that", async () => {
-        const opened = await openLocal();
-        expect(
-          opened,
-          "a gateway without local storage declares skip.local",
-        ).toBeDefined();
-        if (!opened) return;
-        const { g, local } = opened;
+        const { g, local } = await requireLocal();
         const ledger = fresh("destroy");
         const bystander = fresh("bystander");
         for (const l of [ledger, bystander]) {

@@ -84,8 +84,9 @@ export function fsyncDir(dir: string): void {
  */
 export function replaceFileAtomic(
   file: string,
-  bytes: Uint8Array,
+  bytes: Uint8Array | ((fd: number) => void),
   mode: number,
+  options: { syncDir?: boolean } = {},
 ): void {
   const tmp = `${file}.tmp`;
   try {
@@ -93,7 +94,8 @@ export function replaceFileAtomic(
     try {
       // A temporary left by a crash keeps its old mode through "w"; the key file must be 0600.
       fs.fchmodSync(fd, mode);
-      writeFully(fd, bytes);
+      if (typeof bytes === "function") bytes(fd);
+      else writeFully(fd, bytes);
       fs.fsyncSync(fd);
     } finally {
       fs.closeSync(fd);
@@ -107,6 +109,7 @@ export function replaceFileAtomic(
     }
     throw error;
   }
+  if (options.syncDir === false) return;
   fsyncDir(path.dirname(file));
 }
 

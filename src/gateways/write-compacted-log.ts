@@ -1,10 +1,9 @@
 // The I/O half of compaction: writes a new log holding copies of some records of the old one
 // and a closing heads record, then renames it over the old one (a temporary file, fsync,
 // rename; the caller fsyncs the folder), so a crash leaves the old or the new log whole.
-import fs from "node:fs";
 import { CorruptError } from "../util/errors.js";
 import { LOG_MAGIC } from "./log-record.js";
-import { readFully, writeFully } from "./sync-file-io.js";
+import { readFully, replaceFileAtomic, writeFully } from "./sync-file-io.js";
 
 const CHUNK = 1 << 20;
 
@@ -22,12 +21,12 @@ export function writeCompactedLog(
   mode: number,
   subject: string,
 ): { offsets: number[]; size: number } {
-  const tmp = `${file}.tmp`;
   const offsets: number[] = [];
   let size = LOG_MAGIC.length;
-  try {
-    const out = fs.openSync(tmp, "w", mode);
-    try {
+  // The caller fsyncs the folder once it has reopened the new log.
+  replaceFileAtomic(
+    file,
+    (out) => {
       const chunks: Uint8Array[] = [LOG_MAGIC];
       let buffered = 0;
       for (const { offset, length } of records) {
@@ -49,18 +48,9 @@ export function writeCompactedLog(
       chunks.push(headsRecord);
       size += headsRecord.length;
       writeFully(out, Buffer.concat(chunks));
-      fs.fsyncSync(out);
-    } finally {
-      fs.closeSync(out);
-    }
-    fs.renameSync(tmp, file);
-  } catch (error) {
-    try {
-      fs.rmSync(tmp, { force: true });
-    } catch {
-      // The failure that got us here is the one to report.
-    }
-    throw error;
-  }
+    },
+    mode,
+    { syncDir: false },
+  );
   return { offsets, size };
 }
