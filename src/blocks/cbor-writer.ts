@@ -173,14 +173,29 @@ export class CborWriter {
   /** A CID link: tag 42 over the CID bytes with a leading 0x00. */
   cid(cid: CID): this {
     const bytes = cid.bytes;
+    const n = bytes.length;
+    if (n + 1 >= 24 && n + 1 < 256) {
+      // The usual case (36-byte CIDs): tag 42, a one-byte-length byte string, 0x00, the bytes.
+      this.#room(n + 5);
+      const b = this.#buf;
+      let at = this.#at;
+      b[at++] = 0xd8;
+      b[at++] = 42;
+      b[at++] = 0x58;
+      b[at++] = n + 1;
+      b[at++] = 0;
+      for (let i = 0; i < n; i++) b[at + i] = bytes[i]!;
+      this.#at = at + n;
+      return this;
+    }
     this.#room(2);
     this.#buf[this.#at++] = 0xd8;
     this.#buf[this.#at++] = 42;
-    this.#head(2, bytes.length + 1);
-    this.#room(bytes.length + 1);
+    this.#head(2, n + 1);
+    this.#room(n + 1);
     this.#buf[this.#at++] = 0;
     this.#buf.set(bytes, this.#at);
-    this.#at += bytes.length;
+    this.#at += n;
     return this;
   }
 

@@ -348,8 +348,11 @@ export class Ledger {
       const live = new Map<string, boolean>();
       const isLive = (id: string) =>
         live.get(id) ?? state.winner(id)?.doc != null;
-      const accepted: typeof batch = [];
-      for (const w of batch) {
+      const hasDeletions = batch.some((w) =>
+        w.docs.some((d) => d.body === null),
+      );
+      const accepted: typeof batch = hasDeletions ? [] : batch;
+      for (const w of hasDeletions ? batch : []) {
         const mine = new Map<string, boolean>();
         const missing = w.docs.find((d) => {
           const was = mine.get(d.id) ?? isLive(d.id);
@@ -363,7 +366,11 @@ export class Ledger {
         }
       }
       if (accepted.length === 0) return;
-      const clock = await this.#commit(accepted.flatMap((w) => w.docs));
+      const clock = await this.#commit(
+        accepted.length === 1
+          ? accepted[0]!.docs
+          : accepted.flatMap((w) => w.docs),
+      );
       for (const w of accepted) w.done.resolve(clock);
     } catch (error) {
       for (const w of batch) w.done.reject(error);
@@ -389,13 +396,16 @@ export class Ledger {
       h: planned.height,
     });
     const eventCid = cidFor(crypto, eventBytes);
+    // Identical docs share one block.
     const docBlocks: Block[] = [];
-    const seen = new Set<string>();
-    for (const d of byId.values())
-      if (d.block && !seen.has(cidKey(d.block.cid))) {
-        seen.add(cidKey(d.block.cid));
-        docBlocks.push(d.block);
-      }
+    const seen = byId.size > 1 ? new Set<string>() : undefined;
+    for (const d of byId.values()) {
+      if (!d.block) continue;
+      const k = seen && cidKey(d.block.cid);
+      if (k !== undefined && seen!.has(k)) continue;
+      seen?.add(k!);
+      docBlocks.push(d.block);
+    }
     const commitBlocks = [
       { cid: eventCid, bytes: eventBytes },
       ...docBlocks,
