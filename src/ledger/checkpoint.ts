@@ -6,29 +6,28 @@
 // as [u8 cid length][cid][envelope]. Layout: docs/format.md.
 import * as dagCbor from "@ipld/dag-cbor";
 import { CID } from "multiformats/cid";
-import { cidKey, cidString, verifyCid } from "../blocks/cid.js";
-import { openBytes, sealBytes } from "../blocks/commit.js";
+import { cidString, verifyCid } from "../blocks/cid.js";
+import { openBytes } from "../blocks/commit.js";
 import type { Compression } from "../blocks/node-compression.js";
 import type { CryptoProvider } from "../blocks/crypto.js";
 import type { ClockEvent } from "../crdt/clock.js";
-import type { LedgerState } from "../crdt/ledger-state.js";
 import type { Version } from "../crdt/merge.js";
 import type { TreeNode } from "../crdt/prolly-tree.js";
 import { lowerBound } from "../crdt/prolly-tree.js";
 import { CorruptError } from "../util/errors.js";
 import { equalBytes } from "../util/bytes.js";
 import { Lru } from "../util/lru.js";
-import { VarintReader, VarintWriter } from "../util/varint.js";
+import { VarintReader } from "../util/varint.js";
 
 export const CHECKPOINT_VERSION = 1;
-const PREFIX = 12; // bytes of a block's sha2-256 digest kept in an index entry
-const ENTRY = PREFIX + 8; // digest prefix, u32 offset, u32 length
-const CID_BYTES = 36; // CIDv1 dag-cbor sha2-256
-const DIGEST_BYTES = 32;
+export const PREFIX = 12; // bytes of a block's sha2-256 digest kept in an index entry
+export const ENTRY = PREFIX + 8; // digest prefix, u32 offset, u32 length
+export const CID_BYTES = 36; // CIDv1 dag-cbor sha2-256
+export const DIGEST_BYTES = 32;
 /** Every commit CID is CIDv1, dag-cbor, sha2-256 (32 bytes): the state keeps only digests. */
-const COMMIT_CID_PREFIX = Uint8Array.of(0x01, 0x71, 0x12, 0x20);
+export const COMMIT_CID_PREFIX = Uint8Array.of(0x01, 0x71, 0x12, 0x20);
 /** Uncompressed doc bytes per pack: big enough to compress well, small enough to inflate for one get. */
-const PACK_BYTES = 8 * 1024;
+export const PACK_BYTES = 8 * 1024;
 
 export interface CheckpointHead {
   cid: string;
@@ -44,7 +43,7 @@ export interface CheckpointSource {
   ): Promise<Map<Version, Uint8Array>>;
 }
 
-interface Layout {
+export interface Layout {
   v: number;
   root: CID | null;
   heads: [CID, number][];
@@ -58,7 +57,7 @@ interface Layout {
 }
 
 /** A sorted table of (digest, offset, length) over one byte region. */
-class BlockTable {
+export class BlockTable {
   constructor(
     readonly index: Uint8Array,
     readonly region: Uint8Array,
@@ -132,7 +131,7 @@ class BlockTable {
   }
 }
 
-function compareDigest(
+export function compareDigest(
   table: Uint8Array,
   at: number,
   digest: Uint8Array,
@@ -331,155 +330,6 @@ function decodeLayoutValue<T>(bytes: Uint8Array, subject: string): T {
       cause: error,
     });
   }
-}
-
-export async function encodeCheckpoint(
-  state: LedgerState,
-  source: CheckpointSource,
-  crypto: CryptoProvider,
-  key: Uint8Array,
-  compression: Compression,
-): Promise<{ bytes: Uint8Array; checkpoint: Checkpoint }> {
-  // Tree nodes, and the docs of each leaf in entry order. Consecutive leaves share a pack of
-  // about PACK_BYTES, so packs compress well whatever the fanout: [[leaf digest, [doc…]], …].
-  const wanted: [string, Version][] = [];
-  // In id order, the order of the previous checkpoint's packs: each pack is inflated once.
-  for (const id of [...state.versions.keys()].sort())
-    for (const v of state.versions.get(id)!) if (v.doc) wanted.push([id, v]);
-  const docBytes = await source.getDocsBytes(wanted);
-  const nodes: { cid: CID; bytes: Uint8Array }[] = [];
-  const packs: { cid: CID; bytes: Uint8Array }[] = [];
-  const leafIds: string[] = [];
-  let pack: [Uint8Array, Uint8Array[]][] = [];
-  let packLeaves: CID[] = [];
-  let packSize = 0;
-  const closePack = () => {
-    if (pack.length === 0) return;
-    const bytes = compression.deflate(dagCbor.encode(pack));
-    for (const leaf of packLeaves) packs.push({ cid: leaf, bytes });
-    pack = [];
-    packLeaves = [];
-    packSize = 0;
-  };
-  if (state.root) {
-    const stack = [state.root];
-    while (stack.length > 0) {
-      const cid = stack.pop()!;
-      const node = await source.getNode(cid);
-      nodes.push({ cid, bytes: await source.getNodeBytes(cid) });
-      if (node.level > 0)
-        for (let i = node.values.length - 1; i >= 0; i--)
-          stack.push(node.values[i] as CID);
-      else {
-        const docs: Uint8Array[] = [];
-        for (const id of node.keys) docs.push(docBytes.get(state.winner(id)!)!);
-        pack.push([cid.multihash.digest, docs]);
-        leafIds.push(...node.keys);
-        packLeaves.push(cid);
-        for (const d of docs) packSize += d.length;
-        if (packSize >= PACK_BYTES) closePack();
-      }
-    }
-  }
-  closePack();
-  // The clock, oldest first, as columns of varints. Ids are numbered in tree order, then
-  // the ids with no live doc (the only ones `ids` lists).
-  const events = state.clock.all();
-  const eventIndex = new Map(events.map((e, i) => [e.cid, i]));
-  const treeIds = new Set(leafIds);
-  const extraIds = [...state.versions.keys()]
-    .filter((id) => !treeIds.has(id))
-    .sort();
-  const ids = [...leafIds, ...extraIds];
-  const idIndex = new Map(ids.map((id, i) => [id, i]));
-  const eventCids = new Uint8Array(events.length * DIGEST_BYTES);
-  const parents = new VarintWriter();
-  const heights = new VarintWriter();
-  const eventIds = new VarintWriter();
-  let lastHeight = 0;
-  events.forEach((e, i) => {
-    const bytes = CID.parse(e.cid).bytes;
-    if (
-      bytes.length !== CID_BYTES ||
-      !equalBytes(
-        bytes.subarray(0, COMMIT_CID_PREFIX.length),
-        COMMIT_CID_PREFIX,
-      )
-    )
-      throw new CorruptError(
-        "checkpoint",
-        `commit cid ${e.cid} is not a sha2-256 dag-cbor cid`,
-      );
-    eventCids.set(bytes.subarray(COMMIT_CID_PREFIX.length), i * DIGEST_BYTES);
-    parents.write(e.parents.length);
-    for (const p of e.parents) parents.write(i - eventIndex.get(p)!);
-    heights.write(e.height - lastHeight);
-    lastHeight = e.height;
-    eventIds.write(e.ids.length);
-    for (const id of e.ids) eventIds.write(idIndex.get(id)!);
-  });
-  // Versions: kind 0 = the tree's winner, 1 = a deletion, 2 = a doc cid given in `cids`.
-  const versions = new VarintWriter();
-  const explicit: Uint8Array[] = [];
-  const extra = new Map<string, { cid: CID; bytes: Uint8Array }>();
-  for (const id of ids) {
-    const list = state.versions.get(id)!;
-    versions.write(list.length);
-    list.forEach((v, i) => {
-      versions.write(eventIndex.get(v.event)!);
-      if (v.doc === null) versions.write(1);
-      else if (i === 0) versions.write(0);
-      else {
-        versions.write(2);
-        explicit.push(v.doc.bytes);
-      }
-    });
-    for (const v of list.slice(1))
-      if (v.doc && !extra.has(cidKey(v.doc)))
-        extra.set(cidKey(v.doc), {
-          cid: v.doc,
-          bytes: docBytes.get(v)!,
-        });
-  }
-  const cids = new Uint8Array(explicit.length * CID_BYTES);
-  explicit.forEach((b, i) => cids.set(b, i * CID_BYTES));
-  const stateBytes = dagCbor.encode({
-    events: eventCids,
-    parents: parents.finish(),
-    heights: heights.finish(),
-    eventIds: eventIds.finish(),
-    ids: extraIds,
-    versions: versions.finish(),
-    cids,
-  });
-  const nodeTable = BlockTable.build(nodes);
-  const packTable = BlockTable.build(packs);
-  const extraTable = BlockTable.build([...extra.values()]);
-  const heads = state.clock.heads.map((h) => CID.parse(h));
-  const layout: Layout = {
-    v: CHECKPOINT_VERSION,
-    root: state.root ?? null,
-    heads: state.clock.heads.map((h, i) => [
-      heads[i]!,
-      state.clock.get(h)!.height,
-    ]),
-    nodes: nodeTable.region,
-    nodeIndex: nodeTable.index,
-    packs: packTable.region,
-    packIndex: packTable.index,
-    extra: extraTable.region,
-    extraIndex: extraTable.index,
-    state: compression.deflate(stateBytes),
-  };
-  const sealed = await sealBytes(crypto, key, heads, dagCbor.encode(layout));
-  const out = new Uint8Array(1 + sealed.cid.bytes.length + sealed.bytes.length);
-  out[0] = sealed.cid.bytes.length;
-  out.set(sealed.cid.bytes, 1);
-  out.set(sealed.bytes, 1 + sealed.cid.bytes.length);
-  return {
-    bytes: out,
-    checkpoint: new Checkpoint(layout, compression, crypto),
-  };
 }
 
 /** Throws IntegrityError/CorruptError for a damaged checkpoint, DecryptError for a wrong key. */

@@ -21,7 +21,7 @@ import { SerialQueue } from "../util/serial-queue.js";
 import { createDeferred } from "../util/deferred.js";
 import type { Deferred } from "../util/deferred.js";
 import type { BlockSource, DocBody } from "./block-source.js";
-import { encodeCheckpoint } from "./checkpoint.js";
+import { encodeCheckpoint } from "./checkpoint-writer.js";
 import type { Checkpoint } from "./checkpoint.js";
 import type { Compression } from "../blocks/node-compression.js";
 import type { Doc, DocInput } from "./doc.js";
