@@ -1,20 +1,15 @@
 // The public Ledger: JSON docs in, encrypted commits out. Writes apply serially in call
 // order (a replica's own writes are causally ordered) and never wait for any remote.
 import { CID } from "multiformats/cid";
-import type { Block } from "../blocks/car.js";
-import { cidFor, cidKey, cidString } from "../blocks/cid.js";
-import { encodeDocValue } from "../blocks/cbor-writer.js";
-import { sealCommit } from "../blocks/commit.js";
+import { cidString } from "../blocks/cid.js";
 import type { CryptoProvider } from "../blocks/crypto.js";
 import { encodeLedgerKey } from "../blocks/ledger-key.js";
-import type { LedgerState, Op } from "../crdt/ledger-state.js";
-import { encodeEvent } from "../crdt/event.js";
+import type { LedgerState } from "../crdt/ledger-state.js";
 import type { Gateway, LocalStorage } from "../gateways/gateway.js";
 import {
   ClosedError,
   CorruptError,
   InvalidArgumentError,
-  InvalidDocError,
   NotFoundError,
 } from "../util/errors.js";
 import { SerialQueue } from "../util/serial-queue.js";
@@ -25,9 +20,11 @@ import { encodeCheckpoint } from "./checkpoint-writer.js";
 import type { Checkpoint } from "./checkpoint.js";
 import type { Compression } from "../blocks/node-compression.js";
 import type { Doc, DocInput } from "./doc.js";
-import { MAX_DOC_BYTES, checkDocBody, checkId } from "./doc.js";
+import { checkId } from "./doc.js";
 import { allDocsRows, changeRows } from "./reads.js";
 import { readNewEvents } from "./commit-reader.js";
+import { prepareDoc, sealWrite } from "./write-commit.js";
+import type { PreparedDoc } from "./write-commit.js";
 import type { AllDocsOptions, ChangeRow } from "./reads.js";
 
 export type { AllDocsOptions, ChangeRow };
@@ -60,12 +57,6 @@ export interface LedgerParts {
   checkpointEvery: number;
   /** Ops written or replayed since the last checkpoint. */
   uncheckpointed: number;
-}
-
-interface PreparedDoc {
-  id: string;
-  body: DocBody | null;
-  block: Block | undefined;
 }
 
 /** Commits after which a checkpoint is written even for a small ledger. */
@@ -128,7 +119,7 @@ export class Ledger {
 
   put(doc: DocInput): Promise<WriteResult> {
     return this.#guard(async () => {
-      const prepared = this.#prepare(doc);
+      const prepared = prepareDoc(doc, this.#p.newId, this.#p.crypto);
       const clock = await this.#write([prepared]);
       return { id: prepared.id, clock };
     });
@@ -139,7 +130,7 @@ export class Ledger {
       if (!Array.isArray(docs))
         throw new InvalidArgumentError("bulk: expected an array of docs");
       const prepared = (docs as readonly DocInput[]).map((d) =>
-        this.#prepare(d),
+        prepareDoc(d, this.#p.newId, this.#p.crypto),
       );
       if (prepared.length === 0) return { ids: [], clock: this.clock };
       const clock = await this.#write(prepared);
@@ -294,20 +285,6 @@ export class Ledger {
     return this.#p.blocks.getDoc(id, winner);
   }
 
-  #prepare(doc: DocInput): PreparedDoc {
-    const given = (doc as { _id?: unknown } | null | undefined)?._id;
-    const id = given === undefined ? this.#p.newId() : checkId(given);
-    const body = checkDocBody(doc, id);
-    const bytes = encodeDocValue(body);
-    if (bytes.length > MAX_DOC_BYTES)
-      throw new InvalidDocError(
-        "doc-too-large",
-        `doc ${JSON.stringify(id.slice(0, 64))} is ${bytes.length} bytes encoded; the limit is ${MAX_DOC_BYTES}`,
-        id,
-      );
-    return { id, body, block: { cid: cidFor(this.#p.crypto, bytes), bytes } };
-  }
-
   /**
    * Queues a write. Writes that queue up while a commit is being made (calls not awaited
    * one by one) are committed together as one commit, in call order — a group commit: the
@@ -380,44 +357,12 @@ export class Ledger {
   /** Seals the docs (the last write of an id wins) into one commit and stores it. */
   async #commit(docs: PreparedDoc[]): Promise<string[]> {
     const { state, blocks, storage, crypto, key } = this.#p;
-    const byId = new Map<string, PreparedDoc>();
-    for (const d of docs) {
-      byId.delete(d.id);
-      byId.set(d.id, d);
-    }
-    const ops: Op[] = [...byId.values()].map((d) => [
-      d.id,
-      d.block?.cid ?? null,
-    ]);
-    const planned = await state.planWrite(ops);
-    const eventBytes = encodeEvent({
-      ops,
-      root: planned.update.root ?? null,
-      h: planned.height,
-    });
-    const eventCid = cidFor(crypto, eventBytes);
-    // Identical docs share one block.
-    const docBlocks: Block[] = [];
-    const seen = byId.size > 1 ? new Set<string>() : undefined;
-    for (const d of byId.values()) {
-      if (!d.block) continue;
-      const k = seen && cidKey(d.block.cid);
-      if (k !== undefined && seen!.has(k)) continue;
-      seen?.add(k!);
-      docBlocks.push(d.block);
-    }
-    const commitBlocks = [
-      { cid: eventCid, bytes: eventBytes },
-      ...docBlocks,
-      ...planned.update.blocks,
-    ];
-    const parents = planned.parents.map((p) => this.#headCid(p));
-    const sealed = await sealCommit(
+    const { byId, ops, planned, parents, sealed } = await sealWrite(
+      state,
       crypto,
       key,
-      parents,
-      [eventCid],
-      commitBlocks,
+      docs,
+      (head) => this.#headCid(head),
     );
     await Promise.all([
       storage.putCommit(this.name, sealed.cid, sealed.bytes),

@@ -1,0 +1,87 @@
+// The pure half of a write: checking and encoding docs, and sealing them into one commit on
+// top of the current heads. Storing it and updating the state stay with the Ledger.
+import type { CID } from "multiformats/cid";
+import type { Block } from "../blocks/car.js";
+import { encodeDocValue } from "../blocks/cbor-writer.js";
+import { cidFor, cidKey } from "../blocks/cid.js";
+import { sealCommit } from "../blocks/commit.js";
+import type { SealedCommit } from "../blocks/commit.js";
+import type { CryptoProvider } from "../blocks/crypto.js";
+import { encodeEvent } from "../crdt/event.js";
+import type { LedgerState, Op, PlannedWrite } from "../crdt/ledger-state.js";
+import { InvalidDocError } from "../util/errors.js";
+import type { DocBody } from "./block-source.js";
+import type { DocInput } from "./doc.js";
+import { MAX_DOC_BYTES, checkDocBody, checkId } from "./doc.js";
+
+/** A doc checked and encoded; `body` null is a deletion. */
+export interface PreparedDoc {
+  id: string;
+  body: DocBody | null;
+  block: Block | undefined;
+}
+
+export function prepareDoc(
+  doc: DocInput,
+  newId: () => string,
+  crypto: CryptoProvider,
+): PreparedDoc {
+  const given = (doc as { _id?: unknown } | null | undefined)?._id;
+  const id = given === undefined ? newId() : checkId(given);
+  const body = checkDocBody(doc, id);
+  const bytes = encodeDocValue(body);
+  if (bytes.length > MAX_DOC_BYTES)
+    throw new InvalidDocError(
+      "doc-too-large",
+      `doc ${JSON.stringify(id.slice(0, 64))} is ${bytes.length} bytes encoded; the limit is ${MAX_DOC_BYTES}`,
+      id,
+    );
+  return { id, body, block: { cid: cidFor(crypto, bytes), bytes } };
+}
+
+/** Seals docs (the last write of an id wins) into one commit on the state's heads. */
+export async function sealWrite(
+  state: LedgerState,
+  crypto: CryptoProvider,
+  key: Uint8Array,
+  docs: readonly PreparedDoc[],
+  headCid: (head: string) => CID,
+): Promise<{
+  byId: Map<string, PreparedDoc>;
+  ops: Op[];
+  planned: PlannedWrite;
+  parents: CID[];
+  sealed: SealedCommit;
+}> {
+  const byId = new Map<string, PreparedDoc>();
+  for (const d of docs) {
+    byId.delete(d.id);
+    byId.set(d.id, d);
+  }
+  const ops: Op[] = [...byId.values()].map((d) => [d.id, d.block?.cid ?? null]);
+  const planned = await state.planWrite(ops);
+  const eventBytes = encodeEvent({
+    ops,
+    root: planned.update.root ?? null,
+    h: planned.height,
+  });
+  const eventCid = cidFor(crypto, eventBytes);
+  // Identical docs share one block.
+  const docBlocks: Block[] = [];
+  const seen = byId.size > 1 ? new Set<string>() : undefined;
+  for (const d of byId.values()) {
+    if (!d.block) continue;
+    const k = seen && cidKey(d.block.cid);
+    if (k !== undefined && seen!.has(k)) continue;
+    seen?.add(k!);
+    docBlocks.push(d.block);
+  }
+  const blocks = [
+    { cid: eventCid, bytes: eventBytes },
+    ...docBlocks,
+    ...planned.update.blocks,
+  ];
+  const parents = planned.parents.map(headCid);
+  const sealed = await sealCommit(crypto, key, parents, [eventCid], blocks);
+  return { byId, ops, planned, parents, sealed };
+}
