@@ -2,6 +2,14 @@
 export { openLedger, DEFAULT_STORAGE_DIR } from "./ledger/open-ledger.js";
 export type { OpenLedgerOptions } from "./ledger/open-ledger.js";
 export { Ledger } from "./ledger/ledger.js";
+export { MapError } from "./ledger/query.js";
+export type {
+  MapFn,
+  QueryOptions,
+  QueryRow,
+  IndexKey,
+  Emit,
+} from "./ledger/query.js";
 export type {
   WriteResult,
   BulkResult,

@@ -23,11 +23,14 @@ import type { Doc, DocInput } from "./doc.js";
 import { checkId } from "./doc.js";
 import { allDocsRows, changeRows } from "./reads.js";
 import { readNewEvents } from "./commit-reader.js";
+import { Index, fieldMap } from "./query.js";
+import type { MapFn, QueryOptions, QueryRow } from "./query.js";
 import { prepareDoc, sealWrite } from "./write-commit.js";
 import type { PreparedDoc } from "./write-commit.js";
 import type { AllDocsOptions, ChangeRow } from "./reads.js";
 
 export type { AllDocsOptions, ChangeRow };
+export type { MapFn, QueryOptions, QueryRow };
 
 export interface WriteResult {
   id: string;
@@ -72,6 +75,8 @@ export class Ledger {
   readonly #listeners = new Set<ChangesListener>();
   readonly #errorListeners = new Set<ErrorListener>();
   #closed = false;
+  readonly #fieldIndexes = new Map<string, Index>();
+  readonly #mapIndexes = new WeakMap<MapFn, Index>();
   readonly #pending: { docs: PreparedDoc[]; done: Deferred<string[]> }[] = [];
   #commitQueued = false;
   readonly #headCids = new Map<string, CID>();
@@ -195,6 +200,106 @@ export class Ledger {
         this.#docAt(id, cid),
       );
     });
+  }
+
+  /**
+   * Rows of an index — a field (dotted path) or a map function — sorted by CouchDB
+   * collation of the key, then doc id. The index catches up with every write first.
+   */
+  query(
+    index: string | MapFn,
+    options: QueryOptions = {},
+  ): Promise<{ rows: QueryRow[] }> {
+    return this.#guard(async () => {
+      const rows: QueryRow[] = await this.#indexFor(index).query(options);
+      if (options.includeDocs ?? true)
+        for (const row of rows) row.doc = await this.get(row.id);
+      return { rows };
+    });
+  }
+
+  /**
+   * Delivers the query's result at once, then again whenever it changes — after local
+   * writes and after merged remote writes alike.
+   */
+  live(
+    index: string | MapFn,
+    options: QueryOptions,
+    onResult: (result: { rows: QueryRow[] }) => void,
+  ): { stop(): void } {
+    let stopped = false;
+    let running = false;
+    let again = false;
+    let last: string | undefined;
+    const run = async (): Promise<void> => {
+      if (running) {
+        again = true;
+        return;
+      }
+      running = true;
+      try {
+        do {
+          again = false;
+          const result = await this.query(index, options);
+          const fingerprint = JSON.stringify(result.rows);
+          if (!stopped && fingerprint !== last) {
+            last = fingerprint;
+            onResult(result);
+          }
+        } while (again && !stopped);
+      } catch (error) {
+        if (!stopped && !(error instanceof ClosedError)) this.#emitError(error);
+      } finally {
+        running = false;
+      }
+    };
+    const unsubscribe = this.subscribe(() => void run());
+    void run();
+    return {
+      stop: () => {
+        stopped = true;
+        unsubscribe();
+      },
+    };
+  }
+
+  /**
+   * The index of a field, or of a map function object. A map function is known by identity,
+   * not by its source text: two closures with the same text may capture different values.
+   * Pass the same function object to reuse its index.
+   */
+  #indexFor(index: string | MapFn): Index {
+    const source = {
+      changes: (since: string[]) => this.changes(since),
+      crypto: this.#p.crypto,
+      onError: (error: unknown) => this.#emitError(error),
+    };
+    if (typeof index === "string") {
+      if (index.length === 0)
+        throw new InvalidArgumentError("query: the field name is empty");
+      let found = this.#fieldIndexes.get(index);
+      if (!found)
+        this.#fieldIndexes.set(
+          index,
+          (found = new Index(`field ${index}`, fieldMap(index), source)),
+        );
+      return found;
+    }
+    if (typeof index !== "function")
+      throw new InvalidArgumentError(
+        "query: index must be a field name or a map function",
+      );
+    let found = this.#mapIndexes.get(index);
+    if (!found)
+      this.#mapIndexes.set(
+        index,
+        (found = new Index(
+          `map ${index.name || "(anonymous)"}`,
+          index,
+          source,
+        )),
+      );
+    return found;
   }
 
   /** Calls `listener` with the changed rows after every local write and every merge. */
