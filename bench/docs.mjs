@@ -115,3 +115,26 @@ export function shuffledIndexes(seed, n) {
   }
   return a;
 }
+
+/** The status the query workloads look up; about half of the query docs carry it. */
+export const QUERY_STATUS = "open";
+const OTHER_STATUS = STATUS.filter((s) => s !== QUERY_STATUS);
+
+/**
+ * Doc i of the query workloads only: makeDoc(seed, i) with its `status` redrawn so that
+ * about half the docs have QUERY_STATUS ("open") and the rest one of the other four.
+ * (makeDoc's uniform 5 statuses give only ~20% per value.) Other workloads keep makeDoc.
+ */
+export function makeQueryDoc(seed, i) {
+  const doc = makeDoc(seed, i);
+  const h = mix32(mix32(seed ^ 0x0b5e55ed) ^ mix32(i + 7));
+  doc.status = h & 1 ? QUERY_STATUS : OTHER_STATUS[(h >>> 1) % 4];
+  return doc;
+}
+
+/** Query docs [from, to) as an array. */
+export function makeQueryDocs(seed, to, from = 0) {
+  const out = new Array(to - from);
+  for (let i = from; i < to; i++) out[i - from] = makeQueryDoc(seed, i);
+  return out;
+}

@@ -4,7 +4,13 @@
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { du } from "./disk.mjs";
-import { makeDoc, makeDocs, shuffledIndexes } from "./docs.mjs";
+import {
+  QUERY_STATUS,
+  makeDoc,
+  makeDocs,
+  makeQueryDocs,
+  shuffledIndexes,
+} from "./docs.mjs";
 
 const LEDGER = "bench";
 
@@ -219,4 +225,190 @@ export async function scale(
   );
 }
 
-export const workloads = { write, bulk, get, reopenPrepare, reopen, scale };
+/**
+ * Check a query's rows against the ids that must match: same count, every row one of
+ * them (no duplicates) with its doc attached and carrying the queried status.
+ */
+function checkRows(rows, expected, what) {
+  if (!Array.isArray(rows))
+    throw new Error(`${what}: no rows array: ${String(rows).slice(0, 100)}`);
+  if (rows.length !== expected.size)
+    throw new Error(
+      `${what}: ${rows.length} rows, expected ${expected.size} (status = ${JSON.stringify(QUERY_STATUS)})`,
+    );
+  const seen = new Set();
+  for (const row of rows) {
+    if (!expected.has(row.id) || seen.has(row.id))
+      throw new Error(`${what}: unexpected or repeated row ${row.id}`);
+    seen.add(row.id);
+    if (row.doc?._id !== row.id || row.doc.status !== QUERY_STATUS)
+      throw new Error(
+        `${what}: row ${row.id} has doc ${JSON.stringify(row.doc)?.slice(0, 120)}`,
+      );
+  }
+}
+
+/**
+ * Workloads Q1-Q3 in one child, on `n` query docs (about half with status "open"), bulk
+ * loaded untimed:
+ * Q1 the first query of the `status` field index, index build included;
+ * Q2 the same query `repeats` more times (median);
+ * Q3 `cycles` × (update one doc's status, query again): even cycles close an "open" doc,
+ *    odd ones reopen it, so the index must drop and re-add a row; ms per cycle.
+ * Every result is checked against the generator (row count, ids, docs).
+ */
+export async function query(
+  sys,
+  { dir, seed, docs: n, batch, repeats, cycles },
+  io,
+) {
+  const docs = makeQueryDocs(seed, n);
+  const expected = new Set(
+    docs.filter((d) => d.status === QUERY_STATUS).map((d) => d._id),
+  );
+  const db = await sys.open(dir, LEDGER);
+  await bulkLoad(db, docs, batch);
+  await settle();
+
+  // timed: the first query, index creation and build included
+  const t0 = performance.now();
+  let rows = await db.query("status", QUERY_STATUS);
+  const firstMs = performance.now() - t0;
+  checkRows(rows, expected, "first query");
+
+  const times = [];
+  for (let r = 0; r < repeats; r++) {
+    // timed: one repeat of the same query
+    const t = performance.now();
+    rows = await db.query("status", QUERY_STATUS);
+    times.push(performance.now() - t);
+    checkRows(rows, expected, `repeat query ${r + 1}`);
+  }
+
+  // the docs to toggle: "open" ones in a seeded order, taken from the last result (so a
+  // PouchDB doc carries its _rev)
+  const byId = new Map(rows.map((row) => [row.id, row.doc]));
+  const targets = shuffledIndexes(seed ^ 0x0c1c1e, n)
+    .map((i) => docs[i]._id)
+    .filter((id) => expected.has(id));
+  const count = Math.min(cycles, sys.queryCycleCap ?? Infinity);
+  let cycleMs = 0;
+  for (let c = 0; c < count; c++) {
+    const id = targets[c >> 1];
+    const closing = c % 2 === 0;
+    const next = {
+      ...byId.get(id),
+      status: closing ? "closed" : QUERY_STATUS,
+    };
+    // timed: update one doc's status, then query again
+    const t = performance.now();
+    const stored = await db.update(next);
+    rows = await db.query("status", QUERY_STATUS);
+    cycleMs += performance.now() - t;
+    byId.set(id, stored);
+    if (closing) expected.delete(id);
+    else expected.add(id);
+    checkRows(rows, expected, `query after update ${c + 1}`);
+  }
+
+  return reportThenClose(
+    db,
+    {
+      rows: rows.length,
+      queryFirstMs: firstMs,
+      queryRepeatMs: median(times),
+      queryRepeatMinMs: Math.min(...times),
+      repeats: times.length,
+      cycles: count,
+      queryCycleMs: count ? cycleMs / count : undefined,
+    },
+    io,
+  );
+}
+
+/**
+ * Workload Q4: pre-fill `size` query docs with bulk (untimed, `prefillBatch` a commit), build
+ * the status index with a first `limit` query (untimed, reported), then time `repeats`
+ * queries of status "open" with that limit (median). Each result must be `limit` distinct
+ * "open" docs, the same every time.
+ */
+export async function queryLimit(
+  sys,
+  { dir, seed, size, prefillBatch, limit, repeats },
+  io,
+) {
+  const db = await sys.open(dir, LEDGER);
+  const open = new Set();
+  for (let i = 0; i < size; i += prefillBatch) {
+    const docs = makeQueryDocs(seed, Math.min(size, i + prefillBatch), i);
+    for (const d of docs) if (d.status === QUERY_STATUS) open.add(d._id);
+    await db.bulk(docs);
+  }
+  await settle();
+  const tb = performance.now();
+  const first = await db.query("status", QUERY_STATUS, { limit });
+  const buildMs = performance.now() - tb;
+  const want = Math.min(limit, open.size);
+  const check = (rows, what) => {
+    const ids = new Set(rows.map((r) => r.id));
+    if (
+      rows.length !== want ||
+      ids.size !== want ||
+      rows.some(
+        (r) =>
+          !open.has(r.id) ||
+          r.doc?._id !== r.id ||
+          r.doc.status !== QUERY_STATUS,
+      )
+    )
+      throw new Error(
+        `${what}: expected ${want} distinct "${QUERY_STATUS}" docs, got ${JSON.stringify(rows.map((r) => r.id)).slice(0, 200)}`,
+      );
+  };
+  check(first, "first limit query");
+  const firstIds = first.map((r) => r.id).join();
+  const times = [];
+  for (let r = 0; r < repeats; r++) {
+    // timed: one limit query on the built index
+    const t = performance.now();
+    const rows = await db.query("status", QUERY_STATUS, { limit });
+    times.push(performance.now() - t);
+    check(rows, `limit query ${r + 1}`);
+    if (rows.map((x) => x.id).join() !== firstIds)
+      throw new Error(`limit query ${r + 1}: different rows than the first`);
+  }
+  return reportThenClose(
+    db,
+    {
+      size,
+      limit,
+      matching: open.size,
+      queryLimitBuildMs: buildMs,
+      queryLimitMs: median(times),
+      queryLimitMinMs: Math.min(...times),
+      repeats: times.length,
+    },
+    io,
+  );
+}
+
+function median(xs) {
+  const v = [...xs].sort((a, b) => a - b);
+  const m = v.length >> 1;
+  return v.length === 0
+    ? undefined
+    : v.length % 2
+      ? v[m]
+      : (v[m - 1] + v[m]) / 2;
+}
+
+export const workloads = {
+  write,
+  bulk,
+  get,
+  reopenPrepare,
+  reopen,
+  scale,
+  query,
+  queryLimit,
+};

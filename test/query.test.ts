@@ -303,3 +303,66 @@ async function copyCommits(
   await source.close();
   await target.close();
 }
+
+describe("saved indexes", () => {
+  it("a field index is saved in the checkpoint at its clock and resumes after a reopen", async () => {
+    const room = `memory://saved-${Math.random().toString(36).slice(2)}`;
+    const l = await openLedger("s", { storage: room });
+    await l.bulk(
+      Array.from({ length: 300 }, (_, i) => ({
+        _id: `d${String(i).padStart(3, "0")}`,
+        status: i % 3 ? "open" : "closed",
+      })),
+    );
+    expect(
+      (await l.query("status", { key: "closed", includeDocs: false })).rows,
+    ).toHaveLength(100);
+    const clock = l.clock;
+    const key = l.key;
+    await l.close();
+
+    // The checkpoint holds the index, current at the ledger's clock.
+    const gateway = await memoryGateway.open(
+      memoryGateway.parse(new URL(room)),
+    );
+    const { decodeCheckpoint } = await import("../src/ledger/checkpoint.js");
+    const { nodeCrypto } = await import("../src/blocks/node-crypto.js");
+    const { nodeCompression } =
+      await import("../src/blocks/node-compression.js");
+    const { decodeLedgerKey } = await import("../src/blocks/ledger-key.js");
+    const cp = await decodeCheckpoint(
+      (await gateway.local!.getCheckpoint("s"))!,
+      nodeCrypto,
+      decodeLedgerKey(key),
+      nodeCompression,
+    );
+    expect(cp.indexes.map((i) => [i.field, i.clock])).toEqual([
+      ["status", clock],
+    ]);
+    await gateway.close();
+
+    const again = await openLedger("s", { storage: room });
+    const closed = await again.query("status", { key: "closed", limit: 3 });
+    expect(closed.rows.map((r) => [r.id, r.doc?.status])).toEqual([
+      ["d000", "closed"],
+      ["d003", "closed"],
+      ["d006", "closed"],
+    ]);
+    // It catches up from its saved clock.
+    await again.put({ _id: "d000", status: "open" });
+    await again.del("d003");
+    expect(
+      ids(
+        await again.query("status", {
+          key: "closed",
+          limit: 2,
+          includeDocs: false,
+        }),
+      ),
+    ).toEqual(["d006", "d009"]);
+    expect(
+      (await again.query("status", { key: "open", includeDocs: false })).rows,
+    ).toHaveLength(201);
+    await again.close();
+  });
+});

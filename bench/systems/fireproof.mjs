@@ -12,6 +12,8 @@ export const label = "Fireproof";
 export const seqPutCap = Number(process.env.BENCH_FP_SEQ ?? 300);
 /** ...and its gets at ~500/s: time this many of the random-order gets (BENCH_FP_GETS). */
 export const getCap = Number(process.env.BENCH_FP_GETS ?? 2000);
+/** ...and a put-then-query cycle over 10,000 docs takes it ~? s: cap the cycles (BENCH_FP_QCYCLES). */
+export const queryCycleCap = Number(process.env.BENCH_FP_QCYCLES ?? 10);
 
 let fireproof;
 
@@ -36,6 +38,18 @@ export async function open(dir, name) {
     },
     async get(docId) {
       return db.get(docId);
+    },
+    async update(doc) {
+      await db.put(doc);
+      return doc;
+    },
+    /** Fireproof 0.24's `db.query(field, { key })`: a field index, docs included by default. */
+    async query(field, key, { limit } = {}) {
+      const { rows } = await db.query(
+        field,
+        limit === undefined ? { key } : { key, limit },
+      );
+      return rows;
     },
     async compact() {
       await db.compact();

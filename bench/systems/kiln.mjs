@@ -58,6 +58,16 @@ export async function open(dir, name) {
     async get(docId) {
       return ledger.get(docId);
     },
+    /** Replace a doc that exists (Kiln needs no revision); returns the doc as stored. */
+    async update(doc) {
+      await ledger.put(doc);
+      return doc;
+    },
+    /** Rows of the field index where `field` = key, docs included: [{ id, doc }]. */
+    async query(field, key, { limit } = {}) {
+      const { rows } = await ledger.query(field, { key, limit });
+      return rows;
+    },
     async compact() {
       await ledger.compact();
     },

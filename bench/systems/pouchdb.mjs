@@ -14,10 +14,12 @@ let PouchDB;
 export async function load() {
   const mod = await import("pouchdb");
   PouchDB = mod.default ?? mod;
+  const find = await import("pouchdb-find");
+  PouchDB.plugin(find.default ?? find);
   const version = require("pouchdb/package.json").version;
   return {
     version,
-    note: "leveldb adapter (leveldown), unencrypted, no fsync per write",
+    note: "leveldb adapter (leveldown), unencrypted, no fsync per write; queries via pouchdb-find",
   };
 }
 
@@ -26,6 +28,7 @@ export async function open(dir, name) {
   mkdirSync(dir, { recursive: true }); // leveldown makes the store dir, not its parents
   const db = new PouchDB(join(dir, name));
   await db.info(); // force the adapter to open
+  const indexed = new Set(); // fields whose Mango index this instance has created
   return {
     async put(doc) {
       return db.put(doc);
@@ -39,6 +42,27 @@ export async function open(dir, name) {
     },
     async get(docId) {
       return db.get(docId);
+    },
+    /** Replace a doc that exists: `doc` must carry its current _rev; returns it with the new one. */
+    async update(doc) {
+      const { rev } = await db.put(doc);
+      return { ...doc, _rev: rev };
+    },
+    /**
+     * pouchdb-find: the first query of a field creates its Mango index (a persisted
+     * map/reduce view, built on the first find), then `find` with an equality selector.
+     */
+    async query(field, key, { limit } = {}) {
+      if (!indexed.has(field)) {
+        await db.createIndex({ index: { fields: [field] } });
+        indexed.add(field);
+      }
+      const { docs, warning } = await db.find({
+        selector: { [field]: key },
+        ...(limit === undefined ? {} : { limit }),
+      });
+      if (warning) throw new Error(`pouchdb-find: ${warning}`);
+      return docs.map((doc) => ({ id: doc._id, key: doc[field], doc }));
     },
     async compact() {
       await db.compact();

@@ -16,7 +16,7 @@ import { decodeTreeNode } from "../crdt/prolly-tree.js";
 import { fromEventValue } from "../crdt/event.js";
 import { encodeTreeNode } from "../crdt/tree-node-codec.js";
 import type { Gateway } from "../gateways/gateway.js";
-import type { Checkpoint } from "./checkpoint.js";
+import type { Checkpoint, SavedIndex } from "./checkpoint.js";
 import { CorruptError } from "../util/errors.js";
 import { Lru } from "../util/lru.js";
 import type { DocValue } from "./doc.js";
@@ -103,6 +103,28 @@ export class BlockSource {
     );
     this.#checkpointNodes.set(key, decoded);
     return Promise.resolve(decoded);
+  }
+
+  /** The field indexes the checkpoint saved. */
+  savedIndexes(): SavedIndex[] {
+    return this.#checkpoint?.indexes ?? [];
+  }
+
+  /**
+   * A node of another tree kept in the checkpoint (an index), decoded with its own value
+   * check. Not cached here: the index keeps the nodes it uses.
+   */
+  checkpointNode<V>(
+    cid: CID,
+    isValue: (v: unknown) => v is V,
+  ): TreeNode<V> | undefined {
+    const bytes = this.#checkpoint?.nodeBytes(cid);
+    if (!bytes) return undefined;
+    return decodeTreeNode(
+      cid,
+      decodeValue(bytes, `index node ${cid.toString()}`),
+      isValue,
+    );
   }
 
   /** Caches a body on its version (written locally, or just read). */

@@ -12,6 +12,15 @@ import { CorruptError } from "../util/errors.js";
 import { equalBytes } from "../util/bytes.js";
 import { VarintWriter } from "../util/varint.js";
 import type { CheckpointSource, Layout } from "./checkpoint.js";
+
+/** A field index as a checkpoint stores it: its state and the encoded nodes of its trees. */
+export interface IndexSnapshot {
+  field: string;
+  clock: string[];
+  rows: CID | undefined;
+  byId: CID | undefined;
+  nodes: { cid: CID; bytes: Uint8Array }[];
+}
 import {
   BlockTable,
   CHECKPOINT_VERSION,
@@ -28,6 +37,7 @@ export async function encodeCheckpoint(
   crypto: CryptoProvider,
   key: Uint8Array,
   compression: Compression,
+  indexes: readonly IndexSnapshot[] = [],
 ): Promise<{ bytes: Uint8Array; checkpoint: Checkpoint }> {
   // Tree nodes, and the docs of each leaf in entry order. Consecutive leaves share a pack of
   // about PACK_BYTES, so packs compress well whatever the fanout: [[leaf digest, [doc…]], …].
@@ -141,7 +151,10 @@ export async function encodeCheckpoint(
     versions: versions.finish(),
     cids,
   });
-  const nodeTable = BlockTable.build(nodes);
+  const nodeTable = BlockTable.build([
+    ...nodes,
+    ...indexes.flatMap((i) => i.nodes),
+  ]);
   const packTable = BlockTable.build(packs);
   const extraTable = BlockTable.build([...extra.values()]);
   const heads = state.clock.heads.map((h) => CID.parse(h));
@@ -159,6 +172,12 @@ export async function encodeCheckpoint(
     extra: extraTable.region,
     extraIndex: extraTable.index,
     state: compression.deflate(stateBytes),
+    indexes: indexes.map((i) => [
+      i.field,
+      i.clock.map((c) => CID.parse(c)),
+      i.rows ?? null,
+      i.byId ?? null,
+    ]),
   };
   const sealed = await sealBytes(crypto, key, heads, dagCbor.encode(layout));
   const out = new Uint8Array(1 + sealed.cid.bytes.length + sealed.bytes.length);

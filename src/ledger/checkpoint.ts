@@ -54,6 +54,16 @@ export interface Layout {
   extra: Uint8Array;
   extraIndex: Uint8Array;
   state: Uint8Array;
+  /** Field indexes: [field, clock, rows root, by-id root]; their nodes are in `nodes`. */
+  indexes?: [string, CID[], CID | null, CID | null][];
+}
+
+/** A saved field index: the clock it is current at and the roots of its two trees. */
+export interface SavedIndex {
+  field: string;
+  clock: string[];
+  rows: CID | undefined;
+  byId: CID | undefined;
 }
 
 /** A sorted table of (digest, offset, length) over one byte region. */
@@ -147,6 +157,7 @@ export function compareDigest(
 export class Checkpoint {
   readonly heads: CheckpointHead[];
   readonly root: CID | undefined;
+  readonly indexes: SavedIndex[];
   readonly #nodes: BlockTable;
   readonly #packs: BlockTable;
   readonly #extra: BlockTable;
@@ -165,6 +176,12 @@ export class Checkpoint {
       height,
     }));
     this.root = layout.root ?? undefined;
+    this.indexes = (layout.indexes ?? []).map(([field, clock, rows, byId]) => ({
+      field,
+      clock: clock.map((c) => c.toString()),
+      rows: rows ?? undefined,
+      byId: byId ?? undefined,
+    }));
     this.#nodes = new BlockTable(layout.nodeIndex, layout.nodes);
     this.#packs = new BlockTable(layout.packIndex, layout.packs);
     this.#extra = new BlockTable(layout.extraIndex, layout.extra);
@@ -375,6 +392,19 @@ export async function decodeCheckpoint(
     ].every(isBytes) ||
     [layout.nodeIndex, layout.packIndex, layout.extraIndex].some(
       (i) => i.length % ENTRY !== 0,
+    ) ||
+    !(
+      layout.indexes === undefined ||
+      (Array.isArray(layout.indexes) &&
+        layout.indexes.every(
+          (x) =>
+            Array.isArray(x) &&
+            typeof x[0] === "string" &&
+            Array.isArray(x[1]) &&
+            x[1].every((c) => CID.asCID(c) !== null) &&
+            (x[2] === null || CID.asCID(x[2]) !== null) &&
+            (x[3] === null || CID.asCID(x[3]) !== null),
+        ))
     )
   )
     throw new CorruptError("checkpoint", "unknown version or shape");

@@ -24,7 +24,7 @@ import { checkId } from "./doc.js";
 import { allDocsRows, changeRows } from "./reads.js";
 import { readNewEvents } from "./commit-reader.js";
 import { Index, fieldMap } from "./query.js";
-import type { MapFn, QueryOptions, QueryRow } from "./query.js";
+import type { IndexSource, MapFn, QueryOptions, QueryRow } from "./query.js";
 import { prepareDoc, sealWrite } from "./write-commit.js";
 import type { PreparedDoc } from "./write-commit.js";
 import type { AllDocsOptions, ChangeRow } from "./reads.js";
@@ -269,20 +269,30 @@ export class Ledger {
    * Pass the same function object to reuse its index.
    */
   #indexFor(index: string | MapFn): Index {
-    const source = {
-      changes: (since: string[]) => this.changes(since),
+    const source: IndexSource = {
+      changes: async (since) => {
+        // Unguarded: an index also catches up while close() writes the last checkpoint.
+        await this.#full();
+        return changeRows(this.#p.state, since, undefined, (id, cid) =>
+          this.#docAt(id, cid),
+        );
+      },
+      clock: () => this.clock,
       crypto: this.#p.crypto,
-      onError: (error: unknown) => this.#emitError(error),
+      onError: (error) => this.#emitError(error),
+      savedNode: (cid, isValue) => this.#p.blocks.checkpointNode(cid, isValue),
     };
     if (typeof index === "string") {
       if (index.length === 0)
         throw new InvalidArgumentError("query: the field name is empty");
       let found = this.#fieldIndexes.get(index);
-      if (!found)
-        this.#fieldIndexes.set(
-          index,
-          (found = new Index(`field ${index}`, fieldMap(index), source)),
-        );
+      if (!found) {
+        const saved = this.#p.blocks
+          .savedIndexes()
+          .find((i) => i.field === index);
+        found = new Index(`field ${index}`, fieldMap(index), source, saved);
+        this.#fieldIndexes.set(index, found);
+      }
       return found;
     }
     if (typeof index !== "function")
@@ -556,12 +566,17 @@ export class Ledger {
   async #checkpoint(): Promise<number> {
     await this.#full();
     const { state, blocks, crypto, key, storage, compression } = this.#p;
+    // Field indexes are saved with the state, current at the same clock.
+    const indexes = await Promise.all(
+      [...this.#fieldIndexes].map(([field, index]) => index.snapshot(field)),
+    );
     const { bytes, checkpoint } = await encodeCheckpoint(
       state,
       blocks,
       crypto,
       key,
       compression,
+      indexes,
     );
     await storage.local.putCheckpoint(this.name, bytes);
     // From here on, blocks of older commits are read from the checkpoint.

@@ -3,8 +3,9 @@
 // the clock it last saw, so keeping it current costs O(changes × log n); `limit` and
 // `descending` are applied inside the tree walk.
 //
-// Issue 3 status: indexes live in memory for the life of the ledger object and are rebuilt
-// on first use after a reopen; storing them (encrypted) with the checkpoint is the next step.
+// Field indexes are saved (encrypted) in the ledger's checkpoint with the clock they are
+// current at, so a reopen does not rebuild them. A map-function index is known by the
+// function object, so it lives as long as the ledger object does.
 import type { CID } from "multiformats/cid";
 import type { CryptoProvider } from "../blocks/crypto.js";
 import type { IndexKey } from "../crdt/collate.js";
@@ -14,7 +15,9 @@ import {
   isIndexKey,
   keyPrefixRange,
 } from "../crdt/collate.js";
-import type { TreeEdit, TreeNode } from "../crdt/prolly-tree.js";
+import type { TreeEdit, TreeNode, TreeUpdate } from "../crdt/prolly-tree.js";
+import { encodeTreeNode } from "../crdt/tree-node-codec.js";
+import type { IndexSnapshot } from "./checkpoint-writer.js";
 import { ProllyTree } from "../crdt/prolly-tree.js";
 import { InvalidArgumentError, KilnError } from "../util/errors.js";
 import type { Doc } from "./doc.js";
@@ -62,44 +65,81 @@ export class MapError extends KilnError {
 /** What an index needs from its ledger. */
 export interface IndexSource {
   changes(since: string[]): Promise<{ rows: ChangeRow[]; clock: string[] }>;
+  /** The ledger's current heads, to skip a catch-up that has nothing to do. */
+  clock(): string[];
   crypto: CryptoProvider;
   onError(error: unknown): void;
+  /** A node saved in the checkpoint, decoded with the tree's value check. */
+  savedNode<V>(
+    cid: CID,
+    isValue: (v: unknown) => v is V,
+  ): TreeNode<V> | undefined;
 }
 
 type RowValue = IndexKey | null;
+/** For walking nodes whose values are copied, not read (saving them). */
+const isAny = (_v: unknown): _v is unknown => true;
+const isRowValue = (v: unknown): v is RowValue => v === null || isIndexKey(v);
+const isRowKeys = (v: unknown): v is string[] =>
+  Array.isArray(v) && v.every((k) => typeof k === "string");
 
+/** Where an index starts: empty, or as a checkpoint saved it. */
+export interface IndexStart {
+  clock: string[];
+  rows: CID | undefined;
+  byId: CID | undefined;
+}
+
+/**
+ * Two trees: rows (encoded [key, id, n] → value) and byId (doc id → its row keys, to
+ * remove a doc's old rows when it changes). Both are content-addressed prolly trees; a
+ * checkpoint saves them with the clock they are current at.
+ */
 export class Index {
-  readonly #nodes = new Map<CID, TreeNode<RowValue>>();
-  readonly #tree: ProllyTree<RowValue>;
-  /** Doc id → the encoded row keys it emitted. */
-  readonly #rowsOf = new Map<string, string[]>();
-  #root: CID | undefined;
-  #clock: string[] = [];
+  readonly #nodes = new Map<CID, TreeNode<unknown>>();
+  readonly #rows: ProllyTree<RowValue>;
+  readonly #byId: ProllyTree<string[]>;
+  #rowsRoot: CID | undefined;
+  #byIdRoot: CID | undefined;
+  #clock: string[];
   #catchingUp: Promise<void> | undefined;
 
   constructor(
     readonly name: string,
     readonly map: MapFn,
     readonly source: IndexSource,
+    start: IndexStart = { clock: [], rows: undefined, byId: undefined },
   ) {
-    this.#tree = new ProllyTree<RowValue>({
-      crypto: source.crypto,
-      source: {
-        peekNode: (cid) => this.#nodes.get(cid),
-        getNode: (cid) => {
-          const n = this.#nodes.get(cid);
-          if (!n)
-            return Promise.reject(
-              new KilnError(
-                "corrupt",
-                `index ${this.name}: node ${cid.toString()} is not held`,
-              ),
-            );
-          return Promise.resolve(n);
-        },
+    this.#clock = start.clock;
+    this.#rowsRoot = start.rows;
+    this.#byIdRoot = start.byId;
+    const nodeSource = <V>(isValue: (v: unknown) => v is V) => ({
+      peekNode: (cid: CID) => this.#nodes.get(cid) as TreeNode<V> | undefined,
+      getNode: (cid: CID): Promise<TreeNode<V>> => {
+        const held = this.#nodes.get(cid) ?? source.savedNode(cid, isValue);
+        if (!held)
+          return Promise.reject(
+            new KilnError(
+              "corrupt",
+              `index ${this.name}: node ${cid.toString()} is not held`,
+            ),
+          );
+        this.#nodes.set(cid, held);
+        return Promise.resolve(held as TreeNode<V>);
       },
     });
+    this.#rows = new ProllyTree<RowValue>({
+      crypto: source.crypto,
+      source: nodeSource(isRowValue),
+    });
+    this.#byId = new ProllyTree<string[]>({
+      crypto: source.crypto,
+      source: nodeSource(isRowKeys),
+    });
+    this.#nodeOf = (cid) => nodeSource(isAny).getNode(cid);
   }
+
+  readonly #nodeOf: (cid: CID) => Promise<TreeNode<unknown>>;
 
   /** Folds in every change since the clock this index last saw. */
   catchUp(): Promise<void> {
@@ -110,35 +150,68 @@ export class Index {
   }
 
   async #catchUp(): Promise<void> {
+    if (sameClock(this.#clock, this.source.clock())) return;
     const { rows, clock } = await this.source.changes(this.#clock);
     if (rows.length > 0) {
-      const edits: TreeEdit<RowValue>[] = [];
-      const next = new Map<string, string[]>();
+      const rowEdits: TreeEdit<RowValue>[] = [];
+      const idEdits: TreeEdit<string[]>[] = [];
       for (const row of rows) {
-        for (const old of this.#rowsOf.get(row.id) ?? [])
-          edits.push({ key: old, value: undefined });
+        for (const old of (await this.#byId.get(this.#byIdRoot, row.id)) ?? [])
+          rowEdits.push({ key: old, value: undefined });
         const keys: string[] = [];
         if ("doc" in row) {
           let n = 0;
           for (const [key, value] of this.#emitted(row.doc)) {
             const k = encodeKey([key, row.id, n++]);
             keys.push(k);
-            edits.push({ key: k, value });
+            rowEdits.push({ key: k, value });
           }
         }
-        next.set(row.id, keys);
+        idEdits.push({
+          key: row.id,
+          value: keys.length > 0 ? keys : undefined,
+        });
       }
-      // Later edits of a key win: a row that moves is deleted, then put again if it stays.
-      const update = await this.#tree.apply(this.#root, edits);
-      for (const cid of update.replaced) this.#nodes.delete(cid);
-      for (const n of update.nodes) this.#nodes.set(n.cid, n);
-      this.#root = update.root;
-      for (const [id, keys] of next) {
-        if (keys.length > 0) this.#rowsOf.set(id, keys);
-        else this.#rowsOf.delete(id);
-      }
+      // Later edits of a key win: a row that stays is deleted, then put again.
+      this.#rowsRoot = this.#apply(
+        await this.#rows.apply(this.#rowsRoot, rowEdits),
+      );
+      this.#byIdRoot = this.#apply(
+        await this.#byId.apply(this.#byIdRoot, idEdits),
+      );
     }
     this.#clock = clock;
+  }
+
+  #apply<V>(update: TreeUpdate<V>): CID | undefined {
+    for (const cid of update.replaced) this.#nodes.delete(cid);
+    for (const n of update.nodes) this.#nodes.set(n.cid, n);
+    return update.root;
+  }
+
+  /** The index as a checkpoint saves it: its state and every node of its two trees. */
+  async snapshot(field: string): Promise<IndexSnapshot> {
+    await this.catchUp();
+    const nodes: { cid: CID; bytes: Uint8Array }[] = [];
+    const stack = [this.#rowsRoot, this.#byIdRoot].filter(
+      (c): c is CID => c !== undefined,
+    );
+    while (stack.length > 0) {
+      const cid = stack.pop()!;
+      const node = await this.#nodeOf(cid);
+      nodes.push({
+        cid,
+        bytes: encodeTreeNode(node.level, node.keys, node.values),
+      });
+      if (node.level > 0) for (const c of node.values) stack.push(c as CID);
+    }
+    return {
+      field,
+      clock: this.#clock,
+      rows: this.#rowsRoot,
+      byId: this.#byIdRoot,
+      nodes,
+    };
   }
 
   #emitted(doc: Doc): [IndexKey, RowValue][] {
@@ -198,7 +271,7 @@ export class Index {
     if (descending && options.keys === undefined) ranges.reverse();
     const rows: { id: string; key: IndexKey; value: RowValue }[] = [];
     for (const range of ranges) {
-      for await (const [k, value] of this.#tree.entries(this.#root, {
+      for await (const [k, value] of this.#rows.entries(this.#rowsRoot, {
         ...range,
         reverse: descending,
       })) {
@@ -222,4 +295,11 @@ export function fieldMap(path: string): MapFn {
     }
     if (v !== undefined && isIndexKey(v)) emit(v);
   };
+}
+
+function sameClock(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  const sa = [...a].sort();
+  const sb = [...b].sort();
+  return sa.every((x, i) => x === sb[i]);
 }
