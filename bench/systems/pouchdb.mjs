@@ -59,7 +59,8 @@ export async function open(dir, name) {
       }
       const { docs, warning } = await db.find({
         selector: { [field]: key },
-        ...(limit === undefined ? {} : { limit }),
+        // find's default limit is 25: ask for every match unless a limit is given
+        limit: limit ?? Number.MAX_SAFE_INTEGER,
       });
       if (warning) throw new Error(`pouchdb-find: ${warning}`);
       return docs.map((doc) => ({ id: doc._id, key: doc[field], doc }));

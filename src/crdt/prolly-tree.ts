@@ -114,6 +114,36 @@ export class ProllyTree<V> {
     root: CID | undefined,
     options: { gte?: string; lte?: string; reverse?: boolean } = {},
   ): AsyncGenerator<[string, V]> {
+    for await (const batch of this.#batches(root, options)) yield* batch;
+  }
+
+  /** Up to `limit` entries in key order (or reverse) within the bounds, as one array. */
+  async range(
+    root: CID | undefined,
+    options: {
+      gte?: string;
+      lte?: string;
+      reverse?: boolean;
+      limit?: number;
+    } = {},
+  ): Promise<[string, V][]> {
+    const out: [string, V][] = [];
+    const limit = options.limit ?? Infinity;
+    if (limit <= 0) return out;
+    for await (const batch of this.#batches(root, options)) {
+      for (const e of batch) {
+        out.push(e);
+        if (out.length >= limit) return out;
+      }
+    }
+    return out;
+  }
+
+  /** The entries within the bounds, one leaf's worth at a time (no promise per entry). */
+  async *#batches(
+    root: CID | undefined,
+    options: { gte?: string; lte?: string; reverse?: boolean },
+  ): AsyncGenerator<[string, V][]> {
     if (!root) return;
     const { gte, lte, reverse = false } = options;
     let node!: (cid: CID) => TreeNode<V>;
@@ -126,6 +156,8 @@ export class ProllyTree<V> {
     let leaf = await step(() => cursor.seek(reverse ? lte : gte, reverse));
     while (leaf) {
       const keys = leaf.keys;
+      const batch: [string, V][] = [];
+      let done = false;
       if (!reverse) {
         for (
           let i = gte === undefined ? 0 : lowerBound(keys, gte);
@@ -133,18 +165,26 @@ export class ProllyTree<V> {
           i++
         ) {
           const k = keys[i]!;
-          if (lte !== undefined && k > lte) return;
-          yield [k, leaf.values[i] as V];
+          if (lte !== undefined && k > lte) {
+            done = true;
+            break;
+          }
+          batch.push([k, leaf.values[i] as V]);
         }
       } else {
         const start =
           lte === undefined ? keys.length - 1 : upperBound(keys, lte) - 1;
         for (let i = start; i >= 0; i--) {
           const k = keys[i]!;
-          if (gte !== undefined && k < gte) return;
-          yield [k, leaf.values[i] as V];
+          if (gte !== undefined && k < gte) {
+            done = true;
+            break;
+          }
+          batch.push([k, leaf.values[i] as V]);
         }
       }
+      if (batch.length > 0) yield batch;
+      if (done) return;
       leaf = await step(() => (reverse ? cursor.previous() : cursor.next()));
     }
   }

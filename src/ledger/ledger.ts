@@ -213,7 +213,7 @@ export class Ledger {
     return this.#guard(async () => {
       const rows: QueryRow[] = await this.#indexFor(index).query(options);
       if (options.includeDocs ?? true)
-        for (const row of rows) row.doc = await this.get(row.id);
+        for (const row of rows) row.doc = await this.#currentDoc(row.id);
       return { rows };
     });
   }
@@ -386,6 +386,19 @@ export class Ledger {
       await this.#notify(changed);
       return changed;
     });
+  }
+
+  /** `id`'s current doc, which an index row says exists. */
+  async #currentDoc(id: string): Promise<Doc> {
+    const { state, blocks } = this.#p;
+    if (!this.#lazy) {
+      const winner = state.winner(id);
+      if (!winner?.doc) throw new NotFoundError(id);
+      return { _id: id, ...(await blocks.getDoc(id, winner)) };
+    }
+    const cid = await state.tree.get(state.root, id);
+    if (!cid) throw new NotFoundError(id);
+    return { _id: id, ...(await blocks.getDocByCid(id, cid)) };
   }
 
   /** The body of `id`'s current doc `cid`. */

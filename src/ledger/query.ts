@@ -9,12 +9,7 @@
 import type { CID } from "multiformats/cid";
 import type { CryptoProvider } from "../blocks/crypto.js";
 import type { IndexKey } from "../crdt/collate.js";
-import {
-  decodeKey,
-  encodeKey,
-  isIndexKey,
-  keyPrefixRange,
-} from "../crdt/collate.js";
+import { encodeKey, isIndexKey, keyPrefixRange } from "../crdt/collate.js";
 import type { TreeEdit, TreeNode, TreeUpdate } from "../crdt/prolly-tree.js";
 import { encodeTreeNode } from "../crdt/tree-node-codec.js";
 import type { IndexSnapshot } from "./checkpoint-writer.js";
@@ -76,10 +71,16 @@ export interface IndexSource {
   ): TreeNode<V> | undefined;
 }
 
-type RowValue = IndexKey | null;
+/** A row's leaf value: [key, doc id, emitted value or null] (no decoding on reads). */
+type RowValue = [IndexKey, string, IndexKey | null];
 /** For walking nodes whose values are copied, not read (saving them). */
 const isAny = (_v: unknown): _v is unknown => true;
-const isRowValue = (v: unknown): v is RowValue => v === null || isIndexKey(v);
+const isRowValue = (v: unknown): v is RowValue =>
+  Array.isArray(v) &&
+  v.length === 3 &&
+  isIndexKey(v[0]) &&
+  typeof v[1] === "string" &&
+  (v[2] === null || isIndexKey(v[2]));
 const isRowKeys = (v: unknown): v is string[] =>
   Array.isArray(v) && v.every((k) => typeof k === "string");
 
@@ -164,7 +165,7 @@ export class Index {
           for (const [key, value] of this.#emitted(row.doc)) {
             const k = encodeKey([key, row.id, n++]);
             keys.push(k);
-            rowEdits.push({ key: k, value });
+            rowEdits.push({ key: k, value: [key, row.id, value] });
           }
         }
         idEdits.push({
@@ -214,8 +215,8 @@ export class Index {
     };
   }
 
-  #emitted(doc: Doc): [IndexKey, RowValue][] {
-    const out: [IndexKey, RowValue][] = [];
+  #emitted(doc: Doc): [IndexKey, IndexKey | null][] {
+    const out: [IndexKey, IndexKey | null][] = [];
     try {
       this.map(doc, (key, value) => {
         if (!isIndexKey(key))
@@ -233,7 +234,7 @@ export class Index {
 
   async query(
     options: QueryOptions,
-  ): Promise<{ id: string; key: IndexKey; value: RowValue }[]> {
+  ): Promise<{ id: string; key: IndexKey; value: IndexKey | null }[]> {
     await this.catchUp();
     const { descending = false, limit } = options;
     if (limit !== undefined && (!Number.isInteger(limit) || limit < 0))
@@ -269,16 +270,16 @@ export class Index {
       ranges.push({ gte: `\u0006${r.gte}`, lte: `\u0006${r.lte}` });
     } else ranges.push({});
     if (descending && options.keys === undefined) ranges.reverse();
-    const rows: { id: string; key: IndexKey; value: RowValue }[] = [];
+    const rows: { id: string; key: IndexKey; value: IndexKey | null }[] = [];
     for (const range of ranges) {
-      for await (const [k, value] of this.#rows.entries(this.#rowsRoot, {
+      const left = limit === undefined ? undefined : limit - rows.length;
+      if (left === 0) break;
+      const found = await this.#rows.range(this.#rowsRoot, {
         ...range,
         reverse: descending,
-      })) {
-        if (limit !== undefined && rows.length >= limit) return rows;
-        const [key, id] = decodeKey(k) as [IndexKey, string, number];
-        rows.push({ id, key, value });
-      }
+        ...(left !== undefined ? { limit: left } : {}),
+      });
+      for (const [, [key, id, value]] of found) rows.push({ id, key, value });
     }
     return limit !== undefined ? rows.slice(0, limit) : rows;
   }
