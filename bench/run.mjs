@@ -27,7 +27,7 @@ const DATA_ROOT = join(BENCH, ".data");
 // each bench run keeps its stores in its own folder, so two runs at once can't wipe each other's
 const DATA = join(DATA_ROOT, `run-${process.pid}`);
 const RESULTS = join(BENCH, "results");
-const WORKLOADS = ["write", "bulk", "get", "reopen", "scale"];
+const WORKLOADS = ["write", "bulk", "get", "reopen", "scale", "query"];
 
 const HELP = `usage: npm run bench [-- options]   (or: node bench/run.mjs [options])
 
@@ -35,7 +35,8 @@ options
   --quick              smoke run: 1,000 docs, 1 run, small scale sizes
   --systems=a,b        subset of: ${SYSTEMS.join(", ")}
   --workloads=a,b      subset of: ${WORKLOADS.join(", ")}
-                       (write = workloads 1, 5, 6; reopen = 4; scale = 7)
+                       (write = workloads 1, 5, 6; reopen = 4; scale = 7;
+                       query = Q1-Q4)
   --no-build           do not run \`npm run build\` for Kiln first
   --no-install         do not install bench/node_modules when missing
   -h, --help
@@ -50,6 +51,14 @@ environment
   BENCH_SCALE_SIZES=1000,100000   ledger sizes for workload 7
   BENCH_SCALE_PUTS=1000           sequential puts timed at each size
   BENCH_SCALE_PEERS=1  also run workload 7 on the peers (default: Kiln only)
+  BENCH_QUERY_REPEATS=20   Q2: repeats of the query after the first (median)
+  BENCH_QUERY_CYCLES=50    Q3: put-then-query cycles
+  BENCH_QUERY_SLOW_RUNS=1  runs of the slow query tasks: the peers' Q1-Q3 and Kiln's Q4
+                           (Kiln's Q1-Q3 run BENCH_RUNS times)
+  BENCH_POUCH_QREPEATS=5, BENCH_POUCH_QCYCLES=6   caps on PouchDB's Q2 repeats, Q3 cycles
+  BENCH_FP_QREPEATS=2, BENCH_FP_QCYCLES=2         caps on Fireproof's (~10 s a query)
+  BENCH_QUERY_LIMIT_DOCS=100000   Q4: ledger size (Kiln only)
+  BENCH_QUERY_LIMIT_REPEATS=200   Q4: timed limit-10 queries (median)
   BENCH_TIMEOUT_S=300  per child process
   BENCH_CLOSE_GRACE_S=5   how long a child may take to close() after its numbers are in
   BENCH_KEEP_DATA=1    keep the stores under bench/.data/run-<pid>/
@@ -96,6 +105,14 @@ const opts = {
     .filter((n) => n > 0),
   scalePuts: int(env.BENCH_SCALE_PUTS, quick ? 200 : 1000),
   scalePeers: env.BENCH_SCALE_PEERS === "1",
+  query: {
+    repeats: int(env.BENCH_QUERY_REPEATS, quick ? 5 : 20),
+    cycles: int(env.BENCH_QUERY_CYCLES, quick ? 10 : 50),
+    slowRuns: int(env.BENCH_QUERY_SLOW_RUNS, 1),
+    limit: 10,
+    limitSize: int(env.BENCH_QUERY_LIMIT_DOCS, quick ? 10000 : 100000),
+    limitRepeats: int(env.BENCH_QUERY_LIMIT_REPEATS, quick ? 50 : 200),
+  },
   timeoutMs: int(env.BENCH_TIMEOUT_S, 300) * 1000,
   closeGraceS: int(env.BENCH_CLOSE_GRACE_S, 5),
   keepData: env.BENCH_KEEP_DATA === "1",
@@ -135,8 +152,8 @@ const npm = process.platform === "win32" ? "npm.cmd" : "npm";
 
 /** Install the peers into bench/node_modules if they are missing. */
 function ensurePeers() {
-  const need = ["pouchdb", "@fireproof/core"].filter((p) =>
-    opts.systems.includes(p === "pouchdb" ? "pouchdb" : "fireproof"),
+  const need = ["pouchdb", "pouchdb-find", "@fireproof/core"].filter((p) =>
+    opts.systems.includes(p.startsWith("pouchdb") ? "pouchdb" : "fireproof"),
   );
   const missing = need.filter(
     (p) => !existsSync(join(BENCH, "node_modules", p, "package.json")),
@@ -340,9 +357,17 @@ const tasks = [];
 for (let run = 1; run <= opts.runs; run++) {
   for (const wl of opts.workloads) {
     for (const s of active) {
-      if (wl !== "scale") tasks.push({ run, wl, s });
-      else if (s === "kiln" || opts.scalePeers)
-        for (const size of opts.scaleSizes) tasks.push({ run, wl, s, size });
+      if (wl === "scale") {
+        if (s === "kiln" || opts.scalePeers)
+          for (const size of opts.scaleSizes) tasks.push({ run, wl, s, size });
+      } else if (wl === "query") {
+        // Kiln's Q1-Q3 take seconds, every run; the peers' (a minute for Fireproof) and
+        // Kiln's Q4 (a 100k-doc pre-fill) only in the first BENCH_QUERY_SLOW_RUNS runs
+        const slow = run <= opts.query.slowRuns;
+        if (s === "kiln" || slow) tasks.push({ run, wl, s });
+        if (s === "kiln" && slow)
+          tasks.push({ run, wl: "queryLimit", s, size: opts.query.limitSize });
+      } else tasks.push({ run, wl, s });
     }
   }
 }
@@ -398,6 +423,22 @@ for (const t of tasks) {
       puts: opts.scalePuts,
       prefillBatch: 1000,
     });
+  } else if (t.wl === "query") {
+    r = await runChild({
+      ...base,
+      workload: "query",
+      repeats: opts.query.repeats,
+      cycles: opts.query.cycles,
+    });
+  } else if (t.wl === "queryLimit") {
+    r = await runChild({
+      ...base,
+      workload: "queryLimit",
+      size: t.size,
+      prefillBatch: 1000,
+      limit: opts.query.limit,
+      repeats: opts.query.limitRepeats,
+    });
   } else {
     r = await runChild({ ...base, workload: t.wl });
   }
@@ -412,7 +453,7 @@ for (const t of tasks) {
   if (!midLine) process.stderr.write("    → ");
 
   if (!r.ok) {
-    const key = t.wl === "scale" ? `scale@${t.size}` : t.wl;
+    const key = t.wl === "scale" ? `scale@${t.size}` : t.wl; // queryLimit: Q4
     results[t.s].errors[key] = r.error;
     const openOnly =
       t.wl === "reopen" && /^open took (\d+) ms/.exec(r.error ?? "");
@@ -458,6 +499,24 @@ for (const t of tasks) {
         `${x.reopenMs.toFixed(1)} ms open+get (import ${x.importMs.toFixed(0)} ms, not timed) (${secs} s)`,
       );
       break;
+    case "query":
+      push(t.s, "queryFirstMs", x.queryFirstMs);
+      push(t.s, "queryRepeatMs", x.queryRepeatMs, x.repeats);
+      push(t.s, "queryRepeatMinMs", x.queryRepeatMinMs);
+      push(t.s, "queryCycleMs", x.queryCycleMs, x.cycles);
+      push(t.s, "queryRows", x.rows);
+      log(
+        `${x.rows} rows: first ${x.queryFirstMs.toFixed(0)} ms, repeat ${x.queryRepeatMs.toFixed(1)} ms (n=${x.repeats}), put+query ${x.queryCycleMs?.toFixed(1)} ms (n=${x.cycles}) (${secs} s)`,
+      );
+      break;
+    case "queryLimit":
+      push(t.s, "queryLimitMs", x.queryLimitMs, x.repeats);
+      push(t.s, "queryLimitMinMs", x.queryLimitMinMs);
+      push(t.s, "queryLimitBuildMs", x.queryLimitBuildMs);
+      log(
+        `limit ${x.limit} at ${x.size.toLocaleString("en-US")} docs: ${x.queryLimitMs.toFixed(3)} ms (first query, building the index: ${x.queryLimitBuildMs.toFixed(0)} ms) (${secs} s)`,
+      );
+      break;
     case "scale":
       push(t.s, `scalePut@${t.size}`, x.scalePut, x.count);
       log(
@@ -488,6 +547,7 @@ const { table, footnotes } = renderTable(results, counts, {
   skipped,
   docs: opts.docs,
   scale,
+  query: opts.query,
 });
 const loadEnd = os.loadavg()[0];
 // the bench itself keeps about one core busy, so only load beyond that means other work
@@ -512,7 +572,7 @@ const md = `# Kiln benchmark
 ${Object.entries(skipped)
   .map(([s, why]) => `- **${LABELS[s]} not run**: ${why}\n`)
   .join("")}
-Ratios are Kiln/peer for rates and peer/Kiln for times, bytes and MiB, so **a ratio > 1 means Kiln is better**. Targets are Kiln vs PouchDB.
+Ratios are Kiln/peer for rates and peer/Kiln for times, bytes and MiB, so **a ratio > 1 means Kiln is better**. Targets are Kiln vs PouchDB unless they name another peer or an absolute bound.
 
 ${table}
 
@@ -523,7 +583,13 @@ ${footnotes.join("\n\n")}${footnotes.length ? "\n\n" : ""}How each number is tak
 - 4: the store of workload 3 (bulk-loaded, ${opts.batch} a batch, and closed; or built the same way if workload 3 is not run); a fresh child imports the library (not timed; median import: ${reopenImport}) and times open + one get of a random doc. The OS page cache is warm.
 - 5: \`du\` (allocated blocks) of the run's whole data directory (store and keys) right after workload 1's last put, divided by the docs written; then \`compact()\` on the same instance, \`close()\`, and measured again. Apparent bytes are in the raw data below.
 - 6: \`process.memoryUsage().rss\` after \`gc()\`, sampled after the library is imported and the docs generated but before open, and again after the last put of workload 1 (each system in its own process).
-${scale ? `- 7: each size first warms up with the same sequential puts into a scratch ledger, then the ledger is pre-filled with bulk (1,000 docs a batch), neither timed; then ${opts.scalePuts.toLocaleString("en-US")} sequential puts of new docs are timed.${opts.scalePeers ? "" : " Kiln only (BENCH_SCALE_PEERS=1 adds the peers)."}\n` : ""}- Durability differs: PouchDB's leveldown writes are not fsync'd per put; read each system's notes above.
+${scale ? `- 7: each size first warms up with the same sequential puts into a scratch ledger, then the ledger is pre-filled with bulk (1,000 docs a batch), neither timed; then ${opts.scalePuts.toLocaleString("en-US")} sequential puts of new docs are timed.${opts.scalePeers ? "" : " Kiln only (BENCH_SCALE_PEERS=1 adds the peers)."}\n` : ""}${
+  opts.workloads.includes("query")
+    ? `- Q1–Q3 (\`query\`): ${opts.docs.toLocaleString("en-US")} query docs (the generated docs with \`status\` redrawn so about half are "open") bulk-loaded untimed; Q1 times the first \`status = "open"\` query, index creation and build included (Kiln \`query("status", { key })\`; PouchDB pouchdb-find \`createIndex\` + \`find\`; Fireproof \`query("status", { key })\`), docs included in every system; Q2 the median of ${opts.query.repeats} repeats; Q3 ${opts.query.cycles} cycles of (put one doc with its status changed — closing an open doc, then reopening it — and query again), mean ms per cycle. Every result is checked against the generator (row count, ids, status of each doc). Kiln's Q1–Q3 run ${opts.runs} time(s); the peers' ${Math.min(opts.runs, opts.query.slowRuns)} (BENCH_QUERY_SLOW_RUNS).
+- Q4 (\`query\`, Kiln only, ${Math.min(opts.runs, opts.query.slowRuns)} run(s)): ${opts.query.limitSize.toLocaleString("en-US")} query docs bulk-loaded (1,000 a batch), a first \`limit: ${opts.query.limit}\` query builds the index (untimed; raw values: queryLimitBuildMs), then the median of ${opts.query.limitRepeats} \`query("status", { key: "open", limit: ${opts.query.limit} })\`, each checked (${opts.query.limit} distinct open docs, same rows every time).
+`
+    : ""
+}- Durability differs: PouchDB's leveldown writes are not fsync'd per put; read each system's notes above.
 
 Total bench time: ${elapsed.toFixed(0)} s.
 ${errors.length ? `\n## Errors\n\nKnown peer bugs behind some of these are described in bench/README.md (Caveats).\n\n${errors.map((e) => `- ${e}`).join("\n")}\n` : ""}${slowCloses.length ? `\n## Slow close()\n\n${slowCloses.map((e) => `- ${e}`).join("\n")}\n` : ""}${

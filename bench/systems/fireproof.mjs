@@ -12,8 +12,9 @@ export const label = "Fireproof";
 export const seqPutCap = Number(process.env.BENCH_FP_SEQ ?? 300);
 /** ...and its gets at ~500/s: time this many of the random-order gets (BENCH_FP_GETS). */
 export const getCap = Number(process.env.BENCH_FP_GETS ?? 2000);
-/** ...and a put-then-query cycle over 10,000 docs takes it ~? s: cap the cycles (BENCH_FP_QCYCLES). */
-export const queryCycleCap = Number(process.env.BENCH_FP_QCYCLES ?? 10);
+/** ...and a query of ~5,000 docs ~10 s, a put-then-query cycle ~7 s: cap Q2 and Q3. */
+export const queryRepeatCap = Number(process.env.BENCH_FP_QREPEATS ?? 2);
+export const queryCycleCap = Number(process.env.BENCH_FP_QCYCLES ?? 2);
 
 let fireproof;
 

@@ -10,6 +10,10 @@ export const label = "PouchDB";
 
 let PouchDB;
 
+/** A find of ~5,000 docs takes PouchDB 1-2 s: cap Q2's repeats and Q3's cycles. */
+export const queryRepeatCap = Number(process.env.BENCH_POUCH_QREPEATS ?? 5);
+export const queryCycleCap = Number(process.env.BENCH_POUCH_QCYCLES ?? 6);
+
 /** Import the library; throws with a clear message if it is not installed. */
 export async function load() {
   const mod = await import("pouchdb");

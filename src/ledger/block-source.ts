@@ -142,6 +142,12 @@ export class BlockSource {
     }
   }
 
+  /** The decoded body cached on a version, if there is one (no I/O, no promise). */
+  cachedBody(version: Version): DocBody | undefined {
+    const c = version.cache;
+    return c === undefined || c instanceof RawDoc ? undefined : (c as DocBody);
+  }
+
   async getDoc(id: string, version: Version): Promise<DocBody> {
     if (version.cache instanceof RawDoc) {
       const body = decodeBody(version.cache.bytes, version.doc!);

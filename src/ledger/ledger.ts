@@ -213,7 +213,14 @@ export class Ledger {
     return this.#guard(async () => {
       const rows: QueryRow[] = await this.#indexFor(index).query(options);
       if (options.includeDocs ?? true)
-        for (const row of rows) row.doc = await this.#currentDoc(row.id);
+        for (const row of rows) {
+          // Most docs are cached: take them without a promise per row.
+          const winner = this.#lazy ? undefined : this.#p.state.winner(row.id);
+          const body = winner && this.#p.blocks.cachedBody(winner);
+          row.doc = body
+            ? { _id: row.id, ...body }
+            : await this.#currentDoc(row.id);
+        }
       return { rows };
     });
   }
