@@ -56,7 +56,7 @@ environment
   BENCH_QUERY_SLOW_RUNS=1  runs of the slow query tasks: the peers' Q1-Q3 and Kiln's Q4
                            (Kiln's Q1-Q3 run BENCH_RUNS times)
   BENCH_POUCH_QREPEATS=5, BENCH_POUCH_QCYCLES=6   caps on PouchDB's Q2 repeats, Q3 cycles
-  BENCH_FP_QREPEATS=2, BENCH_FP_QCYCLES=2         caps on Fireproof's (~10 s a query)
+  BENCH_FP_QREPEATS=2, BENCH_FP_QCYCLES=2         caps on Fireproof's (~5-10 s a query)
   BENCH_QUERY_LIMIT_DOCS=100000   Q4: ledger size (Kiln only)
   BENCH_QUERY_LIMIT_REPEATS=200   Q4: timed limit-10 queries (median)
   BENCH_TIMEOUT_S=300  per child process

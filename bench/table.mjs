@@ -245,7 +245,7 @@ export function renderTable(results, counts, opts) {
         if (med[s] !== undefined && n !== undefined && n !== want) {
           text += ` (n=${n})§`;
           footnotes.add(
-            `§ Q2/Q3: a find of ~5,000 docs takes PouchDB 1–2 s and Fireproof ~10 s, so they time fewer repeats/cycles than Kiln (${opts.query.repeats}/${opts.query.cycles}; n shown; BENCH_POUCH_QREPEATS, BENCH_POUCH_QCYCLES, BENCH_FP_QREPEATS, BENCH_FP_QCYCLES).`,
+            `§ Q2/Q3: a query returning ~5,000 docs takes PouchDB ~1–2 s and Fireproof ~5–10 s, so they time fewer repeats/cycles than Kiln (${opts.query.repeats}/${opts.query.cycles}; n shown; BENCH_POUCH_QREPEATS, BENCH_POUCH_QCYCLES, BENCH_FP_QREPEATS, BENCH_FP_QCYCLES).`,
           );
         }
       } else if (
