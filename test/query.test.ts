@@ -366,3 +366,45 @@ describe("saved indexes", () => {
     await again.close();
   });
 });
+
+describe("queries and concurrent writes", () => {
+  it("a write awaited while a query is in flight is never lost by the index", async () => {
+    const l = await openLedger("race", { storage: "memory://" });
+    await l.bulk(
+      Array.from({ length: 500 }, (_, i) => ({
+        _id: `d${String(i).padStart(4, "0")}`,
+        status: "open",
+      })),
+    );
+    await l.query("status", { key: "open", limit: 1 });
+    await l.bulk(
+      Array.from({ length: 500 }, (_, i) => ({ _id: `e${i}`, status: "open" })),
+    );
+    const inFlight = l.query("status", { key: "open", limit: 1 });
+    await l.put({ _id: "late", status: "open" });
+    await inFlight;
+    expect(
+      (await l.query("status", { key: "open", includeDocs: false })).rows,
+    ).toHaveLength(1001);
+    await l.close();
+  });
+
+  it("a row's doc is the version its key came from, even when writes race the query", async () => {
+    const l = await openLedger("race2", { storage: "memory://" });
+    await l.bulk(
+      Array.from({ length: 300 }, (_, i) => ({ _id: `d${i}`, status: "open" })),
+    );
+    const query = l.query("status", { key: "open" });
+    const writes = Promise.all([
+      l.del("d7"),
+      l.put({ _id: "d8", status: "closed" }),
+    ]);
+    const { rows } = await query;
+    await writes;
+    for (const row of rows) expect(row.doc?.status).toBe(row.key);
+    const after = await l.query("status", { key: "open", includeDocs: false });
+    expect(after.rows.map((r) => r.id)).not.toContain("d7");
+    expect(after.rows.map((r) => r.id)).not.toContain("d8");
+    await l.close();
+  });
+});

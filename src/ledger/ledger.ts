@@ -210,19 +210,25 @@ export class Ledger {
     index: string | MapFn,
     options: QueryOptions = {},
   ): Promise<{ rows: QueryRow[] }> {
-    return this.#guard(async () => {
-      const rows: QueryRow[] = await this.#indexFor(index).query(options);
-      if (options.includeDocs ?? true)
-        for (const row of rows) {
-          // Most docs are cached: take them without a promise per row.
-          const winner = this.#lazy ? undefined : this.#p.state.winner(row.id);
-          const body = winner && this.#p.blocks.cachedBody(winner);
-          row.doc = body
-            ? { _id: row.id, ...body }
-            : await this.#currentDoc(row.id);
-        }
-      return { rows };
-    });
+    // In the write queue: the index catch-up, the walk and the docs all see one state, so a
+    // row's doc is the version its key came from, and no write lands in between.
+    return this.#guard(() =>
+      this.#queue.run(async () => {
+        const rows: QueryRow[] = await this.#indexFor(index).query(options);
+        if (options.includeDocs ?? true)
+          for (const row of rows) {
+            // Most docs are cached: take them without a promise per row.
+            const winner = this.#lazy
+              ? undefined
+              : this.#p.state.winner(row.id);
+            const body = winner && this.#p.blocks.cachedBody(winner);
+            row.doc = body
+              ? { _id: row.id, ...body }
+              : await this.#currentDoc(row.id);
+          }
+        return { rows };
+      }),
+    );
   }
 
   /**

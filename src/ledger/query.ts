@@ -103,7 +103,7 @@ export class Index {
   #rowsRoot: CID | undefined;
   #byIdRoot: CID | undefined;
   #clock: string[];
-  #catchingUp: Promise<void> | undefined;
+  #tail: Promise<void> = Promise.resolve();
 
   constructor(
     readonly name: string,
@@ -144,10 +144,11 @@ export class Index {
 
   /** Folds in every change since the clock this index last saw. */
   catchUp(): Promise<void> {
-    this.#catchingUp ??= this.#catchUp().finally(
-      () => (this.#catchingUp = undefined),
-    );
-    return this.#catchingUp;
+    // Runs one after another: a catch-up already running may have read the changes before
+    // this call's caller wrote, so this call gets a run of its own after it.
+    const run = this.#tail.then(() => this.#catchUp());
+    this.#tail = run.catch(() => undefined);
+    return run;
   }
 
   async #catchUp(): Promise<void> {

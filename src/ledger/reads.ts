@@ -77,7 +77,10 @@ export async function changeRows(
       throw new InvalidArgumentError(
         `changes: since names a commit this ledger does not hold: ${String(s)}`,
       );
+  // The heads this feed covers, taken with the events: docs load below across awaits, and a
+  // write landing meanwhile must show up in the next feed, not be marked as seen.
   const events = state.clock.since(since);
+  const heads = [...state.clock.heads];
   let taken = events.length;
   if (limit !== undefined) {
     // Count distinct ids whose last change falls in the prefix of events taken.
@@ -112,7 +115,7 @@ export async function changeRows(
     );
   }
   let clock: string[];
-  if (taken === events.length) clock = [...state.clock.heads];
+  if (taken === events.length) clock = heads;
   else {
     const superseded = new Set<string>();
     for (const e of prefix) for (const p of e.parents) superseded.add(p);
