@@ -317,6 +317,11 @@ describe("saved indexes", () => {
     expect(
       (await l.query("status", { key: "closed", includeDocs: false })).rows,
     ).toHaveLength(100);
+    // A map function is known by its source text: this one is written twice below.
+    const byStatus = (): MapFn => (doc, emit) => emit(doc.status as string, 1);
+    expect(
+      (await l.query(byStatus(), { key: "closed", includeDocs: false })).rows,
+    ).toHaveLength(100);
     const clock = l.clock;
     const key = l.key;
     await l.close();
@@ -336,8 +341,9 @@ describe("saved indexes", () => {
       decodeLedgerKey(key),
       nodeCompression,
     );
-    expect(cp.indexes.map((i) => [i.field, i.clock])).toEqual([
-      ["status", clock],
+    expect(cp.indexes.map((i) => [i.name, i.clock])).toEqual([
+      ["field:status", clock],
+      [expect.stringMatching(/^map:/) as unknown as string, clock],
     ]);
     await gateway.close();
 
@@ -363,6 +369,15 @@ describe("saved indexes", () => {
     expect(
       (await again.query("status", { key: "open", includeDocs: false })).rows,
     ).toHaveLength(201);
+    // A new function object with the same source resumes the saved map index.
+    const mapped = await again.query(byStatus(), {
+      key: "closed",
+      includeDocs: false,
+    });
+    expect(mapped.rows.slice(0, 2).map((r) => [r.id, r.value])).toEqual([
+      ["d006", 1],
+      ["d009", 1],
+    ]);
     await again.close();
   });
 });

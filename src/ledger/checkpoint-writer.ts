@@ -13,9 +13,10 @@ import { equalBytes } from "../util/bytes.js";
 import { VarintWriter } from "../util/varint.js";
 import type { CheckpointSource, Layout } from "./checkpoint.js";
 
-/** A field index as a checkpoint stores it: its state and the encoded nodes of its trees. */
+/** An index as a checkpoint stores it: its state and the encoded nodes of its trees. */
 export interface IndexSnapshot {
-  field: string;
+  /** `field:<path>` or `map:<sha-256 of the map function's source, base64url>`. */
+  name: string;
   clock: string[];
   rows: CID | undefined;
   byId: CID | undefined;
@@ -173,7 +174,7 @@ export async function encodeCheckpoint(
     extraIndex: extraTable.index,
     state: compression.deflate(stateBytes),
     indexes: indexes.map((i) => [
-      i.field,
+      i.name,
       i.clock.map((c) => CID.parse(c)),
       i.rows ?? null,
       i.byId ?? null,

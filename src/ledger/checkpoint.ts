@@ -54,13 +54,14 @@ export interface Layout {
   extra: Uint8Array;
   extraIndex: Uint8Array;
   state: Uint8Array;
-  /** Field indexes: [field, clock, rows root, by-id root]; their nodes are in `nodes`. */
+  /** Indexes: [name, clock, rows root, by-id root]; their nodes are in `nodes`. */
   indexes?: [string, CID[], CID | null, CID | null][];
 }
 
-/** A saved field index: the clock it is current at and the roots of its two trees. */
+/** A saved index: the clock it is current at and the roots of its two trees. */
 export interface SavedIndex {
-  field: string;
+  /** `field:<path>` or `map:<sha-256 of the map function's source, base64url>`. */
+  name: string;
   clock: string[];
   rows: CID | undefined;
   byId: CID | undefined;
@@ -176,8 +177,8 @@ export class Checkpoint {
       height,
     }));
     this.root = layout.root ?? undefined;
-    this.indexes = (layout.indexes ?? []).map(([field, clock, rows, byId]) => ({
-      field,
+    this.indexes = (layout.indexes ?? []).map(([name, clock, rows, byId]) => ({
+      name,
       clock: clock.map((c) => c.toString()),
       rows: rows ?? undefined,
       byId: byId ?? undefined,

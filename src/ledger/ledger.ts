@@ -23,6 +23,7 @@ import type { Doc, DocInput } from "./doc.js";
 import { checkId } from "./doc.js";
 import { allDocsRows, changeRows } from "./reads.js";
 import { readNewEvents } from "./commit-reader.js";
+import { toBase64url, utf8 } from "../util/bytes.js";
 import { Index, fieldMap } from "./query.js";
 import type { IndexSource, MapFn, QueryOptions, QueryRow } from "./query.js";
 import { prepareDoc, sealWrite } from "./write-commit.js";
@@ -75,8 +76,8 @@ export class Ledger {
   readonly #listeners = new Set<ChangesListener>();
   readonly #errorListeners = new Set<ErrorListener>();
   #closed = false;
-  readonly #fieldIndexes = new Map<string, Index>();
-  readonly #mapIndexes = new WeakMap<MapFn, Index>();
+  /** By name: `field:<path>` or `map:<sha-256 of the function's source>`. */
+  readonly #indexes = new Map<string, Index>();
   readonly #pending: { docs: PreparedDoc[]; done: Deferred<string[]> }[] = [];
   #commitQueued = false;
   readonly #headCids = new Map<string, CID>();
@@ -277,11 +278,28 @@ export class Ledger {
   }
 
   /**
-   * The index of a field, or of a map function object. A map function is known by identity,
-   * not by its source text: two closures with the same text may capture different values.
-   * Pass the same function object to reuse its index.
+   * The index of a field, or of a map function. A map function is known by its source text,
+   * as CouchDB and PouchDB views are: it must depend only on the doc it is given (no captured
+   * variables), and two functions with the same text share one index. That is what lets a
+   * map index be saved with the checkpoint and resumed by another process.
    */
   #indexFor(index: string | MapFn): Index {
+    let name: string;
+    let map: MapFn;
+    if (typeof index === "string") {
+      if (index.length === 0)
+        throw new InvalidArgumentError("query: the field name is empty");
+      name = `field:${index}`;
+      map = fieldMap(index);
+    } else if (typeof index === "function") {
+      name = `map:${toBase64url(this.#p.crypto.sha256(utf8(index.toString())))}`;
+      map = index;
+    } else
+      throw new InvalidArgumentError(
+        "query: index must be a field name or a map function",
+      );
+    const known = this.#indexes.get(name);
+    if (known) return known;
     const source: IndexSource = {
       changes: async (since) => {
         // Unguarded: an index also catches up while close() writes the last checkpoint.
@@ -295,34 +313,10 @@ export class Ledger {
       onError: (error) => this.#emitError(error),
       savedNode: (cid, isValue) => this.#p.blocks.checkpointNode(cid, isValue),
     };
-    if (typeof index === "string") {
-      if (index.length === 0)
-        throw new InvalidArgumentError("query: the field name is empty");
-      let found = this.#fieldIndexes.get(index);
-      if (!found) {
-        const saved = this.#p.blocks
-          .savedIndexes()
-          .find((i) => i.field === index);
-        found = new Index(`field ${index}`, fieldMap(index), source, saved);
-        this.#fieldIndexes.set(index, found);
-      }
-      return found;
-    }
-    if (typeof index !== "function")
-      throw new InvalidArgumentError(
-        "query: index must be a field name or a map function",
-      );
-    let found = this.#mapIndexes.get(index);
-    if (!found)
-      this.#mapIndexes.set(
-        index,
-        (found = new Index(
-          `map ${index.name || "(anonymous)"}`,
-          index,
-          source,
-        )),
-      );
-    return found;
+    const saved = this.#p.blocks.savedIndexes().find((i) => i.name === name);
+    const created = new Index(name, map, source, saved);
+    this.#indexes.set(name, created);
+    return created;
   }
 
   /** Calls `listener` with the changed rows after every local write and every merge. */
@@ -594,7 +588,7 @@ export class Ledger {
     const { state, blocks, crypto, key, storage, compression } = this.#p;
     // Field indexes are saved with the state, current at the same clock.
     const indexes = await Promise.all(
-      [...this.#fieldIndexes].map(([field, index]) => index.snapshot(field)),
+      [...this.#indexes.values()].map((index) => index.snapshot()),
     );
     const { bytes, checkpoint } = await encodeCheckpoint(
       state,

@@ -3,9 +3,8 @@
 // the clock it last saw, so keeping it current costs O(changes × log n); `limit` and
 // `descending` are applied inside the tree walk.
 //
-// Field indexes are saved (encrypted) in the ledger's checkpoint with the clock they are
-// current at, so a reopen does not rebuild them. A map-function index is known by the
-// function object, so it lives as long as the ledger object does.
+// Indexes are saved (encrypted) in the ledger's checkpoint with the clock they are current
+// at, so a reopen does not rebuild them. A map function is known by its source text.
 import type { CID } from "multiformats/cid";
 import type { CryptoProvider } from "../blocks/crypto.js";
 import type { IndexKey } from "../crdt/collate.js";
@@ -192,7 +191,7 @@ export class Index {
   }
 
   /** The index as a checkpoint saves it: its state and every node of its two trees. */
-  async snapshot(field: string): Promise<IndexSnapshot> {
+  async snapshot(): Promise<IndexSnapshot> {
     await this.catchUp();
     const nodes: { cid: CID; bytes: Uint8Array }[] = [];
     const stack = [this.#rowsRoot, this.#byIdRoot].filter(
@@ -208,7 +207,7 @@ export class Index {
       if (node.level > 0) for (const c of node.values) stack.push(c as CID);
     }
     return {
-      field,
+      name: this.name,
       clock: this.#clock,
       rows: this.#rowsRoot,
       byId: this.#byIdRoot,
