@@ -2,6 +2,7 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
+import { copyCommits, readCheckpoint } from "./fixtures/stores.js";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import {
   DecryptError,
@@ -10,9 +11,7 @@ import {
   openLedger,
 } from "../src/index.js";
 import type { Ledger } from "../src/index.js";
-import { memoryGateway } from "../src/index.js";
 import { CID } from "multiformats/cid";
-import { decodeEnvelope } from "../src/blocks/envelope.js";
 
 let dir: string;
 let url: string;
@@ -242,24 +241,9 @@ describe("Ledger API", () => {
     const l = await openLedger("auto", { storage: room, checkpointEvery: 50 });
     open.push(l);
     for (let i = 0; i < 120; i++) await l.put({ _id: `d${i % 30}`, i });
-    const gateway = await memoryGateway.open(
-      memoryGateway.parse(new URL(room)),
-    );
-    const bytes = await gateway.local!.getCheckpoint("auto");
-    expect(bytes).toBeDefined();
-    const { decodeCheckpoint } = await import("../src/ledger/checkpoint.js");
-    const { nodeCrypto } = await import("../src/blocks/node-crypto.js");
-    const { nodeCompression } =
-      await import("../src/blocks/node-compression.js");
-    const { decodeLedgerKey } = await import("../src/blocks/ledger-key.js");
-    const cp = await decodeCheckpoint(
-      bytes!,
-      nodeCrypto,
-      decodeLedgerKey(l.key),
-      nodeCompression,
-    );
-    expect(cp.heads[0]!.height).toBeGreaterThanOrEqual(100);
-    await gateway.close();
+    const cp = await readCheckpoint(room, "auto", l.key);
+    expect(cp).toBeDefined();
+    expect(cp!.heads[0]!.height).toBeGreaterThanOrEqual(100);
   });
 
   it("a second replica opened with the key reads the same docs; a wrong key is a DecryptError", async () => {
@@ -366,86 +350,5 @@ describe("Ledger API", () => {
       from: "resolved",
       _conflicts: [],
     });
-  });
-});
-
-/** Copies every commit reachable from the source heads (a stand-in for sync). */
-async function copyCommits(
-  from: string,
-  to: string,
-  name: string,
-): Promise<void> {
-  const source = await memoryGateway.open(memoryGateway.parse(new URL(from)));
-  const target = await memoryGateway.open(memoryGateway.parse(new URL(to)));
-  const heads = await source.getHeads(name);
-  const stack = [...heads];
-  const seen = new Set<string>();
-  while (stack.length > 0) {
-    const cid = stack.pop()!;
-    if (seen.has(cid.toString())) continue;
-    seen.add(cid.toString());
-    const bytes = (await source.getCommit(name, cid))!;
-    await target.putCommit(name, cid, bytes);
-    stack.push(...decodeEnvelope(bytes, "test").parents);
-  }
-  await source.close();
-  await target.close();
-}
-
-describe("group commit", () => {
-  it("writes queued together become one commit, in call order, each refused alone if bad", async () => {
-    const l = await openLedger("group", { storage: "memory://" });
-    await l.put({ _id: "keep", v: 0 });
-    const before = (await l.changes()).clock;
-    const results = await Promise.allSettled([
-      l.put({ _id: "a", v: 1 }),
-      l.put({ _id: "a", v: 2 }),
-      l.del("missing"),
-      l.bulk([
-        { _id: "b", v: 1 },
-        { _id: "c", v: 1 },
-      ]),
-      l.bulk([{ _id: "d", v: 1 }]).then(() => l.del("d")),
-      l.del("keep"),
-    ]);
-    expect(results.map((r) => r.status)).toEqual([
-      "fulfilled",
-      "fulfilled",
-      "rejected",
-      "fulfilled",
-      "fulfilled",
-      "fulfilled",
-    ]);
-    expect((results[2] as PromiseRejectedResult).reason).toMatchObject({
-      code: "not-found",
-    });
-    // The writes queued in one tick went into one commit: they resolve with the same clock.
-    const first = (results[0] as PromiseFulfilledResult<{ clock: string[] }>)
-      .value.clock;
-    for (const i of [1, 3, 5])
-      expect(
-        (results[i] as PromiseFulfilledResult<{ clock: string[] }>).value.clock,
-      ).toEqual(first);
-    expect(await l.get("a")).toEqual({ _id: "a", v: 2 });
-    await expect(l.get("keep")).rejects.toMatchObject({ code: "not-found" });
-    await expect(l.get("d")).rejects.toMatchObject({ code: "not-found" });
-    const since = await l.changes(before);
-    expect(since.rows.map((r) => r.id).sort()).toEqual([
-      "a",
-      "b",
-      "c",
-      "d",
-      "keep",
-    ]);
-    await l.close();
-  });
-
-  it("sequential awaited writes still make one commit each", async () => {
-    const l = await openLedger("seq", { storage: "memory://" });
-    const clocks = new Set<string>();
-    for (let i = 0; i < 5; i++)
-      clocks.add((await l.put({ _id: `x${i}` })).clock.join());
-    expect(clocks.size).toBe(5);
-    await l.close();
   });
 });

@@ -1,9 +1,9 @@
+import { copyCommits, readCheckpoint } from "./fixtures/stores.js";
 import { describe, expect, it } from "vitest";
 import { CID } from "multiformats/cid";
-import { memoryGateway, openLedger } from "../src/index.js";
+import { openLedger } from "../src/index.js";
 import type { Doc, IndexKey, MapFn, QueryOptions } from "../src/index.js";
 import { compareKeys } from "../src/crdt/collate.js";
-import { decodeEnvelope } from "../src/blocks/envelope.js";
 import { createRandom, testSeed } from "../src/util/random.js";
 
 const ids = (r: { rows: { id: string }[] }) => r.rows.map((x) => x.id);
@@ -283,27 +283,6 @@ describe("live", () => {
   });
 });
 
-async function copyCommits(
-  from: string,
-  to: string,
-  name: string,
-): Promise<void> {
-  const source = await memoryGateway.open(memoryGateway.parse(new URL(from)));
-  const target = await memoryGateway.open(memoryGateway.parse(new URL(to)));
-  const stack = [...(await source.getHeads(name))];
-  const seen = new Set<string>();
-  while (stack.length > 0) {
-    const cid = stack.pop()!;
-    if (seen.has(cid.toString())) continue;
-    seen.add(cid.toString());
-    const bytes = (await source.getCommit(name, cid))!;
-    await target.putCommit(name, cid, bytes);
-    stack.push(...decodeEnvelope(bytes, "test").parents);
-  }
-  await source.close();
-  await target.close();
-}
-
 describe("saved indexes", () => {
   it("a field index is saved in the checkpoint at its clock and resumes after a reopen", async () => {
     const room = `memory://saved-${Math.random().toString(36).slice(2)}`;
@@ -326,26 +305,12 @@ describe("saved indexes", () => {
     const key = l.key;
     await l.close();
 
-    // The checkpoint holds the index, current at the ledger's clock.
-    const gateway = await memoryGateway.open(
-      memoryGateway.parse(new URL(room)),
-    );
-    const { decodeCheckpoint } = await import("../src/ledger/checkpoint.js");
-    const { nodeCrypto } = await import("../src/blocks/node-crypto.js");
-    const { nodeCompression } =
-      await import("../src/blocks/node-compression.js");
-    const { decodeLedgerKey } = await import("../src/blocks/ledger-key.js");
-    const cp = await decodeCheckpoint(
-      (await gateway.local!.getCheckpoint("s"))!,
-      nodeCrypto,
-      decodeLedgerKey(key),
-      nodeCompression,
-    );
+    // The checkpoint holds the indexes, current at the ledger's clock.
+    const cp = (await readCheckpoint(room, "s", key))!;
     expect(cp.indexes.map((i) => [i.name, i.clock])).toEqual([
       ["field:status", clock],
       [expect.stringMatching(/^map:/) as unknown as string, clock],
     ]);
-    await gateway.close();
 
     const again = await openLedger("s", { storage: room });
     const closed = await again.query("status", { key: "closed", limit: 3 });
