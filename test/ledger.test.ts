@@ -1,8 +1,8 @@
+import { copyCommits, readCheckpoint } from "./fixtures/stores.js";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { copyCommits, readCheckpoint } from "./fixtures/stores.js";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import {
   DecryptError,
@@ -350,5 +350,63 @@ describe("Ledger API", () => {
       from: "resolved",
       _conflicts: [],
     });
+  });
+});
+
+describe("group commit", () => {
+  it("writes queued together become one commit, in call order, each refused alone if bad", async () => {
+    const l = await openLedger("group", { storage: "memory://" });
+    await l.put({ _id: "keep", v: 0 });
+    const before = (await l.changes()).clock;
+    const results = await Promise.allSettled([
+      l.put({ _id: "a", v: 1 }),
+      l.put({ _id: "a", v: 2 }),
+      l.del("missing"),
+      l.bulk([
+        { _id: "b", v: 1 },
+        { _id: "c", v: 1 },
+      ]),
+      l.bulk([{ _id: "d", v: 1 }]).then(() => l.del("d")),
+      l.del("keep"),
+    ]);
+    expect(results.map((r) => r.status)).toEqual([
+      "fulfilled",
+      "fulfilled",
+      "rejected",
+      "fulfilled",
+      "fulfilled",
+      "fulfilled",
+    ]);
+    expect((results[2] as PromiseRejectedResult).reason).toMatchObject({
+      code: "not-found",
+    });
+    // The writes queued in one tick went into one commit: they resolve with the same clock.
+    const first = (results[0] as PromiseFulfilledResult<{ clock: string[] }>)
+      .value.clock;
+    for (const i of [1, 3, 5])
+      expect(
+        (results[i] as PromiseFulfilledResult<{ clock: string[] }>).value.clock,
+      ).toEqual(first);
+    expect(await l.get("a")).toEqual({ _id: "a", v: 2 });
+    await expect(l.get("keep")).rejects.toMatchObject({ code: "not-found" });
+    await expect(l.get("d")).rejects.toMatchObject({ code: "not-found" });
+    const since = await l.changes(before);
+    expect(since.rows.map((r) => r.id).sort()).toEqual([
+      "a",
+      "b",
+      "c",
+      "d",
+      "keep",
+    ]);
+    await l.close();
+  });
+
+  it("sequential awaited writes still make one commit each", async () => {
+    const l = await openLedger("seq", { storage: "memory://" });
+    const clocks = new Set<string>();
+    for (let i = 0; i < 5; i++)
+      clocks.add((await l.put({ _id: `x${i}` })).clock.join());
+    expect(clocks.size).toBe(5);
+    await l.close();
   });
 });
