@@ -155,24 +155,20 @@ export class Ledger {
   get(id: string, options: { conflicts?: boolean } = {}): Promise<Doc> {
     return this.#guard(async () => {
       checkId(id);
-      const { state, blocks } = this.#p;
-      if (this.#lazy && !options.conflicts) {
-        const cid = await state.tree.get(state.root, id);
-        if (!cid) throw new NotFoundError(id);
-        return { _id: id, ...(await blocks.getDocByCid(id, cid)) };
-      }
+      if (!options.conflicts) return this.#currentDoc(id);
       await this.#full();
+      const { state, blocks } = this.#p;
       const versions = state.versions.get(id);
       const winner = versions?.[0];
       if (!winner?.doc) throw new NotFoundError(id);
-      const doc = { _id: id, ...(await blocks.getDoc(id, winner)) } as Doc;
-      if (options.conflicts) {
-        const losers: Doc[] = [];
-        for (const v of versions!.slice(1))
-          if (v.doc) losers.push({ _id: id, ...(await blocks.getDoc(id, v)) });
-        return { ...doc, _conflicts: losers };
-      }
-      return doc;
+      const losers: Doc[] = [];
+      for (const v of versions!.slice(1))
+        if (v.doc) losers.push({ _id: id, ...(await blocks.getDoc(id, v)) });
+      return {
+        _id: id,
+        ...(await blocks.getDoc(id, winner)),
+        _conflicts: losers,
+      };
     });
   }
 
