@@ -78,7 +78,23 @@ export default tseslint.config(
   layer("gateways", ["crdt", "sync", "ledger", "server", "cli"]),
   layer("sync", ["crdt", "ledger", "server", "cli"]),
   layer("ledger", ["server", "cli"]),
-  layer("server", ["crdt", "ledger", "cli", "gateways"]),
+  layer(
+    "server",
+    ["crdt", "ledger", "cli", "gateways"],
+    [
+      {
+        // The server is blind: of sync it may use only the protocol, of blocks only CIDs.
+        group: [
+          "**/sync/*",
+          "!**/sync/protocol",
+          "**/blocks/*",
+          "!**/blocks/cid.js",
+        ],
+        message:
+          "src/server may import only sync/protocol and blocks/cid (DESIGN.md: the server is blind)",
+      },
+    ],
+  ),
   {
     files: [
       "src/cli/**/*.ts",

@@ -16,7 +16,8 @@ export type KilnErrorCode =
   | "missing-commit"
   | "invalid-argument"
   | "io"
-  | "locked";
+  | "locked"
+  | "protocol";
 
 export class KilnError extends Error {
   readonly code: KilnErrorCode;

@@ -1,0 +1,34 @@
+// What a server (or any blind store) checks of a commit without the key: that its bytes hash
+// to its CID, and that it is a well-formed envelope, whose parents it then reports.
+import { CID } from "multiformats/cid";
+import { sha256 } from "multiformats/hashes/sha2";
+import { decodeEnvelope } from "../../blocks/envelope.js";
+import { equalBytes } from "../../util/bytes.js";
+import { ProtocolError } from "./error.js";
+
+const DAG_CBOR = 0x71;
+
+/** Throws ProtocolError cid-mismatch or bad-commit; returns the commit's parents. */
+export function checkCommit(cid: CID, bytes: Uint8Array): CID[] {
+  if (cid.code !== DAG_CBOR || cid.multihash.code !== sha256.code)
+    throw new ProtocolError(
+      "cid-mismatch",
+      `${cid.toString()} is not a dag-cbor sha2-256 CID`,
+    );
+  const digest = sha256.digest(bytes);
+  if (digest instanceof Promise) throw new Error("sha256 must be synchronous");
+  if (!equalBytes(digest.digest, cid.multihash.digest))
+    throw new ProtocolError(
+      "cid-mismatch",
+      `bytes do not hash to ${cid.toString()}`,
+    );
+  try {
+    return decodeEnvelope(bytes, `commit ${cid.toString()}`).parents;
+  } catch (cause) {
+    throw new ProtocolError(
+      "bad-commit",
+      `${cid.toString()} is not a commit envelope`,
+      { cause },
+    );
+  }
+}

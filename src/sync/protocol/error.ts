@@ -1,0 +1,62 @@
+// error (server → client): a refused request. With an `id` it answers that request; without
+// one it concerns the connection (a frame that could not be read at all). The connection
+// stays open unless the reason says otherwise (see docs/protocol.md).
+import * as z from "zod";
+import { KilnError } from "../../util/errors.js";
+import { requestId } from "./fields.js";
+
+export const ERROR_REASONS = [
+  "bad-frame",
+  "bad-message",
+  "unknown-type",
+  "version",
+  "too-large",
+  "cid-mismatch",
+  "bad-commit",
+  "missing-commit",
+  "unauthorized",
+  "forbidden",
+  "unavailable",
+  "internal",
+] as const;
+export type ErrorReason = (typeof ERROR_REASONS)[number];
+
+export const error = z.object({
+  t: z.literal("error"),
+  id: requestId.optional(),
+  reason: z.enum(ERROR_REASONS),
+  message: z.string().max(4096),
+});
+export type ErrorMessage = z.output<typeof error>;
+
+/** HTTP status for each reason when the error answers an HTTP request. */
+export const HTTP_STATUS: Record<ErrorReason, number> = {
+  "bad-frame": 400,
+  "bad-message": 400,
+  "unknown-type": 400,
+  version: 400,
+  "too-large": 413,
+  "cid-mismatch": 422,
+  "bad-commit": 422,
+  "missing-commit": 409,
+  unauthorized: 401,
+  forbidden: 403,
+  unavailable: 503,
+  internal: 500,
+};
+
+/** Reasons a client may retry the same request for (after a backoff). */
+export function isRetryable(reason: ErrorReason): boolean {
+  return reason === "unavailable" || reason === "internal";
+}
+
+/** A protocol error, raised by either side: the reason is the wire code. */
+export class ProtocolError extends KilnError {
+  constructor(
+    readonly reason: ErrorReason,
+    detail: string,
+    options?: { cause?: unknown },
+  ) {
+    super("protocol", `${reason}: ${detail}`, options);
+  }
+}

@@ -1,0 +1,19 @@
+// The Kiln sync protocol, version 1 — one file per message; docs/protocol.md specifies it.
+export * from "./fields.js";
+export * from "./codec.js";
+export * from "./commit-check.js";
+export {
+  ERROR_REASONS,
+  HTTP_STATUS,
+  isRetryable,
+  ProtocolError,
+} from "./error.js";
+export type { ErrorReason, ErrorMessage } from "./error.js";
+export type { Hello } from "./hello.js";
+export type { Welcome } from "./welcome.js";
+export type { Pull } from "./pull.js";
+export type { Commits } from "./commits.js";
+export type { Heads } from "./heads.js";
+export type { Push } from "./push.js";
+export type { Ack } from "./ack.js";
+export type { Ping, Pong } from "./ping.js";

@@ -1,0 +1,9 @@
+// ping (client → server) and pong (server → client): a liveness check on an idle WebSocket.
+import * as z from "zod";
+import { requestId } from "./fields.js";
+
+export const ping = z.object({ t: z.literal("ping"), id: requestId });
+export type Ping = z.output<typeof ping>;
+
+export const pong = z.object({ t: z.literal("pong"), id: requestId });
+export type Pong = z.output<typeof pong>;

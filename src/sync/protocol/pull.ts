@@ -1,0 +1,21 @@
+// pull (client → server): "send me the commits I lack". `have` lists commits the client holds
+// with all their ancestors (its heads, and the server heads it merged last time); the server
+// answers with every commit reachable from its heads and not from the known CIDs of `have`,
+// as `commits` batches (parents before children), then one `heads` message.
+import * as z from "zod";
+import { cidList, ledgerField, requestId } from "./fields.js";
+
+export const pull = z.object({
+  t: z.literal("pull"),
+  id: requestId,
+  ledger: ledgerField,
+  have: cidList,
+  /** WebSocket: after answering, push this ledger's new commits on this socket. */
+  live: z.boolean().optional(),
+  /**
+   * HTTP long-poll: when nothing is missing, hold the answer until the ledger's heads change
+   * or this many milliseconds pass (the server may cap it).
+   */
+  wait: z.number().int().min(0).max(120_000).optional(),
+});
+export type Pull = z.output<typeof pull>;

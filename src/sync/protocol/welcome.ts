@@ -1,0 +1,20 @@
+// welcome (server → client): the answer to hello. The chosen version and what this server
+// speaks and accepts.
+import * as z from "zod";
+import { requestId } from "./fields.js";
+
+export const welcome = z.object({
+  t: z.literal("welcome"),
+  id: requestId,
+  /** The protocol version the rest of the session uses: the highest both speak. */
+  v: z.number().int().min(1),
+  /** Transports this server accepts, in its order of preference: "ws", "http". */
+  transports: z.array(z.enum(["ws", "http"])).min(1),
+  /** Largest message, in bytes, the server accepts. */
+  maxMessage: z.number().int().min(1024),
+  /** Most commits the server accepts in one push. */
+  maxCommits: z.number().int().min(1),
+  /** Free text naming the server software. */
+  server: z.string().max(256),
+});
+export type Welcome = z.output<typeof welcome>;
