@@ -24,11 +24,17 @@ import type {
 import { HeadWatchers } from "./head-watchers.js";
 import {
   readCheckpointFile,
+  readMetaFile,
+  writeMetaFile,
   readKeyFile,
   writeCheckpointFile,
   writeKeyFile,
 } from "./ledger-files.js";
-import { checkLedgerName, encodeLedgerName } from "./ledger-name.js";
+import {
+  checkLedgerName,
+  checkMetaName,
+  encodeLedgerName,
+} from "./ledger-name.js";
 
 export type { Durability } from "./file-log.js";
 
@@ -200,6 +206,23 @@ class FileGateway implements Gateway {
             subject(ledger),
           );
         }),
+      getMeta: (ledger, name) =>
+        attempt(() =>
+          readMetaFile(
+            this.#ledgerDir("get meta", ledger),
+            checkMetaName(name),
+            subject(ledger),
+          ),
+        ),
+      putMeta: (ledger, name, bytes) =>
+        attempt(() =>
+          writeMetaFile(
+            this.#ledgerDir("put meta", ledger),
+            checkMetaName(name),
+            bytes,
+            subject(ledger),
+          ),
+        ),
       listCommits: (ledger) =>
         attempt(() => this.#log("list commits", ledger).listCommits()),
       retainCommits: (ledger, keep) =>

@@ -564,6 +564,26 @@ export function describeGatewayConformance(
         expectBytes(await local.getCheckpoint(ledger), new Uint8Array(0));
       });
 
+      it("stores and replaces meta records by name, per ledger", async () => {
+        const opened = await requireLocal();
+        const { local } = opened;
+        const ledger = fresh("meta");
+        const other = fresh("meta-other");
+        expect(await local.getMeta(ledger, "sync-a")).toBeUndefined();
+        const one = randomBytes(100);
+        const two = randomBytes(5000);
+        await local.putMeta(ledger, "sync-a", one);
+        await local.putMeta(ledger, "sync-b", two);
+        expectBytes(await local.getMeta(ledger, "sync-a"), one);
+        expectBytes(await local.getMeta(ledger, "sync-b"), two);
+        expect(await local.getMeta(other, "sync-a")).toBeUndefined();
+        await local.putMeta(ledger, "sync-a", two);
+        expectBytes(await local.getMeta(ledger, "sync-a"), two);
+        await expect(
+          local.putMeta(ledger, "../escape", one),
+        ).rejects.toMatchObject({ code: "invalid-argument" });
+      });
+
       it("lists every commit held", async () => {
         const { g, local } = await requireLocal();
         const ledger = fresh("list");

@@ -47,6 +47,12 @@ export interface LocalStorage {
   getCheckpoint(ledger: string): Promise<Uint8Array | undefined>;
   /** Replaces the checkpoint atomically: a crash leaves the old or the new one whole. */
   putCheckpoint(ledger: string, bytes: Uint8Array): Promise<void>;
+  /**
+   * Small named records kept beside the ledger (sync state of each remote). `name` is
+   * 1–64 characters of [a-z0-9-]. Replaced atomically, like the checkpoint.
+   */
+  getMeta(ledger: string, name: string): Promise<Uint8Array | undefined>;
+  putMeta(ledger: string, name: string, bytes: Uint8Array): Promise<void>;
   /** Every commit CID held for the ledger. */
   listCommits(ledger: string): Promise<CID[]>;
   /** Compaction: drops every commit not in `keep`. Heads must all be in `keep`. */

@@ -126,6 +126,33 @@ export function writeCheckpointFile(
   );
 }
 
+/** Meta records share the checkpoint file's framing: magic, length, payload, crc32. */
+export function readMetaFile(
+  dir: string,
+  name: string,
+  subject: string,
+): Uint8Array | undefined {
+  const bytes = read(
+    path.join(dir, `meta-${name}`),
+    `read ${name} of ${subject}`,
+  );
+  return bytes && decodeCheckpoint(bytes, `${name} of ${subject}`);
+}
+
+export function writeMetaFile(
+  dir: string,
+  name: string,
+  payload: Uint8Array,
+  subject: string,
+): void {
+  write(
+    dir,
+    `meta-${name}`,
+    encodeCheckpoint(payload),
+    `put ${name} of ${subject}`,
+  );
+}
+
 function read(file: string, operation: string): Uint8Array | undefined {
   try {
     return readFileIfExists(file);

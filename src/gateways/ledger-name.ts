@@ -9,6 +9,15 @@ export function checkLedgerName(operation: string, ledger: string): void {
     );
 }
 
+/** Names of meta records: short, and safe as a file name on every platform. */
+export function checkMetaName(name: string): string {
+  if (typeof name !== "string" || !/^[a-z0-9-]{1,64}$/.test(name))
+    throw new InvalidArgumentError(
+      `meta: record name must be 1-64 characters of [a-z0-9-], got ${JSON.stringify(String(name).slice(0, 80))}`,
+    );
+  return name;
+}
+
 /**
  * A ledger name as one safe path segment: percent-encoded (so "/" and "\" cannot escape the
  * folder), with "*" encoded for Windows and a leading "." encoded so "." and ".." name

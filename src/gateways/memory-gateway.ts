@@ -18,7 +18,7 @@ import type {
   Unsubscribe,
 } from "./gateway.js";
 import { HeadWatchers } from "./head-watchers.js";
-import { checkLedgerName } from "./ledger-name.js";
+import { checkLedgerName, checkMetaName } from "./ledger-name.js";
 
 export interface MemoryGatewayOptions {
   /** The room name; undefined opens a private room. */
@@ -33,6 +33,7 @@ interface MemoryLedger {
   heads: HeadSet;
   key: string | undefined;
   checkpoint: Uint8Array | undefined;
+  readonly meta: Map<string, Uint8Array>;
 }
 
 class MemoryRoom {
@@ -102,6 +103,17 @@ class MemoryGateway implements Gateway {
       putCheckpoint: (ledger, bytes) =>
         attempt(() => {
           this.#ledger("put checkpoint", ledger).checkpoint = copy(bytes);
+        }),
+      getMeta: (ledger, name) =>
+        attempt(() =>
+          copy(this.#find("get meta", ledger)?.meta.get(checkMetaName(name))),
+        ),
+      putMeta: (ledger, name, bytes) =>
+        attempt(() => {
+          this.#ledger("put meta", ledger).meta.set(
+            checkMetaName(name),
+            copy(bytes),
+          );
         }),
       listCommits: (ledger) =>
         attempt(() =>
@@ -187,6 +199,7 @@ class MemoryGateway implements Gateway {
         heads: EMPTY_HEADS,
         key: undefined,
         checkpoint: undefined,
+        meta: new Map(),
       };
       ledgers.set(ledger, state);
     }
