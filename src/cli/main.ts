@@ -4,6 +4,7 @@ import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { DEFAULT_STORAGE_DIR, openLedger } from "../ledger/open-ledger.js";
 import { KilnError } from "../util/errors.js";
+import { DEFAULT_SERVER_DIR, serve, token } from "./server-commands.js";
 
 const USAGE = `usage: kiln <command> [options]
 
@@ -15,17 +16,28 @@ commands:
                              list docs by id, one JSON line each
   key <ledger>               print the ledger key (keep it secret; share it only with replicas)
   compact <ledger>           fold history into a checkpoint
+  serve [--port 7070] [--host 127.0.0.1] [--storage <url>] [--secret <s>] [--verbose]
+                             run a SyncServer until SIGINT/SIGTERM; --storage is memory://
+                             or file:///dir (default: file://./${DEFAULT_SERVER_DIR}); without a
+                             secret (KILN_SECRET) it listens on loopback only
+  token --ledger <name> [--ledger <name>…] [--write] [--expires 30d] [--secret <s>]
+                             print a bearer token signed with KILN_SECRET; "*" names every ledger
 
 options:
   --storage <url>   where ledgers live (default: file://./${DEFAULT_STORAGE_DIR}, or KILN_STORAGE)
   --key <key>       the ledger key, to open a replica made elsewhere (or KILN_KEY)
   -h, --help        show this help`;
 
+/**
+ * Runs one command; resolves to the exit code. `serve` runs until `stop` aborts, or without
+ * one until the process gets SIGINT or SIGTERM.
+ */
 export async function main(
   argv: readonly string[],
   env: Readonly<Record<string, string | undefined>>,
   out: (line: string) => void = console.log,
   err: (line: string) => void = console.error,
+  stop?: AbortSignal,
 ): Promise<number> {
   let parsed;
   try {
@@ -37,6 +49,13 @@ export async function main(
         key: { type: "string" },
         prefix: { type: "string" },
         limit: { type: "string" },
+        port: { type: "string" },
+        host: { type: "string" },
+        secret: { type: "string" },
+        verbose: { type: "boolean" },
+        ledger: { type: "string", multiple: true },
+        write: { type: "boolean" },
+        expires: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -51,6 +70,38 @@ export async function main(
   if (values.help || !command) {
     (values.help ? out : err)(USAGE);
     return values.help ? 0 : 2;
+  }
+  if (command === "serve" || command === "token") {
+    if (positionals.length !== 1) {
+      err(`kiln: ${command} takes no arguments, only options\n\n${USAGE}`);
+      return 2;
+    }
+    // An empty KILN_SECRET (as `KILN_SECRET= kiln serve`) means none.
+    const secret = values.secret ?? (env.KILN_SECRET || undefined);
+    return command === "serve"
+      ? serve(
+          {
+            port: values.port ?? "7070",
+            host: values.host ?? "127.0.0.1",
+            storage:
+              values.storage ?? pathToFileURL(resolve(DEFAULT_SERVER_DIR)).href,
+            secret,
+            verbose: values.verbose ?? false,
+          },
+          out,
+          err,
+          stop,
+        )
+      : token(
+          {
+            ledgers: values.ledger ?? [],
+            write: values.write ?? false,
+            expires: values.expires,
+            secret,
+          },
+          out,
+          err,
+        );
   }
   const needs = (n: number) => positionals.length === n;
   const valid =

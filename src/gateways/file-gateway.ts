@@ -30,11 +30,8 @@ import {
   writeCheckpointFile,
   writeKeyFile,
 } from "./ledger-files.js";
-import {
-  checkLedgerName,
-  checkMetaName,
-  encodeLedgerName,
-} from "./ledger-name.js";
+import { checkMetaName } from "./ledger-name.js";
+import { checkLedgerName, encodeLedgerName } from "../util/ledger-name.js";
 
 export type { Durability } from "./file-log.js";
 

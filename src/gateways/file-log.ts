@@ -25,15 +25,15 @@ import {
   LOG_MAGIC,
   scanLog,
 } from "./log-record.js";
-import { GroupSync } from "./group-sync.js";
+import { GroupSync } from "../util/group-sync.js";
 import {
   createWindowReader,
   fsyncDir,
   readFully,
   writeAllParts,
-} from "./sync-file-io.js";
+} from "../util/sync-file-io.js";
 import { writeCompactedLog } from "./write-compacted-log.js";
-import { acquireLock } from "./ledger-lock.js";
+import { acquireLock } from "../util/dir-lock.js";
 
 export type Durability = "process" | "fsync";
 

@@ -10,7 +10,7 @@ import {
   fsyncDir,
   readFileIfExists,
   replaceFileAtomic,
-} from "./sync-file-io.js";
+} from "../util/sync-file-io.js";
 
 export const KEY_FILE = "key";
 export const CHECKPOINT_FILE = "checkpoint";

@@ -18,7 +18,8 @@ import type {
   Unsubscribe,
 } from "./gateway.js";
 import { HeadWatchers } from "./head-watchers.js";
-import { checkLedgerName, checkMetaName } from "./ledger-name.js";
+import { checkMetaName } from "./ledger-name.js";
+import { checkLedgerName } from "../util/ledger-name.js";
 
 export interface MemoryGatewayOptions {
   /** The room name; undefined opens a private room. */

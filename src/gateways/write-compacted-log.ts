@@ -3,7 +3,11 @@
 // rename; the caller fsyncs the folder), so a crash leaves the old or the new log whole.
 import { CorruptError } from "../util/errors.js";
 import { LOG_MAGIC } from "./log-record.js";
-import { readFully, replaceFileAtomic, writeFully } from "./sync-file-io.js";
+import {
+  readFully,
+  replaceFileAtomic,
+  writeFully,
+} from "../util/sync-file-io.js";
 
 const CHUNK = 1 << 20;
 

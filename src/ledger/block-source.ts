@@ -282,9 +282,17 @@ export class BlockSource {
     return this.#checkpoint?.docBytes(id, cid, (c) => this.getNode(c));
   }
 
-  /** Reads, verifies and decrypts a commit from storage. */
+  /**
+   * Commits that arrived from a remote and are being checked before they are stored: read
+   * from here first, so a commit that fails to decrypt never reaches storage.
+   */
+  incoming: ReadonlyMap<string, Uint8Array> | undefined;
+
+  /** Reads, verifies and decrypts a commit from storage (or from `incoming`). */
   async openCommit(cid: CID): Promise<OpenedCommit> {
-    const bytes = await this.#storage.getCommit(this.#ledger, cid);
+    const bytes =
+      this.incoming?.get(cidKey(cid)) ??
+      (await this.#storage.getCommit(this.#ledger, cid));
     if (!bytes)
       throw new CorruptError(
         `ledger ${this.#ledger}`,

@@ -29,9 +29,17 @@ import type { IndexSource, MapFn, QueryOptions, QueryRow } from "./query.js";
 import { prepareDoc, sealWrite } from "./write-commit.js";
 import type { PreparedDoc } from "./write-commit.js";
 import type { AllDocsOptions, ChangeRow } from "./reads.js";
+import { Connection } from "../sync/connection.js";
+import type { HostChange, SyncHost } from "../sync/host.js";
+import type { WireCommit } from "../sync/protocol/index.js";
+import { resolveRemote } from "../sync/resolve-remote.js";
+import type { ConnectOptions } from "../sync/resolve-remote.js";
+import { SyncStateStore } from "./sync-states.js";
+import { cidKey } from "../blocks/cid.js";
 
 export type { AllDocsOptions, ChangeRow };
 export type { MapFn, QueryOptions, QueryRow };
+export type { ConnectOptions };
 
 export interface WriteResult {
   id: string;
@@ -85,12 +93,17 @@ export class Ledger {
   #lazy: Checkpoint | undefined;
   #checkpointQueued = false;
   #loading: Promise<void> | undefined;
+  readonly #connections = new Set<Connection>();
+  readonly #changeListeners = new Set<(change: HostChange) => void>();
+  readonly #syncStates: SyncStateStore;
+  #syncHost: SyncHost | undefined;
 
   constructor(parts: LedgerParts) {
     this.#p = parts;
     this.name = parts.name;
     this.#uncheckpointed = parts.uncheckpointed;
     this.#lazy = parts.lazy;
+    this.#syncStates = new SyncStateStore(parts.storage.local, parts.name);
   }
 
   /** The current heads: commit CIDs. */
@@ -315,6 +328,87 @@ export class Ledger {
     return created;
   }
 
+  /**
+   * Replicates this ledger to the remote `url` names, both ways, until the connection or
+   * the ledger closes. Returns at once: the network is never waited for, and network
+   * failures show on `status` and the `error` event, never as a throw. Throws only for a URL
+   * it cannot use.
+   */
+  connect(url: string, options: ConnectOptions = {}): Connection {
+    if (this.#closed) throw new ClosedError(`ledger ${this.name}`);
+    const target = resolveRemote(url, this.name, options, {
+      isKnown: (cid) => this.#p.state.clock.has(cid),
+      sha256: (bytes) => this.#p.crypto.sha256(bytes),
+    });
+    const connection = new Connection(this.#host(), target, target.opener, {
+      ...(options.backoff ? { backoff: options.backoff } : {}),
+      ...(options.pollWaitMs ? { pollWaitMs: options.pollWaitMs } : {}),
+    });
+    this.#connections.add(connection);
+    connection.on("status", (status) => {
+      if (status.kind === "closed") this.#connections.delete(connection);
+    });
+    return connection;
+  }
+
+  /** The open connections, in the order they were made. */
+  get connections(): Connection[] {
+    return [...this.#connections];
+  }
+
+  /** What the sync engine sees of this ledger. */
+  #host(): SyncHost {
+    this.#syncHost ??= {
+      name: this.name,
+      ready: () => this.#full(),
+      heads: () => this.#p.state.clock.heads,
+      has: (cid) => this.#p.state.clock.has(cid),
+      since: (boundary) => Promise.resolve(this.#since(boundary)),
+      readCommit: async (cid) => {
+        const bytes = await this.#p.storage.getCommit(this.name, cid);
+        if (!bytes)
+          throw new CorruptError(
+            `ledger ${this.name}`,
+            `commit ${cid.toString()} is missing from storage (compacted away?)`,
+          );
+        return bytes;
+      },
+      receive: async (commits, origin) => {
+        if (this.#closed) throw new ClosedError(`ledger ${this.name}`);
+        await this.#mergeCommits(
+          commits.map((c) => c.cid),
+          commits,
+          origin,
+        );
+      },
+      onChange: (listener) => {
+        this.#changeListeners.add(listener);
+        return () => this.#changeListeners.delete(listener);
+      },
+      loadSyncState: (remote) => this.#syncStates.get(remote),
+      saveSyncState: (remote, state) => this.#syncStates.set(remote, state),
+    };
+    return this.#syncHost;
+  }
+
+  /** CIDs of the commits not reachable from the known commits of `boundary`, oldest first. */
+  #since(boundary: readonly string[]): CID[] {
+    const clock = this.#p.state.clock;
+    return clock
+      .since(boundary.filter((c) => clock.has(c)))
+      .map((e) => this.#headCids.get(e.cid) ?? CID.parse(e.cid));
+  }
+
+  #emitChange(change: HostChange): void {
+    for (const listener of this.#changeListeners) {
+      try {
+        listener(change);
+      } catch (error) {
+        this.#emitError(error);
+      }
+    }
+  }
+
   /** Calls `listener` with the changed rows after every local write and every merge. */
   subscribe(listener: ChangesListener): () => void {
     this.#listeners.add(listener);
@@ -338,21 +432,24 @@ export class Ledger {
 
   async close(): Promise<void> {
     if (this.#closed) return;
+    // Connections stop first: what they have not pushed stays in their outboxes, which
+    // are recomputed from the clock on the next connect.
+    await Promise.all([...this.#connections].map((c) => c.close()));
     await this.#queue.idle();
     this.#closed = true;
     try {
       if (this.#uncheckpointed > 0) {
         const size = await this.#checkpoint();
         // History the checkpoint already holds is dropped once it outweighs the state
-        // itself, so a store does not grow with every write ever made. (Until sync, no
-        // peer can need the dropped commits; see compact().)
+        // itself, so a store does not grow with every write ever made — except commits a
+        // remote has not acknowledged (see compact()).
         if (
           (await this.#p.storage.local.sizeOf(this.name)) >
           2 * size + 256 * 1024
         )
           await this.#p.storage.local.retainCommits(
             this.name,
-            new Set(this.#p.state.clock.heads),
+            await this.#retained(),
           );
       }
     } finally {
@@ -362,6 +459,7 @@ export class Ledger {
 
   /** Closes the ledger and deletes everything it stored locally, key included. */
   async destroy(): Promise<void> {
+    await Promise.all([...this.#connections].map((c) => c.close()));
     await this.#queue.idle();
     const wasClosed = this.#closed;
     this.#closed = true;
@@ -375,17 +473,53 @@ export class Ledger {
    * merged state. `commits` must hold every commit between the known clock and them.
    */
   async merge(commits: readonly CID[]): Promise<string[]> {
+    return this.#mergeCommits(commits, undefined, undefined);
+  }
+
+  /**
+   * Merges commits into the state and records the new heads in storage. `incoming` are
+   * commits not stored yet: they are verified and decrypted first, and stored only when all
+   * of them are good, so a commit under another key never reaches storage.
+   */
+  #mergeCommits(
+    commits: readonly CID[],
+    incoming: readonly WireCommit[] | undefined,
+    origin: unknown,
+  ): Promise<string[]> {
     return this.#queue.run(async () => {
       await this.#full();
-      const events = await readNewEvents(
-        this.#p.blocks,
-        this.#p.state.clock,
-        commits,
-      );
+      const { state, blocks, storage } = this.#p;
+      let events;
+      blocks.incoming =
+        incoming && new Map(incoming.map((c) => [cidKey(c.cid), c.bytes]));
+      try {
+        events = await readNewEvents(blocks, state.clock, commits);
+      } finally {
+        blocks.incoming = undefined;
+      }
       if (events.length === 0) return [];
-      const { changed, update } = await this.#p.state.merge(events);
-      this.#p.blocks.updateTree(update.nodes, update.replaced);
+      if (incoming) {
+        const fresh = new Set(events.map((e) => e.cid));
+        await Promise.all(
+          incoming
+            .filter((c) => fresh.has(cidString(c.cid)))
+            .map((c) => storage.putCommit(this.name, c.cid, c.bytes)),
+        );
+      }
+      const before = new Set(state.clock.heads);
+      const { changed, update } = await state.merge(events);
+      blocks.updateTree(update.nodes, update.replaced);
+      const after = state.clock.heads;
+      const add = after.filter((h) => !before.has(h));
+      const remove = [...before].filter((h) => !after.includes(h));
+      if (add.length > 0 || remove.length > 0)
+        await storage.putHeads(this.name, {
+          add: add.map((h) => this.#headCid(h)),
+          remove: remove.map((h) => this.#headCid(h)),
+        });
       this.#uncheckpointed += events.reduce((n, e) => n + e.ops.length, 0);
+      this.#maybeCheckpoint();
+      this.#emitChange({ commits: events.map((e) => e.cid), origin });
       await this.#notify(changed);
       return changed;
     });
@@ -507,6 +641,7 @@ export class Ledger {
     // Counted in ops, not commits: a few large bulks bound the replay as many puts do.
     this.#uncheckpointed += ops.length;
     this.#maybeCheckpoint();
+    this.#emitChange({ commits: [commit], origin: undefined });
     // Docs just written are the likeliest to be read next; the cache is bounded.
     for (const d of byId.values())
       if (d.body) blocks.cacheBody(state.winner(d.id)!, d.body);
@@ -605,8 +740,21 @@ export class Ledger {
     await this.#checkpoint();
     await this.#p.storage.local.retainCommits(
       this.name,
-      new Set(this.#p.state.clock.heads),
+      await this.#retained(),
     );
+  }
+
+  /**
+   * What compaction keeps: the heads, and every commit some remote this ledger was ever
+   * connected to has not acknowledged — its outbox.
+   */
+  async #retained(): Promise<Set<string>> {
+    const keep = new Set(this.#p.state.clock.heads);
+    const { remotes } = await this.#syncStates.all();
+    for (const r of Object.values(remotes))
+      for (const cid of this.#since([...r.pushed, ...r.remote]))
+        keep.add(cidString(cid));
+    return keep;
   }
 
   async #guard<T>(fn: () => Promise<T>): Promise<T> {

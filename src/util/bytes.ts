@@ -115,3 +115,10 @@ export function allocBytes(length: number): Uint8Array {
   slabAt += (length + 7) & ~7;
   return out;
 }
+
+/** Lowercase hex of the bytes. */
+export function toHex(bytes: Uint8Array): string {
+  let out = "";
+  for (const b of bytes) out += b.toString(16).padStart(2, "0");
+  return out;
+}

@@ -17,7 +17,8 @@ export type KilnErrorCode =
   | "invalid-argument"
   | "io"
   | "locked"
-  | "protocol";
+  | "protocol"
+  | "transport";
 
 export class KilnError extends Error {
   readonly code: KilnErrorCode;

@@ -1,12 +1,12 @@
 // ack (server → client): a push is stored durably; `heads` is the ledger's head set after it.
 import * as z from "zod";
-import { cidList, ledgerField, requestId } from "./fields.js";
+import { headList, ledgerField, requestId } from "./fields.js";
 
 export const ack = z.object({
   t: z.literal("ack"),
   id: requestId,
   ledger: ledgerField,
-  heads: cidList,
+  heads: headList,
   /** How many of the pushed commits were new to the server. */
   stored: z.number().int().min(0),
 });

@@ -102,7 +102,13 @@ function decodeWith(
       cause,
     });
   }
-  if (typeof value !== "object" || value === null || Array.isArray(value))
+  if (
+    typeof value !== "object" ||
+    value === null ||
+    Array.isArray(value) ||
+    value instanceof Uint8Array ||
+    CID.asCID(value) !== null
+  )
     throw new ProtocolError("bad-frame", "message is not a CBOR map");
   const type = (value as Record<string, unknown>).t;
   if (typeof type !== "string")
@@ -142,39 +148,54 @@ export function frameMessage(message: ServerMessage): Uint8Array {
   return out;
 }
 
-/** Splits length-prefixed frames as bytes arrive; yields each whole frame's body. */
+/**
+ * Splits length-prefixed frames as bytes arrive; yields each whole frame's body. Each byte is
+ * copied once, into its frame, however the stream is chunked.
+ */
 export class FrameReader {
-  #buf = new Uint8Array(0);
+  readonly #prefix = new Uint8Array(4);
+  #prefixLength = 0;
+  #body: Uint8Array | undefined;
+  #filled = 0;
 
   constructor(readonly maxMessage: number) {}
 
   push(chunk: Uint8Array): Uint8Array[] {
-    const joined = new Uint8Array(this.#buf.length + chunk.length);
-    joined.set(this.#buf);
-    joined.set(chunk, this.#buf.length);
     const frames: Uint8Array[] = [];
     let at = 0;
-    while (joined.length - at >= 4) {
-      const length = new DataView(
-        joined.buffer,
-        joined.byteOffset + at,
-      ).getUint32(0);
-      if (length > this.maxMessage)
-        throw new ProtocolError(
-          "too-large",
-          `response frame of ${length} bytes exceeds ${this.maxMessage}`,
-        );
-      if (joined.length - at - 4 < length) break;
-      frames.push(joined.slice(at + 4, at + 4 + length));
-      at += 4 + length;
+    for (;;) {
+      if (this.#body === undefined) {
+        const take = Math.min(4 - this.#prefixLength, chunk.length - at);
+        this.#prefix.set(chunk.subarray(at, at + take), this.#prefixLength);
+        this.#prefixLength += take;
+        at += take;
+        if (this.#prefixLength < 4) return frames;
+        const length = new DataView(this.#prefix.buffer).getUint32(0);
+        if (length > this.maxMessage)
+          throw new ProtocolError(
+            "too-large",
+            `response frame of ${length} bytes exceeds ${this.maxMessage}`,
+          );
+        this.#prefixLength = 0;
+        this.#body = new Uint8Array(length);
+        this.#filled = 0;
+      }
+      const take = Math.min(
+        this.#body.length - this.#filled,
+        chunk.length - at,
+      );
+      this.#body.set(chunk.subarray(at, at + take), this.#filled);
+      this.#filled += take;
+      at += take;
+      if (this.#filled < this.#body.length) return frames;
+      frames.push(this.#body);
+      this.#body = undefined;
     }
-    this.#buf = joined.slice(at);
-    return frames;
   }
 
   /** Throws unless the stream ended on a frame boundary. */
   end(): void {
-    if (this.#buf.length > 0)
+    if (this.#prefixLength > 0 || this.#body !== undefined)
       throw new ProtocolError("bad-frame", "response ended inside a frame");
   }
 }

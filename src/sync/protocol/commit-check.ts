@@ -8,16 +8,38 @@ import { ProtocolError } from "./error.js";
 
 const DAG_CBOR = 0x71;
 
+/** SHA-256 of some bytes, synchronously (node:crypto, or @noble/hashes in a browser). */
+export type Sha256 = (bytes: Uint8Array) => Uint8Array;
+
+/**
+ * multiformats' sha2-256, synchronous only under Node: browsers and edge runtimes must pass
+ * their own synchronous SHA-256 to checkCommit.
+ */
+function nodeSha256(bytes: Uint8Array): Uint8Array {
+  const digest = sha256.digest(bytes);
+  if (digest instanceof Promise)
+    throw new Error(
+      "checkCommit: pass a synchronous sha256 (this runtime's multiformats hash is async)",
+    );
+  return digest.digest;
+}
+
 /** Throws ProtocolError cid-mismatch or bad-commit; returns the commit's parents. */
-export function checkCommit(cid: CID, bytes: Uint8Array): CID[] {
-  if (cid.code !== DAG_CBOR || cid.multihash.code !== sha256.code)
+export function checkCommit(
+  cid: CID,
+  bytes: Uint8Array,
+  hash: Sha256 = nodeSha256,
+): CID[] {
+  if (
+    cid.code !== DAG_CBOR ||
+    cid.multihash.code !== sha256.code ||
+    cid.multihash.size !== 32
+  )
     throw new ProtocolError(
       "cid-mismatch",
       `${cid.toString()} is not a dag-cbor sha2-256 CID`,
     );
-  const digest = sha256.digest(bytes);
-  if (digest instanceof Promise) throw new Error("sha256 must be synchronous");
-  if (!equalBytes(digest.digest, cid.multihash.digest))
+  if (!equalBytes(hash(bytes), cid.multihash.digest))
     throw new ProtocolError(
       "cid-mismatch",
       `bytes do not hash to ${cid.toString()}`,

@@ -2,13 +2,13 @@
 // is part of the answer to that pull; without one it is a live push (WebSocket subscribers
 // of the ledger), and then `heads` is the server's head set after these commits.
 import * as z from "zod";
-import { cidList, commitField, ledgerField, requestId } from "./fields.js";
+import { commitField, headList, ledgerField, requestId } from "./fields.js";
 
 export const commits = z.object({
   t: z.literal("commits"),
   id: requestId.optional(),
   ledger: ledgerField,
   commits: z.array(commitField),
-  heads: cidList.optional(),
+  heads: headList.optional(),
 });
 export type Commits = z.output<typeof commits>;

@@ -20,14 +20,25 @@ export const MAX_CID_LIST = 4096;
 
 export const cidList = z.array(cidField).max(MAX_CID_LIST);
 
+/**
+ * A server's head set: as many as the ledger has (many offline writers make many heads),
+ * bounded only by the message size.
+ */
+export const headList = z.array(cidField);
+
 /** A ledger name: 1–512 UTF-16 code units, any characters. */
 export const ledgerField = z.string().min(1).max(512);
 
 /** A request id, chosen by the client and echoed in every reply to that request. */
 export const requestId = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 
+export const bytesField = z.custom<Uint8Array>(
+  (value) => value instanceof Uint8Array,
+  { message: "expected a byte string" },
+);
+
 /** A commit on the wire: [binary CID, envelope bytes]. */
-export const commitField = z.tuple([cidField, z.instanceof(Uint8Array)]);
+export const commitField = z.tuple([cidField, bytesField]);
 
 export interface WireCommit {
   cid: CID;

@@ -1,9 +1,9 @@
-// One process at a time per ledger folder: two processes appending to one log would
-// interleave records. The lock is a file created exclusively, holding the owner's pid; a
+// One process at a time per folder (a file:// ledger, a server's data folder): two processes
+// appending to one log would interleave records, and each keeps its index in memory. The lock is a file created exclusively, holding the owner's pid; a
 // lock whose process is gone (killed, crashed) is stale and taken over.
 import fs from "node:fs";
 import path from "node:path";
-import { KilnError } from "../util/errors.js";
+import { KilnError } from "./errors.js";
 
 export const LOCK_FILE = "lock";
 
@@ -14,7 +14,7 @@ export class LockedError extends KilnError {
   ) {
     super(
       "locked",
-      `open ${subject}: in use by process ${pid}; a file:// ledger is opened by one process at a time`,
+      `open ${subject}: in use by process ${pid}; it is opened by one process at a time`,
     );
   }
 }

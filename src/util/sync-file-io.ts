@@ -1,6 +1,7 @@
-// Synchronous file primitives for the file gateway. Synchronous on purpose: a small write or
-// pread costs microseconds, far less than a hop through libuv's thread pool, and doing a
-// step without yielding keeps it atomic with respect to every other call in the process.
+// Synchronous file primitives for append-only logs (the file gateway, the embedded server
+// backend). Synchronous on purpose: a small write or pread costs microseconds, far less than
+// a hop through libuv's thread pool, and doing a step without yielding keeps it atomic with
+// respect to every other call in the process.
 import fs from "node:fs";
 import path from "node:path";
 

@@ -1,8 +1,8 @@
 // Group commit for one append-only file: one fdatasync at a time covers everything written
 // before it started, and every caller that arrived meanwhile shares the next one.
 import fs from "node:fs";
-import { createDeferred, type Deferred } from "../util/deferred.js";
-import { IoError } from "../util/errors.js";
+import { createDeferred, type Deferred } from "./deferred.js";
+import { IoError } from "./errors.js";
 
 export class GroupSync {
   readonly #subject: string;

@@ -1,0 +1,204 @@
+// `kiln serve` and `kiln token`: the SyncServer on this machine, and the bearer tokens it
+// accepts. main.ts parses the command line and passes the values in.
+import { isIPv4 } from "node:net";
+import { fileURLToPath } from "node:url";
+import type { Backend } from "../server/backend.js";
+import { openEmbeddedBackend } from "../server/backends/embedded-backend.js";
+import { createMemoryBackend } from "../server/backends/memory-backend.js";
+import { createSyncServer, parseDuration, signToken } from "../server/index.js";
+import type { ServerEvent } from "../server/index.js";
+import { InvalidUrlError, KilnError } from "../util/errors.js";
+
+/** Where `kiln serve` keeps commits unless told otherwise (an embedded backend). */
+export const DEFAULT_SERVER_DIR = "kiln-data";
+
+export interface ServeOptions {
+  port: string;
+  host: string;
+  storage: string;
+  secret: string | undefined;
+  verbose: boolean;
+}
+
+export async function serve(
+  options: ServeOptions,
+  out: (line: string) => void,
+  err: (line: string) => void,
+  stop: AbortSignal | undefined,
+): Promise<number> {
+  const port = Number(options.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    err(`kiln serve: --port must be a port number, not ${options.port}`);
+    return 2;
+  }
+  if (options.secret === undefined && !isLoopback(options.host)) {
+    err(
+      `kiln serve: refusing to listen on ${options.host} without a secret: anyone who can reach it could read and write every ledger. Set KILN_SECRET (or --secret), or listen on 127.0.0.1.`,
+    );
+    return 2;
+  }
+  let backend: Backend;
+  try {
+    backend = await openBackend(options.storage, (line) =>
+      err(`kiln serve: ${line}`),
+    );
+  } catch (error) {
+    err(`kiln serve: ${describe(error)}`);
+    return error instanceof InvalidUrlError ? 2 : 1;
+  }
+  try {
+    const server = createSyncServer({
+      backend,
+      ...(options.secret !== undefined ? { secret: options.secret } : {}),
+      log: (event) => {
+        if (event.kind === "failure") err(`kiln serve: ${formatEvent(event)}`);
+        else if (options.verbose) out(`kiln serve: ${formatEvent(event)}`);
+      },
+    });
+    const stopped = stopSignal(stop);
+    try {
+      const listener = await server.listen({ port, host: options.host });
+      out(
+        `kiln serve: listening on ${listener.url} (ws + http), storage ${options.storage}, ${
+          options.secret !== undefined
+            ? "auth on (bearer tokens signed with the secret)"
+            : "auth off (no secret: anyone on this machine may read and write)"
+        }`,
+      );
+      await stopped.promise;
+      out("kiln serve: closing");
+    } finally {
+      stopped.dispose();
+      await server.close();
+    }
+    return 0;
+  } catch (error) {
+    err(`kiln serve: ${describe(error)}`);
+    return 1;
+  } finally {
+    await backend.close();
+  }
+}
+
+async function openBackend(
+  storage: string,
+  warn: (line: string) => void,
+): Promise<Backend> {
+  let url: URL;
+  try {
+    url = new URL(storage);
+  } catch {
+    throw new InvalidUrlError(storage, "not a URL (memory:// or file:///dir)");
+  }
+  if (url.protocol === "memory:") return createMemoryBackend();
+  if (url.protocol === "file:")
+    return openEmbeddedBackend(fileURLToPath(url), {
+      onRepair: (repair) =>
+        warn(
+          `repaired the log of ledger ${JSON.stringify(repair.ledger)}: cut ${repair.droppedBytes} torn or damaged bytes${repair.savedTo !== undefined ? ` (saved to ${repair.savedTo})` : ""}`,
+        ),
+    });
+  throw new InvalidUrlError(
+    storage,
+    "kiln serve stores commits in memory:// or file:///dir",
+  );
+}
+
+/** Resolves when `stop` aborts, or on SIGINT / SIGTERM when there is no `stop`. */
+function stopSignal(stop: AbortSignal | undefined): {
+  promise: Promise<void>;
+  dispose(): void;
+} {
+  let resolveStop!: () => void;
+  const promise = new Promise<void>((resolve) => (resolveStop = resolve));
+  if (stop) {
+    if (stop.aborted) resolveStop();
+    stop.addEventListener("abort", () => resolveStop(), { once: true });
+    return { promise, dispose: () => undefined };
+  }
+  const onSignal = () => resolveStop();
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  return {
+    promise,
+    dispose: () => {
+      process.off("SIGINT", onSignal);
+      process.off("SIGTERM", onSignal);
+    },
+  };
+}
+
+function isLoopback(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, "").toLowerCase();
+  if (h === "localhost" || h === "::1") return true;
+  const v4 = h.startsWith("::ffff:") ? h.slice(7) : h;
+  return isIPv4(v4) && v4.startsWith("127.");
+}
+
+function formatEvent(event: ServerEvent): string {
+  const where =
+    "remote" in event && event.remote ? ` from ${event.remote}` : "";
+  switch (event.kind) {
+    case "open":
+      return `websocket opened${where}`;
+    case "close":
+      return `websocket closed (${event.code})${where}`;
+    case "refused":
+      return `refused ${event.transport} request${where}: ${event.reason}: ${event.message}`;
+    case "push":
+      return `stored ${event.stored} commits of ${JSON.stringify(event.ledger)} over ${event.transport}${where}`;
+    case "failure":
+      return `${event.transport} request failed${where}: ${describe(event.error)}`;
+  }
+}
+
+export interface TokenCommandOptions {
+  ledgers: string[];
+  write: boolean;
+  expires: string | undefined;
+  secret: string | undefined;
+}
+
+export function token(
+  options: TokenCommandOptions,
+  out: (line: string) => void,
+  err: (line: string) => void,
+): number {
+  if (options.secret === undefined) {
+    err("kiln token: no secret to sign with: set KILN_SECRET or pass --secret");
+    return 2;
+  }
+  if (options.ledgers.length === 0) {
+    err('kiln token: name at least one --ledger (or --ledger "*" for all)');
+    return 2;
+  }
+  const expiresIn =
+    options.expires === undefined ? undefined : parseDuration(options.expires);
+  if (options.expires !== undefined && expiresIn === undefined) {
+    err(
+      `kiln token: --expires takes a duration like 90s, 15m, 12h, 30d or 2w, not ${JSON.stringify(options.expires)}`,
+    );
+    return 2;
+  }
+  try {
+    out(
+      signToken(options.secret, {
+        ledgers: options.ledgers,
+        write: options.write,
+        ...(expiresIn !== undefined ? { expiresIn } : {}),
+      }),
+    );
+    return 0;
+  } catch (error) {
+    err(`kiln token: ${describe(error)}`);
+    return 2;
+  }
+}
+
+function describe(error: unknown): string {
+  return error instanceof KilnError
+    ? `${error.message} (${error.code})`
+    : error instanceof Error
+      ? error.message
+      : String(error);
+}

@@ -1,0 +1,188 @@
+// The embedded backend: the SyncServer's default storage (`kiln serve` keeps it in
+// ./kiln-data), needing no other service. A folder holds one append-only log per ledger
+// (embedded-record.ts has the format):
+//
+//   <dir>/lock                 the owning process's pid: one process at a time
+//   <dir>/ledgers/<name>.log   encodeLedgerName(ledger), or a prefix of it + "%~" + a hash
+//                              when that is too long for a file name
+//
+// A ledger's log is opened on first use and scanned into an in-memory index; commit bytes
+// stay on disk (positioned reads, a bounded cache of recent ones). Few descriptors stay
+// open at once (OpenFiles). A put resolves once fdatasync'd; puts waiting together share
+// one fdatasync per ledger.
+import fs from "node:fs";
+import path from "node:path";
+import { sha256 } from "multiformats/hashes/sha2";
+import type { CID } from "../../blocks/cid.js";
+import { ClosedError, IoError, KilnError } from "../../util/errors.js";
+import { acquireLock, LockedError } from "../../util/dir-lock.js";
+import { checkLedgerName, encodeLedgerName } from "../../util/ledger-name.js";
+import { fsyncDir } from "../../util/sync-file-io.js";
+import type { Backend, LedgerChange } from "../backend.js";
+import { ByteCache } from "./byte-cache.js";
+import { EmbeddedLog, type LogContext } from "./embedded-log.js";
+import { LedgerWatchers } from "./ledger-watchers.js";
+import type { LogRepair } from "./load-log.js";
+import { OpenFiles } from "./open-files.js";
+import { settle } from "./settle.js";
+
+export type { LogRepair } from "./load-log.js";
+
+export interface EmbeddedBackendOptions {
+  /** Most ledger logs holding an open file descriptor at once (default 128). */
+  readonly maxOpenFiles?: number;
+  /** Bytes of recently written or read commits kept in memory (default 16 MiB). */
+  readonly cacheBytes?: number;
+  /**
+   * Told when a ledger's log is cut short on open (a torn tail after a crash, or damage):
+   * the commits past the cut are no longer served. Logged by the server; default: ignored.
+   */
+  readonly onRepair?: (repair: LogRepair) => void;
+}
+
+export const LEDGERS_DIR = "ledgers";
+const DIR_MODE = 0o700;
+/** Longest encoded name used whole as a file name (file systems allow 255 bytes). */
+const MAX_NAME = 200;
+
+// Folders opened by this process. The lock file names a pid, which cannot tell two opens
+// in one process apart.
+const openInProcess = new Set<string>();
+
+/** Opens (creating if needed) the data folder `dir`; LockedError when another open holds it. */
+export function openEmbeddedBackend(
+  dir: string,
+  options: EmbeddedBackendOptions = {},
+): Promise<Backend> {
+  // Opening does little I/O (a folder, a lock file): logs are read on first use.
+  return settle(() => open(dir, options));
+}
+
+function open(dir: string, options: EmbeddedBackendOptions): Backend {
+  const root = prepare(dir);
+  const subject = `kiln data folder ${root}`;
+  if (openInProcess.has(root)) throw new LockedError(subject, process.pid);
+  const unlock = acquireLock(root, subject);
+  openInProcess.add(root);
+  const ledgersDir = path.join(root, LEDGERS_DIR);
+  const context: LogContext = {
+    files: new OpenFiles(options.maxOpenFiles ?? 128),
+    cache: new ByteCache(options.cacheBytes ?? 16 << 20),
+    onRepair: options.onRepair ?? (() => undefined),
+  };
+  const logs = new Map<string, EmbeddedLog>();
+  const watchers = new LedgerWatchers();
+  let closed: Promise<void> | undefined;
+
+  // The ledger's log, opened (and scanned) on first use. A ledger without a log file is
+  // only given one when a put creates it: reads of unknown names leave nothing behind.
+  const logOf = (
+    operation: string,
+    ledger: string,
+    create: boolean,
+  ): EmbeddedLog | undefined => {
+    if (closed) throw new ClosedError("embedded backend");
+    checkLedgerName(operation, ledger);
+    const open = logs.get(ledger);
+    if (open) return open;
+    const encoded = encodeLedgerName(ledger);
+    const file = path.join(ledgersDir, logFileName(encoded));
+    if (!create && !fs.existsSync(file)) return undefined;
+    const log = new EmbeddedLog(
+      file,
+      ledger,
+      encoded,
+      context,
+      `${logs.size}\0`,
+    );
+    logs.set(ledger, log);
+    return log;
+  };
+
+  return {
+    async putCommits(ledger, commits, origin) {
+      const log = logOf("put commits", ledger, true)!;
+      const { heads, added, durable } = log.put(commits);
+      await durable;
+      if (added.length > 0) {
+        const cids: CID[] = added.map((c) => c.cid);
+        const change: LedgerChange =
+          origin === undefined
+            ? { heads: [...heads], added: cids, commits: added }
+            : { heads: [...heads], added: cids, commits: added, origin };
+        watchers.emit(ledger, change);
+        return { heads, added: [...cids] };
+      }
+      return { heads, added: [] };
+    },
+
+    getCommits: (ledger, cids) =>
+      settle(() => {
+        const log = logOf("get commits", ledger, false);
+        return cids.map((cid) => log?.read(cid));
+      }),
+
+    getMeta: (ledger, cids) =>
+      settle(() => {
+        const log = logOf("get meta", ledger, false);
+        return cids.map((cid) => log?.meta(cid));
+      }),
+
+    getHeads: (ledger) =>
+      settle(() => logOf("get heads", ledger, false)?.heads() ?? []),
+
+    watch(ledger, onChange) {
+      if (closed) throw new ClosedError("embedded backend");
+      checkLedgerName("watch", ledger);
+      return watchers.add(ledger, onChange);
+    },
+
+    close() {
+      closed ??= (async () => {
+        try {
+          await Promise.all([...logs.values()].map((log) => log.close()));
+        } finally {
+          watchers.clear();
+          context.cache.clear();
+          logs.clear();
+          unlock();
+          openInProcess.delete(root);
+        }
+      })();
+      return closed;
+    },
+  };
+}
+
+/** Creates the folder if needed and returns its real path (one name per folder for the lock). */
+function prepare(dir: string): string {
+  try {
+    const created = fs.mkdirSync(dir, { recursive: true, mode: DIR_MODE });
+    const root = fs.realpathSync(dir);
+    const ledgers = path.join(root, LEDGERS_DIR);
+    if (
+      fs.mkdirSync(ledgers, { recursive: true, mode: DIR_MODE }) !== undefined
+    )
+      fsyncDir(root);
+    if (created !== undefined) fsyncDir(path.dirname(root));
+    return root;
+  } catch (error) {
+    throw error instanceof KilnError
+      ? error
+      : new IoError(`open kiln data folder ${dir}`, { cause: error });
+  }
+}
+
+/**
+ * The log's file name. An encoded name can be far longer than a file name may be (a 512-char
+ * name of non-ASCII characters encodes to thousands); those keep a prefix and a hash of the
+ * whole. "%~" never occurs in an encoded name, so the two forms cannot collide; the log's
+ * first record holds the whole name either way, and is checked on open.
+ */
+export function logFileName(encoded: string): string {
+  if (encoded.length <= MAX_NAME) return `${encoded}.log`;
+  const digest = sha256.digest(Buffer.from(encoded, "latin1"));
+  if (digest instanceof Promise) throw new Error("sha256 must be synchronous");
+  const hash = Buffer.from(digest.digest).toString("hex").slice(0, 32);
+  return `${encoded.slice(0, 120)}%~${hash}.log`;
+}

@@ -1,0 +1,6 @@
+import { describeBackendConformance } from "../backend-conformance.js";
+import { createMemoryBackend } from "./memory-backend.js";
+
+describeBackendConformance("memory", () =>
+  Promise.resolve(createMemoryBackend()),
+);

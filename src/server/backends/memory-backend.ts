@@ -1,0 +1,120 @@
+// memory:// — an in-process, ephemeral backend: for `kiln serve --storage memory://` and for
+// tests. Every call applies in one step without yielding, so concurrent calls are atomic with
+// respect to each other; there is nothing to make durable.
+import type { CID } from "../../blocks/cid.js";
+import { cidKey } from "../../blocks/cid.js";
+import { ClosedError } from "../../util/errors.js";
+import { checkLedgerName } from "../../util/ledger-name.js";
+import type {
+  Backend,
+  CommitMeta,
+  LedgerChange,
+  StoredCommit,
+} from "../backend.js";
+import { LedgerWatchers } from "./ledger-watchers.js";
+import { planPut, sortedHeads } from "./plan-put.js";
+import { settle } from "./settle.js";
+
+interface HeldCommit {
+  readonly bytes: Uint8Array;
+  readonly meta: CommitMeta;
+}
+
+interface MemoryLedger {
+  readonly commits: Map<string, HeldCommit>;
+  heads: ReadonlyMap<string, CID>;
+  /** getHeads() answer, kept until the heads change. */
+  sorted: CID[] | undefined;
+}
+
+export function createMemoryBackend(): Backend {
+  const ledgers = new Map<string, MemoryLedger>();
+  const watchers = new LedgerWatchers();
+  let closed = false;
+
+  const check = (operation: string, ledger: string): void => {
+    if (closed) throw new ClosedError("memory backend");
+    checkLedgerName(operation, ledger);
+  };
+  const headsOf = (entry: MemoryLedger): CID[] =>
+    (entry.sorted ??= sortedHeads(entry.heads));
+
+  return {
+    putCommits: (ledger, commits, origin) =>
+      settle(() => {
+        check("put commits", ledger);
+        let entry = ledgers.get(ledger);
+        const plan = planPut(
+          ledger,
+          commits,
+          (key) => entry?.commits.get(key)?.meta.height,
+          entry?.heads ?? new Map<string, CID>(),
+        );
+        if (plan.added.length === 0)
+          return { heads: entry ? [...headsOf(entry)] : [], added: [] };
+        if (!entry) {
+          entry = { commits: new Map(), heads: new Map(), sorted: undefined };
+          ledgers.set(ledger, entry);
+        }
+        const stored: StoredCommit[] = [];
+        for (const { key, commit, height } of plan.added) {
+          // A copy (new Uint8Array copies; a Buffer's slice() would not): the caller may
+          // reuse its buffer.
+          const bytes = new Uint8Array(commit.bytes);
+          const parents = [...commit.parents];
+          entry.commits.set(key, { bytes, meta: { parents, height } });
+          stored.push({ cid: commit.cid, bytes, parents });
+        }
+        entry.heads = plan.heads;
+        entry.sorted = undefined;
+        const heads = headsOf(entry);
+        const added = plan.added.map(({ commit }) => commit.cid);
+        // Watchers share the kept bytes (no copy per watcher): they must not modify them.
+        const change: LedgerChange =
+          origin === undefined
+            ? { heads: [...heads], added: [...added], commits: stored }
+            : { heads: [...heads], added: [...added], commits: stored, origin };
+        watchers.emit(ledger, change);
+        return { heads: [...heads], added };
+      }),
+
+    getCommits: (ledger, cids) =>
+      settle(() => {
+        check("get commits", ledger);
+        const commits = ledgers.get(ledger)?.commits;
+        return cids.map((cid) => {
+          const bytes = commits?.get(cidKey(cid))?.bytes;
+          return bytes && new Uint8Array(bytes);
+        });
+      }),
+
+    getMeta: (ledger, cids) =>
+      settle(() => {
+        check("get meta", ledger);
+        const commits = ledgers.get(ledger)?.commits;
+        return cids.map((cid) => {
+          const meta = commits?.get(cidKey(cid))?.meta;
+          return meta && { parents: [...meta.parents], height: meta.height };
+        });
+      }),
+
+    getHeads: (ledger) =>
+      settle(() => {
+        check("get heads", ledger);
+        const entry = ledgers.get(ledger);
+        return entry ? [...headsOf(entry)] : [];
+      }),
+
+    watch(ledger, onChange) {
+      check("watch", ledger);
+      return watchers.add(ledger, onChange);
+    },
+
+    close: () => {
+      closed = true;
+      watchers.clear();
+      ledgers.clear();
+      return Promise.resolve();
+    },
+  };
+}

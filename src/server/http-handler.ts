@@ -1,0 +1,308 @@
+// The HTTP transport as a fetch handler: one client message per POST, the answer as a stream
+// of length-prefixed frames. It answers at any path, so a SyncServer can live under any base
+// URL. Nothing here is specific to Node: the same handler runs in a serverless function.
+import type { CID } from "multiformats/cid";
+import {
+  CONTENT_TYPE,
+  decodeClientMessage,
+  frameMessage,
+  HTTP_STATUS,
+  ProtocolError,
+  PROTOCOL_VERSIONS,
+  requestIdOf,
+  STREAM_CONTENT_TYPE,
+} from "../sync/protocol/index.js";
+import type {
+  ClientMessage,
+  Pull,
+  ServerMessage,
+} from "../sync/protocol/index.js";
+import { concat } from "../util/bytes.js";
+import { bearerToken } from "./auth.js";
+import type { LedgerService, TransportName } from "./ledger-service.js";
+import { errorReply } from "./server-event.js";
+import type { ServerLog } from "./server-event.js";
+
+// Bearer tokens, not cookies, carry the rights: any origin may call the server.
+const CORS = {
+  "access-control-allow-origin": "*",
+  "access-control-allow-methods": "GET, HEAD, POST, OPTIONS",
+  "access-control-allow-headers": "authorization, content-type",
+  "access-control-max-age": "86400",
+};
+
+export interface HttpHandlerOptions {
+  service: LedgerService;
+  isEnabled: (transport: TransportName) => boolean;
+  /** Longest a long-poll is held, in milliseconds. */
+  pollCap: number;
+  /** Aborted when the server closes: held polls answer at once. */
+  closing: AbortSignal;
+  log: ServerLog;
+}
+
+export class HttpHandler {
+  readonly #service: LedgerService;
+  readonly #isEnabled: (transport: TransportName) => boolean;
+  readonly #pollCap: number;
+  readonly #closing: AbortSignal;
+  readonly #log: ServerLog;
+  /** Long-polls held now. */
+  polls = 0;
+  /** POST requests answered. */
+  requests = 0;
+
+  constructor(options: HttpHandlerOptions) {
+    this.#service = options.service;
+    this.#isEnabled = options.isEnabled;
+    this.#pollCap = options.pollCap;
+    this.#closing = options.closing;
+    this.#log = options.log;
+  }
+
+  async handle(request: Request): Promise<Response> {
+    switch (request.method) {
+      case "OPTIONS":
+        return new Response(null, { status: 204, headers: CORS });
+      case "GET":
+      case "HEAD":
+        return this.#describe(request);
+      case "POST":
+        this.requests++;
+        return this.#post(request);
+      default:
+        return json(
+          405,
+          { error: `method ${request.method} is not allowed` },
+          {
+            allow: "GET, HEAD, POST, OPTIONS",
+          },
+        );
+    }
+  }
+
+  #describe(request: Request): Response {
+    if (request.headers.get("upgrade")?.toLowerCase() === "websocket")
+      return json(426, {
+        error:
+          "this endpoint cannot upgrade to a WebSocket here; POST messages over HTTP instead",
+      });
+    return json(200, {
+      kiln: {
+        versions: PROTOCOL_VERSIONS,
+        transports: (["ws", "http"] as const).filter(this.#isEnabled),
+        maxMessage: this.#service.maxMessage,
+        maxCommits: this.#service.maxCommits,
+        auth: this.#service.hasAuth,
+      },
+    });
+  }
+
+  async #post(request: Request): Promise<Response> {
+    let id: number | undefined;
+    try {
+      if (this.#closing.aborted)
+        throw new ProtocolError("unavailable", "the server is closing");
+      const type = request.headers.get("content-type");
+      if (type?.split(";")[0]?.trim().toLowerCase() !== CONTENT_TYPE)
+        throw new ProtocolError(
+          "bad-frame",
+          `a request body must have content type ${CONTENT_TYPE}`,
+        );
+      // Like a WebSocket's maxPayload: a body somewhat over the limit is still read, so the
+      // too-large error can name its request id; a far larger one is refused unread.
+      const bytes = await readBody(request, 4 * this.#service.maxMessage);
+      let message: ClientMessage;
+      try {
+        message = decodeClientMessage(bytes, this.#service.maxMessage);
+      } catch (error) {
+        id = requestIdOf(bytes);
+        throw error;
+      }
+      id = message.id;
+      return await this.#answer(message, request);
+    } catch (error) {
+      const reply = errorReply(error, id, this.#log, "http");
+      return frames(HTTP_STATUS[reply.reason], [reply]);
+    }
+  }
+
+  async #answer(message: ClientMessage, request: Request): Promise<Response> {
+    const token = bearerToken(request.headers.get("authorization"));
+    switch (message.t) {
+      case "hello": {
+        const welcome = this.#service.welcome(message);
+        this.#service.authenticate(message.token ?? token);
+        return frames(200, [welcome]);
+      }
+      case "ping":
+        return frames(200, [{ t: "pong", id: message.id }]);
+      case "pull": {
+        this.#requireHttp();
+        const grant = this.#service.authenticate(token);
+        this.#service.authorize(grant, message.ledger, "read");
+        return this.#pull(message, request.signal);
+      }
+      case "push": {
+        this.#requireHttp();
+        const grant = this.#service.authenticate(token);
+        this.#service.authorize(grant, message.ledger, "write");
+        // A fresh origin: an HTTP client has no subscription a change could echo to.
+        const ack = await this.#service.push(message, {});
+        this.#log({
+          kind: "push",
+          transport: "http",
+          ledger: message.ledger,
+          stored: ack.stored,
+        });
+        return frames(200, [ack]);
+      }
+    }
+  }
+
+  #requireHttp(): void {
+    if (!this.#isEnabled("http"))
+      throw new ProtocolError(
+        "unavailable",
+        "the HTTP transport is turned off on this server; use a WebSocket",
+      );
+  }
+
+  async #pull(pull: Pull, signal: AbortSignal): Promise<Response> {
+    const wait = Math.min(pull.wait ?? 0, this.#pollCap);
+    const { heads, missing } =
+      wait > 0
+        ? await this.#longPoll(pull, wait, signal)
+        : await this.#service.difference(pull.ledger, pull.have);
+    return stream(this.#pullFrames(pull, heads, missing));
+  }
+
+  /** Holds the answer until the ledger changes, `wait` passes, or either side gives up. */
+  async #longPoll(
+    pull: Pull,
+    wait: number,
+    signal: AbortSignal,
+  ): Promise<{ heads: CID[]; missing: CID[] }> {
+    let wake!: () => void;
+    const woken = new Promise<void>((resolve) => (wake = resolve));
+    // Watch before computing the difference, so a change in between still wakes the poll.
+    const unwatch = this.#service.watch(pull.ledger, () => wake());
+    const timer = setTimeout(() => wake(), wait);
+    const onAbort = () => wake();
+    signal.addEventListener("abort", onAbort);
+    this.#closing.addEventListener("abort", onAbort);
+    this.polls++;
+    if (signal.aborted) wake();
+    try {
+      const first = await this.#service.difference(pull.ledger, pull.have);
+      if (first.missing.length > 0) return first;
+      await woken;
+      if (this.#closing.aborted)
+        throw new ProtocolError("unavailable", "the server is closing");
+      return await this.#service.difference(pull.ledger, pull.have);
+    } finally {
+      this.polls--;
+      unwatch();
+      clearTimeout(timer);
+      signal.removeEventListener("abort", onAbort);
+      this.#closing.removeEventListener("abort", onAbort);
+    }
+  }
+
+  async *#pullFrames(
+    pull: Pull,
+    heads: CID[],
+    missing: CID[],
+  ): AsyncGenerator<Uint8Array, void> {
+    try {
+      for await (const batch of this.#service.batches(
+        pull.ledger,
+        missing,
+        pull.id,
+      ))
+        yield frameMessage(batch);
+      yield frameMessage({
+        t: "heads",
+        id: pull.id,
+        ledger: pull.ledger,
+        heads,
+      });
+    } catch (error) {
+      // The status line is sent already: the error ends the stream instead.
+      yield frameMessage(errorReply(error, pull.id, this.#log, "http"));
+    }
+  }
+}
+
+/** Reads a request body of at most `max` bytes without buffering more. */
+async function readBody(request: Request, max: number): Promise<Uint8Array> {
+  const tooLarge = () =>
+    new ProtocolError("too-large", `request body exceeds ${max} bytes`);
+  const declared = Number(request.headers.get("content-length") ?? NaN);
+  if (declared > max) throw tooLarge();
+  if (!request.body) return new Uint8Array(0);
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.length;
+    if (size > max) {
+      await reader.cancel();
+      throw tooLarge();
+    }
+    chunks.push(value);
+  }
+  return chunks.length === 1 ? chunks[0]! : concat(chunks);
+}
+
+function frames(status: number, messages: ServerMessage[]): Response {
+  const body = messages.map(frameMessage);
+  const bytes = body.length === 1 ? body[0]! : concat(body);
+  return new Response(bytes as Uint8Array<ArrayBuffer>, {
+    status,
+    headers: streamHeaders(),
+  });
+}
+
+function stream(source: AsyncGenerator<Uint8Array, void>): Response {
+  const body = new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        const { done, value } = await source.next();
+        if (done) controller.close();
+        else controller.enqueue(value);
+      },
+      async cancel() {
+        await source.return(undefined);
+      },
+    },
+    { highWaterMark: 0 },
+  );
+  return new Response(body, { status: 200, headers: streamHeaders() });
+}
+
+function streamHeaders(): Record<string, string> {
+  return {
+    ...CORS,
+    "content-type": STREAM_CONTENT_TYPE,
+    "cache-control": "no-store",
+  };
+}
+
+function json(
+  status: number,
+  value: unknown,
+  headers: Record<string, string> = {},
+): Response {
+  return new Response(JSON.stringify(value), {
+    status,
+    headers: {
+      ...CORS,
+      ...headers,
+      "content-type": "application/json",
+      "cache-control": "no-store",
+    },
+  });
+}

@@ -1,0 +1,308 @@
+// What the SyncServer does for a client, whatever the transport: negotiate a version, check a
+// token, compute and load the commits a client lacks, verify and store a push. The WebSocket
+// session and the HTTP handler only move these answers over their wire.
+import type { CID } from "multiformats/cid";
+import { cidKey } from "../blocks/cid.js";
+import {
+  chooseVersion,
+  checkCommit,
+  ProtocolError,
+  PROTOCOL_VERSIONS,
+} from "../sync/protocol/index.js";
+import type {
+  Ack,
+  Commits,
+  Hello,
+  Push,
+  Welcome,
+} from "../sync/protocol/index.js";
+import { utf8Length } from "../util/bytes.js";
+import { authorize, OPEN_GRANT, verifyToken } from "./auth.js";
+import type { Grant } from "./auth.js";
+import type { Backend, LedgerChange, StoredCommit } from "./backend.js";
+import { missingCommits } from "./missing.js";
+
+export type TransportName = "ws" | "http";
+
+/** CIDs per backend read while streaming a catch-up. */
+const READ_CHUNK = 256;
+
+export interface LedgerServiceOptions {
+  /** The guarded backend (its failures are already ProtocolErrors). */
+  backend: Backend;
+  secret: string | undefined;
+  maxMessage: number;
+  maxCommits: number;
+  /** Milliseconds, like Date.now. */
+  clock: () => number;
+  /** Transports open now, in order of preference. */
+  transports: () => TransportName[];
+}
+
+export class LedgerService {
+  readonly backend: Backend;
+  readonly maxMessage: number;
+  readonly maxCommits: number;
+  readonly #secret: string | undefined;
+  readonly #clock: () => number;
+  readonly #transports: () => TransportName[];
+
+  constructor(options: LedgerServiceOptions) {
+    this.backend = options.backend;
+    this.maxMessage = options.maxMessage;
+    this.maxCommits = options.maxCommits;
+    this.#secret = options.secret;
+    this.#clock = options.clock;
+    this.#transports = options.transports;
+  }
+
+  #watches = 0;
+
+  /** Watchers open now (live subscriptions and held long-polls). */
+  get watches(): number {
+    return this.#watches;
+  }
+
+  /** Watches a ledger; the returned function stops it (once, however often it is called). */
+  watch(ledger: string, onChange: (change: LedgerChange) => void): () => void {
+    const unwatch = this.backend.watch(ledger, onChange);
+    this.#watches++;
+    let open = true;
+    return () => {
+      if (!open) return;
+      open = false;
+      this.#watches--;
+      unwatch();
+    };
+  }
+
+  get hasAuth(): boolean {
+    return this.#secret !== undefined;
+  }
+
+  /** The grant of a bearer token; throws unauthorized when the server needs one and it fails. */
+  authenticate(token: string | undefined): Grant {
+    if (this.#secret === undefined) return OPEN_GRANT;
+    if (token === undefined)
+      throw new ProtocolError(
+        "unauthorized",
+        "this server needs a bearer token",
+      );
+    return verifyToken(this.#secret, token, this.#clock());
+  }
+
+  authorize(grant: Grant, ledger: string, access: "read" | "write"): void {
+    authorize(grant, ledger, access, this.#clock());
+  }
+
+  /** Whether a grant has expired by now (live pushes stop then). */
+  isExpired(grant: Grant): boolean {
+    return (
+      grant.expiresAt !== undefined && this.#clock() / 1000 >= grant.expiresAt
+    );
+  }
+
+  welcome(hello: Hello): Welcome {
+    const v = chooseVersion(hello.v);
+    if (v === undefined)
+      throw new ProtocolError(
+        "version",
+        `no common protocol version: the client speaks ${hello.v.slice(0, 16).join(", ")}, this server ${PROTOCOL_VERSIONS.join(", ")}`,
+      );
+    return {
+      t: "welcome",
+      id: hello.id,
+      v,
+      transports: this.#transports(),
+      maxMessage: this.maxMessage,
+      maxCommits: this.maxCommits,
+      server: "kiln",
+    };
+  }
+
+  /**
+   * The server heads and the commits reachable from them that `have` does not reach, parents
+   * first. The heads are read first, so every commit they reach is in the list (it may hold
+   * more, from a push that landed in between).
+   */
+  async difference(
+    ledger: string,
+    have: readonly CID[],
+  ): Promise<{ heads: CID[]; missing: CID[] }> {
+    const heads = await this.backend.getHeads(ledger);
+    const missing = await missingCommits(this.backend, ledger, [...have]);
+    return { heads, missing };
+  }
+
+  /** Loads `cids` in chunks and yields them as `commits` messages of at most maxMessage. */
+  async *batches(
+    ledger: string,
+    cids: readonly CID[],
+    id?: number,
+    reserveHeads: readonly CID[] = [],
+  ): AsyncGenerator<Commits> {
+    const packer = new BatchPacker(ledger, this.maxMessage, id, reserveHeads);
+    for (let at = 0; at < cids.length; at += READ_CHUNK) {
+      const chunk = cids.slice(at, at + READ_CHUNK);
+      const bytes = await this.backend.getCommits(ledger, chunk);
+      for (let i = 0; i < chunk.length; i++) {
+        const b = bytes[i];
+        if (b === undefined)
+          throw new ProtocolError(
+            "unavailable",
+            `storage lost commit ${chunk[i]!.toString()} of a head set; try again later`,
+          );
+        const full = packer.add(chunk[i]!, b);
+        if (full) yield full;
+      }
+    }
+    const last = packer.finish();
+    if (last) yield last;
+  }
+
+  /**
+   * The live `commits` messages for a change of a subscribed ledger: its commits (less those
+   * in `skip`, already sent), the last message carrying the new heads.
+   */
+  async liveBatches(
+    ledger: string,
+    change: LedgerChange,
+    skip: ReadonlySet<string> | undefined,
+  ): Promise<Commits[]> {
+    const keep = (cid: CID) => !skip?.has(cidKey(cid));
+    const messages: Commits[] = [];
+    const heads = [...change.heads];
+    if (change.commits) {
+      const packer = new BatchPacker(ledger, this.maxMessage, undefined, heads);
+      for (const c of change.commits)
+        if (keep(c.cid)) {
+          const full = packer.add(c.cid, c.bytes);
+          if (full) messages.push(full);
+        }
+      messages.push(packer.finish() ?? packer.empty());
+      return attachHeads(messages, heads);
+    }
+    const added = change.added.filter(keep);
+    for await (const m of this.batches(ledger, added, undefined, heads))
+      messages.push(m);
+    if (messages.length === 0)
+      messages.push({ t: "commits", ledger, commits: [] });
+    return attachHeads(messages, heads);
+  }
+
+  /**
+   * Verifies a push completely — count, every commit against its CID and envelope, every
+   * parent held or earlier in the batch, the named heads held afterwards — then stores it.
+   * Nothing is stored when any check fails.
+   */
+  async push(push: Push, origin: unknown): Promise<Ack> {
+    const { ledger } = push;
+    if (push.commits.length > this.maxCommits)
+      throw new ProtocolError(
+        "too-large",
+        `push of ${push.commits.length} commits exceeds the limit of ${this.maxCommits}`,
+      );
+    const batch = new Map<string, StoredCommit>();
+    const unknownParents = new Map<string, { parent: CID; child: CID }>();
+    for (const [cid, bytes] of push.commits) {
+      const key = cidKey(cid);
+      if (batch.has(key)) continue;
+      const parents = checkCommit(cid, bytes);
+      for (const parent of parents) {
+        const pk = cidKey(parent);
+        if (!batch.has(pk) && !unknownParents.has(pk))
+          unknownParents.set(pk, { parent, child: cid });
+      }
+      batch.set(key, { cid, bytes, parents });
+    }
+    const outside = [...unknownParents.values()];
+    const meta = await this.backend.getMeta(
+      ledger,
+      outside.map((p) => p.parent),
+    );
+    const absent = meta.findIndex((m) => m === undefined);
+    if (absent >= 0) {
+      const { parent, child } = outside[absent]!;
+      throw new ProtocolError(
+        "missing-commit",
+        `commit ${child.toString()} names parent ${parent.toString()}, which the server does not hold and the push does not carry before it`,
+      );
+    }
+    const heads = (push.heads ?? []).filter((h) => !batch.has(cidKey(h)));
+    const headMeta = await this.backend.getMeta(ledger, heads);
+    const unknownHead = headMeta.findIndex((m) => m === undefined);
+    if (unknownHead >= 0)
+      throw new ProtocolError(
+        "missing-commit",
+        `head ${heads[unknownHead]!.toString()} is neither held by the server nor in the push`,
+      );
+    const stored = await this.backend.putCommits(
+      ledger,
+      [...batch.values()],
+      origin,
+    );
+    return {
+      t: "ack",
+      id: push.id,
+      ledger,
+      heads: stored.heads,
+      stored: stored.added.length,
+    };
+  }
+}
+
+function attachHeads(messages: Commits[], heads: CID[]): Commits[] {
+  const last = messages[messages.length - 1];
+  if (last) last.heads = heads;
+  return messages;
+}
+
+/** Groups commits into `commits` messages whose encoding stays within maxMessage. */
+class BatchPacker {
+  readonly #base: number;
+  #commits: [CID, Uint8Array][] = [];
+  #size: number;
+
+  constructor(
+    readonly ledger: string,
+    readonly maxMessage: number,
+    readonly id?: number,
+    reservedHeads: readonly CID[] = [],
+  ) {
+    // Map header, keys, type, id, ledger, array header; plus the heads the last batch carries.
+    let headsSize = 0;
+    for (const h of reservedHeads) headsSize += h.bytes.length + 3;
+    this.#base = 64 + utf8Length(ledger) + headsSize;
+    this.#size = this.#base;
+  }
+
+  /** Adds a commit; returns the previous batch when this commit would overflow it. */
+  add(cid: CID, bytes: Uint8Array): Commits | undefined {
+    // Array header, byte-string headers of cid and bytes.
+    const size = cid.bytes.length + bytes.length + 16;
+    let full: Commits | undefined;
+    if (this.#commits.length > 0 && this.#size + size > this.maxMessage)
+      full = this.finish();
+    this.#commits.push([cid, bytes]);
+    this.#size += size;
+    return full;
+  }
+
+  finish(): Commits | undefined {
+    if (this.#commits.length === 0) return undefined;
+    const message = this.empty();
+    message.commits = this.#commits;
+    this.#commits = [];
+    this.#size = this.#base;
+    return message;
+  }
+
+  empty(): Commits {
+    return {
+      t: "commits",
+      ...(this.id !== undefined ? { id: this.id } : {}),
+      ledger: this.ledger,
+      commits: [],
+    };
+  }
+}

@@ -1,0 +1,86 @@
+// What the SyncServer reports to its `log` option, and how any failure becomes a typed `error`
+// message: ProtocolErrors keep their reason, anything else is `internal` and logged.
+import type { ErrorMessage, ErrorReason } from "../sync/protocol/index.js";
+import { ProtocolError } from "../sync/protocol/index.js";
+import type { TransportName } from "./ledger-service.js";
+
+export type ServerEvent =
+  | { kind: "open"; transport: "ws"; remote?: string }
+  | { kind: "close"; transport: "ws"; remote?: string; code: number }
+  /** A request refused with a typed error (bad input, auth, limits, storage down). */
+  | {
+      kind: "refused";
+      transport: TransportName;
+      reason: ErrorReason;
+      message: string;
+      remote?: string;
+      cause?: unknown;
+    }
+  /** A push stored commits. */
+  | {
+      kind: "push";
+      transport: TransportName;
+      ledger: string;
+      stored: number;
+      remote?: string;
+    }
+  /** An unexpected exception, answered as `internal`. */
+  | {
+      kind: "failure";
+      transport: TransportName;
+      error: unknown;
+      remote?: string;
+    };
+
+export type ServerLog = (event: ServerEvent) => void;
+
+/** Calls the app's logger; a throwing logger never breaks a request. */
+export function safeLog(log: ServerLog | undefined): ServerLog {
+  return (event) => {
+    try {
+      log?.(event);
+    } catch {
+      // The app's logger failed; there is nowhere else to report it.
+    }
+  };
+}
+
+/** The wire `error` for a failure; logs it (as refused or as failure). */
+export function errorReply(
+  error: unknown,
+  id: number | undefined,
+  log: ServerLog,
+  transport: TransportName,
+  remote?: string,
+): ErrorMessage {
+  const where = remote !== undefined ? { remote } : {};
+  if (error instanceof ProtocolError) {
+    const prefix = `${error.reason}: `;
+    const message = (
+      error.message.startsWith(prefix)
+        ? error.message.slice(prefix.length)
+        : error.message
+    ).slice(0, 4096);
+    log({
+      kind: "refused",
+      transport,
+      reason: error.reason,
+      message,
+      ...where,
+      ...(error.cause !== undefined ? { cause: error.cause } : {}),
+    });
+    return {
+      t: "error",
+      ...(id !== undefined ? { id } : {}),
+      reason: error.reason,
+      message,
+    };
+  }
+  log({ kind: "failure", transport, error, ...where });
+  return {
+    t: "error",
+    ...(id !== undefined ? { id } : {}),
+    reason: "internal",
+    message: "the server failed to handle this request; see its log",
+  };
+}

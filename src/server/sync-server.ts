@@ -1,0 +1,276 @@
+// The SyncServer: a fetch(Request) → Response handler plus a WebSocket acceptor over one
+// Backend. `listen` runs both on node:http; it is loaded on demand, so a serverless runtime
+// that only calls `fetch` never loads Node's HTTP code.
+import type { WebSocket } from "ws";
+import { InvalidArgumentError } from "../util/errors.js";
+import { bearerToken, checkSecret } from "./auth.js";
+import type { Backend } from "./backend.js";
+import { guardBackend } from "./backend-guard.js";
+import { HttpHandler } from "./http-handler.js";
+import { LedgerService } from "./ledger-service.js";
+import type { TransportName } from "./ledger-service.js";
+import { safeLog } from "./server-event.js";
+import type { ServerLog } from "./server-event.js";
+import { CLOSE, WsSession } from "./ws-session.js";
+
+export const DEFAULT_MAX_MESSAGE = 8 * 1024 * 1024;
+export const DEFAULT_MAX_COMMITS = 10_000;
+export const DEFAULT_POLL_CAP = 25_000;
+export const DEFAULT_HEARTBEAT = 30_000;
+
+export interface Transports {
+  ws: boolean;
+  http: boolean;
+}
+
+export interface SyncServerOptions {
+  backend: Backend;
+  /** HMAC key for bearer tokens (at least 16 characters). Without one, anyone may read and write. */
+  secret?: string;
+  /** Largest message accepted, in bytes (default 8 MiB). */
+  maxMessage?: number;
+  /** Most commits in one push (default 10,000). */
+  maxCommits?: number;
+  /** Transports accepted (default both). */
+  transports?: Partial<Transports>;
+  /** Longest an HTTP long-poll is held, in milliseconds (default 25,000). */
+  pollCap?: number;
+  log?: ServerLog;
+  /**
+   * How often WebSockets get a ping frame, in milliseconds (default 30,000); a peer that
+   * has not answered one by the next is dropped.
+   */
+  heartbeat?: number;
+  /** Milliseconds since the epoch (default Date.now), for token expiry. */
+  clock?: () => number;
+}
+
+/** What the server needs of the HTTP request that was upgraded to a WebSocket. */
+export interface WebSocketRequest {
+  headers?: Headers | Readonly<Record<string, string | string[] | undefined>>;
+  remoteAddress?: string;
+}
+
+export interface ListenOptions {
+  port: number;
+  /** Default 127.0.0.1. */
+  host?: string;
+}
+
+export interface Listener {
+  readonly url: string;
+  readonly port: number;
+  /** Stops accepting, closes this listener's WebSockets and connections. */
+  close(): Promise<void>;
+}
+
+export interface SyncServerStats {
+  /** Open WebSocket sessions. */
+  connections: number;
+  /** Live subscriptions of those sessions. */
+  subscriptions: number;
+  /** Backend watchers open (subscriptions plus held long-polls). */
+  watches: number;
+  /** HTTP long-polls held now. */
+  polls: number;
+  /** HTTP POST requests answered since start. */
+  requests: number;
+  /** WebSocket messages received since start. */
+  messages: number;
+}
+
+export interface SyncServer {
+  fetch(request: Request): Promise<Response>;
+  /** Takes over an upgraded `ws` WebSocket. */
+  acceptWebSocket(socket: WebSocket, request?: WebSocketRequest): void;
+  listen(options: ListenOptions): Promise<Listener>;
+  readonly transports: Readonly<Transports>;
+  /**
+   * Turns transports on or off at runtime. Turning WebSocket off refuses upgrades and closes
+   * open sessions (their clients fall back to HTTP); turning HTTP off refuses pull and push
+   * over HTTP as `unavailable`. One must stay on.
+   */
+  setTransports(transports: Partial<Transports>): void;
+  stats(): SyncServerStats;
+  /** Closes every listener and session and answers held polls; the backend stays open. */
+  close(): Promise<void>;
+}
+
+export function createSyncServer(options: SyncServerOptions): SyncServer {
+  const maxMessage = options.maxMessage ?? DEFAULT_MAX_MESSAGE;
+  const maxCommits = options.maxCommits ?? DEFAULT_MAX_COMMITS;
+  const pollCap = options.pollCap ?? DEFAULT_POLL_CAP;
+  if (options.heartbeat !== undefined && !(options.heartbeat >= 10))
+    throw new InvalidArgumentError(
+      "sync server: heartbeat must be at least 10 ms",
+    );
+  if (!Number.isSafeInteger(maxMessage) || maxMessage < 1024)
+    throw new InvalidArgumentError(
+      "sync server: maxMessage must be an integer of at least 1024",
+    );
+  if (!Number.isSafeInteger(maxCommits) || maxCommits < 1)
+    throw new InvalidArgumentError(
+      "sync server: maxCommits must be a positive integer",
+    );
+  if (!(pollCap >= 0))
+    throw new InvalidArgumentError("sync server: pollCap must be >= 0");
+  if (options.secret !== undefined) checkSecret(options.secret);
+
+  let transports = checkTransports({
+    ws: options.transports?.ws ?? true,
+    http: options.transports?.http ?? true,
+  });
+  const log = safeLog(options.log);
+  const closing = new AbortController();
+  const sessions = new Set<WsSession>();
+  const listeners = new Set<Listener>();
+  let heartbeat: ReturnType<typeof setInterval> | undefined;
+  let closedMessages = 0;
+
+  const service = new LedgerService({
+    backend: guardBackend(options.backend),
+    secret: options.secret,
+    maxMessage,
+    maxCommits,
+    clock: options.clock ?? Date.now,
+    transports: () => (["ws", "http"] as const).filter((t) => transports[t]),
+  });
+  const http = new HttpHandler({
+    service,
+    isEnabled: (t: TransportName) => transports[t],
+    pollCap,
+    closing: closing.signal,
+    log,
+  });
+
+  const closeSessions = (code: number, reason: string) =>
+    Promise.all([...sessions].map((s) => s.close(code, reason)));
+
+  const server: SyncServer = {
+    async fetch(request) {
+      try {
+        return await http.handle(request);
+      } catch (error) {
+        log({ kind: "failure", transport: "http", error });
+        return new Response("internal error", { status: 500 });
+      }
+    },
+
+    acceptWebSocket(socket, request = {}) {
+      if (closing.signal.aborted || !transports.ws) {
+        socket.close(
+          closing.signal.aborted ? CLOSE.goingAway : CLOSE.policy,
+          closing.signal.aborted
+            ? "the server is closing"
+            : "the WebSocket transport is turned off",
+        );
+        return;
+      }
+      const session = new WsSession({
+        socket,
+        service,
+        upgradeToken: bearerToken(header(request.headers, "authorization")),
+        remote: request.remoteAddress,
+        log,
+        onClose: (s) => {
+          closedMessages += s.messages;
+          sessions.delete(s);
+          if (sessions.size === 0 && heartbeat !== undefined) {
+            clearInterval(heartbeat);
+            heartbeat = undefined;
+          }
+        },
+      });
+      sessions.add(session);
+      if (heartbeat === undefined) {
+        heartbeat = setInterval(() => {
+          for (const s of sessions) s.heartbeat();
+        }, options.heartbeat ?? DEFAULT_HEARTBEAT);
+        // A heartbeat alone should not keep a Node process alive.
+        (heartbeat as { unref?: () => void }).unref?.();
+      }
+    },
+
+    async listen(listenOptions) {
+      if (closing.signal.aborted)
+        throw new InvalidArgumentError("sync server: listen after close");
+      const { listenNode } = await import("./node-listen.js");
+      const listener = await listenNode({
+        port: listenOptions.port,
+        host: listenOptions.host ?? "127.0.0.1",
+        maxPayload: 4 * maxMessage,
+        fetch: (request) => server.fetch(request),
+        isWebSocketEnabled: () => transports.ws && !closing.signal.aborted,
+        acceptWebSocket: (socket, request) =>
+          server.acceptWebSocket(socket, request),
+      });
+      const tracked: Listener = {
+        url: listener.url,
+        port: listener.port,
+        close: async () => {
+          listeners.delete(tracked);
+          await listener.close();
+        },
+      };
+      listeners.add(tracked);
+      return tracked;
+    },
+
+    get transports() {
+      return { ...transports };
+    },
+
+    setTransports(change) {
+      const next = checkTransports({ ...transports, ...change });
+      const wsOff = transports.ws && !next.ws;
+      transports = next;
+      if (wsOff)
+        void closeSessions(
+          CLOSE.goingAway,
+          "the WebSocket transport is turned off",
+        );
+    },
+
+    stats() {
+      let subscriptions = 0;
+      let messages = closedMessages;
+      for (const s of sessions) {
+        subscriptions += s.subscriptions;
+        messages += s.messages;
+      }
+      return {
+        connections: sessions.size,
+        subscriptions,
+        watches: service.watches,
+        polls: http.polls,
+        requests: http.requests,
+        messages,
+      };
+    },
+
+    async close() {
+      closing.abort();
+      await closeSessions(CLOSE.goingAway, "the server is closing");
+      await Promise.all([...listeners].map((l) => l.close()));
+    },
+  };
+  return server;
+}
+
+function checkTransports(t: Transports): Transports {
+  if (!t.ws && !t.http)
+    throw new InvalidArgumentError(
+      "sync server: at least one transport (ws or http) must stay on",
+    );
+  return t;
+}
+
+function header(
+  headers: WebSocketRequest["headers"],
+  name: string,
+): string | null {
+  if (headers === undefined) return null;
+  if (headers instanceof Headers) return headers.get(name);
+  const value = headers[name] ?? headers[name.toLowerCase()];
+  return Array.isArray(value) ? (value[0] ?? null) : (value ?? null);
+}

@@ -1,0 +1,380 @@
+// One WebSocket client. Its messages are handled strictly in order, one at a time, on a task
+// queue that also carries the live pushes of its subscriptions, so a subscriber sees a pull's
+// answer before any change that arrived while it was computed. The first message must be a
+// hello; everything after it is checked against the grant its token gave.
+import type { RawData, WebSocket } from "ws";
+import { cidKey } from "../blocks/cid.js";
+import {
+  decodeClientMessage,
+  encodeMessage,
+  ProtocolError,
+  requestIdOf,
+} from "../sync/protocol/index.js";
+import type {
+  ClientMessage,
+  Pull,
+  ServerMessage,
+} from "../sync/protocol/index.js";
+import type { Grant } from "./auth.js";
+import type { LedgerChange } from "./backend.js";
+import type { LedgerService } from "./ledger-service.js";
+import { errorReply } from "./server-event.js";
+import type { ServerLog } from "./server-event.js";
+
+/** A client that sends no hello within this time is disconnected. */
+const HELLO_TIMEOUT = 30_000;
+/** Live changes queued for one slow subscriber before it is disconnected (it pulls again). */
+const MAX_QUEUED_CHANGES = 1024;
+/** After a close frame, how long the peer has to answer before the socket is destroyed. */
+const CLOSE_GRACE = 2_000;
+
+/** WebSocket close codes the server uses. */
+export const CLOSE = {
+  goingAway: 1001,
+  policy: 1008,
+  tryAgainLater: 1013,
+} as const;
+
+type State =
+  | { kind: "greeting" }
+  | { kind: "open"; grant: Grant; version: number }
+  /** Closing: nothing more is read or answered. */
+  | { kind: "closing" }
+  | { kind: "closed" };
+
+interface Subscription {
+  readonly ledger: string;
+  /** CIDs sent by the pull that opened it, while it is still answering; undefined after. */
+  sent: Set<string> | undefined;
+  stop(): void;
+}
+
+export interface WsSessionOptions {
+  socket: WebSocket;
+  service: LedgerService;
+  /** The token of the upgrade request's Authorization header (hello.token takes precedence). */
+  upgradeToken: string | undefined;
+  remote: string | undefined;
+  log: ServerLog;
+  onClose: (session: WsSession) => void;
+}
+
+export class WsSession {
+  readonly #socket: WebSocket;
+  readonly #service: LedgerService;
+  readonly #upgradeToken: string | undefined;
+  readonly #remote: string | undefined;
+  readonly #log: ServerLog;
+  readonly #onClose: (session: WsSession) => void;
+  #state: State = { kind: "greeting" };
+  #tail: Promise<void> = Promise.resolve();
+  #pendingBytes = 0;
+  #queuedChanges = 0;
+  readonly #subs = new Map<string, Subscription>();
+  #helloTimer: ReturnType<typeof setTimeout> | undefined;
+  #closed: Promise<void>;
+  /** Whether the peer answered since the last heartbeat. */
+  isAlive = true;
+  #missed = 0;
+  /** Messages received (for stats). */
+  messages = 0;
+
+  constructor(options: WsSessionOptions) {
+    this.#socket = options.socket;
+    this.#service = options.service;
+    this.#upgradeToken = options.upgradeToken;
+    this.#remote = options.remote;
+    this.#log = options.log;
+    this.#onClose = options.onClose;
+    const socket = this.#socket;
+    socket.binaryType = "nodebuffer";
+    this.#closed = new Promise((resolve) =>
+      socket.once("close", (code: number) => {
+        this.#end(code);
+        resolve();
+      }),
+    );
+    socket.on("message", (data, isBinary) => this.#receive(data, isBinary));
+    socket.on("pong", () => (this.isAlive = true));
+    socket.on("error", (error) =>
+      this.#log({ kind: "failure", transport: "ws", error, ...this.#where() }),
+    );
+    this.#helloTimer = setTimeout(
+      () => void this.close(CLOSE.policy, "no hello"),
+      HELLO_TIMEOUT,
+    );
+    this.#log({ kind: "open", transport: "ws", ...this.#where() });
+  }
+
+  get subscriptions(): number {
+    return this.#subs.size;
+  }
+
+  /**
+   * Sends a heartbeat ping; a peer that did not answer the last one is dropped. While this
+   * session has paused reading (a backlog of requests), pongs cannot arrive: it gets longer.
+   */
+  heartbeat(): void {
+    this.#missed = this.isAlive ? 0 : this.#missed + 1;
+    if (this.#missed >= (this.#socket.isPaused ? 4 : 1)) {
+      this.#socket.terminate();
+      return;
+    }
+    this.isAlive = false;
+    try {
+      this.#socket.ping();
+    } catch {
+      this.#socket.terminate();
+    }
+  }
+
+  /** Closes the socket; resolves once it is closed (destroyed if the peer does not answer). */
+  close(code: number, reason: string): Promise<void> {
+    if (this.#state.kind !== "closed" && this.#state.kind !== "closing") {
+      this.#state = { kind: "closing" };
+      this.#socket.close(code, reason);
+      const timer = setTimeout(() => this.#socket.terminate(), CLOSE_GRACE);
+      void this.#closed.then(() => clearTimeout(timer));
+    }
+    return this.#closed;
+  }
+
+  #isActive(): boolean {
+    return this.#state.kind === "greeting" || this.#state.kind === "open";
+  }
+
+  #where(): { remote?: string } {
+    return this.#remote !== undefined ? { remote: this.#remote } : {};
+  }
+
+  #receive(data: RawData, isBinary: boolean): void {
+    this.isAlive = true;
+    if (!this.#isActive()) return;
+    this.messages++;
+    const bytes = toBytes(data);
+    this.#pendingBytes += bytes.length;
+    // Stop reading while a lot is unanswered; TCP flow control then slows the client down.
+    if (this.#pendingBytes > 4 * this.#service.maxMessage) this.#socket.pause();
+    this.#enqueue(async () => {
+      try {
+        await this.#handle(bytes, isBinary);
+      } finally {
+        this.#pendingBytes -= bytes.length;
+        if (
+          this.#socket.isPaused &&
+          this.#pendingBytes <= this.#service.maxMessage
+        )
+          this.#socket.resume();
+      }
+    });
+  }
+
+  #enqueue(task: () => Promise<void>): void {
+    this.#tail = this.#tail.then(async () => {
+      if (!this.#isActive()) return;
+      try {
+        await task();
+      } catch (error) {
+        // Only bugs reach here: handlers answer their own errors.
+        this.#log({
+          kind: "failure",
+          transport: "ws",
+          error,
+          ...this.#where(),
+        });
+      }
+    });
+  }
+
+  async #handle(bytes: Uint8Array, isBinary: boolean): Promise<void> {
+    let id: number | undefined;
+    try {
+      if (!isBinary)
+        throw new ProtocolError(
+          "bad-frame",
+          "text frames are not part of the protocol; send binary CBOR messages",
+        );
+      let message: ClientMessage;
+      try {
+        message = decodeClientMessage(bytes, this.#service.maxMessage);
+      } catch (error) {
+        id = requestIdOf(bytes);
+        throw error;
+      }
+      id = message.id;
+      await this.#dispatch(message);
+    } catch (error) {
+      await this.#send(errorReply(error, id, this.#log, "ws", this.#remote));
+      if (this.#state.kind === "greeting" && !isHelloRefusal(error))
+        void this.close(CLOSE.policy, "the first message must be a hello");
+    }
+  }
+
+  async #dispatch(message: ClientMessage): Promise<void> {
+    if (message.t === "hello") {
+      const welcome = this.#service.welcome(message);
+      const grant = this.#service.authenticate(
+        message.token ?? this.#upgradeToken,
+      );
+      clearTimeout(this.#helloTimer);
+      this.#state = { kind: "open", grant, version: welcome.v };
+      await this.#send(welcome);
+      return;
+    }
+    const state = this.#state;
+    if (state.kind !== "open")
+      throw new ProtocolError(
+        "bad-message",
+        `the first message must be a hello, not ${message.t}`,
+      );
+    switch (message.t) {
+      case "ping":
+        await this.#send({ t: "pong", id: message.id });
+        return;
+      case "pull":
+        this.#service.authorize(state.grant, message.ledger, "read");
+        await this.#pull(message);
+        return;
+      case "push": {
+        this.#service.authorize(state.grant, message.ledger, "write");
+        const ack = await this.#service.push(message, this);
+        this.#log({
+          kind: "push",
+          transport: "ws",
+          ledger: message.ledger,
+          stored: ack.stored,
+          ...this.#where(),
+        });
+        await this.#send(ack);
+        return;
+      }
+    }
+  }
+
+  async #pull(pull: Pull): Promise<void> {
+    const { ledger } = pull;
+    // Watch before computing the difference: a change landing meanwhile is queued behind
+    // this task and pushed after the heads, less what the answer already carried.
+    const sub = pull.live ? this.#subscribe(ledger) : undefined;
+    try {
+      const { heads, missing } = await this.#service.difference(
+        ledger,
+        pull.have,
+      );
+      for await (const batch of this.#service.batches(
+        ledger,
+        missing,
+        pull.id,
+      )) {
+        if (sub?.sent)
+          for (const [cid] of batch.commits) sub.sent.add(cidKey(cid));
+        await this.#send(batch);
+      }
+      await this.#send({ t: "heads", id: pull.id, ledger, heads });
+    } catch (error) {
+      sub?.stop();
+      throw error;
+    } finally {
+      if (sub) sub.sent = undefined;
+    }
+  }
+
+  #subscribe(ledger: string): Subscription {
+    this.#subs.get(ledger)?.stop();
+    const sub: Subscription = {
+      ledger,
+      sent: new Set(),
+      stop: () => {
+        unwatch();
+        if (this.#subs.get(ledger) === sub) this.#subs.delete(ledger);
+      },
+    };
+    const unwatch = this.#service.watch(ledger, (change) => {
+      if (change.origin === this || this.#subs.get(ledger) !== sub) return;
+      if (++this.#queuedChanges > MAX_QUEUED_CHANGES) {
+        void this.close(CLOSE.tryAgainLater, "too slow for live changes");
+        return;
+      }
+      const skip = sub.sent;
+      this.#enqueue(async () => {
+        this.#queuedChanges--;
+        await this.#deliver(sub, change, skip);
+      });
+    });
+    this.#subs.set(ledger, sub);
+    return sub;
+  }
+
+  async #deliver(
+    sub: Subscription,
+    change: LedgerChange,
+    skip: Set<string> | undefined,
+  ): Promise<void> {
+    if (this.#subs.get(sub.ledger) !== sub || this.#state.kind !== "open")
+      return;
+    try {
+      if (this.#service.isExpired(this.#state.grant))
+        throw new ProtocolError(
+          "unauthorized",
+          "the token has expired; hello again with a new one",
+        );
+      for (const message of await this.#service.liveBatches(
+        sub.ledger,
+        change,
+        skip,
+      ))
+        await this.#send(message);
+    } catch (error) {
+      // The client no longer gets this ledger's changes: tell it, so it can pull again.
+      sub.stop();
+      const reply = errorReply(error, undefined, this.#log, "ws", this.#remote);
+      reply.message =
+        `live changes of ledger ${JSON.stringify(sub.ledger.slice(0, 64))} stopped: ${reply.message}`.slice(
+          0,
+          4096,
+        );
+      await this.#send(reply);
+    }
+  }
+
+  /** Sends one message; waits for the socket to drain when much is buffered. */
+  #send(message: ServerMessage): Promise<void> {
+    if (this.#socket.readyState !== this.#socket.OPEN) return Promise.resolve();
+    const bytes = encodeMessage(message);
+    if (
+      this.#socket.bufferedAmount + bytes.length <=
+      2 * this.#service.maxMessage
+    ) {
+      this.#socket.send(bytes, { binary: true }, noop);
+      return Promise.resolve();
+    }
+    return new Promise((resolve) =>
+      this.#socket.send(bytes, { binary: true }, () => resolve()),
+    );
+  }
+
+  #end(code: number): void {
+    if (this.#state.kind === "closed") return;
+    this.#state = { kind: "closed" };
+    clearTimeout(this.#helloTimer);
+    for (const sub of [...this.#subs.values()]) sub.stop();
+    this.#log({ kind: "close", transport: "ws", code, ...this.#where() });
+    this.#onClose(this);
+  }
+}
+
+/** A failed hello leaves the session waiting for another; anything else first closes it. */
+function isHelloRefusal(error: unknown): boolean {
+  return (
+    error instanceof ProtocolError &&
+    (error.reason === "version" || error.reason === "unauthorized")
+  );
+}
+
+function toBytes(data: RawData): Uint8Array {
+  if (Array.isArray(data)) return new Uint8Array(Buffer.concat(data));
+  if (data instanceof ArrayBuffer) return new Uint8Array(data);
+  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+}
+
+function noop(): void {}

@@ -1,0 +1,37 @@
+// What the sync engine needs of a ledger. The ledger implements it (ledger/ sits above
+// sync/), so the engine never touches the CRDT or the key.
+import type { CID } from "multiformats/cid";
+import type { WireCommit } from "./protocol/index.js";
+import type { SyncState } from "./sync-state.js";
+
+/** Commits that changed the ledger's heads: a local write, or commits merged from a remote. */
+export interface HostChange {
+  readonly commits: readonly string[];
+  /** The Connection that received them, or undefined for a local write. */
+  readonly origin: unknown;
+}
+
+export interface SyncHost {
+  readonly name: string;
+  /** Loads whatever the ledger loads lazily; call before heads/has/since. */
+  ready(): Promise<void>;
+  heads(): readonly string[];
+  /** True when the commit is merged into the ledger (with all its ancestors). */
+  has(cid: string): boolean;
+  /**
+   * The commits not reachable from the known CIDs of `boundary` (unknown ones are ignored),
+   * parents before children.
+   */
+  since(boundary: readonly string[]): Promise<CID[]>;
+  /** The stored bytes of a merged commit. */
+  readCommit(cid: CID): Promise<Uint8Array>;
+  /**
+   * Verifies commits against their CIDs, decrypts and merges them (their ancestors must be
+   * merged or among them), and stores them with the new heads. Throws IntegrityError,
+   * DecryptError or CorruptError and changes nothing when any commit is bad.
+   */
+  receive(commits: readonly WireCommit[], origin: unknown): Promise<void>;
+  onChange(listener: (change: HostChange) => void): () => void;
+  loadSyncState(remote: string): Promise<SyncState | undefined>;
+  saveSyncState(remote: string, state: SyncState): Promise<void>;
+}

@@ -1,0 +1,214 @@
+// A SyncServer over HTTP: every request is one POST of one message to the base URL; the
+// answer is a stream of length-prefixed messages. Live heads come from long-poll pulls
+// (pull.wait), which the Connection runs in a loop.
+import type { CID } from "multiformats/cid";
+import { createDeferred } from "../util/deferred.js";
+import {
+  CONTENT_TYPE,
+  decodeServerMessage,
+  encodeMessage,
+  FrameReader,
+  PROTOCOL_VERSIONS,
+  ProtocolError,
+} from "./protocol/index.js";
+import type {
+  ClientMessage,
+  ServerMessage,
+  Welcome,
+} from "./protocol/index.js";
+import type { Remote } from "./remote.js";
+import type { ServerEndpoint } from "./server-endpoint.js";
+import { TimeoutError, TransportError } from "./transport-error.js";
+
+export interface HttpOptions {
+  /** Silence (no response bytes) after which a request fails; long-polls add their wait. */
+  readonly requestTimeoutMs: number;
+}
+
+export const DEFAULT_HTTP_OPTIONS: HttpOptions = { requestTimeoutMs: 30_000 };
+
+/** Most frames a response may hold before the client gives up on it (a runaway server). */
+const MAX_RESPONSE_FRAME = 256 << 20;
+
+export async function openHttpRemote(
+  endpoint: ServerEndpoint,
+  options: HttpOptions = DEFAULT_HTTP_OPTIONS,
+  signal?: AbortSignal,
+): Promise<{ remote: Remote; welcome: Welcome }> {
+  let nextId = 1;
+  const ended = createDeferred<Error>();
+  const closing = new AbortController();
+
+  /** Posts one message; calls onMessage for each answer until it returns true. */
+  const exchange = async (
+    message: ClientMessage,
+    onMessage: (m: ServerMessage) => Promise<boolean>,
+    extraMs = 0,
+    signal?: AbortSignal,
+  ): Promise<void> => {
+    const silence = new AbortController();
+    const limit = options.requestTimeoutMs + extraMs;
+    let timer = setTimeout(() => silence.abort(), limit);
+    const rearm = () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => silence.abort(), options.requestTimeoutMs);
+    };
+    const signals = [silence.signal, closing.signal];
+    if (signal) signals.push(signal);
+    try {
+      const response = await fetch(endpoint.httpUrl, {
+        method: "POST",
+        headers: {
+          "content-type": CONTENT_TYPE,
+          ...(endpoint.token
+            ? { authorization: `Bearer ${endpoint.token}` }
+            : {}),
+        },
+        body: encodeMessage(message) as Uint8Array<ArrayBuffer>,
+        signal: AbortSignal.any(signals),
+      });
+      if (!response.body)
+        throw new TransportError(
+          "http",
+          `HTTP ${response.status} without body`,
+        );
+      const isFrames = (response.headers.get("content-type") ?? "").includes(
+        "kiln.frames",
+      );
+      if (!isFrames) {
+        await response.body.cancel();
+        throw new TransportError(
+          "http",
+          `HTTP ${response.status} from ${endpoint.httpUrl} is not a Kiln answer`,
+        );
+      }
+      const frames = new FrameReader(MAX_RESPONSE_FRAME);
+      const reader = response.body.getReader();
+      let done = false;
+      while (!done) {
+        const chunk = await reader.read();
+        rearm();
+        if (chunk.done) {
+          frames.end();
+          throw new ProtocolError(
+            "bad-frame",
+            `the answer to ${message.t} ended early`,
+          );
+        }
+        for (const frame of frames.push(chunk.value)) {
+          const m = decodeServerMessage(frame, MAX_RESPONSE_FRAME);
+          if (m.t === "error") throw new ProtocolError(m.reason, m.message);
+          if (done)
+            throw new ProtocolError(
+              "bad-frame",
+              "frames after the last answer",
+            );
+          done = await onMessage(m);
+        }
+      }
+      await reader.cancel();
+    } catch (error) {
+      if (silence.signal.aborted)
+        throw new TimeoutError(
+          "http",
+          `no answer to ${message.t} in ${limit} ms`,
+        );
+      if (closing.signal.aborted)
+        throw new TransportError("http", "closed by the client");
+      if (error instanceof ProtocolError || error instanceof TransportError)
+        throw error;
+      if (signal?.aborted) throw error;
+      throw new TransportError(
+        "http",
+        `${message.t} to ${endpoint.httpUrl} failed`,
+        {
+          cause: error,
+        },
+      );
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+
+  let welcome: Welcome | undefined;
+  await exchange(
+    {
+      t: "hello",
+      id: nextId++,
+      v: [...PROTOCOL_VERSIONS],
+      ...(endpoint.token ? { token: endpoint.token } : {}),
+      client: "kiln",
+    },
+    (m) => {
+      if (m.t !== "welcome")
+        throw new ProtocolError("bad-message", `expected welcome, got ${m.t}`);
+      welcome = m;
+      return Promise.resolve(true);
+    },
+    0,
+    signal,
+  );
+  const w = welcome!;
+
+  const remote: Remote = {
+    transport: "http",
+    limits: { maxMessage: w.maxMessage, maxCommits: w.maxCommits },
+    live: "poll",
+    onLive: undefined,
+    ended: ended.promise,
+
+    async pull(have, onBatch, pullOptions = {}) {
+      let heads: readonly CID[] = [];
+      await exchange(
+        {
+          t: "pull",
+          id: nextId++,
+          ledger: endpoint.ledger,
+          have: [...have],
+          ...(pullOptions.wait ? { wait: pullOptions.wait } : {}),
+        },
+        async (m) => {
+          if (m.t === "commits") {
+            await onBatch(m.commits.map(([cid, bytes]) => ({ cid, bytes })));
+            return false;
+          }
+          if (m.t === "heads") {
+            heads = m.heads;
+            return true;
+          }
+          throw new ProtocolError("bad-message", `unexpected ${m.t} to pull`);
+        },
+        pullOptions.wait ?? 0,
+        pullOptions.signal,
+      );
+      return heads;
+    },
+
+    async push(commits, heads) {
+      let after: readonly CID[] = [];
+      await exchange(
+        {
+          t: "push",
+          id: nextId++,
+          ledger: endpoint.ledger,
+          commits: commits.map((c) => [c.cid, c.bytes] as [CID, Uint8Array]),
+          ...(heads ? { heads: [...heads] } : {}),
+        },
+        (m) => {
+          if (m.t !== "ack")
+            throw new ProtocolError("bad-message", `unexpected ${m.t} to push`);
+          after = m.heads;
+          return Promise.resolve(true);
+        },
+      );
+      return after;
+    },
+
+    close() {
+      closing.abort();
+      ended.resolve(new TransportError("http", "closed by the client"));
+      return Promise.resolve();
+    },
+  };
+  return { remote, welcome: w };
+}

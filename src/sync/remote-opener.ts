@@ -1,0 +1,125 @@
+// How a Connection gets a Remote for each session. For a SyncServer this is where transport
+// negotiation lives: prefer WebSocket, fall back to HTTP when the upgrade is refused or
+// WebSocket keeps failing, and offer to move back to WebSocket once it works again.
+import type { Gateway } from "../gateways/gateway.js";
+import { backoffDelay, sleep } from "../util/backoff.js";
+import type { BackoffOptions } from "../util/backoff.js";
+import { createGatewayRemote } from "./gateway-remote.js";
+import { openHttpRemote } from "./http-remote.js";
+import type { HttpOptions } from "./http-remote.js";
+import { ProtocolError } from "./protocol/index.js";
+import type { Sha256 } from "./protocol/index.js";
+import type { Remote, Transport } from "./remote.js";
+import type { ServerEndpoint } from "./server-endpoint.js";
+import { openWsRemote } from "./ws-remote.js";
+import type { WsOptions } from "./ws-remote.js";
+
+export interface RemoteOpener {
+  /** Opens a remote; `signal` aborts the attempt (the connection is closing). */
+  open(signal: AbortSignal): Promise<Remote>;
+  /**
+   * While a session runs on a fallback transport: resolves with a remote on the preferred
+   * one once it opens, or undefined when `signal` aborts first.
+   */
+  upgrade?(current: Remote, signal: AbortSignal): Promise<Remote | undefined>;
+  /** Told how each session ended, so a transport that keeps failing is avoided. */
+  sessionEnded?(
+    remote: Remote,
+    livedMs: number,
+    error: Error | undefined,
+  ): void;
+  close(): Promise<void>;
+}
+
+export interface ServerOpenerOptions {
+  readonly ws?: WsOptions;
+  readonly http?: HttpOptions;
+  /** Backoff before WebSocket is tried again after it failed. */
+  readonly wsRetry?: BackoffOptions;
+  /** A WebSocket session shorter than this that ends in an error counts as a failure. */
+  readonly wsStableMs?: number;
+}
+
+const DEFAULT_WS_RETRY: BackoffOptions = { baseMs: 2_000, maxMs: 60_000 };
+
+export function createServerOpener(
+  endpoint: ServerEndpoint,
+  options: ServerOpenerOptions = {},
+): RemoteOpener {
+  const wsRetry = options.wsRetry ?? DEFAULT_WS_RETRY;
+  const stableMs = options.wsStableMs ?? 30_000;
+  let wsFailures = 0;
+  let wsRetryAt = 0;
+  const penalise = () => {
+    wsRetryAt = Date.now() + backoffDelay(wsFailures, wsRetry);
+    wsFailures++;
+  };
+  const openWs = (signal: AbortSignal) =>
+    openWsRemote(endpoint, options.ws, signal);
+  const openHttp = async (signal: AbortSignal) =>
+    (await openHttpRemote(endpoint, options.http, signal)).remote;
+
+  return {
+    async open(signal) {
+      if (endpoint.transport === "http") return openHttp(signal);
+      if (endpoint.transport === "ws") return openWs(signal);
+      if (Date.now() >= wsRetryAt) {
+        try {
+          return await openWs(signal);
+        } catch (error) {
+          // The server answered and refused (a bad token, no common version): HTTP would
+          // be refused the same way, so that is the session's error, not a fallback.
+          if (error instanceof ProtocolError || signal.aborted) throw error;
+          penalise();
+        }
+      }
+      return openHttp(signal);
+    },
+
+    async upgrade(current, signal) {
+      if (endpoint.transport || current.transport === "ws") return undefined;
+      while (!signal.aborted) {
+        await sleep(Math.max(0, wsRetryAt - Date.now()), signal);
+        if (signal.aborted) return undefined;
+        try {
+          const ws = await openWs(signal);
+          if (!signal.aborted) return ws;
+          await ws.close();
+        } catch {
+          penalise();
+        }
+      }
+      return undefined;
+    },
+
+    sessionEnded(remote, livedMs, error) {
+      if (remote.transport !== "ws" || endpoint.transport) return;
+      if (!error || livedMs >= stableMs) {
+        wsFailures = 0;
+        return;
+      }
+      // One dropped socket is a reconnect; a second short-lived one in a row means
+      // something between here and the server breaks WebSockets: use HTTP for a while.
+      if (++wsFailures >= 2)
+        wsRetryAt = Date.now() + backoffDelay(wsFailures, wsRetry);
+    },
+
+    close: () => Promise.resolve(),
+  };
+}
+
+export function createGatewayOpener(
+  gateway: Gateway,
+  ledger: string,
+  transport: Transport,
+  isKnown: (cid: string) => boolean,
+  sha256: Sha256,
+): RemoteOpener {
+  return {
+    open: () =>
+      Promise.resolve(
+        createGatewayRemote(gateway, ledger, transport, isKnown, sha256),
+      ),
+    close: () => gateway.close(),
+  };
+}

@@ -1,0 +1,55 @@
+// The seam between the sync engine (Connection) and one remote ledger: a SyncServer reached
+// over WebSocket or HTTP, or a plain Gateway (memory room, shared folder) behind an adapter.
+// A Remote is bound to one remote ledger and lives for one session; the Connection opens a
+// new one after a failure.
+import type { CID } from "multiformats/cid";
+import type { WireCommit } from "./protocol/index.js";
+
+export type Transport = "ws" | "http" | "memory" | "file";
+
+export interface RemoteLimits {
+  /** Largest push message, in bytes. */
+  readonly maxMessage: number;
+  /** Most commits in one push. */
+  readonly maxCommits: number;
+}
+
+/** New commits (or only new heads) the remote announced without being asked. */
+export interface LiveEvent {
+  readonly commits: readonly WireCommit[];
+  readonly heads: readonly CID[] | undefined;
+}
+
+export interface Remote {
+  readonly transport: Transport;
+  readonly limits: RemoteLimits;
+  /**
+   * How the remote reports changes made by others: "push" calls `onLive` (WebSocket, a
+   * watched gateway), "poll" needs long-poll pulls (HTTP).
+   */
+  readonly live: "push" | "poll";
+  /**
+   * Catch-up: every commit the remote holds that is not reachable from `have` (commits the
+   * client holds with all their ancestors), parents before children, handed to `onBatch`
+   * in batches (each awaited before the next). Resolves with the remote's heads. `wait`
+   * (poll remotes) holds the answer until something changes or `wait` ms pass.
+   */
+  pull(
+    have: readonly CID[],
+    onBatch: (commits: readonly WireCommit[]) => Promise<void>,
+    options?: { live?: boolean; wait?: number; signal?: AbortSignal },
+  ): Promise<readonly CID[]>;
+  /**
+   * Stores commits (parents before children, or already on the remote) and, when given,
+   * checks `heads` are all held after. Resolves with the remote's heads once durable.
+   */
+  push(
+    commits: readonly WireCommit[],
+    heads: readonly CID[] | undefined,
+  ): Promise<readonly CID[]>;
+  /** Set by the Connection before the first pull. */
+  onLive: ((event: LiveEvent) => void) | undefined;
+  /** Settles with the error that ended the remote (a closed socket); never rejects. */
+  readonly ended: Promise<Error>;
+  close(): Promise<void>;
+}

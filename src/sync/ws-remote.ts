@@ -1,0 +1,316 @@
+// A SyncServer over one WebSocket: hello/welcome, then requests matched to replies by id,
+// and live commits pushed by the server for ledgers this socket pulled with live: true.
+import type { CID } from "multiformats/cid";
+import { createDeferred } from "../util/deferred.js";
+import {
+  decodeServerMessage,
+  encodeMessage,
+  PROTOCOL_VERSIONS,
+  ProtocolError,
+} from "./protocol/index.js";
+import type {
+  ClientMessage,
+  ServerMessage,
+  WireCommit,
+} from "./protocol/index.js";
+import type { Remote, RemoteLimits } from "./remote.js";
+import type { ServerEndpoint } from "./server-endpoint.js";
+import { TimeoutError, TransportError } from "./transport-error.js";
+
+/** The browser-shaped subset of WebSocket this client uses (the `ws` package has it too). */
+interface SocketLike {
+  binaryType: string;
+  readonly readyState: number;
+  send(data: Uint8Array): void;
+  close(code?: number, reason?: string): void;
+  onopen: ((event: unknown) => void) | null;
+  onmessage: ((event: { data: unknown }) => void) | null;
+  onclose: ((event: { code: number; reason: string }) => void) | null;
+  onerror: ((event: unknown) => void) | null;
+}
+type SocketClass = new (url: string) => SocketLike;
+
+export interface WsOptions {
+  /** Opening the socket plus hello/welcome. */
+  readonly openTimeoutMs: number;
+  /** Silence on a request (no reply frame) after which it fails. */
+  readonly requestTimeoutMs: number;
+  /** A ping is sent after this much silence; twice this and the socket is given up. */
+  readonly heartbeatMs: number;
+}
+
+export const DEFAULT_WS_OPTIONS: WsOptions = {
+  openTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  heartbeatMs: 15_000,
+};
+
+let socketClass: SocketClass | undefined;
+async function loadSocketClass(): Promise<SocketClass> {
+  const global = (globalThis as { WebSocket?: SocketClass }).WebSocket;
+  if (global) return global;
+  socketClass ??= (await import("ws")).WebSocket as unknown as SocketClass;
+  return socketClass;
+}
+
+interface Request {
+  onMessage(message: ServerMessage): Promise<boolean>;
+  fail(error: Error): void;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+export async function openWsRemote(
+  endpoint: ServerEndpoint,
+  options: WsOptions = DEFAULT_WS_OPTIONS,
+  signal?: AbortSignal,
+): Promise<Remote> {
+  const Socket = await loadSocketClass();
+  const socket = new Socket(endpoint.wsUrl);
+  socket.binaryType = "arraybuffer";
+  const ended = createDeferred<Error>();
+  const requests = new Map<number, Request>();
+  let nextId = 1;
+  let lastHeard = Date.now();
+  let limits: RemoteLimits = { maxMessage: 1 << 20, maxCommits: 1000 };
+  let inbound: Promise<void> = Promise.resolve();
+  let isEnded = false;
+
+  const end = (error: Error): void => {
+    if (isEnded) return;
+    isEnded = true;
+    clearInterval(heartbeat);
+    for (const r of requests.values()) {
+      clearTimeout(r.timer);
+      r.fail(error);
+    }
+    requests.clear();
+    try {
+      socket.close(1000);
+    } catch {
+      // Closing a socket that never opened throws in some implementations; it is gone anyway.
+    }
+    ended.resolve(error);
+  };
+
+  const send = (message: ClientMessage): void => {
+    if (isEnded) throw new TransportError("ws", "the socket is closed");
+    socket.send(encodeMessage(message));
+  };
+
+  const request = (
+    message: ClientMessage & { id: number },
+    onMessage: Request["onMessage"],
+  ): Promise<void> => {
+    const done = createDeferred<void>();
+    const arm = () =>
+      setTimeout(() => {
+        requests.delete(message.id);
+        const error = new TimeoutError(
+          "ws",
+          `no reply to ${message.t} in ${options.requestTimeoutMs} ms`,
+        );
+        done.reject(error);
+        // A server that stops answering one request cannot be trusted with the next.
+        end(error);
+      }, options.requestTimeoutMs);
+    const entry: Request = {
+      timer: arm(),
+      fail: (e) => done.reject(e),
+      onMessage: async (m) => {
+        clearTimeout(entry.timer);
+        if (m.t === "error") {
+          requests.delete(message.id);
+          done.reject(new ProtocolError(m.reason, m.message));
+          return true;
+        }
+        const finished = await onMessage(m);
+        if (finished) {
+          requests.delete(message.id);
+          done.resolve();
+        } else entry.timer = arm();
+        return finished;
+      },
+    };
+    requests.set(message.id, entry);
+    try {
+      send(message);
+    } catch (error) {
+      clearTimeout(entry.timer);
+      requests.delete(message.id);
+      done.reject(error);
+    }
+    return done.promise;
+  };
+
+  const remote: Remote = {
+    transport: "ws",
+    get limits() {
+      return limits;
+    },
+    live: "push",
+    onLive: undefined,
+    ended: ended.promise,
+
+    async pull(have, onBatch, pullOptions = {}) {
+      let heads: readonly CID[] = [];
+      await request(
+        {
+          t: "pull",
+          id: nextId++,
+          ledger: endpoint.ledger,
+          have: [...have],
+          ...(pullOptions.live ? { live: true } : {}),
+        },
+        async (m) => {
+          if (m.t === "commits") {
+            await onBatch(toCommits(m.commits));
+            return false;
+          }
+          if (m.t === "heads") {
+            heads = m.heads;
+            return true;
+          }
+          throw new ProtocolError(
+            "bad-message",
+            `unexpected ${m.t} in reply to pull`,
+          );
+        },
+      );
+      return heads;
+    },
+
+    async push(commits, heads) {
+      let after: readonly CID[] = [];
+      await request(
+        {
+          t: "push",
+          id: nextId++,
+          ledger: endpoint.ledger,
+          commits: commits.map((c) => [c.cid, c.bytes] as [CID, Uint8Array]),
+          ...(heads ? { heads: [...heads] } : {}),
+        },
+        (m) => {
+          if (m.t !== "ack")
+            throw new ProtocolError(
+              "bad-message",
+              `unexpected ${m.t} in reply to push`,
+            );
+          after = m.heads;
+          return Promise.resolve(true);
+        },
+      );
+      return after;
+    },
+
+    close() {
+      end(new TransportError("ws", "closed by the client"));
+      return Promise.resolve();
+    },
+  };
+
+  const onFrame = async (data: unknown): Promise<void> => {
+    lastHeard = Date.now();
+    if (!(data instanceof ArrayBuffer))
+      return end(new ProtocolError("bad-frame", "server sent a text frame"));
+    let message: ServerMessage;
+    try {
+      message = decodeServerMessage(new Uint8Array(data), Infinity);
+    } catch (error) {
+      return end(error as Error);
+    }
+    if (message.id === undefined) {
+      if (message.t === "commits")
+        remote.onLive?.({
+          commits: toCommits(message.commits),
+          heads: message.heads,
+        });
+      else if (message.t === "error")
+        end(new ProtocolError(message.reason, message.message));
+      return;
+    }
+    const r = requests.get(message.id);
+    if (!r) return; // a reply to a request that already timed out
+    try {
+      await r.onMessage(message);
+    } catch (error) {
+      requests.delete(message.id);
+      clearTimeout(r.timer);
+      r.fail(error as Error);
+      end(error as Error);
+    }
+  };
+
+  socket.onmessage = (event) => {
+    inbound = inbound.then(() => onFrame(event.data));
+  };
+  socket.onclose = (event) =>
+    end(
+      new TransportError(
+        "ws",
+        `socket closed (${event.code}${event.reason ? ` ${event.reason}` : ""})`,
+      ),
+    );
+  socket.onerror = () => end(new TransportError("ws", "socket error"));
+
+  const heartbeat = setInterval(() => {
+    const silent = Date.now() - lastHeard;
+    if (silent > 2 * options.heartbeatMs)
+      end(new TimeoutError("ws", `server silent for ${silent} ms`));
+    else if (silent > options.heartbeatMs && !isEnded)
+      request({ t: "ping", id: nextId++ }, () => Promise.resolve(true)).catch(
+        () => undefined, // the socket's end reports it
+      );
+  }, options.heartbeatMs / 3);
+  (heartbeat as { unref?: () => void }).unref?.();
+
+  // Open, then hello/welcome, within one timeout.
+  const opened = createDeferred<void>();
+  const openTimer = setTimeout(
+    () =>
+      end(
+        new TimeoutError(
+          "ws",
+          `no welcome from ${endpoint.wsUrl} in ${options.openTimeoutMs} ms`,
+        ),
+      ),
+    options.openTimeoutMs,
+  );
+  void ended.promise.then((e) => opened.reject(e));
+  const onAbort = () => end(new TransportError("ws", "closed by the client"));
+  signal?.addEventListener("abort", onAbort, { once: true });
+  if (signal?.aborted) onAbort();
+  socket.onopen = () => {
+    request(
+      {
+        t: "hello",
+        id: nextId++,
+        v: [...PROTOCOL_VERSIONS],
+        ...(endpoint.token ? { token: endpoint.token } : {}),
+        client: "kiln",
+      },
+      (m) => {
+        if (m.t !== "welcome")
+          throw new ProtocolError(
+            "bad-message",
+            `expected welcome, got ${m.t}`,
+          );
+        limits = { maxMessage: m.maxMessage, maxCommits: m.maxCommits };
+        return Promise.resolve(true);
+      },
+    ).then(opened.resolve, (e: Error) => {
+      opened.reject(e);
+      end(e);
+    });
+  };
+  try {
+    await opened.promise;
+  } finally {
+    clearTimeout(openTimer);
+    signal?.removeEventListener("abort", onAbort);
+  }
+  return remote;
+}
+
+function toCommits(pairs: readonly [CID, Uint8Array][]): WireCommit[] {
+  return pairs.map(([cid, bytes]) => ({ cid, bytes }));
+}

@@ -1,0 +1,125 @@
+// Sync through memory:// rooms: two and more ledgers in one process, no server.
+import { describe, expect, it } from "vitest";
+import { openLedger } from "../../src/index.js";
+import type { Connection, Ledger } from "../../src/index.js";
+
+let n = 0;
+
+/** synced(), failing at the first error the connection reports instead of waiting on. */
+function synced(c: Connection): Promise<void> {
+  return Promise.race([
+    c.synced(),
+    new Promise<never>((_, reject) => c.on("error", reject)),
+  ]);
+}
+const room = () => `memory://sync-room-${process.pid}-${n++}`;
+
+async function pair(): Promise<{ a: Ledger; b: Ledger; url: string }> {
+  const a = await openLedger("orders", { storage: "memory://" });
+  const b = await openLedger("orders", { storage: "memory://", key: a.key });
+  return { a, b, url: room() };
+}
+
+describe("memory:// remote", () => {
+  it("replicates writes both ways and converges", async () => {
+    const { a, b, url } = await pair();
+    const ca = a.connect(url);
+    const cb = b.connect(url);
+    await a.put({ _id: "x", v: 1 });
+    await b.put({ _id: "y", v: 2 });
+    await synced(ca);
+    await synced(cb);
+    await synced(ca);
+    expect((await a.get("y")).v).toBe(2);
+    expect((await b.get("x")).v).toBe(1);
+    expect([...a.clock].sort()).toEqual([...b.clock].sort());
+    expect(ca.pending).toBe(0);
+    await a.close();
+    await b.close();
+    expect(ca.status.kind).toBe("closed");
+  });
+
+  it("delivers a write to a subscriber of the other ledger without synced()", async () => {
+    const { a, b, url } = await pair();
+    a.connect(url);
+    const cb: Connection = b.connect(url);
+    await synced(cb);
+    const seen = new Promise<string>((resolve) =>
+      b.subscribe((rows) => {
+        for (const r of rows) if (r.id === "live") resolve(r.id);
+      }),
+    );
+    await a.put({ _id: "live", v: 1 });
+    expect(await seen).toBe("live");
+    await a.close();
+    await b.close();
+  });
+});
+
+describe("memory:// remote: failures and the outbox", () => {
+  it("surfaces a DecryptError when the remote's commits are under another key, and stores none of them", async () => {
+    const url = room();
+    const a = await openLedger("orders", { storage: "memory://" });
+    const stranger = await openLedger("orders", { storage: "memory://" });
+    const ca = a.connect(url);
+    await a.put({ _id: "secret", v: 1 });
+    await synced(ca);
+    const cs = stranger.connect(url, { backoff: { baseMs: 5, maxMs: 20 } });
+    const error = await new Promise<Error>((resolve) =>
+      cs.on("error", resolve),
+    );
+    expect(error).toMatchObject({ code: "decrypt" });
+    const status = cs.status;
+    if (status.kind === "backoff")
+      expect(status.error).toMatchObject({ code: "decrypt" });
+    else expect(["connecting", "live"]).toContain(status.kind);
+    await expect(stranger.get("secret")).rejects.toMatchObject({
+      code: "not-found",
+    });
+    expect(stranger.clock).toEqual([]);
+    await a.close();
+    await stranger.close();
+  });
+
+  it("keeps unacknowledged commits through close and compaction, and delivers them on the next connect", async () => {
+    const url = room();
+    const a = await openLedger("orders", { storage: "memory://" });
+    const b = await openLedger("orders", { storage: "memory://", key: a.key });
+    const ca = a.connect(url);
+    await a.put({ _id: "first", v: 1 });
+    await synced(ca);
+    await ca.close();
+    for (let i = 0; i < 50; i++) await a.put({ _id: `offline-${i}`, v: i });
+    // Compaction must not drop what the room has not acknowledged.
+    await a.compact();
+    const again = a.connect(url);
+    await synced(again);
+    expect(again.pending).toBe(0);
+    const cb = b.connect(url);
+    await synced(cb);
+    const { rows } = await b.allDocs();
+    expect(rows.map((r) => r.id).sort()).toEqual(
+      ["first", ...Array.from({ length: 50 }, (_, i) => `offline-${i}`)].sort(),
+    );
+    await a.close();
+    await b.close();
+  });
+
+  it("counts pending commits while the remote cannot be reached, then drains them", async () => {
+    const a = await openLedger("orders", { storage: "memory://" });
+    // Nothing listens on port 9 of loopback: every attempt fails fast.
+    const c = a.connect("ws://127.0.0.1:9", {
+      backoff: { baseMs: 5, maxMs: 20 },
+    });
+    const backoff = new Promise<void>((resolve) =>
+      c.on("status", (s) => s.kind === "backoff" && resolve()),
+    );
+    await backoff;
+    for (let i = 0; i < 5; i++) await a.put({ _id: `p${i}` });
+    expect(c.pending).toBe(5);
+    await c.close();
+    expect(c.status.kind).toBe("closed");
+    await expect(c.synced()).rejects.toMatchObject({ code: "closed" });
+    await a.close();
+  });
+});
