@@ -236,11 +236,11 @@ export class LedgerService {
         "missing-commit",
         `head ${heads[unknownHead]!.toString()} is neither held by the server nor in the push`,
       );
-    const stored = await this.backend.putCommits(
-      ledger,
-      [...batch.values()],
-      origin,
-    );
+    // A push of no commits only asks whether the server holds its heads.
+    const stored =
+      batch.size === 0
+        ? { heads: await this.backend.getHeads(ledger), added: [] }
+        : await this.backend.putCommits(ledger, [...batch.values()], origin);
     return {
       t: "ack",
       id: push.id,

@@ -297,10 +297,13 @@ export async function openWsRemote(
         limits = { maxMessage: m.maxMessage, maxCommits: m.maxCommits };
         return Promise.resolve(true);
       },
-    ).then(opened.resolve, (e: Error) => {
-      opened.reject(e);
-      end(e);
-    });
+    ).then(
+      () => opened.resolve(),
+      (e: Error) => {
+        opened.reject(e);
+        end(e);
+      },
+    );
   };
   try {
     await opened.promise;

@@ -5,7 +5,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
 import type { Backend } from "../../src/server/backend.js";
 import { createMemoryBackend } from "../../src/server/backends/memory-backend.js";
-import { createSyncServer } from "../../src/server/index.js";
+import { createSyncServer, type ServerEvent } from "../../src/server/index.js";
 import {
   CONTENT_TYPE,
   encodeMessage,
@@ -636,5 +636,63 @@ describe("transports", () => {
     await server.close();
     expect((await socket.closed).code).toBe(1001);
     await expect(fetch(listener.url)).rejects.toThrow();
+  });
+});
+
+describe("failures", () => {
+  it("answers a storage failure as unavailable and a server bug as internal, and logs both", async () => {
+    const memory = createMemoryBackend();
+    const events: ServerEvent[] = [];
+    let mode: "ok" | "down" | "corrupt" = "ok";
+    const backend: Backend = {
+      putCommits: (l, c, o) => memory.putCommits(l, c, o),
+      getCommits: (l, c) => memory.getCommits(l, c),
+      getMeta: async (l, c) =>
+        mode === "corrupt" ? c.map(() => undefined) : memory.getMeta(l, c),
+      getHeads: async (l) => {
+        if (mode === "down") throw new Error("disk on fire");
+        return memory.getHeads(l);
+      },
+      watch: (l, f) => memory.watch(l, f),
+      close: () => memory.close(),
+    };
+    const { url, wsUrl } = await start({
+      backend,
+      log: (e) => events.push(e),
+    });
+    await post(url, {
+      t: "push",
+      id: 1,
+      ledger: "l",
+      commits: wire(makeChain(2)),
+    });
+    const socket = await hello(wsUrl);
+
+    mode = "down";
+    const down = await post(url, { t: "pull", id: 2, ledger: "l", have: [] });
+    expect(down.status).toBe(503);
+    expect(down.messages[0]).toMatchObject({ reason: "unavailable", id: 2 });
+    expect(
+      await socket.request({ t: "pull", id: 3, ledger: "l", have: [] }),
+    ).toEqual([
+      expect.objectContaining({ t: "error", id: 3, reason: "unavailable" }),
+    ]);
+    expect(events).toContainEqual(
+      expect.objectContaining({ kind: "refused", reason: "unavailable" }),
+    );
+
+    // The heads name commits the backend says it does not hold: missingCommits fails.
+    mode = "corrupt";
+    const bug = await post(url, { t: "pull", id: 4, ledger: "l", have: [] });
+    expect(bug.status).toBe(500);
+    expect(bug.messages[0]).toMatchObject({ reason: "internal", id: 4 });
+    expect(events).toContainEqual(expect.objectContaining({ kind: "failure" }));
+
+    mode = "ok";
+    expect(await socket.request({ t: "ping", id: 5 })).toEqual([
+      { t: "pong", id: 5 },
+    ]);
+    const fine = await post(url, { t: "pull", id: 6, ledger: "l", have: [] });
+    expect(fine.status).toBe(200);
   });
 });

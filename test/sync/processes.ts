@@ -31,11 +31,11 @@ export async function startServer(args: string[]): Promise<ServerProcess> {
   );
   children.add(child);
   let stderr = "";
-  child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
+  child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<void>((resolve) =>
     child.on("exit", () => resolve()),
   );
-  const lines = createInterface({ input: child.stdout! });
+  const lines = createInterface({ input: child.stdout });
   const url = await new Promise<string>((resolve, reject) => {
     lines.on("line", (line) => {
       const m = /listening on (http:\/\/[^\s,]+)/.exec(line);
@@ -73,13 +73,13 @@ export function startClient(): ClientProcess {
     child.on("exit", () => resolve()),
   );
   const waiting: ((line: string) => void)[] = [];
-  createInterface({ input: child.stdout! }).on("line", (line) =>
+  createInterface({ input: child.stdout }).on("line", (line) =>
     waiting.shift()?.(line),
   );
   return {
     async call(command) {
       const reply = new Promise<string>((resolve) => waiting.push(resolve));
-      child.stdin!.write(`${JSON.stringify(command)}\n`);
+      child.stdin.write(`${JSON.stringify(command)}\n`);
       const parsed = JSON.parse(await reply) as Record<string, unknown>;
       if (!parsed.ok)
         throw new Error(

@@ -62,7 +62,14 @@ function open(dir: string, options: EmbeddedBackendOptions): Backend {
   const root = prepare(dir);
   const subject = `kiln data folder ${root}`;
   if (openInProcess.has(root)) throw new LockedError(subject, process.pid);
-  const unlock = acquireLock(root, subject);
+  let unlock: () => void;
+  try {
+    unlock = acquireLock(root, subject);
+  } catch (error) {
+    throw error instanceof KilnError
+      ? error
+      : new IoError(`lock ${subject}`, { cause: error });
+  }
   openInProcess.add(root);
   const ledgersDir = path.join(root, LEDGERS_DIR);
   const context: LogContext = {

@@ -123,16 +123,28 @@ describe("embedded backend recovery", () => {
   it("never serves a commit whose bytes do not hash to its cid, even with a good crc", async () => {
     const dir = freshDir();
     const { batches, file } = await writeThreeBatches(dir, "forged");
-    const [victim] = await makeTestChain(1, [batches[2]![1]!.cid]);
+    // Each batch starts with a good commit on the tip, so a batch refused half way
+    // through must not leave that commit (or a head move) behind.
+    const tip = batches[2]![1]!.cid;
+    const [good, victim] = await makeTestChain(2, [tip]);
     const forged = { ...victim!, bytes: victim!.bytes.map((b) => b ^ 1) };
+    const [good2] = await makeTestChain(1, [tip]);
     const orphan = await makeTestCommit([(await makeTestCommit()).cid]);
-    for (const commit of [forged, orphan]) {
-      const { record } = encodeCommitsRecord([
-        { key: cidKey(commit.cid), commit, parentKeys: [], height: 0 },
-      ]);
+    for (const bad of [
+      [good!, forged],
+      [good2!, orphan],
+    ]) {
+      const { record } = encodeCommitsRecord(
+        bad.map((commit) => ({
+          key: cidKey(commit.cid),
+          commit,
+          parentKeys: [],
+          height: 0,
+        })),
+      );
       fs.appendFileSync(file, record);
       const { backend, repairs } = await reopen(dir);
-      await expectServed(backend, "forged", batches.flat(), [commit]);
+      await expectServed(backend, "forged", batches.flat(), bad);
       expect(repairs).toMatchObject([{ kind: "damaged" }]);
       await backend.close();
     }

@@ -49,12 +49,15 @@ export function loadLog(
       (commits) => {
         // Checked whole before any is indexed, so a refused batch leaves no trace.
         const batch = new Map<string, LogEntry>();
+        const cids: CID[] = [];
         const heightOf = (key: string) =>
           index.get(key)?.height ?? batch.get(key)?.height;
         for (const { cid, parents, offset, bytes } of commits) {
           if (!hashesTo(cid, bytes))
             return `commit ${cid.toString()} does not hash to its cid`;
           const key = keyOfBytes(cid.bytes);
+          // Never written twice (puts skip held commits); tolerated like a put would.
+          if (index.has(key) || batch.has(key)) continue;
           let height = 1;
           const parentKeys: string[] = [];
           for (const parent of parents) {
@@ -71,10 +74,15 @@ export function loadLog(
             height,
             parents: parentKeys,
           });
-          for (const parentKey of parentKeys) heads.delete(parentKey);
-          heads.set(key, cid);
+          cids.push(cid);
         }
-        for (const [key, entry] of batch) index.set(key, entry);
+        // The batch is whole: index it and move the heads past it, in log order.
+        let i = 0;
+        for (const [key, entry] of batch) {
+          index.set(key, entry);
+          for (const parentKey of entry.parents) heads.delete(parentKey);
+          heads.set(key, cids[i++]!);
+        }
         return undefined;
       },
     );

@@ -74,7 +74,7 @@ export function decodeServerMessage(
 /** The request id of a message that failed validation, when one can be read from it. */
 export function requestIdOf(bytes: Uint8Array): number | undefined {
   try {
-    const value = dagCbor.decode(bytes) as Record<string, unknown>;
+    const value = dagCbor.decode<Record<string, unknown> | null>(bytes);
     const id = value?.id;
     return Number.isSafeInteger(id) && (id as number) >= 0
       ? (id as number)

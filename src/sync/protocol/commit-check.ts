@@ -1,6 +1,6 @@
 // What a server (or any blind store) checks of a commit without the key: that its bytes hash
 // to its CID, and that it is a well-formed envelope, whose parents it then reports.
-import { CID } from "multiformats/cid";
+import type { CID } from "multiformats/cid";
 import { sha256 } from "multiformats/hashes/sha2";
 import { decodeEnvelope } from "../../blocks/envelope.js";
 import { equalBytes } from "../../util/bytes.js";
