@@ -120,10 +120,8 @@ export async function openHttpRemote(
       if (signal?.aborted) throw error;
       throw new TransportError(
         "http",
-        `${message.t} to ${endpoint.httpUrl} failed`,
-        {
-          cause: error,
-        },
+        `${message.t} to ${endpoint.httpUrl} failed: ${describe(error)}`,
+        { cause: error },
       );
     } finally {
       clearTimeout(timer);
@@ -211,4 +209,15 @@ export async function openHttpRemote(
     },
   };
   return { remote, welcome: w };
+}
+
+/** fetch() rejects with "fetch failed"; the reason (ECONNREFUSED, …) is in its cause. */
+function describe(error: unknown): string {
+  const cause = (error as { cause?: { code?: string; message?: string } })
+    ?.cause;
+  return (
+    cause?.code ??
+    cause?.message ??
+    (error instanceof Error ? error.message : String(error))
+  );
 }

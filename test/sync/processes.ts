@@ -26,7 +26,13 @@ export interface ServerProcess {
 export async function startServer(args: string[]): Promise<ServerProcess> {
   const child = spawn(
     process.execPath,
-    ["--import", tsxLoader, join(ROOT, "src/cli/main.ts"), "serve", ...args],
+    [
+      "--import",
+      tsxLoader,
+      join(ROOT, "test/fixtures/kiln-cli.ts"),
+      "serve",
+      ...args,
+    ],
     { stdio: ["ignore", "pipe", "pipe"], cwd: ROOT },
   );
   children.add(child);
