@@ -372,6 +372,7 @@ export class Connection {
     options: { live?: boolean; wait?: number; signal?: AbortSignal },
   ): Promise<void> {
     const seq = this.#requestSeq;
+    const pushedBefore = this.#state.pushed;
     const host = this.#host;
     const have = new Set(host.heads());
     for (const r of this.#state.remote) if (host.has(r)) have.add(r);
@@ -381,7 +382,11 @@ export class Connection {
       options,
     );
     await this.#inbound.idle();
-    this.#setRemoteHeads(heads.map(cidString));
+    const remoteHeads = heads.map(cidString);
+    // Only against acknowledgements older than this pull's answer.
+    if (this.#state.pushed === pushedBefore && !this.#pushing)
+      await this.#checkAcknowledged(remoteHeads);
+    this.#setRemoteHeads(remoteHeads);
     this.#pulledSeq = Math.max(this.#pulledSeq, seq);
     this.#checkWaiters();
   }
@@ -413,6 +418,25 @@ export class Connection {
         }
       })
       .catch((error: unknown) => this.#failSession?.(error as Error));
+  }
+
+  /**
+   * A remote that lost commits it had acknowledged (a memory-only server restarted, a damaged
+   * log cut short) would otherwise never get them again: when every remote head is known
+   * here, each commit acknowledged earlier must lie below one of them. If one does not, the
+   * acknowledgements are forgotten and the outbox is pushed again.
+   */
+  async #checkAcknowledged(remoteHeads: readonly string[]): Promise<void> {
+    const host = this.#host;
+    const { pushed } = this.#state;
+    if (pushed.length === 0 || !remoteHeads.every((h) => host.has(h))) return;
+    const below = new Set(remoteHeads);
+    const missing = new Set((await host.since(remoteHeads)).map(cidString));
+    if (!pushed.some((p) => !below.has(p) && missing.has(p))) return;
+    this.#state = { ...this.#state, pushed: [], remote: [] };
+    this.#pushWanted = true;
+    this.#save();
+    this.#kick();
   }
 
   #setRemoteHeads(heads: readonly string[]): void {

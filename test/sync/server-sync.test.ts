@@ -192,6 +192,26 @@ describe("transport negotiation", () => {
 });
 
 describe("failures", () => {
+  it("pushes again to a server that lost what it had acknowledged", async () => {
+    const first = createSyncServer({ backend: createMemoryBackend() });
+    const { port } = await first.listen({ port: 0, host: "127.0.0.1" });
+    const url = `http://127.0.0.1:${port}`;
+    const [a, b] = await ledgers(2);
+    const ca = a!.connect(url, FAST);
+    for (let i = 0; i < 10; i++) await a!.put({ _id: `kept${i}` });
+    await synced(ca);
+    // A memory-only server restarts on the same port, empty.
+    await first.close();
+    const second = createSyncServer({ backend: createMemoryBackend() });
+    await second.listen({ port, host: "127.0.0.1" });
+    cleanup.push(() => second.close());
+    const cb = b!.connect(url, FAST);
+    await synced(cb);
+    await synced(ca);
+    await synced(cb);
+    expect((await ids(b!)).length).toBe(10);
+  });
+
   it("writes complete at local speed while the server never answers", async () => {
     // A server that accepts connections and never says a word.
     const sockets = new Set<net.Socket>();
