@@ -11,6 +11,7 @@ import { tsxLoader } from "./fixtures/tsx-loader.js";
 const run = promisify(execFile);
 const root = resolve(import.meta.dirname, "..");
 const entry = join(root, "src/index.ts");
+const serverEntry = join(root, "src/server/index.ts");
 
 async function runTs(source: string): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), "kiln-sample-"));
@@ -20,6 +21,10 @@ async function runTs(source: string): Promise<string> {
       file,
       source
         .replaceAll(/from "kiln"/g, `from ${JSON.stringify(entry)}`)
+        .replaceAll(
+          /from "kiln\/server"/g,
+          `from ${JSON.stringify(serverEntry)}`,
+        )
         .replaceAll(
           /from "\.\.\/src\/index\.js"/g,
           `from ${JSON.stringify(entry)}`,
@@ -50,6 +55,8 @@ describe("README samples", () => {
       if (sample.includes("NotFoundError"))
         expect(out).toContain("true not-found");
       if (sample.includes('"hello"')) expect(out.trim()).toBe("hello");
+      if (sample.includes("kiln/server"))
+        expect(out.trim()).toBe("{ kind: 'live', transport: 'ws' } 0");
     });
   });
 });
