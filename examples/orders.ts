@@ -1,6 +1,10 @@
 // Kiln's main job on its embedded default: open a ledger in ./.kiln (encrypted files),
-// write docs without waiting for any network, read them back, follow changes.
+// write docs without waiting for any network, read them back, follow changes — then sync
+// it through a SyncServer (the one `npx kiln serve` runs, here in-process, keeping its
+// ciphertext in ./.kiln-server) to a second replica.
 import { openLedger } from "../src/index.js";
+import { createSyncServer } from "../src/server/index.js";
+import { openEmbeddedBackend } from "../src/server/backends/embedded-backend.js"; // kiln/server/embedded
 
 const ledger = await openLedger("orders");
 const stop = ledger.subscribe((rows) =>
@@ -23,7 +27,27 @@ console.log(
 console.log("clock:", ledger.clock);
 
 stop();
-await ledger.close();
+
+const backend = await openEmbeddedBackend(".kiln-server");
+const server = createSyncServer({ backend });
+const { url } = await server.listen({ port: 0 });
+const laptop = ledger.connect(url);
+const phone = await openLedger("orders", {
+  storage: "memory://",
+  key: ledger.key,
+});
+const toPhone = phone.connect(url);
+await laptop.synced();
+await toPhone.synced();
+const onPhone = await phone.allDocs();
 console.log(
-  "stored encrypted under ./.kiln; run again and the docs are still there",
+  `synced through ${url} over ${toPhone.status.kind === "live" ? toPhone.status.transport : "?"}:`,
+  `the phone has ${onPhone.rows.length} orders`,
+);
+await phone.close();
+await ledger.close(); // closes its connection too
+await server.close();
+await backend.close();
+console.log(
+  "stored encrypted under ./.kiln (and ./.kiln-server); run again and the docs are still there",
 );

@@ -74,8 +74,9 @@ describe("examples", async () => {
         await writeFile(
           file,
           source.replaceAll(
-            /from "\.\.\/src\/index\.js"/g,
-            `from ${JSON.stringify(entry)}`,
+            /from "\.\.\/src\/([^"]*)\.js"/g,
+            (_, path: string) =>
+              `from ${JSON.stringify(join(root, "src", `${path}.ts`))}`,
           ),
         );
         const first = await run(
@@ -90,6 +91,7 @@ describe("examples", async () => {
         );
         expect(first.stdout).toContain("3 orders");
         expect(second.stdout).toContain("3 orders");
+        expect(second.stdout).toMatch(/over ws: the phone has 3 orders/);
       } finally {
         await rm(dir, { recursive: true, force: true });
       }
