@@ -32,7 +32,7 @@ import type { AllDocsOptions, ChangeRow } from "./reads.js";
 import { Connection } from "../sync/connection.js";
 import type { HostChange, SyncHost } from "../sync/host.js";
 import type { WireCommit } from "../sync/protocol/index.js";
-import { resolveRemote } from "../sync/resolve-remote.js";
+import { resolveRemotes } from "../sync/resolve-remote.js";
 import type { ConnectOptions } from "../sync/resolve-remote.js";
 import { SyncStateStore } from "./sync-states.js";
 import { cidKey } from "../blocks/cid.js";
@@ -330,13 +330,18 @@ export class Ledger {
 
   /**
    * Replicates this ledger to the remote `url` names, both ways, until the connection or
-   * the ledger closes. Returns at once: the network is never waited for, and network
+   * the ledger closes. Several URLs name one SyncServer reached through several processes:
+   * the connection uses one and moves to the next when it fails. Returns at once: the network is never waited for, and network
    * failures show on `status` and the `error` event, never as a throw. Throws only for a URL
    * it cannot use.
    */
-  connect(url: string, options: ConnectOptions = {}): Connection {
+  connect(
+    url: string | readonly string[],
+    options: ConnectOptions = {},
+  ): Connection {
     if (this.#closed) throw new ClosedError(`ledger ${this.name}`);
-    const target = resolveRemote(url, this.name, options, {
+    const urls = typeof url === "string" ? [url] : url;
+    const target = resolveRemotes(urls, this.name, options, {
       isKnown: (cid) => this.#p.state.clock.has(cid),
       sha256: (bytes) => this.#p.crypto.sha256(bytes),
     });

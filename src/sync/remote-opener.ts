@@ -123,3 +123,48 @@ export function createGatewayOpener(
     close: () => gateway.close(),
   };
 }
+
+/**
+ * One remote reached through several servers (processes over one shared backend): opens
+ * through the current one, and moves on to the next when opening fails or a session ends
+ * in an error, so a dead server is left at once. Commits are content-addressed and pushes
+ * idempotent, so moving mid-stream loses and duplicates nothing.
+ */
+export function createFailoverOpener(
+  openers: readonly RemoteOpener[],
+): RemoteOpener {
+  let current = 0;
+  const byRemote = new WeakMap<Remote, RemoteOpener>();
+  const next = () => (current = (current + 1) % openers.length);
+  return {
+    async open(signal) {
+      let last: unknown;
+      for (let tried = 0; tried < openers.length; tried++) {
+        const opener = openers[current]!;
+        try {
+          const remote = await opener.open(signal);
+          byRemote.set(remote, opener);
+          return remote;
+        } catch (error) {
+          if (signal.aborted) throw error;
+          last = error;
+          next();
+        }
+      }
+      throw last;
+    },
+    async upgrade(remote, signal) {
+      const better = await byRemote.get(remote)?.upgrade?.(remote, signal);
+      if (better) byRemote.set(better, byRemote.get(remote)!);
+      return better;
+    },
+    sessionEnded(remote, livedMs, error) {
+      const opener = byRemote.get(remote);
+      opener?.sessionEnded?.(remote, livedMs, error);
+      if (error && opener === openers[current]) next();
+    },
+    async close() {
+      await Promise.all(openers.map((o) => o.close()));
+    },
+  };
+}

@@ -10,7 +10,11 @@ import { memoryGateway } from "../gateways/memory-gateway.js";
 import type { BackoffOptions } from "../util/backoff.js";
 import { toHex, utf8 } from "../util/bytes.js";
 import { InvalidUrlError } from "../util/errors.js";
-import { createGatewayOpener, createServerOpener } from "./remote-opener.js";
+import {
+  createFailoverOpener,
+  createGatewayOpener,
+  createServerOpener,
+} from "./remote-opener.js";
 import type { RemoteOpener } from "./remote-opener.js";
 import type { Transport } from "./remote.js";
 import { parseServerEndpoint } from "./server-endpoint.js";
@@ -33,6 +37,61 @@ export interface RemoteTarget {
   /** Names the remote's sync state: a hash of where it is and which ledger. */
   readonly remoteId: string;
   readonly opener: RemoteOpener;
+}
+
+/**
+ * Several URLs name one remote: SyncServer processes sharing one backend (see
+ * docs/deploy.md). The connection uses one at a time and moves to the next when it fails.
+ */
+export function resolveRemotes(
+  urls: readonly string[],
+  localLedger: string,
+  options: ConnectOptions,
+  deps: {
+    isKnown: (cid: string) => boolean;
+    sha256: (bytes: Uint8Array) => Uint8Array;
+  },
+): RemoteTarget {
+  if (urls.length === 0)
+    throw new InvalidUrlError("", "connect: the list of urls is empty");
+  if (urls.length === 1)
+    return resolveRemote(urls[0]!, localLedger, options, deps);
+  const endpoints = urls.map((text) => {
+    let url: URL;
+    try {
+      url = new URL(text);
+    } catch {
+      throw new InvalidUrlError(text, "not a url");
+    }
+    if (!["ws:", "wss:", "http:", "https:"].includes(url.protocol))
+      throw new InvalidUrlError(
+        text,
+        "several urls name the processes of one SyncServer: ws(s):// or http(s):// only",
+      );
+    return parseServerEndpoint(url, localLedger, options.token);
+  });
+  const ledger = endpoints[0]!.ledger;
+  if (endpoints.some((e) => e.ledger !== ledger))
+    throw new InvalidUrlError(
+      urls.join(" "),
+      "several urls of one remote must name the same ledger",
+    );
+  const where = endpoints
+    .map((e) => e.httpUrl)
+    .sort()
+    .join(" ");
+  return {
+    url: urls.join(" "),
+    ledger,
+    remoteId: `sync-${toHex(deps.sha256(utf8(`${where}\n${ledger}`))).slice(0, 32)}`,
+    opener: createFailoverOpener(
+      endpoints.map((e) =>
+        createServerOpener(e, {
+          ...(options.wsRetry ? { wsRetry: options.wsRetry } : {}),
+        }),
+      ),
+    ),
+  };
 }
 
 export function resolveRemote(
