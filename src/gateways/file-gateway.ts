@@ -4,7 +4,7 @@
 // the log index lives in memory and is not told about another process's appends.
 import fs from "node:fs";
 import path from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { pathToFileURL } from "node:url";
 import type { CID } from "../blocks/cid.js";
 import {
   ClosedError,
@@ -31,6 +31,7 @@ import {
   writeKeyFile,
 } from "./ledger-files.js";
 import { checkMetaName } from "./ledger-name.js";
+import { folderOfFileUrl } from "./file-url.js";
 import { checkLedgerName, encodeLedgerName } from "../util/ledger-name.js";
 
 export type { Durability } from "./file-log.js";
@@ -49,18 +50,9 @@ export const fileGateway: GatewayFactory<FileGatewayOptions> = {
   schemes: ["file:"],
   parse(url) {
     const text = url.href;
-    if (url.host === "." || url.host === "..")
-      throw new InvalidUrlError(
-        text,
-        "relative paths are not allowed; use file:///absolute/path",
-      );
-    if (url.host !== "")
-      throw new InvalidUrlError(
-        text,
-        `file urls name a local folder, not host ${JSON.stringify(url.host)}; use file:///absolute/path`,
-      );
-    if (url.hash !== "")
-      throw new InvalidUrlError(text, "file urls take no fragment");
+    // The path rules first, shared with the folder remote: a bad path is refused before
+    // its query is read.
+    const dir = folderOfFileUrl(url);
     let durability: Durability = "process";
     const seen = new Set<string>();
     for (const [name, value] of url.searchParams) {
@@ -79,18 +71,7 @@ export const fileGateway: GatewayFactory<FileGatewayOptions> = {
         );
       durability = value;
     }
-    let dir: string;
-    try {
-      dir = fileURLToPath(url);
-    } catch {
-      throw new InvalidUrlError(text, "not a usable local path");
-    }
-    if (!path.isAbsolute(dir))
-      throw new InvalidUrlError(
-        text,
-        "relative paths are not allowed; use file:///absolute/path",
-      );
-    return { dir: path.resolve(dir), durability };
+    return { dir, durability };
   },
   async open(options) {
     if (!path.isAbsolute(options.dir))

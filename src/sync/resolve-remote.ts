@@ -18,6 +18,7 @@ import {
 import type { RemoteOpener } from "./remote-opener.js";
 import type { Transport } from "./remote.js";
 import { parseServerEndpoint } from "./server-endpoint.js";
+import type { ServerEndpoint } from "./server-endpoint.js";
 
 export interface ConnectOptions {
   /** Bearer token for a SyncServer that requires one (`kiln token`). */
@@ -83,13 +84,9 @@ export function resolveRemotes(
   return {
     url: urls.join(" "),
     ledger,
-    remoteId: `sync-${toHex(deps.sha256(utf8(`${where}\n${ledger}`))).slice(0, 32)}`,
+    remoteId: remoteIdOf(deps.sha256, where, ledger),
     opener: createFailoverOpener(
-      endpoints.map((e) =>
-        createServerOpener(e, {
-          ...(options.wsRetry ? { wsRetry: options.wsRetry } : {}),
-        }),
-      ),
+      endpoints.map((e) => serverOpener(e, options)),
     ),
   };
 }
@@ -110,7 +107,7 @@ export function resolveRemote(
     throw new InvalidUrlError(text, "not a url");
   }
   const id = (where: string, ledger: string) =>
-    `sync-${toHex(deps.sha256(utf8(`${where}\n${ledger}`))).slice(0, 32)}`;
+    remoteIdOf(deps.sha256, where, ledger);
   switch (url.protocol) {
     case "ws:":
     case "wss:":
@@ -121,9 +118,7 @@ export function resolveRemote(
         url: text,
         ledger: endpoint.ledger,
         remoteId: id(endpoint.httpUrl, endpoint.ledger),
-        opener: createServerOpener(endpoint, {
-          ...(options.wsRetry ? { wsRetry: options.wsRetry } : {}),
-        }),
+        opener: serverOpener(endpoint, options),
       };
     }
     case "memory:":
@@ -181,4 +176,22 @@ function lazyGatewayOpener(
       if (opened) await (await opened.catch(() => undefined))?.close();
     },
   };
+}
+
+/** Names a remote's sync state: a hash of where it is and which ledger. */
+function remoteIdOf(
+  sha256: (bytes: Uint8Array) => Uint8Array,
+  where: string,
+  ledger: string,
+): string {
+  return `sync-${toHex(sha256(utf8(`${where}\n${ledger}`))).slice(0, 32)}`;
+}
+
+function serverOpener(
+  endpoint: ServerEndpoint,
+  options: ConnectOptions,
+): RemoteOpener {
+  return createServerOpener(endpoint, {
+    ...(options.wsRetry ? { wsRetry: options.wsRetry } : {}),
+  });
 }
