@@ -39,6 +39,9 @@ export interface ConnectionOptions {
   readonly stableMs?: number;
 }
 
+/** Longest the persisted sync state lags the one in memory. */
+const SAVE_EVERY_MS = 1000;
+
 type SessionEnd = { error: Error } | { switchTo: Remote } | { closed: true };
 
 interface Waiter {
@@ -74,7 +77,8 @@ export class Connection {
   /** Merges (pull batches and live pushes) apply one at a time, in arrival order. */
   readonly #inbound = new SerialQueue();
   #saving: Promise<void> | undefined;
-  #saveAgain = false;
+  #saveWanted = false;
+  #saveTimer: ReturnType<typeof setTimeout> | undefined;
   readonly #running: Promise<void>;
   #failSession: ((error: Error) => void) | undefined;
 
@@ -201,7 +205,7 @@ export class Connection {
       }
     } finally {
       unsubscribe();
-      await this.#saving;
+      await this.#flush();
       await this.#opener.close().catch(() => undefined);
       this.#setStatus({ kind: "closed" });
     }
@@ -458,23 +462,39 @@ export class Connection {
     }
   }
 
-  /** Persists the sync state; saves that pile up while one runs collapse into one. */
+  /**
+   * Persists the sync state, at most once per SAVE_EVERY_MS (and once more on close): it
+   * only bounds how much is pushed or pulled again after a restart — pushes are idempotent
+   * and the outbox is recomputed from the clock — so it need not cost a write per change.
+   */
   #save(): void {
-    if (this.#saving) {
-      this.#saveAgain = true;
-      return;
+    this.#saveWanted = true;
+    if (this.#saveTimer || this.#saving) return;
+    this.#saveTimer = setTimeout(() => {
+      this.#saveTimer = undefined;
+      void this.#flush();
+    }, SAVE_EVERY_MS);
+    (this.#saveTimer as { unref?: () => void }).unref?.();
+  }
+
+  /** Writes the sync state now if it changed since the last write. */
+  async #flush(): Promise<void> {
+    if (this.#saveTimer) {
+      clearTimeout(this.#saveTimer);
+      this.#saveTimer = undefined;
     }
-    this.#saving = (async () => {
-      do {
-        this.#saveAgain = false;
-        try {
-          await this.#host.saveSyncState(this.#remoteId, this.#state);
-        } catch (error) {
-          this.#emitError(error as Error);
-        }
-      } while (this.#saveAgain);
-      this.#saving = undefined;
-    })();
+    await this.#saving;
+    if (!this.#saveWanted) return;
+    this.#saveWanted = false;
+    this.#saving = this.#host
+      .saveSyncState(this.#remoteId, this.#state)
+      .catch((error: unknown) => this.#emitError(error as Error))
+      .finally(() => {
+        this.#saving = undefined;
+        // Changes made while this write ran get their own, later.
+        if (this.#saveWanted && !this.#closed) this.#save();
+      });
+    await this.#saving;
   }
 
   #kick(): void {
