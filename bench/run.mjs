@@ -1,7 +1,9 @@
 #!/usr/bin/env node
-// `npm run bench`: Kiln beside @fireproof/core and PouchDB, same machine, same documents.
-// Every (system, workload, run) runs in a fresh child process (worker.mjs); this file only
-// installs the peers, builds Kiln, schedules the children, and prints the report.
+// `npm run bench`: Kiln beside @fireproof/core and PouchDB, same machine, same documents,
+// and (workload `sync`) beside PouchDB, automerge-repo and Yjs syncing through a server.
+// Every (system, workload, run) runs in a fresh child process (worker.mjs; a sync scenario
+// in fresh server and client processes, sync/scenarios.mjs); this file only installs the
+// peers, builds Kiln, schedules the children, and prints the report.
 // Progress goes to stderr; the Markdown report to stdout and bench/results/latest.md.
 import { fork, spawnSync } from "node:child_process";
 import { createInterface } from "node:readline";
@@ -19,7 +21,17 @@ import { dirname, join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { makeDocs } from "./docs.mjs";
-import { LABELS, SYSTEMS, median, renderRuns, renderTable } from "./table.mjs";
+import { KILN_ONLY, SCENARIOS, runScenario } from "./sync/scenarios.mjs";
+import { SYNC_RAW_KEYS, renderSyncTable, syncNotes } from "./sync/table.mjs";
+import {
+  LABELS,
+  LOCAL_SYSTEMS,
+  SYNC_SYSTEMS,
+  SYSTEMS,
+  median,
+  renderRuns,
+  renderTable,
+} from "./table.mjs";
 
 const BENCH = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(BENCH, "..");
@@ -27,16 +39,18 @@ const DATA_ROOT = join(BENCH, ".data");
 // each bench run keeps its stores in its own folder, so two runs at once can't wipe each other's
 const DATA = join(DATA_ROOT, `run-${process.pid}`);
 const RESULTS = join(BENCH, "results");
-const WORKLOADS = ["write", "bulk", "get", "reopen", "scale", "query"];
+const WORKLOADS = ["write", "bulk", "get", "reopen", "scale", "query", "sync"];
 
 const HELP = `usage: npm run bench [-- options]   (or: node bench/run.mjs [options])
 
 options
   --quick              smoke run: 1,000 docs, 1 run, small scale sizes
   --systems=a,b        subset of: ${SYSTEMS.join(", ")}
+                       (${LOCAL_SYSTEMS.join(", ")} run the local workloads;
+                       ${SYNC_SYSTEMS.join(", ")} run sync)
   --workloads=a,b      subset of: ${WORKLOADS.join(", ")}
                        (write = workloads 1, 5, 6; reopen = 4; scale = 7;
-                       query = Q1-Q4)
+                       query = Q1-Q4; sync = S1-S4, ~6 min)
   --no-build           do not run \`npm run build\` for Kiln first
   --no-install         do not install bench/node_modules when missing
   -h, --help
@@ -63,6 +77,23 @@ environment
   BENCH_CLOSE_GRACE_S=5   how long a child may take to close() after its numbers are in
   BENCH_KEEP_DATA=1    keep the stores under bench/.data/run-<pid>/
   BENCH_KILN_MODULE=…  benchmark another Kiln build instead of dist/index.js
+
+environment of the sync workloads (S1-S4)
+  BENCH_SYNC_RUNS=1    runs of each sync scenario (S1 already reports p50/p99 of many writes)
+  BENCH_SYNC_SCENARIOS=S1,S2,S3,S4   subset of them (S4 is Kiln only)
+  BENCH_SYNC_WRITES=500   S1: timed writes (after BENCH_SYNC_WARMUP=10 untimed ones)
+  BENCH_SYNC_DOCS=10000   S2, S3: docs written while B is offline / A is offline
+  BENCH_SYNC_BATCH=1      S2, S3: docs per write call in their (untimed) write phase
+  BENCH_AM_BATCH=100      ... at least this many for automerge-repo (a change costs O(doc size))
+  BENCH_SYNC_CHECK=1      S3: a fresh replica then catches up and is counted (0: skip)
+  BENCH_SYNC_STEP_S=120   timeout of one step (S2/S3's long steps get 3x); these bound
+                          a scenario (BENCH_TIMEOUT_S does not apply to it)
+  BENCH_FANOUT_S=60       S4: seconds of writing
+  BENCH_FANOUT_CLIENTS=200, BENCH_FANOUT_LEDGERS=20, BENCH_FANOUT_RATE=2 (writes/s per client)
+  BENCH_FANOUT_PROCS=4    S4: client processes the clients are spread over
+  BENCH_FANOUT_DRAIN_S=30 S4: how long to wait for the last deliveries after the writes
+  BENCH_FANOUT_LATE_S=10  S4: a client this far behind its write schedule stops writing
+  BENCH_KILN_TOKEN=…      bearer token for Kiln's connect() (not needed on loopback)
 `;
 
 // ---------------------------------------------------------------- options
@@ -113,6 +144,29 @@ const opts = {
     limitSize: int(env.BENCH_QUERY_LIMIT_DOCS, quick ? 10000 : 100000),
     limitRepeats: int(env.BENCH_QUERY_LIMIT_REPEATS, quick ? 50 : 200),
   },
+  sync: {
+    runs: int(env.BENCH_SYNC_RUNS, 1),
+    scenarios: (env.BENCH_SYNC_SCENARIOS ?? SCENARIOS.join(","))
+      .split(",")
+      .map((x) => x.trim().toUpperCase())
+      .filter(Boolean),
+    seed: int(env.BENCH_SEED, 1337),
+    writes: int(env.BENCH_SYNC_WRITES, quick ? 100 : 500),
+    warmup: int(env.BENCH_SYNC_WARMUP, 10),
+    docs: int(env.BENCH_SYNC_DOCS, quick ? 1000 : 10000),
+    batch: int(env.BENCH_SYNC_BATCH, 1),
+    verify: env.BENCH_SYNC_CHECK !== "0",
+    stepMs: int(env.BENCH_SYNC_STEP_S, 120) * 1000,
+    fanout: {
+      seconds: int(env.BENCH_FANOUT_S, quick ? 10 : 60),
+      clients: int(env.BENCH_FANOUT_CLIENTS, 200),
+      ledgers: int(env.BENCH_FANOUT_LEDGERS, 20),
+      rate: Number(env.BENCH_FANOUT_RATE || 2),
+      procs: int(env.BENCH_FANOUT_PROCS, 4),
+      drainS: int(env.BENCH_FANOUT_DRAIN_S, 30),
+      lateCapS: int(env.BENCH_FANOUT_LATE_S, 10),
+    },
+  },
   timeoutMs: int(env.BENCH_TIMEOUT_S, 300) * 1000,
   closeGraceS: int(env.BENCH_CLOSE_GRACE_S, 5),
   keepData: env.BENCH_KEEP_DATA === "1",
@@ -127,6 +181,35 @@ for (const w of opts.workloads)
     throw new Error(`unknown workload ${w} (known: ${WORKLOADS.join(", ")})`);
 if (!(opts.runs > 0 && opts.docs > 0))
   throw new Error("BENCH_RUNS and BENCH_DOCS must be positive integers");
+for (const sc of opts.sync.scenarios)
+  if (!SCENARIOS.includes(sc))
+    throw new Error(
+      `unknown sync scenario ${sc} in BENCH_SYNC_SCENARIOS (known: ${SCENARIOS.join(", ")})`,
+    );
+const { fanout } = opts.sync;
+if (!(
+  opts.sync.runs > 0 &&
+  opts.sync.writes > 0 &&
+  opts.sync.docs > 0 &&
+  opts.sync.batch > 0 &&
+  fanout.seconds > 0 &&
+  fanout.clients > 1 &&
+  fanout.ledgers > 0 &&
+  fanout.ledgers <= fanout.clients / 2 &&
+  fanout.rate > 0
+))
+  throw new Error(
+    "BENCH_SYNC_* and BENCH_FANOUT_* must be positive, with at least 2 clients per ledger",
+  );
+// the local workloads and `sync` have their own systems (see table.mjs)
+const localWorkloads = opts.workloads.filter((w) => w !== "sync");
+const wantsSync = opts.workloads.includes("sync");
+const localSystems = localWorkloads.length
+  ? opts.systems.filter((s) => LOCAL_SYSTEMS.includes(s))
+  : [];
+const syncSystems = wantsSync
+  ? opts.systems.filter((s) => SYNC_SYSTEMS.includes(s))
+  : [];
 
 let midLine = false; // a progress line is open, waiting for its result
 const log = (msg) => {
@@ -152,8 +235,23 @@ const npm = process.platform === "win32" ? "npm.cmd" : "npm";
 
 /** Install the peers into bench/node_modules if they are missing. */
 function ensurePeers() {
-  const need = ["pouchdb", "pouchdb-find", "@fireproof/core"].filter((p) =>
-    opts.systems.includes(p.startsWith("pouchdb") ? "pouchdb" : "fireproof"),
+  const packages = {
+    pouchdb: [
+      ...(localSystems.includes("pouchdb") ? ["pouchdb", "pouchdb-find"] : []),
+      ...(syncSystems.includes("pouchdb")
+        ? ["pouchdb", "pouchdb-adapter-memory", "express-pouchdb"]
+        : []),
+    ],
+    fireproof: ["@fireproof/core"],
+    automerge: [
+      "@automerge/automerge-repo",
+      "@automerge/automerge-repo-network-websocket",
+      "ws",
+    ],
+    yjs: ["yjs", "y-websocket", "@y/websocket-server", "ws"],
+  };
+  const need = [...localSystems, ...syncSystems].flatMap(
+    (s) => packages[s] ?? [],
   );
   const missing = need.filter(
     (p) => !existsSync(join(BENCH, "node_modules", p, "package.json")),
@@ -185,7 +283,7 @@ function ensurePeers() {
 /** Build Kiln (tsc → dist/) so the numbers are for the current source. */
 function buildKiln() {
   if (
-    !opts.systems.includes("kiln") ||
+    !(localSystems.includes("kiln") || syncSystems.includes("kiln")) ||
     flag("no-build") ||
     env.BENCH_BUILD === "0" ||
     env.BENCH_KILN_MODULE
@@ -332,23 +430,36 @@ mkdirSync(DATA, { recursive: true });
 ensurePeers();
 const buildError = buildKiln();
 
-// probe: can each system load here?
-const info = {};
-const skipped = {};
-for (const s of opts.systems) {
-  if (s === "kiln" && buildError) {
-    skipped[s] = buildError;
-    continue;
+// probe: can each system load here? (for sync: can it sync — a Kiln build without
+// Ledger.connect() is reported as "Kiln sync not available" while its local workloads run)
+async function probeAll(systems, workload) {
+  const found = {};
+  const missing = {};
+  for (const s of systems) {
+    if (s === "kiln" && buildError) {
+      missing[s] = buildError;
+      continue;
+    }
+    const r = await runChild({ system: s, workload });
+    if (r.ok) found[s] = r.result;
+    else missing[s] = r.error;
   }
-  const r = await runChild({ system: s, workload: "probe" });
-  if (r.ok) info[s] = r.result;
-  else skipped[s] = r.error;
+  return [found, missing];
 }
+const [info, skipped] = await probeAll(localSystems, "probe");
+const [syncInfo, syncSkipped] = await probeAll(syncSystems, "syncProbe");
 for (const [s, why] of Object.entries(skipped))
   log(`bench: ⚠ ${LABELS[s]} will not be run: ${why}`);
-const active = opts.systems.filter((s) => info[s]);
-if (active.length === 0) {
-  log("bench: no system could be loaded; nothing to measure");
+for (const [s, why] of Object.entries(syncSkipped))
+  log(`bench: ⚠ ${LABELS[s]}'s sync workloads will not be run: ${why}`);
+const active = localSystems.filter((s) => info[s]);
+const activeSync = syncSystems.filter((s) => syncInfo[s]);
+if (active.length === 0 && activeSync.length === 0) {
+  log(
+    localSystems.length + syncSystems.length === 0
+      ? `bench: none of the systems ${opts.systems.join(", ")} runs the workloads ${opts.workloads.join(", ")}`
+      : "bench: no system could be loaded; nothing to measure",
+  );
   process.exit(1);
 }
 
@@ -367,13 +478,20 @@ for (let run = 1; run <= opts.runs; run++) {
         if (s === "kiln" || slow) tasks.push({ run, wl, s });
         if (s === "kiln" && slow)
           tasks.push({ run, wl: "queryLimit", s, size: opts.query.limitSize });
-      } else tasks.push({ run, wl, s });
+      } else if (wl !== "sync") tasks.push({ run, wl, s });
     }
+    // sync: each scenario in its own processes; S4 is Kiln's alone
+    if (wl === "sync" && run <= opts.sync.runs)
+      for (const scenario of opts.sync.scenarios)
+        for (const s of activeSync)
+          if (s === "kiln" || !KILN_ONLY.includes(scenario))
+            tasks.push({ run, wl, s, scenario });
   }
 }
 
-const results = Object.fromEntries(active.map((s) => [s, { errors: {} }]));
-const counts = Object.fromEntries(active.map((s) => [s, {}]));
+const everyActive = [...new Set([...active, ...activeSync])];
+const results = Object.fromEntries(everyActive.map((s) => [s, { errors: {} }]));
+const counts = Object.fromEntries(everyActive.map((s) => [s, {}]));
 const push = (s, key, v, n) => {
   (results[s][key] ??= []).push(v);
   if (n !== undefined) counts[s][key] = n;
@@ -388,14 +506,42 @@ const reuseGetStore =
   opts.workloads.includes("get") && opts.workloads.includes("reopen");
 const getStores = {}; // `${system}-r${run}` → dir left by a successful get task
 
+/** One sync scenario: its own server and client processes (sync/scenarios.mjs). */
+async function runSync(t) {
+  const logged = [];
+  try {
+    // the adapter module only: the library itself loads in the children
+    const sys = await import(`./sync/adapters/${t.s}.mjs`);
+    const result = await runScenario({
+      system: t.s,
+      sys,
+      scenario: t.scenario,
+      opts: opts.sync,
+      onLine: (line) => libraryLine(line, logged),
+      log: (msg) => childLine(msg),
+    });
+    return { ok: true, result, logged };
+  } catch (e) {
+    return {
+      ok: false,
+      error: e instanceof Error ? e.message : String(e),
+      logged,
+    };
+  }
+}
+
+const ms = (x) =>
+  x === undefined ? "—" : `${x < 10 ? x.toFixed(2) : x.toFixed(0)} ms`;
+
 let i = 0;
 for (const t of tasks) {
   i++;
   const tag = `${t.s}-${t.wl}-r${t.run}${t.size ? "-" + t.size : ""}`;
-  const what = `${LABELS[t.s]} · ${t.wl}${t.size ? ` @${t.size.toLocaleString("en-US")}` : ""}`;
+  const what = `${LABELS[t.s]} · ${t.wl}${t.scenario ? ` ${t.scenario}` : ""}${t.size ? ` @${t.size.toLocaleString("en-US")}` : ""}`;
   progress(`[${i}/${tasks.length}] run ${t.run}/${opts.runs} ${what} … `);
   const reused = t.wl === "reopen" ? getStores[`${t.s}-r${t.run}`] : undefined;
-  const dir = reused ?? freshDir(tag);
+  // sync scenarios keep everything in memory
+  const dir = t.wl === "sync" ? undefined : (reused ?? freshDir(tag));
   const base = {
     system: t.s,
     dir,
@@ -439,21 +585,28 @@ for (const t of tasks) {
       limit: opts.query.limit,
       repeats: opts.query.limitRepeats,
     });
+  } else if (t.wl === "sync") {
+    r = await runSync(t);
   } else {
     r = await runChild({ ...base, workload: t.wl });
   }
   const keep = t.wl === "get" && reuseGetStore && r.ok;
   if (keep) getStores[`${t.s}-r${t.run}`] = dir;
   const secs = ((performance.now() - t0) / 1000).toFixed(1);
-  if (!keep) clean(dir);
+  if (!keep && dir) clean(dir);
   for (const m of r.logged)
     (libraryErrors[
-      `${LABELS[t.s]} · ${t.wl}${t.size ? ` @${t.size}` : ""}: ${m}`
+      `${LABELS[t.s]} · ${t.wl}${t.scenario ? ` ${t.scenario}` : ""}${t.size ? ` @${t.size}` : ""}: ${m}`
     ] ??= []).push(t.run);
   if (!midLine) process.stderr.write("    → ");
 
   if (!r.ok) {
-    const key = t.wl === "scale" ? `scale@${t.size}` : t.wl; // queryLimit: Q4
+    const key =
+      t.wl === "scale"
+        ? `scale@${t.size}`
+        : t.wl === "sync"
+          ? `sync${t.scenario}`
+          : t.wl; // queryLimit: Q4
     results[t.s].errors[key] = r.error;
     const openOnly =
       t.wl === "reopen" && /^open took (\d+) ms/.exec(r.error ?? "");
@@ -517,6 +670,34 @@ for (const t of tasks) {
         `limit ${x.limit} at ${x.size.toLocaleString("en-US")} docs: ${x.queryLimitMs.toFixed(3)} ms (first query, building the index: ${x.queryLimitBuildMs.toFixed(0)} ms) (${secs} s)`,
       );
       break;
+    case "sync": {
+      for (const [k, v] of Object.entries(x))
+        if (/^(sync|fanout)/.test(k) && typeof v === "number") push(t.s, k, v);
+      if (x.writeBatch !== undefined)
+        push(t.s, `sync${t.scenario}WriteBatch`, x.writeBatch);
+      const docs = x.count?.toLocaleString("en-US");
+      if (t.scenario === "S1")
+        log(
+          `p50 ${ms(x.syncS1P50Ms)}, p99 ${ms(x.syncS1P99Ms)}, max ${ms(x.syncS1MaxMs)} (n=${x.count}) (${secs} s)`,
+        );
+      else if (t.scenario === "S2")
+        log(
+          `B had all ${docs} docs ${ms(x.syncS2Ms)} after connect (A wrote them in ${(x.syncS2WriteMs / 1000).toFixed(1)} s, untimed) (${secs} s)`,
+        );
+      else if (t.scenario === "S3")
+        log(
+          `the server had all ${docs} docs ${ms(x.syncS3Ms)} after A's connect${x.syncS3CheckMs === undefined ? "" : `; check: a fresh replica caught up in ${ms(x.syncS3CheckMs)}`} (${secs} s)`,
+        );
+      else
+        log(
+          `fan-out p50 ${ms(x.fanoutP50Ms)}, p99 ${ms(x.fanoutP99Ms)}; ${x.fanoutDeliveries.toLocaleString("en-US")} of ${x.fanoutExpected.toLocaleString("en-US")} deliveries; server RSS peak ${x.fanoutServerRssMiB?.toFixed(0)} MiB (${secs} s)`,
+        );
+      if (x.fanoutMissing > 0 || x.fanoutForeign > 0)
+        errors.push(
+          `${what} run ${t.run}: ${x.fanoutMissing} of ${x.fanoutExpected} deliveries never arrived within ${opts.sync.fanout.drainS} s${x.fanoutForeign ? `, ${x.fanoutForeign} arrived at a client of another ledger` : ""}`,
+        );
+      break;
+    }
     case "scale":
       push(t.s, `scalePut@${t.size}`, x.scalePut, x.count);
       log(
@@ -542,8 +723,8 @@ const scale = opts.workloads.includes("scale")
   ? { sizes: opts.scaleSizes, puts: opts.scalePuts }
   : undefined;
 const { table, footnotes } = renderTable(results, counts, {
-  systems: opts.systems,
-  workloads: opts.workloads,
+  systems: localSystems,
+  workloads: localWorkloads,
   skipped,
   docs: opts.docs,
   scale,
@@ -552,7 +733,8 @@ const { table, footnotes } = renderTable(results, counts, {
 const loadEnd = os.loadavg()[0];
 // the bench itself keeps about one core busy, so only load beyond that means other work
 const busy = loadStart > 0.5 * cpus.length || loadEnd > cpus.length + 0.5;
-const version = (s) => `${LABELS[s]} ${info[s].version} (${info[s].note})`;
+const version = (s, of = info) =>
+  `${LABELS[s]} ${of[s].version} (${of[s].note})`;
 const reopenImport = active
   .filter((s) => results[s]["importMs@reopen"])
   .map(
@@ -561,18 +743,8 @@ const reopenImport = active
   )
   .join(", ");
 
-const md = `# Kiln benchmark
-
-- date: ${new Date().toISOString()}
-- node ${process.version} on ${os.platform()} ${os.arch()}; ${cpus[0]?.model ?? "unknown CPU"} × ${cpus.length} cores; ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB RAM
-- seed **${opts.seed}**: ${opts.docs.toLocaleString("en-US")} generated order docs of ~${avgBytes.toFixed(0)} B JSON each, identical for every system
-- load average (1 min): ${loadStart.toFixed(2)} at start, ${loadEnd.toFixed(2)} at end${busy ? " — **the machine was busy with other work; expect noise**" : ""}
-- ${opts.runs} run(s) per (system, workload), each in a fresh child process (\`node --expose-gc\`); **medians** shown${quick ? " — **--quick smoke run, not representative**" : ""}
-- systems: ${active.map(version).join("; ")}
-${Object.entries(skipped)
-  .map(([s, why]) => `- **${LABELS[s]} not run**: ${why}\n`)
-  .join("")}
-Ratios are Kiln/peer for rates and peer/Kiln for times, bytes and MiB, so **a ratio > 1 means Kiln is better**. Targets are Kiln vs PouchDB unless they name another peer or an absolute bound.
+const localSection = localWorkloads.length
+  ? `Ratios are Kiln/peer for rates and peer/Kiln for times, bytes and MiB, so **a ratio > 1 means Kiln is better**. Targets are Kiln vs PouchDB unless they name another peer or an absolute bound.
 
 ${table}
 
@@ -584,13 +756,53 @@ ${footnotes.join("\n\n")}${footnotes.length ? "\n\n" : ""}How each number is tak
 - 5: \`du\` (allocated blocks) of the run's whole data directory (store and keys) right after workload 1's last put, divided by the docs written; then \`compact()\` on the same instance, \`close()\`, and measured again. Apparent bytes are in the raw data below.
 - 6: \`process.memoryUsage().rss\` after \`gc()\`, sampled after the library is imported and the docs generated but before open, and again after the last put of workload 1 (each system in its own process).
 ${scale ? `- 7: each size first warms up with the same sequential puts into a scratch ledger, then the ledger is pre-filled with bulk (1,000 docs a batch), neither timed; then ${opts.scalePuts.toLocaleString("en-US")} sequential puts of new docs are timed.${opts.scalePeers ? "" : " Kiln only (BENCH_SCALE_PEERS=1 adds the peers)."}\n` : ""}${
-  opts.workloads.includes("query")
-    ? `- Q1–Q3 (\`query\`): ${opts.docs.toLocaleString("en-US")} query docs (the generated docs with \`status\` redrawn so about half are "open") bulk-loaded untimed; Q1 times the first \`status = "open"\` query, index creation and build included (Kiln \`query("status", { key })\`; PouchDB pouchdb-find \`createIndex\` + \`find\`; Fireproof \`query("status", { key })\`), docs included in every system; Q2 the median of ${opts.query.repeats} repeats; Q3 ${opts.query.cycles} cycles of (put one doc with its status changed — closing an open doc, then reopening it — and query again), mean ms per cycle. Every result is checked against the generator (row count, ids, status of each doc). Kiln's Q1–Q3 run ${opts.runs} time(s); the peers' ${Math.min(opts.runs, opts.query.slowRuns)} (BENCH_QUERY_SLOW_RUNS).
+      opts.workloads.includes("query")
+        ? `- Q1–Q3 (\`query\`): ${opts.docs.toLocaleString("en-US")} query docs (the generated docs with \`status\` redrawn so about half are "open") bulk-loaded untimed; Q1 times the first \`status = "open"\` query, index creation and build included (Kiln \`query("status", { key })\`; PouchDB pouchdb-find \`createIndex\` + \`find\`; Fireproof \`query("status", { key })\`), docs included in every system; Q2 the median of ${opts.query.repeats} repeats; Q3 ${opts.query.cycles} cycles of (put one doc with its status changed — closing an open doc, then reopening it — and query again), mean ms per cycle. Every result is checked against the generator (row count, ids, status of each doc). Kiln's Q1–Q3 run ${opts.runs} time(s); the peers' ${Math.min(opts.runs, opts.query.slowRuns)} (BENCH_QUERY_SLOW_RUNS).
 - Q4 (\`query\`, Kiln only, ${Math.min(opts.runs, opts.query.slowRuns)} run(s)): ${opts.query.limitSize.toLocaleString("en-US")} query docs bulk-loaded (1,000 a batch), a first \`limit: ${opts.query.limit}\` query builds the index (untimed; raw values: queryLimitBuildMs), then the median of ${opts.query.limitRepeats} \`query("status", { key: "open", limit: ${opts.query.limit} })\`, each checked (${opts.query.limit} distinct open docs, same rows every time).
 `
-    : ""
-}- Durability differs: PouchDB's leveldown writes are not fsync'd per put; read each system's notes above.
+        : ""
+    }- Durability differs: PouchDB's leveldown writes are not fsync'd per put; read each system's notes above.
 
+`
+  : "";
+const sync = wantsSync
+  ? renderSyncTable(results, {
+      systems: syncSystems,
+      skipped: syncSkipped,
+      sync: opts.sync,
+    })
+  : undefined;
+const syncSection = sync
+  ? `## Sync
+
+${activeSync.length ? `- systems: ${activeSync.map((s) => version(s, syncInfo)).join("; ")}\n` : ""}${Object.entries(
+      syncSkipped,
+    )
+      .map(([s, why]) => `- **${LABELS[s]} sync not run**: ${why}\n`)
+      .join(
+        "",
+      )}- ${opts.sync.runs > 1 ? `${Math.min(opts.runs, opts.sync.runs)} run(s) per (system, scenario); medians shown` : "1 run per (system, scenario)"}. Ratios are peer/Kiln times, so **a ratio > 1 means Kiln is better**.
+
+${sync.table}
+
+${sync.footnotes.join("\n\n")}${sync.footnotes.length ? "\n\n" : ""}How each number is taken:
+${syncNotes(opts.sync, syncSystems).join("\n")}
+
+`
+  : "";
+
+const md = `# Kiln benchmark
+
+- date: ${new Date().toISOString()}
+- node ${process.version} on ${os.platform()} ${os.arch()}; ${cpus[0]?.model ?? "unknown CPU"} × ${cpus.length} cores; ${(os.totalmem() / 2 ** 30).toFixed(0)} GiB RAM
+- seed **${opts.seed}**: ${opts.docs.toLocaleString("en-US")} generated order docs of ~${avgBytes.toFixed(0)} B JSON each, identical for every system
+- load average (1 min): ${loadStart.toFixed(2)} at start, ${loadEnd.toFixed(2)} at end${busy ? " — **the machine was busy with other work; expect noise**" : ""}
+${localWorkloads.length ? `- ${opts.runs} run(s) per (system, workload), each in a fresh child process (\`node --expose-gc\`); **medians** shown\n` : ""}${quick ? "- **--quick smoke run, not representative**\n" : ""}${active.length ? `- systems: ${active.map((s) => version(s)).join("; ")}\n` : ""}${Object.entries(
+  skipped,
+)
+  .map(([s, why]) => `- **${LABELS[s]} not run**: ${why}\n`)
+  .join("")}
+${localSection}${syncSection}
 Total bench time: ${elapsed.toFixed(0)} s.
 ${errors.length ? `\n## Errors\n\nKnown peer bugs behind some of these are described in bench/README.md (Caveats).\n\n${errors.map((e) => `- ${e}`).join("\n")}\n` : ""}${slowCloses.length ? `\n## Slow close()\n\n${slowCloses.map((e) => `- ${e}`).join("\n")}\n` : ""}${
   Object.keys(libraryErrors).length
@@ -604,7 +816,7 @@ ${errors.length ? `\n## Errors\n\nKnown peer bugs behind some of these are descr
 }
 <details><summary>Raw values per run</summary>
 
-${renderRuns(results, { systems: active, scale })}
+${renderRuns(results, { systems: everyActive, scale, extraKeys: SYNC_RAW_KEYS })}
 
 </details>
 `;
@@ -619,6 +831,8 @@ writeFileSync(
       opts,
       info,
       skipped,
+      syncInfo,
+      syncSkipped,
       results,
       counts,
       avgBytes,

@@ -1,11 +1,16 @@
 // Medians, ratios, targets and the Markdown report.
 
-export const SYSTEMS = ["kiln", "pouchdb", "fireproof"];
+export const SYSTEMS = ["kiln", "pouchdb", "fireproof", "automerge", "yjs"];
 export const LABELS = {
   kiln: "Kiln",
   pouchdb: "PouchDB",
   fireproof: "Fireproof",
+  automerge: "automerge-repo",
+  yjs: "Yjs",
 };
+/** Systems of the local workloads (systems/NAME.mjs) and of `sync` (sync/adapters/NAME.mjs). */
+export const LOCAL_SYSTEMS = ["kiln", "pouchdb", "fireproof"];
+export const SYNC_SYSTEMS = ["kiln", "pouchdb", "automerge", "yjs"];
 
 /**
  * The rows of the table. `better` orients the ratio: for "higher" it is Kiln/peer, for
@@ -323,7 +328,14 @@ export function renderTable(results, counts, opts) {
   return { table: lines.join("\n"), footnotes: [...footnotes] };
 }
 
-/** Per-run raw values, for the record. */
+/** A raw value: counts (integers without a unit) as they are, the rest as `fmt` does. */
+function show(x, unit) {
+  return unit === "" && Number.isInteger(x)
+    ? x.toLocaleString("en-US")
+    : fmt(x, unit);
+}
+
+/** Per-run raw values, for the record (`opts.extraKeys`: more keys, e.g. the sync ones). */
 export function renderRuns(results, opts) {
   const keys = [
     ...METRICS.map((m) => m.key),
@@ -337,6 +349,7 @@ export function renderRuns(results, opts) {
     "queryRepeatMinMs",
     "queryLimitBuildMs",
     "queryLimitMinMs",
+    ...(opts.extraKeys ?? []),
   ];
   // plus every close() time that was recorded (not timed in any workload)
   for (const s of opts.systems)
@@ -347,9 +360,14 @@ export function renderRuns(results, opts) {
     for (const k of keys) {
       const v = results[s]?.[k];
       if (!v?.length) continue;
-      const unit = k.endsWith("Ms") || k.includes("Ms@") ? "ms" : "";
+      const unit =
+        k.endsWith("Ms") || k.includes("Ms@")
+          ? "ms"
+          : k.endsWith("MiB")
+            ? "MiB"
+            : "";
       lines.push(
-        `| ${LABELS[s]} | ${k} | ${v.map((x) => fmt(x, unit)).join(", ")} | ${fmt(median(v), unit)} |`,
+        `| ${LABELS[s]} | ${k} | ${v.map((x) => show(x, unit)).join(", ")} | ${show(median(v), unit)} |`,
       );
     }
   }

@@ -1,6 +1,8 @@
 // Child-process entry: runs ONE (system, workload) and reports over IPC, so each
 // measurement gets a fresh heap, fresh caches and its own RSS. A workload may report its
 // numbers early ({ partial: true }) before an untimed close(); the final message follows.
+// (The sync workloads run their own processes, see sync/scenarios.mjs; here they are only
+// probed: "syncProbe" loads a sync adapter and checks that the build can sync.)
 //   spec (argv[2], JSON): { system, workload, dir, seed, docs, batch, ... }
 import { performance } from "node:perf_hooks";
 import { workloads } from "./workloads.mjs";
@@ -38,16 +40,23 @@ function reply(msg) {
 
 try {
   const t0 = performance.now();
-  const sys = await import(`./systems/${spec.system}.mjs`);
-  const info = await sys.load();
-  const importMs = performance.now() - t0;
-  if (spec.workload === "probe") {
-    reply({ ok: true, result: { ...info, importMs } });
+  if (spec.workload === "syncProbe") {
+    const sync = await import(`./sync/adapters/${spec.system}.mjs`);
+    const info = await sync.load();
+    await sync.probe();
+    reply({ ok: true, result: { ...info, importMs: performance.now() - t0 } });
   } else {
-    const fn = workloads[spec.workload];
-    if (!fn) throw new Error(`unknown workload ${spec.workload}`);
-    const result = await fn(sys, spec, io);
-    reply({ ok: true, result: { ...result, importMs } });
+    const sys = await import(`./systems/${spec.system}.mjs`);
+    const info = await sys.load();
+    const importMs = performance.now() - t0;
+    if (spec.workload === "probe") {
+      reply({ ok: true, result: { ...info, importMs } });
+    } else {
+      const fn = workloads[spec.workload];
+      if (!fn) throw new Error(`unknown workload ${spec.workload}`);
+      const result = await fn(sys, spec, io);
+      reply({ ok: true, result: { ...result, importMs } });
+    }
   }
 } catch (e) {
   reply({
