@@ -185,7 +185,11 @@ export class BlockSource {
    * then serves them all.
    */
   async #cacheCommit(commit: string): Promise<void> {
-    const opened = await this.openCommit(CID.parse(commit));
+    this.cacheDocs(commit, await this.openCommit(CID.parse(commit)));
+  }
+
+  /** Caches the encoded bytes of every current version `commit` wrote, from its opened blocks. */
+  cacheDocs(commit: string, opened: OpenedCommit): void {
     const eventCid = opened.roots[0];
     const eventBlock =
       eventCid && opened.blocks.find((b) => b.cid.equals(eventCid));

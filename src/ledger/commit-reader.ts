@@ -9,11 +9,14 @@ import { fromEventValue } from "../crdt/event.js";
 import type { MergeEvent } from "../crdt/merge.js";
 import { CorruptError } from "../util/errors.js";
 import type { BlockSource } from "./block-source.js";
+import type { OpenedCommit } from "../blocks/commit.js";
 
 export async function readNewEvents(
   blocks: BlockSource,
   clock: Clock,
   heads: readonly CID[],
+  /** Told of each commit opened, so its docs can be cached without a second decrypt. */
+  onOpened?: (commit: string, opened: OpenedCommit) => void,
 ): Promise<MergeEvent[]> {
   const found = new Map<string, MergeEvent>();
   const stack = [...heads];
@@ -31,6 +34,7 @@ export async function readNewEvents(
       decodeValue(eventBlock.bytes, `event of commit ${key}`),
       `commit ${key}`,
     );
+    onOpened?.(key, opened);
     const parents = opened.parents.map((p) => cidString(p));
     found.set(key, {
       cid: key,

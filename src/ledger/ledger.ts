@@ -35,6 +35,7 @@ import type { WireCommit } from "../sync/protocol/index.js";
 import { resolveRemotes } from "../sync/resolve-remote.js";
 import type { ConnectOptions } from "../sync/resolve-remote.js";
 import { SyncStateStore } from "./sync-states.js";
+import type { OpenedCommit } from "../blocks/commit.js";
 import { cidKey } from "../blocks/cid.js";
 
 export type { AllDocsOptions, ChangeRow };
@@ -497,8 +498,11 @@ export class Ledger {
       let events;
       blocks.incoming =
         incoming && new Map(incoming.map((c) => [cidKey(c.cid), c.bytes]));
+      const opened = new Map<string, OpenedCommit>();
       try {
-        events = await readNewEvents(blocks, state.clock, commits);
+        events = await readNewEvents(blocks, state.clock, commits, (k, o) =>
+          opened.set(k, o),
+        );
       } finally {
         blocks.incoming = undefined;
       }
@@ -514,6 +518,9 @@ export class Ledger {
       const before = new Set(state.clock.heads);
       const { changed, update } = await state.merge(events);
       blocks.updateTree(update.nodes, update.replaced);
+      // The docs just merged are the likeliest to be read next (by #notify first): keep
+      // them from the commits already opened rather than decrypting those again.
+      for (const [commit, o] of opened) blocks.cacheDocs(commit, o);
       const after = state.clock.heads;
       const add = after.filter((h) => !before.has(h));
       const remove = [...before].filter((h) => !after.includes(h));

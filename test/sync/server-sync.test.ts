@@ -115,7 +115,7 @@ describe("catch-up", () => {
     const { server, url } = await serve();
     const [a, b, c] = await ledgers(3);
     const ca = a!.connect(`${url}?transport=ws`, FAST);
-    for (let i = 0; i < 2_000; i++) await a!.put({ _id: `doc${i}`, i });
+    for (let i = 0; i < 10_000; i++) await a!.put({ _id: `doc${i}`, i });
     await synced(ca);
 
     const before = server.stats().messages;
@@ -123,7 +123,7 @@ describe("catch-up", () => {
     await synced(cb);
     // hello, the catch-up pull, and the pull synced() asks for.
     const catchUp = server.stats().messages - before;
-    expect((await ids(b!)).length).toBe(2_000);
+    expect((await ids(b!)).length).toBe(10_000);
     expect(catchUp).toBeLessThanOrEqual(3);
 
     // Up to date already: reconnecting costs the same few messages, and moves no commit.
@@ -135,7 +135,7 @@ describe("catch-up", () => {
     expect(server.stats().messages - again).toBeLessThanOrEqual(3);
     expect(merged).toBe(0);
 
-    // A client missing 20 commits costs what one missing 2,000 did.
+    // A client missing 20 commits costs what one missing 10,000 did.
     const cc = c!.connect(`${url}?transport=ws`, FAST);
     await synced(cc);
     await cc.close();
@@ -144,7 +144,7 @@ describe("catch-up", () => {
     const third = server.stats().messages;
     await synced(c!.connect(`${url}?transport=ws`, FAST));
     expect(server.stats().messages - third).toBe(catchUp);
-    expect((await ids(c!)).length).toBe(2_020);
+    expect((await ids(c!)).length).toBe(10_020);
   });
 });
 
