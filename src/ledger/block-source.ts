@@ -210,7 +210,8 @@ export class BlockSource {
               `commit ${commit}`,
               `does not hold doc ${doc.toString()}`,
             );
-          this.cacheBody(v, new RawDoc(bytes));
+          // A copy: a view would keep the whole decrypted commit alive in the cache.
+          this.cacheBody(v, new RawDoc(bytes.slice()));
         }
     }
   }

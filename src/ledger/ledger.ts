@@ -518,9 +518,10 @@ export class Ledger {
       const before = new Set(state.clock.heads);
       const { changed, update } = await state.merge(events);
       blocks.updateTree(update.nodes, update.replaced);
-      // The docs just merged are the likeliest to be read next (by #notify first): keep
-      // them from the commits already opened rather than decrypting those again.
-      for (const [commit, o] of opened) blocks.cacheDocs(commit, o);
+      // #notify reads the docs just merged: keep them from the commits already opened
+      // rather than decrypting those again.
+      if (this.#listeners.size > 0)
+        for (const [commit, o] of opened) blocks.cacheDocs(commit, o);
       const after = state.clock.heads;
       const add = after.filter((h) => !before.has(h));
       const remove = [...before].filter((h) => !after.includes(h));
