@@ -448,10 +448,14 @@ export class Ledger {
         const size = await this.#checkpoint();
         // History the checkpoint already holds is dropped once it outweighs the state
         // itself, so a store does not grow with every write ever made — except commits a
-        // remote has not acknowledged (see compact()).
+        // remote has not acknowledged (see compact()). A ledger never connected keeps its
+        // history: its first remote will need all of it, and a remote cannot yet be given
+        // a checkpoint instead (an explicit compact() drops it all the same).
+        const { remotes } = await this.#syncStates.all();
         if (
+          Object.keys(remotes).length > 0 &&
           (await this.#p.storage.local.sizeOf(this.name)) >
-          2 * size + 256 * 1024
+            2 * size + 256 * 1024
         )
           await this.#p.storage.local.retainCommits(
             this.name,

@@ -105,6 +105,23 @@ describe("memory:// remote: failures and the outbox", () => {
     await b.close();
   });
 
+  it("keeps the history of a ledger never connected through close, for its first remote", async () => {
+    const storage = `memory://never-connected-${process.pid}-${n++}`;
+    const first = await openLedger("orders", { storage });
+    // Enough history (~3 KB a commit) that close() would drop it from a connected ledger.
+    for (let i = 0; i < 400; i++) await first.put({ _id: `d${i}`, i });
+    const key = first.key;
+    await first.close();
+    const again = await openLedger("orders", { storage, key });
+    const other = await openLedger("orders", { storage: "memory://", key });
+    const url = room();
+    await synced(again.connect(url));
+    await synced(other.connect(url));
+    expect((await other.allDocs()).rows.length).toBe(400);
+    await again.close();
+    await other.close();
+  });
+
   it("counts pending commits while the remote cannot be reached, then drains them", async () => {
     const a = await openLedger("orders", { storage: "memory://" });
     // Nothing listens on port 9 of loopback: every attempt fails fast.
