@@ -17,9 +17,11 @@ commands:
   key <ledger>               print the ledger key (keep it secret; share it only with replicas)
   compact <ledger>           fold history into a checkpoint
   serve [--port 7070] [--host 127.0.0.1] [--storage <url>] [--secret <s>] [--verbose]
-                             run a SyncServer until SIGINT/SIGTERM; --storage is memory://
-                             or file:///dir (default: file://./${DEFAULT_SERVER_DIR}); without a
-                             secret (KILN_SECRET) it listens on loopback only
+                             run a SyncServer until SIGINT/SIGTERM; --storage is memory://,
+                             file:///dir (default: file://./${DEFAULT_SERVER_DIR}) or
+                             postgres://host/db[?blobs=s3://bucket/prefix&s3-endpoint=…]
+                             (docs/deploy.md); without a secret (KILN_SECRET) it listens on
+                             loopback only
   token --ledger <name> [--ledger <name>…] [--write] [--expires 30d] [--secret <s>]
                              print a bearer token signed with KILN_SECRET; "*" names every ledger
 

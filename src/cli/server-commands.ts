@@ -1,10 +1,16 @@
 // `kiln serve` and `kiln token`: the SyncServer on this machine, and the bearer tokens it
 // accepts. main.ts parses the command line and passes the values in.
 import { isIPv4 } from "node:net";
+import { userInfo } from "node:os";
 import { fileURLToPath } from "node:url";
 import type { Backend } from "../server/backend.js";
 import { openEmbeddedBackend } from "../server/backends/embedded-backend.js";
 import { createMemoryBackend } from "../server/backends/memory-backend.js";
+import {
+  openPostgresBackend,
+  type PostgresBackendOptions,
+} from "../server/backends/postgres/postgres-backend.js";
+import { redactStorageUrl } from "../server/backends/postgres/postgres-url.js";
 import { createSyncServer, parseDuration, signToken } from "../server/index.js";
 import type { ServerEvent } from "../server/index.js";
 import { InvalidUrlError, KilnError } from "../util/errors.js";
@@ -59,7 +65,7 @@ export async function serve(
     try {
       const listener = await server.listen({ port, host: options.host });
       out(
-        `kiln serve: listening on ${listener.url} (ws + http), storage ${options.storage}, ${
+        `kiln serve: listening on ${listener.url} (ws + http), storage ${redactStorageUrl(options.storage)}, ${
           options.secret !== undefined
             ? "auth on (bearer tokens signed with the secret)"
             : "auth off (no secret: anyone on this machine may read and write)"
@@ -88,7 +94,10 @@ async function openBackend(
   try {
     url = new URL(storage);
   } catch {
-    throw new InvalidUrlError(storage, "not a URL (memory:// or file:///dir)");
+    throw new InvalidUrlError(
+      redactStorageUrl(storage),
+      "not a URL (memory://, file:///dir or postgres://host/database)",
+    );
   }
   if (url.protocol === "memory:") return createMemoryBackend();
   if (url.protocol === "file:")
@@ -98,10 +107,39 @@ async function openBackend(
           `repaired the log of ledger ${JSON.stringify(repair.ledger)}: cut ${repair.droppedBytes} torn or damaged bytes${repair.savedTo !== undefined ? ` (saved to ${repair.savedTo})` : ""}`,
         ),
     });
+  if (url.protocol === "postgres:" || url.protocol === "postgresql:")
+    return openPostgresBackend(storage, postgresDefaults(warn));
   throw new InvalidUrlError(
-    storage,
-    "kiln serve stores commits in memory:// or file:///dir",
+    redactStorageUrl(storage),
+    "kiln serve stores commits in memory://, file:///dir or postgres://host/database",
   );
+}
+
+/** What a postgres:// URL may leave to the environment, as libpq and the AWS tools read it. */
+function postgresDefaults(
+  warn: (line: string) => void,
+): PostgresBackendOptions {
+  const env = process.env;
+  const accessKeyId = env.AWS_ACCESS_KEY_ID;
+  const secretAccessKey = env.AWS_SECRET_ACCESS_KEY;
+  const region = env.AWS_REGION ?? env.AWS_DEFAULT_REGION;
+  const user = env.PGUSER ?? osUser();
+  return {
+    ...(user !== undefined ? { user } : {}),
+    ...(accessKeyId && secretAccessKey
+      ? {
+          s3Credentials: {
+            accessKeyId,
+            secretAccessKey,
+            ...(env.AWS_SESSION_TOKEN
+              ? { sessionToken: env.AWS_SESSION_TOKEN }
+              : {}),
+          },
+        }
+      : {}),
+    ...(region ? { s3Region: region } : {}),
+    onError: (error) => warn(describe(error)),
+  };
 }
 
 /** Resolves when `stop` aborts, or on SIGINT / SIGTERM when there is no `stop`. */
@@ -126,6 +164,15 @@ function stopSignal(stop: AbortSignal | undefined): {
       process.off("SIGTERM", onSignal);
     },
   };
+}
+
+function osUser(): string | undefined {
+  try {
+    return userInfo().username;
+  } catch {
+    // No passwd entry (some containers): the URL must name the user.
+    return undefined;
+  }
 }
 
 function isLoopback(host: string): boolean {

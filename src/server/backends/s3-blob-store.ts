@@ -85,8 +85,8 @@ export function createS3BlobStore(options: S3BlobStoreOptions): BlobStore {
         // A copy typed as fetch wants it (over a plain ArrayBuffer).
         body: new Uint8Array(bytes),
       });
-      await drain(response);
       if (!response.ok) throw await failure(operation, response, description);
+      await drain(response);
     },
 
     async get(ledger, cid) {
@@ -115,7 +115,6 @@ export function createS3BlobStore(options: S3BlobStoreOptions): BlobStore {
       const response = await request(operation, urlOf(ledger, cid), {
         method: "HEAD",
       });
-      await drain(response);
       if (response.status === 404) return false;
       if (!response.ok) throw await failure(operation, response, description);
       return true;

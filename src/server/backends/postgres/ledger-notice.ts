@@ -32,7 +32,8 @@ export function encodeLedgerNotices(
 ): string[] {
   // Room for the largest header: part numbers stay below 10^6.
   const room =
-    NOTICE_BYTES - `${VERSION} ${sender} ${seq} 999999/999999 ${ledgerKey}\n`.length;
+    NOTICE_BYTES -
+    `${VERSION} ${sender} ${seq} 999999/999999 ${ledgerKey}\n`.length;
   const groups: string[][] = [[]];
   let size = 0;
   for (const cid of cids) {
@@ -91,9 +92,12 @@ export class NoticeAssembler {
 
   add(
     notice: LedgerNotice,
-  ): { sender: string; seq: number; ledgerKey: string; cids: string[] } | undefined {
+  ):
+    | { sender: string; seq: number; ledgerKey: string; cids: string[] }
+    | undefined {
     const { sender, seq, ledgerKey } = notice;
-    if (notice.parts === 1) return { sender, seq, ledgerKey, cids: [...notice.cids] };
+    if (notice.parts === 1)
+      return { sender, seq, ledgerKey, cids: [...notice.cids] };
     const id = `${sender} ${seq}`;
     let parts = this.#pending.get(id);
     if (!parts) {

@@ -114,7 +114,10 @@ export class NoticeListener {
         await this.#listen();
       } catch (error) {
         if (this.#stop.signal.aborted) return;
-        const failure = databaseError(`listen on ${this.#options.channel}`, error);
+        const failure = databaseError(
+          `listen on ${this.#options.channel}`,
+          error,
+        );
         const delay = backoffDelay(attempt, BACKOFF);
         this.#state = {
           kind: "backoff",

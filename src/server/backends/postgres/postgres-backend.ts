@@ -9,7 +9,7 @@ import postgres from "postgres";
 import type { CID } from "../../../blocks/cid.js";
 import { ProtocolError } from "../../../sync/protocol/error.js";
 import { SerialQueue } from "../../../util/serial-queue.js";
-import { ClosedError, type KilnError } from "../../../util/errors.js";
+import { ClosedError } from "../../../util/errors.js";
 import { checkLedgerName } from "../../../util/ledger-name.js";
 import type { Backend, LedgerChange, StoredCommit } from "../../backend.js";
 import { ByteCache } from "../byte-cache.js";
@@ -49,8 +49,12 @@ export interface PostgresBackendOptions extends PostgresUrlDefaults {
 /** Most commits of another process's change whose bytes are loaded for the watchers. */
 const LOADED_PER_CHANGE = 64;
 
-/** Opens the backend a `postgres://…` URL describes, applying migrations first. */
-export function openPostgresBackend(
+/**
+ * Opens the backend a `postgres://…` URL describes (postgres-url.ts has its parameters),
+ * applying migrations first. Rejects with InvalidUrlError for a URL it cannot use, and with
+ * ProtocolError("unavailable") when Postgres does not answer.
+ */
+export async function openPostgresBackend(
   url: string,
   options: PostgresBackendOptions = {},
 ): Promise<Backend> {
@@ -62,7 +66,13 @@ async function openWithConfig(
   options: PostgresBackendOptions,
 ): Promise<Backend> {
   const { connection, schema } = config;
-  const onError = options.onError ?? (() => undefined);
+  const onError = (error: Error): void => {
+    try {
+      options.onError?.(error);
+    } catch {
+      // A failing logger must not stop the listener's loop or become an unhandled rejection.
+    }
+  };
   const base: postgres.Options<Record<string, never>> = {
     host: connection.host,
     port: connection.port,
@@ -105,7 +115,7 @@ async function openWithConfig(
             : undefined,
         ]);
         return commits?.every((c) => c !== undefined)
-          ? { heads, commits: commits as StoredCommit[] }
+          ? { heads, commits }
           : { heads };
       },
       onError,
@@ -143,8 +153,9 @@ interface BackendParts {
 function createBackend(parts: BackendParts): Backend {
   const { sql, bucket, feed, listener, channel, subject } = parts;
   const running = new Set<Promise<unknown>>();
-  // Puts of one ledger from this process go one at a time: waiting for the ledger's row lock
-  // would hold a pooled connection each, and a burst to one ledger could take them all.
+  // Puts of one ledger from this process go one at a time: run together they would only make
+  // each other's compare-and-swap fail and retry (put-commits.ts). Other processes' puts
+  // of the ledger can still win one; that costs a retry.
   const putQueues = new Map<string, { queue: SerialQueue; count: number }>();
   let closed: Promise<void> | undefined;
 
@@ -155,18 +166,18 @@ function createBackend(parts: BackendParts): Backend {
     body: () => Promise<T>,
   ): Promise<T> => {
     if (closed) return Promise.reject(new ClosedError(subject));
-    let promise: Promise<T>;
-    try {
+    // Runs synchronously up to body()'s first await: a put copies its bytes before that.
+    const promise = (async () => {
       checkLedgerName(operation, ledger);
-      promise = body().catch((error: unknown) => {
+      try {
+        return await body();
+      } catch (error) {
         throw databaseError(
           `${operation} of ${JSON.stringify(ledger.slice(0, 64))}`,
           error,
         );
-      });
-    } catch (error) {
-      return Promise.reject(error as KilnError);
-    }
+      }
+    })();
     running.add(promise);
     void promise.then(
       () => running.delete(promise),
@@ -177,7 +188,8 @@ function createBackend(parts: BackendParts): Backend {
 
   const queued = <T>(ledger: string, task: () => Promise<T>): Promise<T> => {
     let entry = putQueues.get(ledger);
-    if (!entry) putQueues.set(ledger, (entry = { queue: new SerialQueue(), count: 0 }));
+    if (!entry)
+      putQueues.set(ledger, (entry = { queue: new SerialQueue(), count: 0 }));
     entry.count++;
     const done = entry;
     return entry.queue.run(task).finally(() => {
@@ -220,10 +232,11 @@ function createBackend(parts: BackendParts): Backend {
           channel,
           notices: (added) =>
             encodeLedgerNotices(feed.sender, seq, ledgerKey(ledger), added),
-          onWritten: (r) => (written = r),
+          onWriting: (r) => (written = r),
         });
         const heads = sortedHeads(result.heads);
-        if (result.added.length > 0) feed.committed(seq, ledger, changeOf(result));
+        if (result.added.length > 0)
+          feed.committed(seq, ledger, changeOf(result));
         else feed.failed(seq, ledger, undefined);
         return { heads, added: result.added.map((a) => a.commit.cid) };
       } catch (error) {
@@ -245,7 +258,8 @@ function createBackend(parts: BackendParts): Backend {
     getMeta: (ledger, cids) =>
       run("get meta", ledger, () => readMeta(sql, ledger, cids)),
 
-    getHeads: (ledger) => run("get heads", ledger, () => readHeads(sql, ledger)),
+    getHeads: (ledger) =>
+      run("get heads", ledger, () => readHeads(sql, ledger)),
 
     watch(ledger, onChange) {
       if (closed) throw new ClosedError(subject);

@@ -60,7 +60,7 @@ export function databaseError(operation: string, error: unknown): KilnError {
 function errorCode(error: unknown): string | undefined {
   if (typeof error !== "object" || error === null || !("code" in error))
     return undefined;
-  const code = (error as { code: unknown }).code;
+  const code = error.code;
   return typeof code === "string" ? code : undefined;
 }
 

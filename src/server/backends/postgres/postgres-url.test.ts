@@ -52,13 +52,10 @@ describe("parsePostgresUrl", () => {
   });
 
   it("takes bucket credentials and region from the caller when the URL has none", () => {
-    const config = parsePostgresUrl(
-      "postgres://u@h/d?blobs=s3://b",
-      {
-        s3Credentials: { accessKeyId: "env", secretAccessKey: "envs" },
-        s3Region: "ap-south-1",
-      },
-    );
+    const config = parsePostgresUrl("postgres://u@h/d?blobs=s3://b", {
+      s3Credentials: { accessKeyId: "env", secretAccessKey: "envs" },
+      s3Region: "ap-south-1",
+    });
     expect(config.blobs).toEqual({
       kind: "s3",
       location: {

@@ -116,7 +116,7 @@ export function parsePostgresUrl(
     fail("name one database in the path: postgres://host/database");
   const user = url.username
     ? decodeURIComponent(url.username)
-    : defaults.user ?? fail("name a user: postgres://user@host/database");
+    : (defaults.user ?? fail("name a user: postgres://user@host/database"));
   const schema = params.get("schema") ?? "kiln";
   if (!SCHEMA.test(schema))
     fail(

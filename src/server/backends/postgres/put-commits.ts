@@ -1,22 +1,29 @@
 // One putCommits batch against Postgres: bytes to the bucket first (when the backend keeps
-// them there), then one transaction that records meta, moves the head set and sends the
-// notices, all visible at COMMIT or not at all.
+// them there), then one statement that records meta, moves the head set and sends the
+// notices — one implicit transaction, visible at its end or not at all.
 //
 // Why heads are race-free across processes: a commit is a head iff no stored commit of its
-// ledger names it as a parent. The transaction first locks its ledger's row (SELECT … FOR NO
-// KEY UPDATE), so puts of one ledger run one after another in every process, and then reads
-// the held commits and the heads in statements of their own: under READ COMMITTED each
-// statement sees everything committed before it started, so after the lock they see every
-// earlier put of the ledger. With that view the plan (plan-put.ts) is exact: a new commit
-// cannot already have a stored child (a child needs its parent stored first), so each new
-// commit is a head unless the batch names it, and its parents stop being heads. A
-// serializable transaction with retries would also be correct, but would abort and redo
-// work under exactly the load it must handle (many writers to one ledger); the row lock
-// queues them instead and cannot deadlock, as a transaction locks one row only. Puts of
-// different ledgers never wait for each other.
+// ledger names it as a parent. A put reads, in one statement (one snapshot), its ledger's
+// `version`, the heads, and which of its commits and their parents are held; plans in memory
+// (plan-put.ts: with that view the plan is exact, as a new commit cannot already have a
+// stored child); and writes with a compare-and-swap: the statement's first step is
+// `UPDATE ledgers SET version = version + 1 WHERE id = … AND version = <read>`, and every
+// other step (commits, heads, notices) joins on its result. If any put of the ledger
+// committed in between, or commits while this one waits for the row, Postgres re-checks
+// the row and the UPDATE matches nothing: nothing is written, and the put reads and plans
+// again. Puts of different ledgers never touch the same row.
+//
+// Why not BEGIN … SELECT … FOR UPDATE … COMMIT: four round trips instead of two, a pooled
+// connection held while JavaScript plans, and postgres.js 3.4.9 can crash the process with
+// an uncatchable TypeError when a connection dies inside sql.begin() (porsager/postgres
+// #1208, unfixed in the newest release): Postgres restarting must not take servers down. A
+// single statement runs on a plain pooled connection. Why not SERIALIZABLE with retries:
+// the same retries, and more aborts (reads of other ledgers' index pages conflict too).
 import type { ISql, Sql } from "postgres";
 import { cidKey, cidString, type CID } from "../../../blocks/cid.js";
-import { CorruptError, IoError } from "../../../util/errors.js";
+import { ProtocolError } from "../../../sync/protocol/error.js";
+import { backoffDelay, sleep } from "../../../util/backoff.js";
+import { CorruptError } from "../../../util/errors.js";
 import { encodeLedgerName } from "../../../util/ledger-name.js";
 import type { StoredCommit } from "../../backend.js";
 import { ledgerKey } from "../blob-store-key.js";
@@ -33,8 +40,11 @@ export interface PutRequest {
   readonly channel: string;
   /** The NOTIFY payloads telling every process about these added commits. */
   readonly notices: (added: readonly string[]) => string[];
-  /** Called once the batch is written, before COMMIT: what it will have done if it commits. */
-  readonly onWritten: (result: PutResult) => void;
+  /**
+   * Called before each write is sent, with what it does if it commits: when its answer is
+   * lost with the connection, the caller may still learn that it committed.
+   */
+  readonly onWriting: (result: PutResult) => void;
 }
 
 export interface PutResult {
@@ -44,6 +54,8 @@ export interface PutResult {
 
 /** How many bucket uploads one put runs at once. */
 const UPLOADS = 8;
+/** Writes lost to other processes' puts of the same ledger before giving up for now. */
+const ATTEMPTS = 100;
 
 export async function putCommits(
   sql: Sql,
@@ -51,144 +63,207 @@ export async function putCommits(
 ): Promise<PutResult> {
   const { ledger, commits, bucket } = request;
   const key = ledgerKey(ledger);
-  const uploaded = bucket && (await upload(sql, request, bucket, key));
-  return sql.begin(async (tx) => {
-    const [, locked, heldRows, headRows] = await Promise.all([
-      tx`INSERT INTO ledgers (key, name) VALUES (${key}, ${encodeLedgerName(ledger)})
-         ON CONFLICT (key) DO NOTHING`,
-      tx<{ id: string }[]>`
-        SELECT id FROM ledgers WHERE key = ${key} FOR NO KEY UPDATE`,
-      heldQuery(tx, key, commits),
-      tx<{ cid: Uint8Array }[]>`
-        SELECT h.cid FROM heads h JOIN ledgers l ON l.id = h.ledger_id WHERE l.key = ${key}`,
-    ]);
-    const id = locked[0]?.id;
-    if (id === undefined)
-      throw new CorruptError(`ledger ${key}`, "its row vanished");
-    const heights = new Map(
-      heldRows.map((r) => [cidKey(decodeCidColumn(r.cid, "commits")), r.height]),
+  const asked = askedCids(commits);
+  const uploaded = new Set<string>();
+  for (let attempt = 1; ; attempt++) {
+    const state = await readState(sql, key, asked);
+    const plan = planPut(
+      ledger,
+      commits,
+      (k) => state.heights.get(k),
+      state.heads,
     );
-    const before = new Map<string, CID>();
-    for (const r of headRows) {
-      const cid = decodeCidColumn(r.cid, "heads");
-      before.set(cidKey(cid), cid);
+    if (plan.added.length === 0) return { heads: state.heads, added: [] };
+    // Bytes first, so a recorded commit always has them. A put that fails later leaves
+    // objects nothing refers to, which a retry overwrites with the same bytes.
+    if (bucket) await upload(bucket, ledger, plan.added, uploaded);
+    if (!state.ledger) {
+      await sql`INSERT INTO ledgers (key, name) VALUES (${key}, ${encodeLedgerName(ledger)})
+                ON CONFLICT (key) DO NOTHING`;
+      continue;
     }
-    const plan = planPut(ledger, commits, (k) => heights.get(k), before);
-    if (plan.added.length === 0) return { heads: before, added: [] };
-    if (uploaded && plan.added.some(({ key: k }) => !uploaded.has(k)))
-      // Commits are never deleted, so what was not held before the upload is still not;
-      // this cannot happen unless something outside Kiln changed the tables.
-      throw new IoError(`put commits of ${key}`, {
-        cause: new Error("held commits changed during the put"),
-      });
-    await write(tx, id, plan, before, request);
     const result = { heads: plan.heads, added: plan.added };
-    request.onWritten(result);
-    return result;
-  });
+    request.onWriting(result);
+    if (await write(sql, state.ledger, plan, state.heads, request))
+      return result;
+    if (attempt >= ATTEMPTS)
+      throw new ProtocolError(
+        "unavailable",
+        `put commits of ledger ${JSON.stringify(ledger.slice(0, 64))}: other puts of it won ${attempt} times in a row; try again`,
+      );
+    // Another process's put of this ledger won: plan again on what it stored. Back off a
+    // little after a few, so writers that keep colliding drift apart.
+    if (attempt > 3)
+      await sleep(backoffDelay(attempt - 3, { baseMs: 2, maxMs: 100 }));
+  }
+}
+
+interface LedgerState {
+  readonly ledger:
+    { readonly id: string; readonly version: string } | undefined;
+  readonly heads: ReadonlyMap<string, CID>;
+  /** Heights of the held commits among those asked, by cidKey. */
+  readonly heights: ReadonlyMap<string, number>;
+}
+
+/** The ledger's row, heads and held commits among `asked`, from one snapshot. */
+async function readState(
+  sql: ISql,
+  key: string,
+  asked: readonly Uint8Array[],
+): Promise<LedgerState> {
+  const rows = await sql<
+    {
+      kind: "ledger" | "head" | "held";
+      id: string | null;
+      version: string | null;
+      cid: Uint8Array | null;
+      height: number | null;
+    }[]
+  >`
+    SELECT 'ledger' AS kind, l.id::text AS id, l.version::text AS version,
+           NULL::bytea AS cid, NULL::int AS height
+    FROM ledgers l WHERE l.key = ${key}
+    UNION ALL
+    SELECT 'head', NULL, NULL, h.cid, NULL
+    FROM heads h JOIN ledgers l ON l.id = h.ledger_id WHERE l.key = ${key}
+    UNION ALL
+    SELECT 'held', NULL, NULL, c.cid, c.height
+    FROM commits c JOIN ledgers l ON l.id = c.ledger_id
+    WHERE l.key = ${key} AND c.cid = ANY(${byteaArray(sql, asked)}::bytea[])`;
+  let ledger: LedgerState["ledger"];
+  const heads = new Map<string, CID>();
+  const heights = new Map<string, number>();
+  for (const row of rows) {
+    if (row.kind === "ledger") ledger = { id: row.id!, version: row.version! };
+    else if (row.kind === "head") {
+      const cid = decodeCidColumn(row.cid!, "heads");
+      heads.set(cidKey(cid), cid);
+    } else
+      heights.set(cidKey(decodeCidColumn(row.cid!, "commits")), row.height!);
+  }
+  return { ledger, heads, heights };
 }
 
 /**
- * The bytes of the commits not held yet go to the bucket before anything is recorded, so a
- * recorded commit always has its bytes; a put that fails later leaves only unreferenced
- * objects, which a retry overwrites with the same bytes. Missing parents are refused first,
- * before anything is uploaded.
+ * The compare-and-swap write: moves the version, inserts the commits, replaces the heads
+ * that changed and sends the notices, or — when the version moved since the read — does
+ * nothing. Postgres queues the notices until the statement commits and drops them if it
+ * does not, so other processes hear of exactly the puts that committed. True if it wrote.
  */
-async function upload(
-  sql: Sql,
+async function write(
+  sql: ISql,
+  ledger: { readonly id: string; readonly version: string },
+  plan: PutPlan,
+  before: ReadonlyMap<string, CID>,
   request: PutRequest,
-  bucket: Bucket,
-  key: string,
-): Promise<Set<string>> {
-  const held = await heldQuery(sql, key, request.commits);
-  const heights = new Map(
-    held.map((r) => [cidKey(decodeCidColumn(r.cid, "commits")), r.height]),
-  );
-  const plan = planPut(
-    request.ledger,
-    request.commits,
-    (k) => heights.get(k),
-    new Map(),
-  );
-  await eachLimited(plan.added, UPLOADS, async ({ key: k, commit }) => {
-    await bucket.store.put(request.ledger, commit.cid, commit.bytes);
-    bucket.cache.set(k, commit.bytes);
-  });
-  return new Set(plan.added.map((a) => a.key));
+): Promise<boolean> {
+  const { added } = plan;
+  const dropped = [...before.keys()].filter((k) => !plan.heads.has(k));
+  const raised = [...plan.heads.keys()].filter((k) => !before.has(k));
+  const inBucket = request.bucket !== undefined;
+  const notices = request.notices(added.map((a) => cidString(a.commit.cid)));
+  let rows: { bumped: number; stored: number; notified: number }[];
+  try {
+    rows = await sql<{ bumped: number; stored: number; notified: number }[]>`
+      WITH bumped AS (
+        UPDATE ledgers SET version = version + 1
+        WHERE id = ${ledger.id} AND version = ${ledger.version}
+        RETURNING id
+      ), stored AS (
+        INSERT INTO commits (ledger_id, cid, parents, height, bytes)
+        SELECT b.id, c.cid, c.parents, c.height, c.bytes
+        FROM bumped b, unnest(
+          ${byteaArray(
+            sql,
+            added.map((a) => a.commit.cid.bytes),
+          )}::bytea[],
+          ${byteaArray(
+            sql,
+            added.map((a) => encodeParents(a.commit.parents)),
+          )}::bytea[],
+          ${sql.array(
+            added.map((a) => a.height),
+            1007,
+          )}::int4[],
+          ${sql.array(
+            added.map((a) => (inBucket ? null : a.commit.bytes)),
+            1001,
+          )}::bytea[]
+        ) AS c (cid, parents, height, bytes)
+        ON CONFLICT DO NOTHING
+        RETURNING 1
+      ), dropped AS (
+        DELETE FROM heads h USING bumped b
+        WHERE h.ledger_id = b.id AND h.cid = ANY(${byteaArray(sql, dropped.map(keyBytes))}::bytea[])
+        RETURNING 1
+      ), raised AS (
+        INSERT INTO heads (ledger_id, cid)
+        SELECT b.id, r.cid FROM bumped b, unnest(${byteaArray(sql, raised.map(keyBytes))}::bytea[]) AS r (cid)
+        RETURNING 1
+      ), notified AS (
+        SELECT pg_notify(${request.channel}, p.payload)
+        FROM bumped, unnest(${sql.array(notices, 1009)}::text[]) AS p (payload)
+      ), counts AS (
+        SELECT (SELECT count(*) FROM bumped)::int AS bumped,
+               (SELECT count(*) FROM stored)::int AS stored,
+               (SELECT count(*) FROM notified)::int AS notified
+      )
+      -- A write that moved the version stored every commit it planned and sent every
+      -- notice, or it fails (division by zero) and rolls back: its version check makes
+      -- anything else a bug. (The check also keeps "notified" in use: Postgres never
+      -- computes an unused column, nor the pg_notify calls behind it.)
+      SELECT bumped, stored, notified,
+             1 / (CASE WHEN bumped = 0
+                         OR (stored = ${added.length} AND notified = ${notices.length})
+                       THEN 1 ELSE 0 END) AS checked
+      FROM counts`;
+  } catch (error) {
+    if (isDivisionByZero(error))
+      throw new CorruptError(
+        `ledger ${JSON.stringify(request.ledger.slice(0, 64))}`,
+        `a put planned ${added.length} new commits and ${notices.length} notices but its write did not match; nothing was stored`,
+        { cause: error },
+      );
+    throw error;
+  }
+  return rows[0]?.bumped === 1;
 }
 
-/** The held commits among a batch and the parents it names, with their heights. */
-function heldQuery(sql: ISql, key: string, commits: readonly StoredCommit[]) {
+async function upload(
+  bucket: Bucket,
+  ledger: string,
+  added: readonly PlannedCommit[],
+  uploaded: Set<string>,
+): Promise<void> {
+  const pending = added.filter((a) => !uploaded.has(a.key));
+  await eachLimited(pending, UPLOADS, async ({ key, commit }) => {
+    await bucket.store.put(ledger, commit.cid, commit.bytes);
+    bucket.cache.set(key, commit.bytes);
+    uploaded.add(key);
+  });
+}
+
+/** The CIDs of a batch and of the parents it names, once each. */
+function askedCids(commits: readonly StoredCommit[]): Uint8Array[] {
   const asked = new Map<string, Uint8Array>();
   for (const c of commits) {
     asked.set(cidKey(c.cid), c.cid.bytes);
     for (const p of c.parents) asked.set(cidKey(p), p.bytes);
   }
-  return sql<{ cid: Uint8Array; height: number }[]>`
-    SELECT c.cid, c.height FROM commits c JOIN ledgers l ON l.id = c.ledger_id
-    WHERE l.key = ${key} AND c.cid = ANY(${byteaArray(sql, [...asked.values()])}::bytea[])`;
-}
-
-/**
- * Inserts the commits, replaces the heads that changed and sends the notices, in one
- * statement (one round trip). Postgres queues the notices until COMMIT and drops them on
- * rollback, so other processes hear of exactly the puts that committed.
- */
-async function write(
-  tx: ISql,
-  id: string,
-  plan: PutPlan,
-  before: ReadonlyMap<string, CID>,
-  request: PutRequest,
-): Promise<void> {
-  const { added } = plan;
-  const dropped = [...before.keys()].filter((k) => !plan.heads.has(k));
-  const raised = [...plan.heads.keys()].filter((k) => !before.has(k));
-  const inBucket = request.bucket !== undefined;
-  const [row] = await tx<{ stored: number }[]>`
-    WITH stored AS (
-      INSERT INTO commits (ledger_id, cid, parents, height, bytes)
-      SELECT ${id}, c.cid, c.parents, c.height, c.bytes
-      FROM unnest(
-        ${byteaArray(tx, added.map((a) => a.commit.cid.bytes))}::bytea[],
-        ${byteaArray(tx, added.map((a) => encodeParents(a.commit.parents)))}::bytea[],
-        ${tx.array(
-          added.map((a) => a.height),
-          1007,
-        )}::int4[],
-        ${tx.array(
-          added.map((a) => (inBucket ? null : a.commit.bytes)),
-          1001,
-        )}::bytea[]
-      ) AS c (cid, parents, height, bytes)
-      ON CONFLICT DO NOTHING
-      RETURNING 1
-    ), dropped AS (
-      DELETE FROM heads
-      WHERE ledger_id = ${id} AND cid = ANY(${byteaArray(tx, dropped.map(keyBytes))}::bytea[])
-      RETURNING 1
-    ), raised AS (
-      INSERT INTO heads (ledger_id, cid)
-      SELECT ${id}, unnest(${byteaArray(tx, raised.map(keyBytes))}::bytea[])
-      RETURNING 1
-    )
-    SELECT (SELECT count(*) FROM stored)::int AS stored,
-           (SELECT count(*) FROM (
-              SELECT pg_notify(${request.channel}, p)
-              FROM unnest(${tx.array(
-                request.notices(added.map((a) => cidString(a.commit.cid))),
-                1009,
-              )}::text[]) AS p
-            ) AS sent)::int AS notified`;
-  if (row?.stored !== added.length)
-    // The ledger's row lock makes this impossible short of a bug: roll back, store nothing.
-    throw new CorruptError(
-      `ledger ${request.ledger.slice(0, 64)}`,
-      `put planned ${added.length} new commits but stored ${row?.stored}`,
-    );
+  return [...asked.values()];
 }
 
 /** A cidKey back to the CID's bytes (one char per byte). */
 function keyBytes(key: string): Uint8Array {
   return Buffer.from(key, "latin1");
+}
+
+function isDivisionByZero(error: unknown): boolean {
+  return (
+    typeof error === "object" &&
+    error !== null &&
+    "code" in error &&
+    error.code === "22012"
+  );
 }
