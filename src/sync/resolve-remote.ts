@@ -31,6 +31,13 @@ export interface ConnectOptions {
   readonly pollWaitMs?: number;
 }
 
+/** What resolving a remote needs of the ledger. */
+export interface RemoteDeps {
+  /** True when the ledger holds the commit (and its ancestors). */
+  readonly isKnown: (cid: string) => boolean;
+  readonly sha256: (bytes: Uint8Array) => Uint8Array;
+}
+
 export interface RemoteTarget {
   /** The URL as given, for display. */
   readonly url: string;
@@ -48,10 +55,7 @@ export function resolveRemotes(
   urls: readonly string[],
   localLedger: string,
   options: ConnectOptions,
-  deps: {
-    isKnown: (cid: string) => boolean;
-    sha256: (bytes: Uint8Array) => Uint8Array;
-  },
+  deps: RemoteDeps,
 ): RemoteTarget {
   if (urls.length === 0)
     throw new InvalidUrlError("", "connect: the list of urls is empty");
@@ -95,10 +99,7 @@ export function resolveRemote(
   text: string,
   localLedger: string,
   options: ConnectOptions,
-  deps: {
-    isKnown: (cid: string) => boolean;
-    sha256: (bytes: Uint8Array) => Uint8Array;
-  },
+  deps: RemoteDeps,
 ): RemoteTarget {
   let url: URL;
   try {
@@ -152,10 +153,7 @@ function lazyGatewayOpener(
   parsed: unknown,
   ledger: string,
   transport: Transport,
-  deps: {
-    isKnown: (cid: string) => boolean;
-    sha256: (bytes: Uint8Array) => Uint8Array;
-  },
+  deps: RemoteDeps,
 ): RemoteOpener {
   let inner: Promise<RemoteOpener> | undefined;
   const get = () => {
