@@ -23,12 +23,22 @@ export function guardBackend(backend: Backend): Backend {
           : result
       ) as R;
     };
+  const uploads = backend.uploads;
   return {
     putCommits: guard("store commits", backend.putCommits.bind(backend)),
     getCommits: guard("read commits", backend.getCommits.bind(backend)),
     getMeta: guard("read commit meta", backend.getMeta.bind(backend)),
     getHeads: guard("read heads", backend.getHeads.bind(backend)),
     watch: guard("watch ledger", backend.watch.bind(backend)),
+    ...(uploads
+      ? {
+          uploads: {
+            minBytes: uploads.minBytes,
+            presign: guard("presign uploads", uploads.presign.bind(uploads)),
+            read: guard("read uploaded commits", uploads.read.bind(uploads)),
+          },
+        }
+      : {}),
     close: () => backend.close(),
   };
 }

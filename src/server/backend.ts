@@ -8,6 +8,47 @@ export interface StoredCommit {
   readonly cid: CID;
   readonly bytes: Uint8Array;
   readonly parents: readonly CID[];
+  /**
+   * The bytes were read back from this backend's own upload store (DirectUploads.read) and
+   * verified: a backend that keeps bytes there records the commit without writing them again.
+   */
+  readonly uploaded?: boolean;
+}
+
+/**
+ * Direct uploads, offered by a backend whose commit bytes live in an object store that can
+ * presign PUT URLs (Postgres with an S3 bucket): clients upload large commits to the store
+ * themselves, and the server reads each back and verifies it against its CID before it records
+ * it (ledger-service.ts). Optional because most stores cannot do this; a backend without it
+ * is never asked, and its server never offers it.
+ *
+ * Why a capability beside putCommits rather than a variant of it: presigning happens in a
+ * request of its own, before the bytes exist anywhere the server can see, and reading them
+ * back must happen before the all-or-nothing checks of a push, so the server verifies uploaded
+ * commits exactly as it verifies pushed ones and the backend's put stays one atomic step.
+ */
+export interface DirectUploads {
+  /** Smallest commit, in bytes, worth a direct upload (advertised as welcome.uploadMin). */
+  readonly minBytes: number;
+  /**
+   * A presigned PUT URL for each commit, in order: short-lived, for the commit's
+   * content-addressed key in this ledger, bound to its size and SHA-256 where the store can
+   * enforce them. Signing is local: no commit is stored or recorded.
+   */
+  presign(
+    ledger: string,
+    commits: readonly { readonly cid: CID; readonly size: number }[],
+  ): Promise<string[]>;
+  /**
+   * What was uploaded for each CID, undefined where nothing was; in the order asked. Not
+   * verified: the caller checks the bytes against their CID. An object over `maxBytes` is a
+   * ProtocolError("too-large"), not read whole.
+   */
+  read(
+    ledger: string,
+    cids: readonly CID[],
+    maxBytes: number,
+  ): Promise<(Uint8Array | undefined)[]>;
 }
 
 /** What the server keeps of a commit besides its bytes. */
@@ -35,7 +76,8 @@ export interface Backend {
    * are given parents before children; every parent is either held already or earlier in
    * the list (the caller checked, and the backend checks again: MissingParentError). Commits
    * already held are skipped. The head set gains each new commit and loses its parents.
-   * Resolves once the commits and the new head set are durable.
+   * Resolves once the commits and the new head set are durable. Commits marked `uploaded`
+   * come only from a backend that has `uploads`.
    */
   putCommits(
     ledger: string,
@@ -56,5 +98,7 @@ export interface Backend {
   getHeads(ledger: string): Promise<CID[]>;
   /** Calls `onChange` after every change of `ledger`'s commits, by any process. */
   watch(ledger: string, onChange: (change: LedgerChange) => void): () => void;
+  /** Present only when the backend offers direct uploads (see DirectUploads). */
+  readonly uploads?: DirectUploads;
   close(): Promise<void>;
 }

@@ -51,6 +51,8 @@ export class HttpHandler {
   polls = 0;
   /** POST requests answered. */
   requests = 0;
+  /** Bytes of POST bodies read. */
+  bytes = 0;
 
   constructor(options: HttpHandlerOptions) {
     this.#service = options.service;
@@ -112,6 +114,7 @@ export class HttpHandler {
       // Like a WebSocket's maxPayload: a body somewhat over the limit is still read, so the
       // too-large error can name its request id; a far larger one is refused unread.
       const bytes = await readBody(request, 4 * this.#service.maxMessage);
+      this.bytes += bytes.length;
       let message: ClientMessage;
       try {
         message = decodeClientMessage(bytes, this.#service.maxMessage);
@@ -148,14 +151,21 @@ export class HttpHandler {
         const grant = this.#service.authenticate(token);
         this.#service.authorize(grant, message.ledger, "write");
         // A fresh origin: an HTTP client has no subscription a change could echo to.
-        const ack = await this.#service.push(message, {});
+        const { ack, uploaded } = await this.#service.push(message, {});
         this.#log({
           kind: "push",
           transport: "http",
           ledger: message.ledger,
           stored: ack.stored,
+          ...(uploaded > 0 ? { uploaded } : {}),
         });
         return frames(200, [ack]);
+      }
+      case "upload": {
+        this.#requireHttp();
+        const grant = this.#service.authenticate(token);
+        this.#service.authorize(grant, message.ledger, "write");
+        return frames(200, [await this.#service.upload(message)]);
       }
     }
   }

@@ -14,12 +14,15 @@ import type {
   Commits,
   Hello,
   Push,
+  Upload,
+  Uploads,
   Welcome,
 } from "../sync/protocol/index.js";
 import { utf8Length } from "../util/bytes.js";
 import { authorize, OPEN_GRANT, verifyToken } from "./auth.js";
 import type { Grant } from "./auth.js";
 import type { Backend, LedgerChange, StoredCommit } from "./backend.js";
+import { presignUploads, readUploaded } from "./direct-uploads.js";
 import { missingCommits } from "./missing.js";
 
 export type TransportName = "ws" | "http";
@@ -117,7 +120,16 @@ export class LedgerService {
       maxMessage: this.maxMessage,
       maxCommits: this.maxCommits,
       server: "kiln",
+      // Only when the backend can presign uploads: other servers never mention them.
+      ...(this.backend.uploads
+        ? { uploadMin: this.backend.uploads.minBytes }
+        : {}),
     };
+  }
+
+  /** Presigned PUT URLs for the commits of an `upload` (direct-uploads.ts). */
+  upload(message: Upload): Promise<Uploads> {
+    return presignUploads(this.backend, message, this);
   }
 
   /**
@@ -191,30 +203,48 @@ export class LedgerService {
   }
 
   /**
-   * Verifies a push completely — count, every commit against its CID and envelope, every
-   * parent held or earlier in the batch, the named heads held afterwards — then stores it.
-   * Nothing is stored when any check fails.
+   * Verifies a push completely — count, every commit against its CID and envelope (uploaded
+   * ones read back from the store first), every parent held or earlier in the batch, the
+   * named heads held afterwards — then stores it. Nothing is stored when any check fails.
+   * `uploaded` counts the commits whose bytes came from direct uploads.
    */
-  async push(push: Push, origin: unknown): Promise<Ack> {
+  async push(
+    push: Push,
+    origin: unknown,
+  ): Promise<{ ack: Ack; uploaded: number }> {
     const { ledger } = push;
-    if (push.commits.length > this.maxCommits)
+    const count = push.commits.length + (push.uploaded?.length ?? 0);
+    if (count > this.maxCommits)
       throw new ProtocolError(
         "too-large",
-        `push of ${push.commits.length} commits exceeds the limit of ${this.maxCommits}`,
+        `push of ${count} commits exceeds the limit of ${this.maxCommits}`,
       );
     const batch = new Map<string, StoredCommit>();
     const unknownParents = new Map<string, { parent: CID; child: CID }>();
-    for (const [cid, bytes] of push.commits) {
-      const key = cidKey(cid);
-      if (batch.has(key)) continue;
-      const parents = checkCommit(cid, bytes);
-      for (const parent of parents) {
+    const add = (commit: StoredCommit) => {
+      const key = cidKey(commit.cid);
+      if (batch.has(key)) return;
+      for (const parent of commit.parents) {
         const pk = cidKey(parent);
         if (!batch.has(pk) && !unknownParents.has(pk))
-          unknownParents.set(pk, { parent, child: cid });
+          unknownParents.set(pk, { parent, child: commit.cid });
       }
-      batch.set(key, { cid, bytes, parents });
-    }
+      batch.set(key, commit);
+    };
+    // Uploaded commits come first: parents before children, all before `commits`.
+    const uploaded =
+      push.uploaded && push.uploaded.length > 0
+        ? await readUploaded(
+            this.backend,
+            ledger,
+            push.uploaded,
+            this.maxMessage,
+          )
+        : [];
+    for (const commit of uploaded) add(commit);
+    for (const [cid, bytes] of push.commits)
+      if (!batch.has(cidKey(cid)))
+        add({ cid, bytes, parents: checkCommit(cid, bytes) });
     const outside = [...unknownParents.values()];
     const meta = await this.backend.getMeta(
       ledger,
@@ -242,11 +272,14 @@ export class LedgerService {
         ? { heads: await this.backend.getHeads(ledger), added: [] }
         : await this.backend.putCommits(ledger, [...batch.values()], origin);
     return {
-      t: "ack",
-      id: push.id,
-      ledger,
-      heads: stored.heads,
-      stored: stored.added.length,
+      ack: {
+        t: "ack",
+        id: push.id,
+        ledger,
+        heads: stored.heads,
+        stored: stored.added.length,
+      },
+      uploaded: uploaded.length,
     };
   }
 }

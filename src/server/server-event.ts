@@ -22,6 +22,8 @@ export type ServerEvent =
       transport: TransportName;
       ledger: string;
       stored: number;
+      /** Commits of the push whose bytes were read back from direct uploads, when any. */
+      uploaded?: number;
       remote?: string;
     }
   /** An unexpected exception, answered as `internal`. */

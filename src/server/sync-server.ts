@@ -77,6 +77,11 @@ export interface SyncServerStats {
   requests: number;
   /** WebSocket messages received since start. */
   messages: number;
+  /**
+   * Bytes of client messages received since start, WebSocket messages and HTTP request
+   * bodies together (commits uploaded directly to the backend's store are not among them).
+   */
+  bytesReceived: number;
 }
 
 export interface SyncServer {
@@ -126,6 +131,7 @@ export function createSyncServer(options: SyncServerOptions): SyncServer {
   const listeners = new Set<Listener>();
   let heartbeat: ReturnType<typeof setInterval> | undefined;
   let closedMessages = 0;
+  let closedBytes = 0;
 
   const service = new LedgerService({
     backend: guardBackend(options.backend),
@@ -174,6 +180,7 @@ export function createSyncServer(options: SyncServerOptions): SyncServer {
         log,
         onClose: (s) => {
           closedMessages += s.messages;
+          closedBytes += s.bytes;
           sessions.delete(s);
           if (sessions.size === 0 && heartbeat !== undefined) {
             clearInterval(heartbeat);
@@ -234,9 +241,11 @@ export function createSyncServer(options: SyncServerOptions): SyncServer {
     stats() {
       let subscriptions = 0;
       let messages = closedMessages;
+      let bytesReceived = closedBytes + http.bytes;
       for (const s of sessions) {
         subscriptions += s.subscriptions;
         messages += s.messages;
+        bytesReceived += s.bytes;
       }
       return {
         connections: sessions.size,
@@ -245,6 +254,7 @@ export function createSyncServer(options: SyncServerOptions): SyncServer {
         polls: http.polls,
         requests: http.requests,
         messages,
+        bytesReceived,
       };
     },
 

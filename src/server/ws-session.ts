@@ -78,6 +78,8 @@ export class WsSession {
   #missed = 0;
   /** Messages received (for stats). */
   messages = 0;
+  /** Bytes of the messages received (for stats). */
+  bytes = 0;
 
   constructor(options: WsSessionOptions) {
     this.#socket = options.socket;
@@ -152,6 +154,7 @@ export class WsSession {
     if (!this.#isActive()) return;
     this.messages++;
     const bytes = toBytes(data);
+    this.bytes += bytes.length;
     this.#pendingBytes += bytes.length;
     // Stop reading while a lot is unanswered; TCP flow control then slows the client down.
     if (this.#pendingBytes > 4 * this.#service.maxMessage) this.#socket.pause();
@@ -237,17 +240,22 @@ export class WsSession {
         return;
       case "push": {
         this.#service.authorize(state.grant, message.ledger, "write");
-        const ack = await this.#service.push(message, this);
+        const { ack, uploaded } = await this.#service.push(message, this);
         this.#log({
           kind: "push",
           transport: "ws",
           ledger: message.ledger,
           stored: ack.stored,
+          ...(uploaded > 0 ? { uploaded } : {}),
           ...this.#where(),
         });
         await this.#send(ack);
         return;
       }
+      case "upload":
+        this.#service.authorize(state.grant, message.ledger, "write");
+        await this.#send(await this.#service.upload(message));
+        return;
     }
   }
 

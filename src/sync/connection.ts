@@ -12,6 +12,7 @@ import { createDeferred } from "../util/deferred.js";
 import type { Deferred } from "../util/deferred.js";
 import { ClosedError } from "../util/errors.js";
 import { SerialQueue } from "../util/serial-queue.js";
+import { DirectPusher } from "./direct-upload.js";
 import type { SyncHost } from "./host.js";
 import { decodeEnvelope } from "../blocks/envelope.js";
 import { MAX_CID_LIST, ProtocolError } from "./protocol/index.js";
@@ -81,6 +82,10 @@ export class Connection {
   #saveTimer: ReturnType<typeof setTimeout> | undefined;
   readonly #running: Promise<void>;
   #failSession: ((error: Error) => void) | undefined;
+  /** Pushes batches, large commits by direct upload where the remote offers it. */
+  readonly #pusher = new DirectPusher({
+    onFallback: (error) => this.#emitError(error),
+  });
 
   constructor(
     host: SyncHost,
@@ -329,7 +334,8 @@ export class Connection {
         i++;
       }
       const last = i === cids.length;
-      const remoteHeads = await remote.push(
+      const remoteHeads = await this.#pusher.push(
+        remote,
         batch,
         last ? heads.map((h) => CID.parse(h)) : undefined,
       );

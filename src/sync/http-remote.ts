@@ -16,7 +16,7 @@ import type {
   ServerMessage,
   Welcome,
 } from "./protocol/index.js";
-import type { Remote } from "./remote.js";
+import type { Remote, RemoteUploads } from "./remote.js";
 import type { ServerEndpoint } from "./server-endpoint.js";
 import { TimeoutError, TransportError } from "./transport-error.js";
 
@@ -147,6 +147,34 @@ export async function openHttpRemote(
     signal,
   );
   const w = welcome!;
+  const uploads: RemoteUploads | undefined =
+    w.uploadMin === undefined
+      ? undefined
+      : {
+          minBytes: w.uploadMin,
+          async presign(commits) {
+            let urls: string[] = [];
+            await exchange(
+              {
+                t: "upload",
+                id: nextId++,
+                ledger: endpoint.ledger,
+                cids: commits.map((c) => c.cid),
+                sizes: commits.map((c) => c.size),
+              },
+              (m) => {
+                if (m.t !== "uploads")
+                  throw new ProtocolError(
+                    "bad-message",
+                    `unexpected ${m.t} to upload`,
+                  );
+                urls = m.urls;
+                return Promise.resolve(true);
+              },
+            );
+            return urls;
+          },
+        };
 
   const remote: Remote = {
     transport: "http",
@@ -154,6 +182,7 @@ export async function openHttpRemote(
     live: "poll",
     onLive: undefined,
     ended: ended.promise,
+    uploads,
 
     async pull(have, onBatch, pullOptions = {}) {
       let heads: readonly CID[] = [];
@@ -182,7 +211,7 @@ export async function openHttpRemote(
       return heads;
     },
 
-    async push(commits, heads) {
+    async push(commits, heads, uploaded) {
       let after: readonly CID[] = [];
       await exchange(
         {
@@ -191,6 +220,7 @@ export async function openHttpRemote(
           ledger: endpoint.ledger,
           commits: commits.map((c) => [c.cid, c.bytes] as [CID, Uint8Array]),
           ...(heads ? { heads: [...heads] } : {}),
+          ...(uploaded?.length ? { uploaded: [...uploaded] } : {}),
         },
         (m) => {
           if (m.t !== "ack")

@@ -14,6 +14,22 @@ export interface RemoteLimits {
   readonly maxCommits: number;
 }
 
+/**
+ * Direct uploads to the server's object store, when its welcome offered them (welcome.uploadMin):
+ * large commits are PUT to presigned URLs and pushed by CID (direct-upload.ts).
+ */
+export interface RemoteUploads {
+  /** Commits of at least this many bytes may be uploaded directly. */
+  readonly minBytes: number;
+  /**
+   * Asks for presigned PUT URLs (the `upload` request): one per commit, in order, and ""
+   * for one the remote holds already.
+   */
+  presign(
+    commits: readonly { readonly cid: CID; readonly size: number }[],
+  ): Promise<string[]>;
+}
+
 /** New commits (or only new heads) the remote announced without being asked. */
 export interface LiveEvent {
   readonly commits: readonly WireCommit[];
@@ -42,11 +58,16 @@ export interface Remote {
   /**
    * Stores commits (parents before children, or already on the remote) and, when given,
    * checks `heads` are all held after. Resolves with the remote's heads once durable.
+   * `uploaded` (only where `uploads` is offered) names commits already uploaded directly;
+   * they come before `commits`.
    */
   push(
     commits: readonly WireCommit[],
     heads: readonly CID[] | undefined,
+    uploaded?: readonly CID[],
   ): Promise<readonly CID[]>;
+  /** Present when the remote offers direct uploads (a SyncServer whose welcome said so). */
+  readonly uploads?: RemoteUploads | undefined;
   /** Set by the Connection before the first pull. */
   onLive: ((event: LiveEvent) => void) | undefined;
   /** Settles with the error that ended the remote (a closed socket); never rejects. */

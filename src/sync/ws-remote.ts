@@ -13,7 +13,7 @@ import type {
   ServerMessage,
   WireCommit,
 } from "./protocol/index.js";
-import type { Remote, RemoteLimits } from "./remote.js";
+import type { Remote, RemoteLimits, RemoteUploads } from "./remote.js";
 import type { ServerEndpoint } from "./server-endpoint.js";
 import { TimeoutError, TransportError } from "./transport-error.js";
 
@@ -72,6 +72,7 @@ export async function openWsRemote(
   let nextId = 1;
   let lastHeard = Date.now();
   let limits: RemoteLimits = { maxMessage: 1 << 20, maxCommits: 1000 };
+  let uploads: RemoteUploads | undefined;
   let inbound: Promise<void> = Promise.resolve();
   let isEnded = false;
 
@@ -147,6 +148,9 @@ export async function openWsRemote(
     get limits() {
       return limits;
     },
+    get uploads() {
+      return uploads;
+    },
     live: "push",
     onLive: undefined,
     ended: ended.promise,
@@ -179,7 +183,7 @@ export async function openWsRemote(
       return heads;
     },
 
-    async push(commits, heads) {
+    async push(commits, heads, uploaded) {
       let after: readonly CID[] = [];
       await request(
         {
@@ -188,6 +192,7 @@ export async function openWsRemote(
           ledger: endpoint.ledger,
           commits: commits.map((c) => [c.cid, c.bytes] as [CID, Uint8Array]),
           ...(heads ? { heads: [...heads] } : {}),
+          ...(uploaded?.length ? { uploaded: [...uploaded] } : {}),
         },
         (m) => {
           if (m.t !== "ack")
@@ -295,6 +300,32 @@ export async function openWsRemote(
             `expected welcome, got ${m.t}`,
           );
         limits = { maxMessage: m.maxMessage, maxCommits: m.maxCommits };
+        if (m.uploadMin !== undefined)
+          uploads = {
+            minBytes: m.uploadMin,
+            presign: async (commits) => {
+              let urls: string[] = [];
+              await request(
+                {
+                  t: "upload",
+                  id: nextId++,
+                  ledger: endpoint.ledger,
+                  cids: commits.map((c) => c.cid),
+                  sizes: commits.map((c) => c.size),
+                },
+                (reply) => {
+                  if (reply.t !== "uploads")
+                    throw new ProtocolError(
+                      "bad-message",
+                      `unexpected ${reply.t} in reply to upload`,
+                    );
+                  urls = reply.urls;
+                  return Promise.resolve(true);
+                },
+              );
+              return urls;
+            },
+          };
         return Promise.resolve(true);
       },
     ).then(

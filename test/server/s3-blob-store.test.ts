@@ -3,7 +3,10 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createS3BlobStore } from "../../src/server/backends/s3-blob-store.js";
+import {
+  createS3BlobStore,
+  uploadHeaders,
+} from "../../src/server/backends/s3-blob-store.js";
 import { makeTestCommit } from "../../src/server/backends/test-commits.js";
 import {
   S3_ACCESS_KEY,
@@ -49,14 +52,29 @@ describe("s3 blob store", () => {
   it("gives a presigned URL a client can upload to without credentials", async () => {
     const store = storeAt(s3.endpoint, S3_SECRET_KEY, "");
     const c = await makeTestCommit([], 70_000);
-    const url = await store.presignUpload!("uploads", c.cid);
+    const url = await store.presignUpload!("uploads", c.cid, c.bytes.length);
     expect(url).toMatch(/X-Amz-Signature=/);
+    expect(url).toMatch(/X-Amz-Expires=300&/);
+    // The size and the SHA-256 are signed: the PUT must send them as they were signed.
+    expect(new URL(url).searchParams.get("X-Amz-SignedHeaders")).toBe(
+      "content-length;host;x-amz-checksum-sha256",
+    );
+    const unsigned = await fetch(url, {
+      method: "PUT",
+      body: new Uint8Array(c.bytes),
+    });
+    expect(unsigned.status).toBe(403);
     const response = await fetch(url, {
       method: "PUT",
+      headers: uploadHeaders(c.cid, c.bytes.length),
       body: new Uint8Array(c.bytes),
     });
     expect(response.status).toBe(200);
     expect(await store.get("uploads", c.cid)).toEqual(c.bytes);
+    // Reading back with a limit refuses a larger object without keeping it.
+    await expect(
+      store.get("uploads", c.cid, c.bytes.length - 1),
+    ).rejects.toMatchObject({ reason: "too-large" });
   });
 
   it("rejects with unavailable when the endpoint refuses connections", async () => {

@@ -14,7 +14,7 @@ const SHA2_256 = 0x12;
 export interface S3BlobStoreOptions extends S3Location {
   /** Time allowed for one request, retries included (default 30 s). */
   readonly timeoutMs?: number;
-  /** How long a presigned upload URL stays valid (default 900 s). */
+  /** How long a presigned upload URL stays valid (default 300 s). */
   readonly presignSeconds?: number;
   /**
    * Retries of a request answered 5xx or 429, with aws4fetch's jittered doubling from 50 ms
@@ -89,7 +89,7 @@ export function createS3BlobStore(options: S3BlobStoreOptions): BlobStore {
       await drain(response);
     },
 
-    async get(ledger, cid) {
+    async get(ledger, cid, maxBytes = Infinity) {
       const operation = `read commit ${cid.toString()}`;
       const response = await request(operation, urlOf(ledger, cid), {
         method: "GET",
@@ -99,9 +99,22 @@ export function createS3BlobStore(options: S3BlobStoreOptions): BlobStore {
         return undefined;
       }
       if (!response.ok) throw await failure(operation, response, description);
+      const tooLarge = (size: number) =>
+        new ProtocolError(
+          "too-large",
+          `${operation} in ${description}: the object has ${size} bytes, more than the limit of ${maxBytes}`,
+        );
+      const declared = Number(response.headers.get("content-length") ?? NaN);
+      if (declared > maxBytes) {
+        await response.body?.cancel();
+        throw tooLarge(declared);
+      }
       try {
-        return new Uint8Array(await response.arrayBuffer());
+        const bytes = new Uint8Array(await response.arrayBuffer());
+        if (bytes.length > maxBytes) throw tooLarge(bytes.length);
+        return bytes;
       } catch (cause) {
+        if (cause instanceof ProtocolError) throw cause;
         throw new ProtocolError(
           "unavailable",
           `${operation} in ${description}: ${describeCause(cause)}`,
@@ -120,18 +133,41 @@ export function createS3BlobStore(options: S3BlobStoreOptions): BlobStore {
       return true;
     },
 
-    async presignUpload(ledger, cid) {
+    async presignUpload(ledger, cid, size) {
       const url = new URL(urlOf(ledger, cid));
       url.searchParams.set(
         "X-Amz-Expires",
-        String(options.presignSeconds ?? 900),
+        String(options.presignSeconds ?? 300),
       );
+      // Signed headers the uploader must send as they are: the size, and the SHA-256 the
+      // CID names, which S3 checks against the body (so a signed URL takes only the commit's
+      // own bytes). aws4fetch leaves content-length unsigned unless told to sign all headers.
       const signed = await client.sign(url.href, {
         method: "PUT",
-        aws: { signQuery: true },
+        headers: uploadHeaders(cid, size),
+        aws: { signQuery: true, allHeaders: true },
       });
       return signed.url;
     },
+  };
+}
+
+/**
+ * The headers a presigned upload of a commit is signed with, which the uploader sends with its
+ * PUT: content-length and x-amz-checksum-sha256 (base64 of the SHA-256 digest the CID holds).
+ * docs/protocol.md ("Direct uploads") fixes the same for any client.
+ */
+export function uploadHeaders(cid: CID, size: number): Record<string, string> {
+  if (cid.multihash.code !== SHA2_256)
+    throw new ProtocolError(
+      "cid-mismatch",
+      `${cid.toString()} is not a sha2-256 CID`,
+    );
+  return {
+    "content-length": String(size),
+    "x-amz-checksum-sha256": Buffer.from(cid.multihash.digest).toString(
+      "base64",
+    ),
   };
 }
 

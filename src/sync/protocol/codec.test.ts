@@ -56,6 +56,15 @@ const CLIENT_SAMPLES: ClientMessage[] = [
   { t: "push", id: 3, ledger: "o", commits: [] },
   { t: "push", id: 4, ledger: "o", commits: [[a, envelope]], heads: [a] },
   { t: "ping", id: 5 },
+  {
+    t: "push",
+    id: 6,
+    ledger: "o",
+    commits: [],
+    heads: [a],
+    uploaded: [a],
+  },
+  { t: "upload", id: 8, ledger: "o", cids: [a, b], sizes: [51, 70_000] },
 ];
 const SERVER_SAMPLES: ServerMessage[] = [
   {
@@ -73,6 +82,17 @@ const SERVER_SAMPLES: ServerMessage[] = [
   { t: "heads", id: 2, ledger: "o", heads: [a, b] },
   { t: "ack", id: 4, ledger: "o", heads: [a], stored: 1 },
   { t: "pong", id: 5 },
+  {
+    t: "welcome",
+    id: 1,
+    v: 1,
+    transports: ["http"],
+    maxMessage: MAX,
+    maxCommits: 1,
+    server: "kiln",
+    uploadMin: 65_536,
+  },
+  { t: "uploads", id: 8, ledger: "o", urls: ["https://s3.example/k?X", ""] },
   { t: "error", reason: "bad-frame", message: "message is not a cbor map" },
   { t: "error", id: 7, reason: "forbidden", message: "no write right" },
 ];
@@ -252,6 +272,22 @@ describe("decode refuses", () => {
         "commit bytes as text",
         { t: "push", id: 1, ledger: "o", commits: [[a.bytes, "x"]] },
       ],
+      [
+        "uploaded not CIDs",
+        { t: "push", id: 1, ledger: "o", commits: [], uploaded: ["x"] },
+      ],
+      [
+        "upload without CIDs",
+        { t: "upload", id: 1, ledger: "o", cids: [], sizes: [] },
+      ],
+      [
+        "upload with a size per CID missing",
+        { t: "upload", id: 1, ledger: "o", cids: [a.bytes], sizes: [] },
+      ],
+      [
+        "upload of an empty commit",
+        { t: "upload", id: 1, ledger: "o", cids: [a.bytes], sizes: [0] },
+      ],
     ] as const)
       expect(reasonOf(client(bad)), what).toBe("bad-message");
 
@@ -288,6 +324,23 @@ describe("decode refuses", () => {
           maxCommits: 1,
           server: "",
         },
+      ],
+      [
+        "uploadMin negative",
+        {
+          t: "welcome",
+          id: 1,
+          v: 1,
+          transports: ["http"],
+          maxMessage: MAX,
+          maxCommits: 1,
+          server: "",
+          uploadMin: -1,
+        },
+      ],
+      [
+        "uploads URLs not text",
+        { t: "uploads", id: 1, ledger: "o", urls: [utf8("https://x")] },
       ],
       [
         "stored negative",

@@ -12,13 +12,14 @@ import { hello } from "./hello.js";
 import { ping, pong } from "./ping.js";
 import { pull } from "./pull.js";
 import { push } from "./push.js";
+import { upload, uploads } from "./upload.js";
 import { welcome } from "./welcome.js";
 
 /** Protocol versions this code speaks, newest last. */
 export const PROTOCOL_VERSIONS: readonly number[] = [1];
 
 /** Messages a client sends, by type. */
-export const CLIENT_MESSAGES = { hello, pull, push, ping } as const;
+export const CLIENT_MESSAGES = { hello, pull, push, ping, upload } as const;
 /** Messages a server sends, by type. */
 export const SERVER_MESSAGES = {
   welcome,
@@ -27,6 +28,7 @@ export const SERVER_MESSAGES = {
   ack,
   pong,
   error,
+  uploads,
 } as const;
 
 export type ClientMessage = z.output<

@@ -17,3 +17,5 @@ export type { Heads } from "./heads.js";
 export type { Push } from "./push.js";
 export type { Ack } from "./ack.js";
 export type { Ping, Pong } from "./ping.js";
+export type { Upload, Uploads } from "./upload.js";
+export { MAX_UPLOAD_URL } from "./upload.js";

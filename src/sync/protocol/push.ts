@@ -2,6 +2,8 @@
 // server). All or nothing: the server verifies every commit against its CID and finds every
 // parent before it stores any. `heads`, when present, are the client's heads after this push;
 // each must then be held by the server, or the push is refused as missing-commit.
+// `uploaded` (optional, only to a server whose welcome offered direct uploads) names commits
+// whose bytes the client PUT to the server's store (upload.ts); they come before `commits`.
 import * as z from "zod";
 import { cidList, commitField, ledgerField, requestId } from "./fields.js";
 
@@ -11,5 +13,10 @@ export const push = z.object({
   ledger: ledgerField,
   commits: z.array(commitField),
   heads: cidList.optional(),
+  /**
+   * Commits uploaded directly, read back and verified by the server: parents before
+   * children, all before the commits of `commits`.
+   */
+  uploaded: cidList.optional(),
 });
 export type Push = z.output<typeof push>;

@@ -16,5 +16,10 @@ export const welcome = z.object({
   maxCommits: z.number().int().min(1),
   /** Free text naming the server software. */
   server: z.string().max(256),
+  /**
+   * Present when the server offers direct uploads (upload.ts): commits of at least this many
+   * bytes may be uploaded to its store instead of pushed. Absent: push every commit's bytes.
+   */
+  uploadMin: z.number().int().min(0).optional(),
 });
 export type Welcome = z.output<typeof welcome>;

@@ -11,7 +11,12 @@ import { ProtocolError } from "../../../sync/protocol/error.js";
 import { SerialQueue } from "../../../util/serial-queue.js";
 import { ClosedError } from "../../../util/errors.js";
 import { checkLedgerName } from "../../../util/ledger-name.js";
-import type { Backend, LedgerChange, StoredCommit } from "../../backend.js";
+import type {
+  Backend,
+  DirectUploads,
+  LedgerChange,
+  StoredCommit,
+} from "../../backend.js";
 import { ByteCache } from "../byte-cache.js";
 import { sortedHeads } from "../plan-put.js";
 import { createS3BlobStore } from "../s3-blob-store.js";
@@ -23,6 +28,7 @@ import {
   readMeta,
   type Bucket,
 } from "./commit-reads.js";
+import { eachLimited } from "./each-limited.js";
 import { encodeLedgerNotices } from "./ledger-notice.js";
 import { migrate, readMigrations } from "./migrate.js";
 import { NoticeListener } from "./notice-listener.js";
@@ -133,7 +139,17 @@ async function openWithConfig(
       onRelisten: () => feed.onRelisten(),
       onError,
     });
-    return createBackend({ sql, bucket, feed, listener, channel, subject });
+    const directUploadMin =
+      config.blobs.kind === "s3" ? config.blobs.directUploadMin : undefined;
+    return createBackend({
+      sql,
+      bucket,
+      feed,
+      listener,
+      channel,
+      subject,
+      directUploadMin,
+    });
   } catch (error) {
     await listener?.close();
     await sql.end({ timeout: 1 });
@@ -148,6 +164,8 @@ interface BackendParts {
   readonly listener: NoticeListener;
   readonly channel: string;
   readonly subject: string;
+  /** Offer direct uploads of commits this large (bucket only); undefined: do not. */
+  readonly directUploadMin: number | undefined;
 }
 
 function createBackend(parts: BackendParts): Backend {
@@ -211,7 +229,12 @@ function createBackend(parts: BackendParts): Backend {
           "cid-mismatch",
           `put commits: bytes do not hash to ${c.cid.toString()}`,
         );
-      return { cid: c.cid, bytes, parents: [...c.parents] };
+      return {
+        cid: c.cid,
+        bytes,
+        parents: [...c.parents],
+        ...(c.uploaded ? { uploaded: true } : {}),
+      };
     });
     return queued(ledger, async () => {
       const seq = feed.begin();
@@ -246,7 +269,9 @@ function createBackend(parts: BackendParts): Backend {
     });
   };
 
+  const uploads = directUploads(parts, run);
   return {
+    ...(uploads ? { uploads } : {}),
     putCommits: (ledger, commits, origin) =>
       run("put commits", ledger, () => put(ledger, commits, origin)),
 
@@ -279,5 +304,45 @@ function createBackend(parts: BackendParts): Backend {
       })();
       return closed;
     },
+  };
+}
+
+/** Most uploaded objects read back at once for one push. */
+const UPLOAD_READS = 8;
+
+/**
+ * Direct uploads to the bucket, when the backend keeps bytes there and the URL asked for
+ * them: presigned PUTs to the commit's own key (`<prefix>/<ledger key>/<cid>`), so a commit
+ * uploaded directly sits exactly where a pushed one would, and recording it (put-commits.ts)
+ * writes nothing more to the bucket.
+ */
+function directUploads(
+  parts: BackendParts,
+  run: <T>(
+    operation: string,
+    ledger: string,
+    body: () => Promise<T>,
+  ) => Promise<T>,
+): DirectUploads | undefined {
+  const { bucket, directUploadMin } = parts;
+  const store = bucket?.store;
+  const presign = store?.presignUpload?.bind(store);
+  if (!store || !presign || directUploadMin === undefined) return undefined;
+  return {
+    minBytes: directUploadMin,
+    presign: (ledger, commits) =>
+      run("presign uploads", ledger, () =>
+        Promise.all(commits.map((c) => presign(ledger, c.cid, c.size))),
+      ),
+    read: (ledger, cids, maxBytes) =>
+      run("read uploaded commits", ledger, async () => {
+        // Straight from the bucket, never from the cache: the cache holds verified bytes,
+        // and these are not verified yet.
+        const found: (Uint8Array | undefined)[] = cids.map(() => undefined);
+        await eachLimited([...cids.keys()], UPLOAD_READS, async (at) => {
+          found[at] = await store.get(ledger, cids[at]!, maxBytes);
+        });
+        return found;
+      }),
   };
 }

@@ -8,6 +8,8 @@
 //     s3-endpoint=http://127.0.0.1:9000   (default https://s3.<region>.amazonaws.com)
 //     s3-region=…                         (default: the caller's, else us-east-1)
 //     s3-access-key=…&s3-secret-key=…    (default: the caller's, e.g. AWS_* from the CLI)
+//     s3-direct-upload=262144             offer clients presigned uploads of commits of at
+//                                         least this many bytes (default: not offered)
 //   pool-size=10               connections for queries (one more listens)
 //   connect-timeout=10         seconds to wait for a connection
 //   sslmode=disable|prefer|require|verify-full
@@ -46,7 +48,16 @@ export interface S3Location {
 
 export type BlobPlacement =
   | { readonly kind: "postgres" }
-  | { readonly kind: "s3"; readonly location: S3Location };
+  | {
+      readonly kind: "s3";
+      readonly location: S3Location;
+      /**
+       * Smallest commit, in bytes, that clients may upload to the bucket themselves through
+       * a presigned URL; undefined: direct uploads are not offered. Off by default because
+       * clients must then reach the bucket's endpoint, which is often internal.
+       */
+      readonly directUploadMin?: number;
+    };
 
 export interface PostgresBackendConfig {
   readonly connection: PostgresConnection;
@@ -71,6 +82,7 @@ const PARAMS = new Set([
   "s3-region",
   "s3-access-key",
   "s3-secret-key",
+  "s3-direct-upload",
   "pool-size",
   "connect-timeout",
   "sslmode",
@@ -194,8 +206,21 @@ function parseBlobs(
         fail(
           "no bucket credentials: pass s3-access-key and s3-secret-key, or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
         ));
+  const direct = params.get("s3-direct-upload");
   return {
     kind: "s3",
+    ...(direct !== null
+      ? {
+          directUploadMin: integer(
+            direct,
+            0,
+            0,
+            Number.MAX_SAFE_INTEGER,
+            "s3-direct-upload",
+            fail,
+          ),
+        }
+      : {}),
     location: {
       bucket: decodeURIComponent(target.hostname),
       prefix: decodeURIComponent(target.pathname).replace(/^\/+|\/+$/g, ""),

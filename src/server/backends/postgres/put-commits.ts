@@ -238,7 +238,10 @@ async function upload(
 ): Promise<void> {
   const pending = added.filter((a) => !uploaded.has(a.key));
   await eachLimited(pending, UPLOADS, async ({ key, commit }) => {
-    await bucket.store.put(ledger, commit.cid, commit.bytes);
+    // A commit a client uploaded directly is in the bucket under this very key already,
+    // read back and verified by the server.
+    if (!commit.uploaded)
+      await bucket.store.put(ledger, commit.cid, commit.bytes);
     bucket.cache.set(key, commit.bytes);
     uploaded.add(key);
   });
