@@ -1,7 +1,6 @@
 // A SyncServer over HTTP: every request is one POST of one message to the base URL; the
 // answer is a stream of length-prefixed messages. Live heads come from long-poll pulls
 // (pull.wait), which the Connection runs in a loop.
-import type { CID } from "multiformats/cid";
 import { createDeferred } from "../util/deferred.js";
 import {
   CONTENT_TYPE,
@@ -16,7 +15,13 @@ import type {
   ServerMessage,
   Welcome,
 } from "./protocol/index.js";
-import type { Remote, RemoteUploads } from "./remote.js";
+import type { Remote } from "./remote.js";
+import {
+  createRemoteUploads,
+  requestPull,
+  requestPush,
+} from "./remote-requests.js";
+import type { RequestContext } from "./remote-requests.js";
 import type { ServerEndpoint } from "./server-endpoint.js";
 import { TimeoutError, TransportError } from "./transport-error.js";
 
@@ -147,34 +152,16 @@ export async function openHttpRemote(
     signal,
   );
   const w = welcome!;
-  const uploads: RemoteUploads | undefined =
+  const ctx: RequestContext = {
+    exchange: (message, onReply, options = {}) =>
+      exchange(message, onReply, options.waitMs ?? 0, options.signal),
+    ledger: endpoint.ledger,
+    nextId: () => nextId++,
+  };
+  const uploads =
     w.uploadMin === undefined
       ? undefined
-      : {
-          minBytes: w.uploadMin,
-          async presign(commits) {
-            let urls: string[] = [];
-            await exchange(
-              {
-                t: "upload",
-                id: nextId++,
-                ledger: endpoint.ledger,
-                cids: commits.map((c) => c.cid),
-                sizes: commits.map((c) => c.size),
-              },
-              (m) => {
-                if (m.t !== "uploads")
-                  throw new ProtocolError(
-                    "bad-message",
-                    `unexpected ${m.t} to upload`,
-                  );
-                urls = m.urls;
-                return Promise.resolve(true);
-              },
-            );
-            return urls;
-          },
-        };
+      : createRemoteUploads(ctx, w.uploadMin);
 
   const remote: Remote = {
     transport: "http",
@@ -184,53 +171,10 @@ export async function openHttpRemote(
     ended: ended.promise,
     uploads,
 
-    async pull(have, onBatch, pullOptions = {}) {
-      let heads: readonly CID[] = [];
-      await exchange(
-        {
-          t: "pull",
-          id: nextId++,
-          ledger: endpoint.ledger,
-          have: [...have],
-          ...(pullOptions.wait ? { wait: pullOptions.wait } : {}),
-        },
-        async (m) => {
-          if (m.t === "commits") {
-            await onBatch(m.commits.map(([cid, bytes]) => ({ cid, bytes })));
-            return false;
-          }
-          if (m.t === "heads") {
-            heads = m.heads;
-            return true;
-          }
-          throw new ProtocolError("bad-message", `unexpected ${m.t} to pull`);
-        },
-        pullOptions.wait ?? 0,
-        pullOptions.signal,
-      );
-      return heads;
-    },
-
-    async push(commits, heads, uploaded) {
-      let after: readonly CID[] = [];
-      await exchange(
-        {
-          t: "push",
-          id: nextId++,
-          ledger: endpoint.ledger,
-          commits: commits.map((c) => [c.cid, c.bytes] as [CID, Uint8Array]),
-          ...(heads ? { heads: [...heads] } : {}),
-          ...(uploaded?.length ? { uploaded: [...uploaded] } : {}),
-        },
-        (m) => {
-          if (m.t !== "ack")
-            throw new ProtocolError("bad-message", `unexpected ${m.t} to push`);
-          after = m.heads;
-          return Promise.resolve(true);
-        },
-      );
-      return after;
-    },
+    pull: (have, onBatch, pullOptions = {}) =>
+      requestPull(ctx, have, onBatch, pullOptions),
+    push: (commits, heads, uploaded) =>
+      requestPush(ctx, commits, heads, uploaded),
 
     close() {
       closing.abort();

@@ -1,6 +1,5 @@
 // A SyncServer over one WebSocket: hello/welcome, then requests matched to replies by id,
 // and live commits pushed by the server for ledgers this socket pulled with live: true.
-import type { CID } from "multiformats/cid";
 import { createDeferred } from "../util/deferred.js";
 import {
   decodeServerMessage,
@@ -8,13 +7,16 @@ import {
   PROTOCOL_VERSIONS,
   ProtocolError,
 } from "./protocol/index.js";
-import type {
-  ClientMessage,
-  ServerMessage,
-  WireCommit,
-} from "./protocol/index.js";
+import type { ClientMessage, ServerMessage } from "./protocol/index.js";
 import type { Remote, RemoteLimits, RemoteUploads } from "./remote.js";
 import type { ServerEndpoint } from "./server-endpoint.js";
+import {
+  createRemoteUploads,
+  requestPull,
+  requestPush,
+  toCommits,
+} from "./remote-requests.js";
+import type { RequestContext } from "./remote-requests.js";
 import { TimeoutError, TransportError } from "./transport-error.js";
 
 /** The browser-shaped subset of WebSocket this client uses (the `ws` package has it too). */
@@ -143,6 +145,12 @@ export async function openWsRemote(
     return done.promise;
   };
 
+  const ctx: RequestContext = {
+    exchange: (message, onReply) => request(message, onReply),
+    ledger: endpoint.ledger,
+    nextId: () => nextId++,
+  };
+
   const remote: Remote = {
     transport: "ws",
     get limits() {
@@ -155,57 +163,10 @@ export async function openWsRemote(
     onLive: undefined,
     ended: ended.promise,
 
-    async pull(have, onBatch, pullOptions = {}) {
-      let heads: readonly CID[] = [];
-      await request(
-        {
-          t: "pull",
-          id: nextId++,
-          ledger: endpoint.ledger,
-          have: [...have],
-          ...(pullOptions.live ? { live: true } : {}),
-        },
-        async (m) => {
-          if (m.t === "commits") {
-            await onBatch(toCommits(m.commits));
-            return false;
-          }
-          if (m.t === "heads") {
-            heads = m.heads;
-            return true;
-          }
-          throw new ProtocolError(
-            "bad-message",
-            `unexpected ${m.t} in reply to pull`,
-          );
-        },
-      );
-      return heads;
-    },
-
-    async push(commits, heads, uploaded) {
-      let after: readonly CID[] = [];
-      await request(
-        {
-          t: "push",
-          id: nextId++,
-          ledger: endpoint.ledger,
-          commits: commits.map((c) => [c.cid, c.bytes] as [CID, Uint8Array]),
-          ...(heads ? { heads: [...heads] } : {}),
-          ...(uploaded?.length ? { uploaded: [...uploaded] } : {}),
-        },
-        (m) => {
-          if (m.t !== "ack")
-            throw new ProtocolError(
-              "bad-message",
-              `unexpected ${m.t} in reply to push`,
-            );
-          after = m.heads;
-          return Promise.resolve(true);
-        },
-      );
-      return after;
-    },
+    pull: (have, onBatch, pullOptions = {}) =>
+      requestPull(ctx, have, onBatch, pullOptions),
+    push: (commits, heads, uploaded) =>
+      requestPush(ctx, commits, heads, uploaded),
 
     close() {
       end(new TransportError("ws", "closed by the client"));
@@ -301,31 +262,7 @@ export async function openWsRemote(
           );
         limits = { maxMessage: m.maxMessage, maxCommits: m.maxCommits };
         if (m.uploadMin !== undefined)
-          uploads = {
-            minBytes: m.uploadMin,
-            presign: async (commits) => {
-              let urls: string[] = [];
-              await request(
-                {
-                  t: "upload",
-                  id: nextId++,
-                  ledger: endpoint.ledger,
-                  cids: commits.map((c) => c.cid),
-                  sizes: commits.map((c) => c.size),
-                },
-                (reply) => {
-                  if (reply.t !== "uploads")
-                    throw new ProtocolError(
-                      "bad-message",
-                      `unexpected ${reply.t} in reply to upload`,
-                    );
-                  urls = reply.urls;
-                  return Promise.resolve(true);
-                },
-              );
-              return urls;
-            },
-          };
+          uploads = createRemoteUploads(ctx, m.uploadMin);
         return Promise.resolve(true);
       },
     ).then(
@@ -343,8 +280,4 @@ export async function openWsRemote(
     signal?.removeEventListener("abort", onAbort);
   }
   return remote;
-}
-
-function toCommits(pairs: readonly [CID, Uint8Array][]): WireCommit[] {
-  return pairs.map(([cid, bytes]) => ({ cid, bytes }));
 }
