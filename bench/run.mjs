@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 // `npm run bench`: Kiln beside @fireproof/core and PouchDB, same machine, same documents,
-// and (workload `sync`) beside PouchDB, automerge-repo and Yjs syncing through a server.
+// (workload `sync`) beside PouchDB, automerge-repo and Yjs syncing through a server, and
+// (workload `scale`, Kiln only) several `kiln serve` processes on one Postgres.
 // Every (system, workload, run) runs in a fresh child process (worker.mjs; a sync scenario
-// in fresh server and client processes, sync/scenarios.mjs); this file only installs the
-// peers, builds Kiln, schedules the children, and prints the report.
+// in fresh server and client processes, sync/scenarios.mjs; the scale-out phases likewise,
+// scale/scenarios.mjs); this file only installs the peers, builds Kiln, schedules the
+// children, and prints the report.
 // Progress goes to stderr; the Markdown report to stdout and bench/results/latest.md.
 import { fork, spawnSync } from "node:child_process";
 import { createInterface } from "node:readline";
@@ -21,6 +23,9 @@ import { dirname, join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { makeDocs } from "./docs.mjs";
+import { shownUrl } from "./scale/postgres.mjs";
+import { runScale } from "./scale/scenarios.mjs";
+import { SCALE_RAW_KEYS, renderScaleSection } from "./scale/table.mjs";
 import { KILN_ONLY, SCENARIOS, runScenario } from "./sync/scenarios.mjs";
 import { SYNC_RAW_KEYS, renderSyncTable, syncNotes } from "./sync/table.mjs";
 import {
@@ -39,18 +44,28 @@ const DATA_ROOT = join(BENCH, ".data");
 // each bench run keeps its stores in its own folder, so two runs at once can't wipe each other's
 const DATA = join(DATA_ROOT, `run-${process.pid}`);
 const RESULTS = join(BENCH, "results");
-const WORKLOADS = ["write", "bulk", "get", "reopen", "scale", "query", "sync"];
+const WORKLOADS = [
+  "write",
+  "bulk",
+  "get",
+  "reopen",
+  "size",
+  "query",
+  "sync",
+  "scale",
+];
 
 const HELP = `usage: npm run bench [-- options]   (or: node bench/run.mjs [options])
 
 options
-  --quick              smoke run: 1,000 docs, 1 run, small scale sizes
+  --quick              smoke run: 1,000 docs, 1 run, small ledger sizes, short scale-out
   --systems=a,b        subset of: ${SYSTEMS.join(", ")}
                        (${LOCAL_SYSTEMS.join(", ")} run the local workloads;
                        ${SYNC_SYSTEMS.join(", ")} run sync)
   --workloads=a,b      subset of: ${WORKLOADS.join(", ")}
-                       (write = workloads 1, 5, 6; reopen = 4; scale = 7;
-                       query = Q1-Q4; sync = S1-S4, ~6 min)
+                       (write = workloads 1, 5, 6; reopen = 4; size = 7;
+                       query = Q1-Q4; sync = S1-S4, ~6 min;
+                       scale = scale-out P1-P3 on Postgres, Kiln only, ~3 min)
   --no-build           do not run \`npm run build\` for Kiln first
   --no-install         do not install bench/node_modules when missing
   -h, --help
@@ -62,7 +77,7 @@ environment
   BENCH_BATCH=100      docs per bulk call (workloads 2-4)
   BENCH_FP_SEQ=300     cap on Fireproof's sequential puts (it runs ~70-100 docs/s)
   BENCH_FP_GETS=2000   cap on Fireproof's timed gets (~500 gets/s; its store still holds all docs)
-  BENCH_SCALE_SIZES=1000,100000   ledger sizes for workload 7
+  BENCH_SCALE_SIZES=1000,100000   ledger sizes for workload 7 (\`size\`)
   BENCH_SCALE_PUTS=1000           sequential puts timed at each size
   BENCH_SCALE_PEERS=1  also run workload 7 on the peers (default: Kiln only)
   BENCH_QUERY_REPEATS=20   Q2: repeats of the query after the first (median)
@@ -94,6 +109,25 @@ environment of the sync workloads (S1-S4)
   BENCH_FANOUT_DRAIN_S=30 S4: how long to wait for the last deliveries after the writes
   BENCH_FANOUT_LATE_S=10  S4: a client this far behind its write schedule stops writing
   BENCH_KILN_TOKEN=…      bearer token for Kiln's connect() (not needed on loopback)
+
+environment of the scale-out workload (P1-P3, \`scale\`, Kiln only)
+  BENCH_SCALE_PG=postgres://postgres@127.0.0.1:5432/test   where (a fresh schema per run,
+                          dropped after; commit bytes in Postgres)
+  BENCH_SCALE_REF_S=3     ref: seconds of bare write transactions with / without NOTIFY (0: skip)
+  BENCH_SCALE_PHASES=P1,P2,P3   subset of the phases
+  BENCH_SCALE_P1_S=5, BENCH_SCALE_P1_WARMUP_S=5   P1: timed window after a warm-up, per run
+  BENCH_SCALE_P1_ROUNDS=2     P1: rounds of (1 process, 3 processes), in ABBA order
+  BENCH_SCALE_P1_LEDGERS=60   P1: ledgers, one closed-loop client each
+  BENCH_SCALE_P1_PROCS=2      P1: client processes
+  BENCH_SCALE_WRITES=500  P2: timed writes (after 10 untimed ones)
+  BENCH_SCALE_S=60        P3: seconds of writing
+  BENCH_SCALE_CLIENTS=1000, BENCH_SCALE_LEDGERS=100, BENCH_SCALE_RATE=1 (writes/s per client)
+  BENCH_SCALE_PROCS=4     P3: client processes
+  BENCH_SCALE_DRAIN_S=30, BENCH_SCALE_LATE_S=10   P3: as BENCH_FANOUT_DRAIN_S / _LATE_S
+  BENCH_SCALE_LIGHT=1000x100@0.1,100x10@1   lighter P3 configurations (clients x ledgers
+                          @ writes/s each), run when the full P3 is short of client CPU
+                          (writers > 1 s late); "always:" first runs them anyway; 0 never
+  BENCH_SCALE_LIGHT_S=20  P3 light: seconds of writing, each
 `;
 
 // ---------------------------------------------------------------- options
@@ -122,6 +156,27 @@ if (unknown.length) {
 }
 
 const quick = flag("quick");
+/** BENCH_SCALE_LIGHT: "[always:]CxL@R,…" (clients x ledgers @ writes/s each) or "0". */
+function lightConfigs(text) {
+  if (text === "0" || text === "") return undefined;
+  const always = text.startsWith("always:");
+  const configs = text
+    .slice(always ? "always:".length : 0)
+    .split(",")
+    .map((part) => {
+      const m = /^(\d+)x(\d+)@(\d+(?:\.\d+)?)$/.exec(part.trim());
+      if (!m)
+        throw new Error(
+          `BENCH_SCALE_LIGHT must look like 1000x100@0.1,100x10@1 (optionally after always:) or 0, not ${text}`,
+        );
+      return {
+        clients: Number(m[1]),
+        ledgers: Number(m[2]),
+        rate: Number(m[3]),
+      };
+    });
+  return { always, configs };
+}
 const opts = {
   quick,
   runs: int(env.BENCH_RUNS, quick ? 1 : 3),
@@ -167,6 +222,33 @@ const opts = {
       lateCapS: int(env.BENCH_FANOUT_LATE_S, 10),
     },
   },
+  scale: {
+    pg: env.BENCH_SCALE_PG || "postgres://postgres@127.0.0.1:5432/test",
+    seed: int(env.BENCH_SEED, 1337),
+    stepMs: int(env.BENCH_SYNC_STEP_S, 120) * 1000,
+    refS: int(env.BENCH_SCALE_REF_S, quick ? 1 : 3),
+    p1: {
+      seconds: int(env.BENCH_SCALE_P1_S, quick ? 3 : 5),
+      warmupS: int(env.BENCH_SCALE_P1_WARMUP_S, quick ? 1 : 5),
+      ledgers: int(env.BENCH_SCALE_P1_LEDGERS, 60),
+      procs: int(env.BENCH_SCALE_P1_PROCS, 2),
+      rounds: int(env.BENCH_SCALE_P1_ROUNDS, quick ? 1 : 2),
+    },
+    p2: { writes: int(env.BENCH_SCALE_WRITES, quick ? 100 : 500), warmup: 10 },
+    p3: {
+      seconds: int(env.BENCH_SCALE_S, quick ? 10 : 60),
+      clients: int(env.BENCH_SCALE_CLIENTS, 1000),
+      ledgers: int(env.BENCH_SCALE_LEDGERS, 100),
+      rate: Number(env.BENCH_SCALE_RATE || 1),
+      procs: int(env.BENCH_SCALE_PROCS, 4),
+      drainS: int(env.BENCH_SCALE_DRAIN_S, 30),
+      lateCapS: int(env.BENCH_SCALE_LATE_S, 10),
+    },
+    light: undefined, // below: P3's shape with fewer clients or writes
+    phases: env.BENCH_SCALE_PHASES?.split(",").map((p) =>
+      p.trim().toUpperCase(),
+    ),
+  },
   timeoutMs: int(env.BENCH_TIMEOUT_S, 300) * 1000,
   closeGraceS: int(env.BENCH_CLOSE_GRACE_S, 5),
   keepData: env.BENCH_KEEP_DATA === "1",
@@ -201,15 +283,58 @@ if (!(
   throw new Error(
     "BENCH_SYNC_* and BENCH_FANOUT_* must be positive, with at least 2 clients per ledger",
   );
-// the local workloads and `sync` have their own systems (see table.mjs)
-const localWorkloads = opts.workloads.filter((w) => w !== "sync");
+{
+  const { p1, p2, p3 } = opts.scale;
+  const light = lightConfigs(env.BENCH_SCALE_LIGHT ?? "1000x100@0.1,100x10@1");
+  const lightS = int(env.BENCH_SCALE_LIGHT_S, quick ? 10 : 20);
+  if (light)
+    opts.scale.light = {
+      always: light.always,
+      configs: light.configs.map((c) => ({ ...p3, ...c, seconds: lightS })),
+    };
+  for (const f of [p3, ...(opts.scale.light?.configs ?? [])])
+    if (!(
+      f.seconds > 0 &&
+      f.clients > 1 &&
+      f.ledgers > 0 &&
+      f.ledgers <= f.clients / 2 &&
+      f.rate > 0
+    ))
+      throw new Error(
+        "BENCH_SCALE_* (P3 and its light configuration) must be positive, with at least 2 clients per ledger",
+      );
+  if (!(
+    p1.seconds > 0 &&
+    p1.ledgers > 0 &&
+    p1.procs > 0 &&
+    p1.rounds > 0 &&
+    p2.writes > 0
+  ))
+    throw new Error("BENCH_SCALE_P1_* and BENCH_SCALE_WRITES must be positive");
+  for (const ph of opts.scale.phases ?? [])
+    if (!["P1", "P2", "P3"].includes(ph))
+      throw new Error(
+        `unknown phase ${ph} in BENCH_SCALE_PHASES (known: P1, P2, P3)`,
+      );
+}
+// the local workloads, `sync` and `scale` have their own systems (see table.mjs)
+const localWorkloads = opts.workloads.filter(
+  (w) => w !== "sync" && w !== "scale",
+);
 const wantsSync = opts.workloads.includes("sync");
+// scale-out is Kiln's alone; it needs Kiln's sync (its probe is the sync probe)
+const wantsScale =
+  opts.workloads.includes("scale") && opts.systems.includes("kiln");
 const localSystems = localWorkloads.length
   ? opts.systems.filter((s) => LOCAL_SYSTEMS.includes(s))
   : [];
 const syncSystems = wantsSync
   ? opts.systems.filter((s) => SYNC_SYSTEMS.includes(s))
   : [];
+const netSystems =
+  wantsScale && !syncSystems.includes("kiln")
+    ? ["kiln", ...syncSystems]
+    : syncSystems;
 
 let midLine = false; // a progress line is open, waiting for its result
 const log = (msg) => {
@@ -283,7 +408,7 @@ function ensurePeers() {
 /** Build Kiln (tsc → dist/) so the numbers are for the current source. */
 function buildKiln() {
   if (
-    !(localSystems.includes("kiln") || syncSystems.includes("kiln")) ||
+    !(localSystems.includes("kiln") || netSystems.includes("kiln")) ||
     flag("no-build") ||
     env.BENCH_BUILD === "0" ||
     env.BENCH_KILN_MODULE
@@ -447,16 +572,17 @@ async function probeAll(systems, workload) {
   return [found, missing];
 }
 const [info, skipped] = await probeAll(localSystems, "probe");
-const [syncInfo, syncSkipped] = await probeAll(syncSystems, "syncProbe");
+const [syncInfo, syncSkipped] = await probeAll(netSystems, "syncProbe");
 for (const [s, why] of Object.entries(skipped))
   log(`bench: ⚠ ${LABELS[s]} will not be run: ${why}`);
 for (const [s, why] of Object.entries(syncSkipped))
   log(`bench: ⚠ ${LABELS[s]}'s sync workloads will not be run: ${why}`);
 const active = localSystems.filter((s) => info[s]);
 const activeSync = syncSystems.filter((s) => syncInfo[s]);
-if (active.length === 0 && activeSync.length === 0) {
+const scaleActive = wantsScale && Boolean(syncInfo.kiln);
+if (active.length === 0 && activeSync.length === 0 && !scaleActive) {
   log(
-    localSystems.length + syncSystems.length === 0
+    localSystems.length + netSystems.length === 0
       ? `bench: none of the systems ${opts.systems.join(", ")} runs the workloads ${opts.workloads.join(", ")}`
       : "bench: no system could be loaded; nothing to measure",
   );
@@ -468,7 +594,7 @@ const tasks = [];
 for (let run = 1; run <= opts.runs; run++) {
   for (const wl of opts.workloads) {
     for (const s of active) {
-      if (wl === "scale") {
+      if (wl === "size") {
         if (s === "kiln" || opts.scalePeers)
           for (const size of opts.scaleSizes) tasks.push({ run, wl, s, size });
       } else if (wl === "query") {
@@ -478,7 +604,7 @@ for (let run = 1; run <= opts.runs; run++) {
         if (s === "kiln" || slow) tasks.push({ run, wl, s });
         if (s === "kiln" && slow)
           tasks.push({ run, wl: "queryLimit", s, size: opts.query.limitSize });
-      } else if (wl !== "sync") tasks.push({ run, wl, s });
+      } else if (wl !== "sync" && wl !== "scale") tasks.push({ run, wl, s });
     }
     // sync: each scenario in its own processes; S4 is Kiln's alone
     if (wl === "sync" && run <= opts.sync.runs)
@@ -486,10 +612,15 @@ for (let run = 1; run <= opts.runs; run++) {
         for (const s of activeSync)
           if (s === "kiln" || !KILN_ONLY.includes(scenario))
             tasks.push({ run, wl, s, scenario });
+    // scale-out: once, however many runs (its phases already time many operations)
+    if (wl === "scale" && run === 1 && scaleActive)
+      tasks.push({ run, wl, s: "kiln" });
   }
 }
 
-const everyActive = [...new Set([...active, ...activeSync])];
+const everyActive = [
+  ...new Set([...active, ...activeSync, ...(scaleActive ? ["kiln"] : [])]),
+];
 const results = Object.fromEntries(everyActive.map((s) => [s, { errors: {} }]));
 const counts = Object.fromEntries(everyActive.map((s) => [s, {}]));
 const push = (s, key, v, n) => {
@@ -530,6 +661,26 @@ async function runSync(t) {
   }
 }
 
+/** The scale-out workload: its phases start their own processes (scale/scenarios.mjs). */
+const scaleOutcome = {}; // { values, errors, unreachable?, light?, schema } of the run
+async function runScaleTask() {
+  const logged = [];
+  try {
+    const result = await runScale({
+      opts: opts.scale,
+      onLine: (line) => libraryLine(line, logged),
+      log: (msg) => childLine(msg),
+    });
+    return { ok: true, result, logged };
+  } catch (e) {
+    return {
+      ok: false,
+      error: e instanceof Error ? e.message : String(e),
+      logged,
+    };
+  }
+}
+
 const ms = (x) =>
   x === undefined ? "—" : `${x < 10 ? x.toFixed(2) : x.toFixed(0)} ms`;
 
@@ -541,7 +692,8 @@ for (const t of tasks) {
   progress(`[${i}/${tasks.length}] run ${t.run}/${opts.runs} ${what} … `);
   const reused = t.wl === "reopen" ? getStores[`${t.s}-r${t.run}`] : undefined;
   // sync scenarios keep everything in memory
-  const dir = t.wl === "sync" ? undefined : (reused ?? freshDir(tag));
+  const dir =
+    t.wl === "sync" || t.wl === "scale" ? undefined : (reused ?? freshDir(tag));
   const base = {
     system: t.s,
     dir,
@@ -561,7 +713,7 @@ for (const t of tasks) {
       r.logged.unshift(...prep.logged);
       push(t.s, "closeMs@reopenPrepare", prep.result.closeMs);
     }
-  } else if (t.wl === "scale") {
+  } else if (t.wl === "size") {
     r = await runChild({
       ...base,
       workload: "scale",
@@ -587,6 +739,8 @@ for (const t of tasks) {
     });
   } else if (t.wl === "sync") {
     r = await runSync(t);
+  } else if (t.wl === "scale") {
+    r = await runScaleTask();
   } else {
     r = await runChild({ ...base, workload: t.wl });
   }
@@ -602,7 +756,7 @@ for (const t of tasks) {
 
   if (!r.ok) {
     const key =
-      t.wl === "scale"
+      t.wl === "size"
         ? `scale@${t.size}`
         : t.wl === "sync"
           ? `sync${t.scenario}`
@@ -698,7 +852,22 @@ for (const t of tasks) {
         );
       break;
     }
-    case "scale":
+    case "scale": {
+      for (const [k, v] of Object.entries(x.values))
+        for (const n of [v].flat()) push(t.s, k, n);
+      Object.assign(scaleOutcome, x);
+      for (const [phase, message] of Object.entries(x.errors))
+        errors.push(`${what} ${phase}: ${message}`);
+      if (x.unreachable) {
+        results[t.s].errors.scale = x.unreachable;
+        log(`not run: ${x.unreachable} (${secs} s)`);
+      } else
+        log(
+          `done: P1 ${Math.round(median(x.values.scaleP1OneRate ?? []) ?? NaN)} vs ${Math.round(median(x.values.scaleP1ThreeRate ?? []) ?? NaN)} head updates/s, P2 p50 ${ms(x.values.scaleP2P50Ms)} / p99 ${ms(x.values.scaleP2P99Ms)}, P3 ${x.values.scaleP3Missing ?? "?"} missing (${secs} s)`,
+        );
+      break;
+    }
+    case "size":
       push(t.s, `scalePut@${t.size}`, x.scalePut, x.count);
       log(
         `${Math.round(x.scalePut)} puts/s at ${t.size.toLocaleString("en-US")} docs (${secs} s)`,
@@ -719,7 +888,7 @@ if (!opts.keepData) {
 
 const cpus = os.cpus();
 const elapsed = (performance.now() - started) / 1000;
-const scale = opts.workloads.includes("scale")
+const scale = opts.workloads.includes("size")
   ? { sizes: opts.scaleSizes, puts: opts.scalePuts }
   : undefined;
 const { table, footnotes } = renderTable(results, counts, {
@@ -791,6 +960,15 @@ ${syncNotes(opts.sync, syncSystems).join("\n")}
 `
   : "";
 
+const scaleSection = wantsScale
+  ? renderScaleSection(results.kiln ?? {}, {
+      scale: opts.scale,
+      outcome: scaleOutcome,
+      skipped: scaleActive ? undefined : (syncSkipped.kiln ?? buildError),
+      error: results.kiln?.errors?.scale,
+    })
+  : "";
+
 const md = `# Kiln benchmark
 
 - date: ${new Date().toISOString()}
@@ -802,7 +980,7 @@ ${localWorkloads.length ? `- ${opts.runs} run(s) per (system, workload), each in
 )
   .map(([s, why]) => `- **${LABELS[s]} not run**: ${why}\n`)
   .join("")}
-${localSection}${syncSection}
+${localSection}${syncSection}${scaleSection}
 Total bench time: ${elapsed.toFixed(0)} s.
 ${errors.length ? `\n## Errors\n\nKnown peer bugs behind some of these are described in bench/README.md (Caveats).\n\n${errors.map((e) => `- ${e}`).join("\n")}\n` : ""}${slowCloses.length ? `\n## Slow close()\n\n${slowCloses.map((e) => `- ${e}`).join("\n")}\n` : ""}${
   Object.keys(libraryErrors).length
@@ -816,7 +994,7 @@ ${errors.length ? `\n## Errors\n\nKnown peer bugs behind some of these are descr
 }
 <details><summary>Raw values per run</summary>
 
-${renderRuns(results, { systems: everyActive, scale, extraKeys: SYNC_RAW_KEYS })}
+${renderRuns(results, { systems: everyActive, scale, extraKeys: [...SYNC_RAW_KEYS, ...SCALE_RAW_KEYS] })}
 
 </details>
 `;
@@ -828,7 +1006,8 @@ writeFileSync(
   join(RESULTS, "latest.json"),
   JSON.stringify(
     {
-      opts,
+      // the Postgres URL without a password, as in the report
+      opts: { ...opts, scale: { ...opts.scale, pg: shownUrl(opts.scale.pg) } },
       info,
       skipped,
       syncInfo,

@@ -330,6 +330,7 @@ export function renderTable(results, counts, opts) {
 
 /** A raw value: counts (integers without a unit) as they are, the rest as `fmt` does. */
 function show(x, unit) {
+  if (unit === "cores") return x.toFixed(2);
   return unit === "" && Number.isInteger(x)
     ? x.toLocaleString("en-US")
     : fmt(x, unit);
@@ -365,7 +366,9 @@ export function renderRuns(results, opts) {
           ? "ms"
           : k.endsWith("MiB")
             ? "MiB"
-            : "";
+            : k.endsWith("Cores")
+              ? "cores"
+              : "";
       lines.push(
         `| ${LABELS[s]} | ${k} | ${v.map((x) => show(x, unit)).join(", ")} | ${show(median(v), unit)} |`,
       );

@@ -1,12 +1,13 @@
-// Child entry for S4 (Kiln only): a share of the fan-out clients, each a memory:// replica
-// with its own WebSocket connection to the one server. The coordinator spreads the clients
-// over a few of these processes so the client side is not what limits the server.
+// Child entry for S4 and the scale-out workload (Kiln only): a share of the fan-out clients,
+// each a memory:// replica with its own WebSocket connection to a server (S4: the one server;
+// scale-out: one of several processes). The coordinator spreads the clients over a few of
+// these processes so the client side is not what limits the server.
 //   node sync/fanout.mjs
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import { makeDoc } from "../docs.mjs";
 import * as kiln from "./adapters/kiln.mjs";
 import { serveCalls } from "./rpc.mjs";
-import { now } from "./timing.mjs";
+import { now, summarize } from "./timing.mjs";
 
 /** { c, ledger, client, own: Set, seenIds: [], seenTs: [], seenSet: Set, writes: [[id, t]] } */
 let clients = [];
@@ -32,11 +33,20 @@ serveCalls(
       }
       return { keys };
     },
-    /** Open this process's clients: [{ c, ledger, key }]; they subscribe at once. */
+    /**
+     * Open this process's clients: [{ c, ledger, key, urls? }] (`urls`: that client's server
+     * URLs, else ws://host:port); they subscribe at once.
+     */
     async open({ assigned, host, port }) {
       await ensureLoaded();
-      for (const { c, ledger, key } of assigned) {
-        const client = await kiln.openClient({ name: ledger, host, port, key });
+      for (const { c, ledger, key, urls } of assigned) {
+        const client = await kiln.openClient({
+          name: ledger,
+          host,
+          port,
+          key,
+          ...(urls ? { urls } : {}),
+        });
         const entry = {
           c,
           ledger,
@@ -106,6 +116,37 @@ serveCalls(
         loopDelayMaxMs: loop.max / 1e6,
         loopDelayP99Ms: loop.percentile(99) / 1e6,
       };
+    },
+    /**
+     * Closed loop (scale-out P1): from `startAt` until `stopAt`, every client puts one doc,
+     * waits for the server's acknowledgement of its commit (`conn.pending` back to 0, no
+     * pull), and puts the next. Counts acknowledgements, and those that came back inside
+     * [windowFrom, stopAt] with their put → acknowledgement times.
+     */
+    async hammer({ startAt, windowFrom, stopAt, seed }) {
+      await sleep(startAt - now());
+      let acked = 0;
+      const inWindow = [];
+      let lost = 0;
+      await Promise.all(
+        clients.map(async (e) => {
+          for (let k = 0; now() < stopAt; k++) {
+            const doc = makeDoc(seed, e.c * 1_000_000 + k);
+            e.own.add(doc._id);
+            const t = now();
+            await e.client.put(doc);
+            if (!(await e.client.acknowledged())) {
+              lost++; // the connection closed: nothing more to count
+              return;
+            }
+            const t1 = now();
+            acked++;
+            if (t1 >= windowFrom && t1 <= stopAt) inWindow.push(t1 - t);
+          }
+        }),
+      );
+      const l = summarize(inWindow);
+      return { acked, inWindow: l.n, p50: l.p50, p99: l.p99, lost };
     },
     /** How many docs each client wrote. */
     written() {

@@ -10,8 +10,9 @@ import { createServer } from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { docId } from "../docs.mjs";
+import { runFanout } from "./fanout-run.mjs";
 import { spawnChild } from "./rpc.mjs";
-import { cpuOf, now, rssOf, summarize } from "./timing.mjs";
+import { now, rssOf, summarize } from "./timing.mjs";
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const HOST = "127.0.0.1";
@@ -21,7 +22,7 @@ export const SCENARIOS = ["S1", "S2", "S3", "S4"];
 /** Scenarios only Kiln runs. */
 export const KILN_ONLY = ["S4"];
 
-function freePort() {
+export function freePort() {
   return new Promise((resolve, reject) => {
     const s = createServer();
     s.unref();
@@ -278,148 +279,34 @@ async function s3(
 
 async function s4(run, server, opts, log) {
   const { seed, fanout, stepMs } = opts;
-  const { clients, ledgers, rate, seconds, procs, drainS, lateCapS } = fanout;
-  const perClient = Math.max(1, Math.round(seconds * rate));
-  const names = Array.from({ length: ledgers }, (_, l) => `fan-${l}`);
-  const ledgerOf = (c) => names[c % ledgers];
-  const nProcs = Math.max(1, Math.min(procs, clients));
-  const hosts = Array.from({ length: nProcs }, (_, p) =>
-    run.spawn("fanout.mjs", [], `kiln fanout ${p}`),
-  );
-  const { keys } = await hosts[0].call("makeKeys", { names }, stepMs);
-  await Promise.all(
-    hosts.map((h, p) => {
-      const assigned = [];
-      for (let c = p; c < clients; c += nProcs)
-        assigned.push({ c, ledger: ledgerOf(c), key: keys[ledgerOf(c)] });
-      return h.call(
-        "open",
-        { assigned, host: HOST, port: server.port },
-        stepMs,
-      );
-    }),
-  );
-  await Promise.all(hosts.map((h) => h.call("connect", {}, stepMs)));
-  log?.(
-    `${clients} clients on ${ledgers} ledgers connected over ${nProcs} processes; writing for ${seconds} s`,
-  );
-
-  // evenly spread phases, so the server sees a steady `clients × rate` writes/s
-  const phases = Array.from(
-    { length: clients },
-    (_, c) => ((c * 1000) / rate / clients) % (1000 / rate),
-  );
-  const startAt = now() + 500;
-  const cpu = () => ({
-    server: cpuOf(server.pid),
-    clients: hosts.reduce((a, h) => a + (cpuOf(h.pid) ?? NaN), 0),
+  const url = `ws://${HOST}:${server.port}`;
+  const r = await runFanout({
+    spawn: (file, args, name) => run.spawn(file, args, name),
+    servers: [server],
+    urlsOf: () => [url],
+    seed,
+    fanout,
+    stepMs,
+    prefix: "fan",
+    log,
   });
-  const cpuBefore = cpu();
-  let peakRss = 0;
-  const sampler = setInterval(() => {
-    const r = rssOf(server.pid);
-    if (r?.rssMiB) peakRss = Math.max(peakRss, r.rssMiB);
-  }, 1000);
-  let ran;
-  try {
-    ran = await Promise.all(
-      hosts.map((h) =>
-        h.call(
-          "run",
-          {
-            startAt,
-            rate,
-            seed,
-            perClient,
-            phases,
-            lateCapMs: lateCapS * 1000,
-          },
-          (seconds + lateCapS) * 1000 + stepMs,
-        ),
-      ),
-    );
-  } finally {
-    clearInterval(sampler);
-  }
-  const cpuAfter = cpu();
-  const runS = (now() - startAt) / 1000;
-  const share = (k) => (cpuAfter[k] - cpuBefore[k]) / runS; // cores busy on average
-  const skipped = ran.reduce((a, r) => a + r.skipped, 0);
-  if (skipped)
-    log?.(
-      `the clients fell more than ${lateCapS} s behind schedule and skipped ${skipped} of ${clients * perClient} writes`,
-    );
-
-  // every client should see every write its ledger's other clients made
-  const made = await Promise.all(
-    hosts.map((h) => h.call("written", {}, stepMs)),
-  );
-  const perLedger = {}; // ledger → writes
-  const ownCount = {}; // client → its writes
-  for (const { written } of made)
-    for (const [c, ledger, n] of written) {
-      perLedger[ledger] = (perLedger[ledger] ?? 0) + n;
-      ownCount[c] = n;
-    }
-  const expected = (c) => perLedger[ledgerOf(c)] - ownCount[c];
-  let expectedTotal = 0;
-  for (let c = 0; c < clients; c++) expectedTotal += expected(c);
-  const deadline = now() + drainS * 1000;
-  let received = 0;
-  for (;;) {
-    const all = await Promise.all(
-      hosts.map((h) => h.call("counts", {}, stepMs)),
-    );
-    received = 0;
-    let short = 0;
-    for (const { counts } of all)
-      for (const [c, n] of counts) {
-        received += Math.min(n, expected(c));
-        if (n < expected(c)) short++;
-      }
-    if (short === 0 || now() > deadline) break;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  const endRss = rssOf(server.pid);
-  if (endRss?.rssMiB) peakRss = Math.max(peakRss, endRss.rssMiB);
-
-  const collected = await Promise.all(
-    hosts.map((h) => h.call("collect", {}, stepMs)),
-  );
-  const written = new Map(); // id → [t, ledger]
-  for (const { clients: cs } of collected)
-    for (const e of cs)
-      for (const [id, t] of e.writes) written.set(id, [t, e.ledger]);
-  const latencies = [];
-  let foreign = 0;
-  for (const { clients: cs } of collected)
-    for (const e of cs)
-      for (let i = 0; i < e.seenIds.length; i++) {
-        const w = written.get(e.seenIds[i]);
-        if (!w || w[1] !== e.ledger) {
-          foreign++; // a doc this client should never see
-          continue;
-        }
-        latencies.push(e.seenTs[i] - w[0]);
-      }
-  const l = summarize(latencies);
   return {
-    fanoutP50Ms: l.p50,
-    fanoutP99Ms: l.p99,
-    fanoutMaxMs: l.max,
-    fanoutServerRssMiB: peakRss || undefined,
-    fanoutServerPeakMiB: endRss?.peakMiB,
-    fanoutWrites: written.size,
-    fanoutDeliveries: l.n,
-    fanoutExpected: expectedTotal,
-    fanoutMissing: expectedTotal - received,
-    fanoutForeign: foreign,
-    fanoutWriterLateMs: Math.max(...ran.map((r) => r.maxLateMs)),
-    fanoutSkipped: skipped,
-    fanoutLoopDelayMaxMs: Math.max(...ran.map((r) => r.loopDelayMaxMs)),
-    fanoutLoopDelayP99Ms: Math.max(...ran.map((r) => r.loopDelayP99Ms)),
-    fanoutServerCores: share("server"),
-    fanoutClientCores: share("clients"),
-    count: written.size,
+    fanoutP50Ms: r.p50,
+    fanoutP99Ms: r.p99,
+    fanoutMaxMs: r.max,
+    fanoutServerRssMiB: r.serverRssMiB[0],
+    fanoutServerPeakMiB: r.serverPeakMiB[0],
+    fanoutWrites: r.writes,
+    fanoutDeliveries: r.deliveries,
+    fanoutExpected: r.expected,
+    fanoutMissing: r.missing,
+    fanoutForeign: r.foreign,
+    fanoutWriterLateMs: r.writerLateMs,
+    fanoutSkipped: r.skipped,
+    fanoutLoopDelayMaxMs: r.loopDelayMaxMs,
+    fanoutLoopDelayP99Ms: r.loopDelayP99Ms,
+    fanoutServerCores: r.serverCores[0],
+    fanoutClientCores: r.clientCores,
+    count: r.writes,
   };
 }

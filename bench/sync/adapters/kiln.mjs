@@ -2,8 +2,9 @@
 //   const conn = ledger.connect("ws://host:port", { token }); conn.status; conn.pending;
 //   await conn.synced(); await conn.close(); ledger.subscribe(rows => …)
 // and its server, `kiln serve --port P --host H --storage memory://` (run by server.mjs from
-// the same build, so BENCH_KILN_MODULE switches both). Replicas are `memory://` ledgers
-// that share one key; the server never sees it.
+// the same build, so BENCH_KILN_MODULE switches both; the scale-out workload passes a
+// postgres:// storage instead). Replicas are `memory://` ledgers that share one key; the
+// server never sees it.
 import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
@@ -58,12 +59,12 @@ export async function probe() {
 }
 
 /** Server side: run `kiln serve` in this process (server.mjs calls it). */
-export async function serve({ host, port }) {
+export async function serve({ host, port, storage = "memory://" }) {
   const cli = join(dirname(modulePath()), "cli", "main.js");
   const { main } = await import(pathToFileURL(cli).href);
   // `serve` prints "listening on http://HOST:PORT" itself and runs until it is signalled
   void main(
-    ["serve", "--port", String(port), "--host", host, "--storage", "memory://"],
+    ["serve", "--port", String(port), "--host", host, "--storage", storage],
     process.env,
   ).then(
     (code) => {
@@ -82,10 +83,38 @@ export async function serve({ host, port }) {
 }
 
 /**
- * One replica. `key` is another replica's `shareKey` (the ledger key), so both decrypt the
- * same commits; without it a new ledger (and key) is made.
+ * Resolves once `conn` has no commit the server has not acknowledged (`conn.pending` is 0),
+ * or it closed (false). The connection has no event for this, so one shared 1 ms ticker
+ * checks every waiting connection of the process (cheap: a property read each).
  */
-export async function openClient({ name, host, port, key }) {
+const ackWaiters = new Set();
+let ackTicker;
+function whenAcknowledged(conn) {
+  if (conn.pending === 0) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    ackWaiters.add({ conn, resolve });
+    ackTicker ??= setInterval(() => {
+      for (const w of ackWaiters) {
+        const closed = w.conn.status.kind === "closed";
+        if (w.conn.pending === 0 || closed) {
+          ackWaiters.delete(w);
+          w.resolve(!closed);
+        }
+      }
+      if (ackWaiters.size === 0) {
+        clearInterval(ackTicker);
+        ackTicker = undefined;
+      }
+    }, 1);
+  });
+}
+
+/**
+ * One replica. `key` is another replica's `shareKey` (the ledger key), so both decrypt the
+ * same commits; without it a new ledger (and key) is made. `urls` (several processes of one
+ * server, tried in order) replaces `ws://host:port`.
+ */
+export async function openClient({ name, host, port, key, urls }) {
   const ledger = await openLedger(name, {
     storage: "memory://",
     ...(key === undefined ? {} : { key }),
@@ -99,7 +128,10 @@ export async function openClient({ name, host, port, key }) {
   return {
     shareKey: ledger.key,
     connect() {
-      conn = ledger.connect(`ws://${host}:${port}`, token ? { token } : {});
+      conn = ledger.connect(
+        urls ?? `ws://${host}:${port}`,
+        token ? { token } : {},
+      );
     },
     async put(doc) {
       await ledger.put(doc);
@@ -117,6 +149,10 @@ export async function openClient({ name, host, port, key }) {
         throw new Error(
           `synced() resolved with ${live().pending} commit(s) still pending`,
         );
+    },
+    /** The server acknowledged every local commit (no pull, unlike uploaded()). */
+    acknowledged() {
+      return whenAcknowledged(live());
     },
     /** The first exchange with the server is done. */
     async caughtUp() {
