@@ -19,7 +19,7 @@ import { MAX_CID_LIST, ProtocolError } from "./protocol/index.js";
 import type { WireCommit } from "./protocol/index.js";
 import type { LiveEvent, Remote, Transport } from "./remote.js";
 import type { RemoteOpener } from "./remote-opener.js";
-import type { SyncState } from "./sync-state.js";
+import { sameSet, SyncStateKeeper } from "./sync-state-keeper.js";
 
 export type ConnectionStatus =
   | { readonly kind: "connecting" }
@@ -40,9 +40,6 @@ export interface ConnectionOptions {
   readonly stableMs?: number;
 }
 
-/** Longest the persisted sync state lags the one in memory. */
-const SAVE_EVERY_MS = 1000;
-
 type SessionEnd = { error: Error } | { switchTo: Remote } | { closed: true };
 
 interface Waiter {
@@ -61,7 +58,7 @@ export class Connection {
   readonly #options: ConnectionOptions;
   #status: ConnectionStatus = { kind: "connecting" };
   #pending = 0;
-  #state: SyncState;
+  readonly #sync: SyncStateKeeper;
   readonly #statusListeners = new Set<(status: ConnectionStatus) => void>();
   readonly #errorListeners = new Set<(error: Error) => void>();
   #closed = false;
@@ -77,9 +74,6 @@ export class Connection {
   readonly #waiters: Waiter[] = [];
   /** Merges (pull batches and live pushes) apply one at a time, in arrival order. */
   readonly #inbound = new SerialQueue();
-  #saving: Promise<void> | undefined;
-  #saveWanted = false;
-  #saveTimer: ReturnType<typeof setTimeout> | undefined;
   readonly #running: Promise<void>;
   #failSession: ((error: Error) => void) | undefined;
   /** Pushes batches, large commits by direct upload where the remote offers it. */
@@ -99,12 +93,16 @@ export class Connection {
     this.#remoteId = info.remoteId;
     this.#opener = opener;
     this.#options = options;
-    this.#state = {
-      url: info.url,
-      ledger: info.ledger,
-      pushed: [],
-      remote: [],
-    };
+    this.#sync = new SyncStateKeeper(
+      {
+        url: info.url,
+        ledger: info.ledger,
+        pushed: [],
+        remote: [],
+      },
+      (state) => host.saveSyncState(info.remoteId, state),
+      (error) => this.#emitError(error),
+    );
     this.#running = this.#run();
   }
 
@@ -119,7 +117,7 @@ export class Connection {
 
   /** The remote's heads as last seen. */
   get remoteHeads(): readonly string[] {
-    return this.#state.remote;
+    return this.#sync.state.remote;
   }
 
   on(event: "status", listener: (status: ConnectionStatus) => void): () => void;
@@ -178,7 +176,7 @@ export class Connection {
     try {
       try {
         const saved = await this.#host.loadSyncState(this.#remoteId);
-        if (saved) this.#state = { ...saved, url: this.url };
+        if (saved) this.#sync.restore({ ...saved, url: this.url });
       } catch (error) {
         // A damaged sync record only costs a full re-push; say so and go on.
         this.#emitError(error as Error);
@@ -210,7 +208,7 @@ export class Connection {
       }
     } finally {
       unsubscribe();
-      await this.#flush();
+      await this.#sync.close();
       await this.#opener.close().catch(() => undefined);
       this.#setStatus({ kind: "closed" });
     }
@@ -292,11 +290,11 @@ export class Connection {
         if (
           error instanceof ProtocolError &&
           error.reason === "missing-commit" &&
-          (this.#state.pushed.length > 0 || this.#state.remote.length > 0)
+          (this.#sync.state.pushed.length > 0 ||
+            this.#sync.state.remote.length > 0)
         ) {
-          this.#state = { ...this.#state, pushed: [], remote: [] };
+          this.#sync.reset();
           this.#pushWanted = true;
-          this.#save();
           continue;
         }
         throw error;
@@ -310,13 +308,12 @@ export class Connection {
   async #pushCycle(remote: Remote): Promise<void> {
     const host = this.#host;
     const heads = [...host.heads()];
-    const boundary = [...this.#state.pushed, ...this.#state.remote].filter(
-      (c) => host.has(c),
-    );
+    const { pushed, remote: last } = this.#sync.state;
+    const boundary = [...pushed, ...last].filter((c) => host.has(c));
     const cids = await host.since(boundary);
     this.#pending = cids.length;
     if (cids.length === 0) {
-      if (!sameSet(this.#state.pushed, heads)) this.#setPushed(heads);
+      if (!sameSet(pushed, heads)) this.#sync.setPushed(heads);
       return;
     }
     const { maxCommits, maxMessage } = remote.limits;
@@ -340,14 +337,9 @@ export class Connection {
         last ? heads.map((h) => CID.parse(h)) : undefined,
       );
       this.#pending = Math.max(0, this.#pending - batch.length);
-      this.#state = { ...this.#state, remote: remoteHeads.map(cidString) };
+      this.#sync.setRemote(remoteHeads.map(cidString));
     }
-    this.#setPushed(heads);
-  }
-
-  #setPushed(heads: readonly string[]): void {
-    this.#state = { ...this.#state, pushed: heads };
-    this.#save();
+    this.#sync.setPushed(heads);
   }
 
   // ------------------------------------------------------------------ pull
@@ -382,10 +374,10 @@ export class Connection {
     options: { live?: boolean; wait?: number; signal?: AbortSignal },
   ): Promise<void> {
     const seq = this.#requestSeq;
-    const pushedBefore = this.#state.pushed;
+    const stateBefore = this.#sync.state;
     const host = this.#host;
     const have = new Set(host.heads());
-    for (const r of this.#state.remote) if (host.has(r)) have.add(r);
+    for (const r of stateBefore.remote) if (host.has(r)) have.add(r);
     const heads = await remote.pull(
       [...have].slice(0, MAX_CID_LIST).map((c) => CID.parse(c)),
       (batch) => this.#inbound.run(() => host.receive(batch, this)),
@@ -394,7 +386,7 @@ export class Connection {
     await this.#inbound.idle();
     const remoteHeads = heads.map(cidString);
     // Only against acknowledgements older than this pull's answer.
-    if (this.#state.pushed === pushedBefore && !this.#pushing)
+    if (this.#sync.state.pushed === stateBefore.pushed && !this.#pushing)
       await this.#checkAcknowledged(remoteHeads);
     this.#setRemoteHeads(remoteHeads);
     this.#pulledSeq = Math.max(this.#pulledSeq, seq);
@@ -438,21 +430,18 @@ export class Connection {
    */
   async #checkAcknowledged(remoteHeads: readonly string[]): Promise<void> {
     const host = this.#host;
-    const { pushed } = this.#state;
+    const { pushed } = this.#sync.state;
     if (pushed.length === 0 || !remoteHeads.every((h) => host.has(h))) return;
     const below = new Set(remoteHeads);
     const missing = new Set((await host.since(remoteHeads)).map(cidString));
     if (!pushed.some((p) => !below.has(p) && missing.has(p))) return;
-    this.#state = { ...this.#state, pushed: [], remote: [] };
+    this.#sync.reset();
     this.#pushWanted = true;
-    this.#save();
     this.#kick();
   }
 
   #setRemoteHeads(heads: readonly string[]): void {
-    if (sameSet(heads, this.#state.remote)) return;
-    this.#state = { ...this.#state, remote: heads };
-    this.#save();
+    this.#sync.setRemote(heads);
   }
 
   // ------------------------------------------------------------------ plumbing
@@ -466,41 +455,6 @@ export class Connection {
         w.done.resolve();
       }
     }
-  }
-
-  /**
-   * Persists the sync state, at most once per SAVE_EVERY_MS (and once more on close): it
-   * only bounds how much is pushed or pulled again after a restart — pushes are idempotent
-   * and the outbox is recomputed from the clock — so it need not cost a write per change.
-   */
-  #save(): void {
-    this.#saveWanted = true;
-    if (this.#saveTimer || this.#saving) return;
-    this.#saveTimer = setTimeout(() => {
-      this.#saveTimer = undefined;
-      void this.#flush();
-    }, SAVE_EVERY_MS);
-    (this.#saveTimer as { unref?: () => void }).unref?.();
-  }
-
-  /** Writes the sync state now if it changed since the last write. */
-  async #flush(): Promise<void> {
-    if (this.#saveTimer) {
-      clearTimeout(this.#saveTimer);
-      this.#saveTimer = undefined;
-    }
-    await this.#saving;
-    if (!this.#saveWanted) return;
-    this.#saveWanted = false;
-    this.#saving = this.#host
-      .saveSyncState(this.#remoteId, this.#state)
-      .catch((error: unknown) => this.#emitError(error as Error))
-      .finally(() => {
-        this.#saving = undefined;
-        // Changes made while this write ran get their own, later.
-        if (this.#saveWanted && !this.#closed) this.#save();
-      });
-    await this.#saving;
   }
 
   #kick(): void {
@@ -538,10 +492,4 @@ export class Connection {
 
 function statusKey(s: ConnectionStatus): string {
   return s.kind === "live" ? `live:${s.transport}` : s.kind;
-}
-
-function sameSet(a: readonly string[], b: readonly string[]): boolean {
-  if (a.length !== b.length) return false;
-  const set = new Set(a);
-  return b.every((x) => set.has(x));
 }
