@@ -156,6 +156,39 @@ describe("three kiln serve processes on one Postgres", () => {
     expect((errors as string[]).length).toBeGreaterThan(0);
   });
 
+  it("a write through process 1 reaches WebSocket and HTTP subscribers on processes 2 and 3 live", async () => {
+    const procs = await servers(3, storageUrl());
+    const [writer] = await clients(1, [procs[0]!.url]);
+    const { key } = await writer!.call({ op: "key" });
+    const subscribers: ClientProcess[] = [];
+    for (const url of [
+      `${procs[1]!.url}?transport=ws`,
+      `${procs[2]!.url}?transport=http`,
+    ]) {
+      const c = startClient();
+      const dir = await mkdtemp(join(tmpdir(), "kiln-scale-sub-"));
+      dirs.push(dir);
+      await c.call({
+        op: "open",
+        name: "orders",
+        storage: pathToFileURL(dir).href,
+        key,
+      });
+      await c.call({ op: "connect", url });
+      await c.call({ op: "synced" });
+      subscribers.push(c);
+    }
+    await writer!.call({ op: "put", prefix: "live-", from: 0, count: 1 });
+    // Neither subscriber is asked to sync: the write comes to them through Postgres.
+    await Promise.all(
+      subscribers.map((c) => c.call({ op: "waitFor", id: "live-0" })),
+    );
+    const states = await Promise.all(
+      subscribers.map((c) => c.call({ op: "state" })),
+    );
+    expect(states.map((s) => s.transport)).toEqual(["ws", "http"]);
+  });
+
   it("Postgres going away while clients write: outboxes retry, nothing acknowledged is lost", async () => {
     const pg = new URL(POSTGRES_URL);
     const proxy = await startSwitchProxy(Number(pg.port || 5432), pg.hostname);
