@@ -70,9 +70,10 @@ export function createGatewayRemote(
       // meanwhile is unknown here, so it stays.
       const current = await gateway.getHeads(ledger);
       const headKeys = new Set(heads.map(cidString));
+      const pushed = new Set(commits.map((c) => cidString(c.cid)));
       const remove = current.filter((h) => {
         const k = cidString(h);
-        return !headKeys.has(k) && (isKnown(k) || pushedKeys(commits).has(k));
+        return !headKeys.has(k) && (isKnown(k) || pushed.has(k));
       });
       return gateway.putHeads(ledger, { add: heads, remove });
     },
@@ -85,10 +86,6 @@ export function createGatewayRemote(
     },
   };
   return remote;
-}
-
-function pushedKeys(commits: readonly WireCommit[]): Set<string> {
-  return new Set(commits.map((c) => cidString(c.cid)));
 }
 
 /** Orders a set of commits so every parent in the set comes before its children. */
