@@ -243,9 +243,11 @@ export class Connection {
         loops.push(this.#pollLoop(remote, stop.signal).catch(fail));
       if (this.#opener.upgrade)
         loops.push(
-          this.#opener
-            .upgrade(remote, stop.signal)
-            .then((better) => better && finish({ switchTo: better }), fail),
+          this.#opener.upgrade(remote, stop.signal).then((better) => {
+            // A session that ended meanwhile must not leak the new remote.
+            if (better && end) void better.close();
+            else if (better) finish({ switchTo: better });
+          }, fail),
         );
     } catch (error) {
       fail(error);
