@@ -1,4 +1,4 @@
-import { copyCommits, readCheckpoint } from "./fixtures/stores.js";
+import { exchange, readCheckpoint } from "./fixtures/stores.js";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -11,7 +11,6 @@ import {
   openLedger,
 } from "../src/index.js";
 import type { Ledger } from "../src/index.js";
-import { CID } from "multiformats/cid";
 
 let dir: string;
 let url: string;
@@ -306,16 +305,12 @@ describe("Ledger API", () => {
       key: a.key,
     });
     await a.put({ _id: "base", v: 0 });
-    await copyCommits("memory://conflicts-a", "memory://conflicts-b", "c");
-    await b.merge(a.clock.map((c) => CID.parse(c)));
+    await exchange(a, b);
     await a.put({ _id: "x", from: "a" });
     await b.put({ _id: "x", from: "b" });
     const seen: unknown[] = [];
     a.subscribe((rows) => seen.push(...rows));
-    await copyCommits("memory://conflicts-b", "memory://conflicts-a", "c");
-    await copyCommits("memory://conflicts-a", "memory://conflicts-b", "c");
-    await a.merge(b.clock.map((c) => CID.parse(c)));
-    await b.merge(a.clock.map((c) => CID.parse(c)));
+    await exchange(a, b);
     expect(a.clock).toEqual(b.clock);
     expect(a.clock).toHaveLength(2);
     const wa = await a.get("x", { conflicts: true });

@@ -31,6 +31,7 @@ import { BlockSource } from "./block-source.js";
 import { decodeCheckpoint } from "./checkpoint.js";
 import { createIdGenerator } from "./doc.js";
 import { AUTO_CHECKPOINT_COMMITS, Ledger } from "./ledger.js";
+import { replayCommits } from "./merger.js";
 
 export interface OpenLedgerOptions {
   /** Where the ledger lives, as a URL: file:///dir (default ./.kiln), memory://, memory://name. */
@@ -113,7 +114,8 @@ export async function openLedger(
       );
       state.restore(events, versions, checkpoint.root);
     } else if (checkpoint) state.root = checkpoint.root;
-    const ledger = new Ledger({
+    const replayed = upToDate ? 0 : await replayCommits(state, blocks, heads);
+    return new Ledger({
       name,
       storage,
       state,
@@ -126,10 +128,8 @@ export async function openLedger(
       newId: createIdGenerator(options.now ?? Date.now, (n) =>
         crypto.randomBytes(n),
       ),
-      uncheckpointed: 0,
+      uncheckpointed: replayed,
     });
-    if (!upToDate) await ledger.merge(heads);
-    return ledger;
   } catch (error) {
     await storage.close();
     throw error;

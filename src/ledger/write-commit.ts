@@ -85,3 +85,33 @@ export async function sealWrite(
   const sealed = await sealCommit(crypto, key, parents, [eventCid], blocks);
   return { byId, ops, planned, parents, sealed };
 }
+
+/**
+ * The delete checks of a group commit: a deletion needs a live doc, counting earlier writes
+ * in the group. A write that fails is refused alone and whole (a bulk is all or nothing);
+ * returns the accepted writes, in order, and each refused write with the id it lacked.
+ */
+export function checkDeletions<W extends { docs: readonly PreparedDoc[] }>(
+  writes: readonly W[],
+  isLive: (id: string) => boolean,
+): { accepted: W[]; refused: [W, string][] } {
+  if (!writes.some((w) => w.docs.some((d) => d.body === null)))
+    return { accepted: [...writes], refused: [] };
+  const live = new Map<string, boolean>();
+  const accepted: W[] = [];
+  const refused: [W, string][] = [];
+  for (const w of writes) {
+    const mine = new Map<string, boolean>();
+    const missing = w.docs.find((d) => {
+      const was = mine.get(d.id) ?? live.get(d.id) ?? isLive(d.id);
+      mine.set(d.id, d.body !== null);
+      return d.body === null && !was;
+    });
+    if (missing) refused.push([w, missing.id]);
+    else {
+      for (const [id, v] of mine) live.set(id, v);
+      accepted.push(w);
+    }
+  }
+  return { accepted, refused };
+}

@@ -1,0 +1,127 @@
+// When and how the ledger writes checkpoints and drops history. A checkpoint bounds what a
+// reopen after a crash must replay; compaction drops commits a checkpoint makes redundant,
+// except those some remote has not acknowledged.
+import { cidString } from "../blocks/cid.js";
+import type { CryptoProvider } from "../blocks/crypto.js";
+import type { Compression } from "../blocks/node-compression.js";
+import type { LocalStorage } from "../gateways/gateway.js";
+import type { SerialQueue } from "../util/serial-queue.js";
+import type { BlockSource } from "./block-source.js";
+import { encodeCheckpoint } from "./checkpoint-writer.js";
+import type { CommitCids } from "./commit-cids.js";
+import type { IndexRegistry } from "./index-registry.js";
+import type { StateLoader } from "./state-loader.js";
+import type { SyncStateStore } from "./sync-states.js";
+
+export interface CheckpointerParts {
+  ledger: string;
+  local: LocalStorage;
+  loader: StateLoader;
+  blocks: BlockSource;
+  crypto: CryptoProvider;
+  key: Uint8Array;
+  compression: Compression;
+  indexes: IndexRegistry;
+  syncStates: SyncStateStore;
+  cids: CommitCids;
+  queue: SerialQueue;
+  isClosed: () => boolean;
+  onError: (error: unknown) => void;
+  /** At least this many written ops (doc writes) between automatic checkpoints. */
+  every: number;
+  /** Ops replayed on open, since the last checkpoint. */
+  uncheckpointed: number;
+}
+
+export class Checkpointer {
+  readonly #p: CheckpointerParts;
+  /** Ops written or merged since the last checkpoint. */
+  #uncheckpointed: number;
+  #queued = false;
+
+  constructor(parts: CheckpointerParts) {
+    this.#p = parts;
+    this.#uncheckpointed = parts.uncheckpointed;
+  }
+
+  /**
+   * Counts ops written or merged. Once the ops since the last checkpoint outnumber the docs
+   * (and at least `every`), a checkpoint is queued behind the current write: its O(n) cost
+   * is spread over the n writes before it. Counted in ops, not commits: a few large bulks
+   * bound the replay as many puts do.
+   */
+  added(ops: number): void {
+    this.#uncheckpointed += ops;
+    const { every, loader, queue } = this.#p;
+    if (
+      this.#uncheckpointed < Math.max(every, loader.state.versions.size) ||
+      this.#queued
+    )
+      return;
+    this.#queued = true;
+    queue
+      .run(async () => {
+        this.#queued = false;
+        if (!this.#p.isClosed()) await this.#checkpoint();
+      })
+      .catch((error: unknown) => this.#p.onError(error));
+  }
+
+  /** Writes a checkpoint and drops every commit it makes redundant (in the write queue). */
+  async compact(): Promise<void> {
+    await this.#checkpoint();
+    await this.#p.local.retainCommits(this.#p.ledger, await this.#retained());
+  }
+
+  /** The last checkpoint on close, if anything changed since the previous one. */
+  async onClose(): Promise<void> {
+    if (this.#uncheckpointed === 0) return;
+    const size = await this.#checkpoint();
+    // History the checkpoint already holds is dropped once it outweighs the state itself,
+    // so a store does not grow with every write ever made — except commits a remote has
+    // not acknowledged (see #retained). A ledger never connected keeps its history: its
+    // first remote will need all of it, and a remote cannot yet be given a checkpoint
+    // instead (an explicit compact() drops it all the same).
+    const { ledger, local, syncStates } = this.#p;
+    const { remotes } = await syncStates.all();
+    if (
+      Object.keys(remotes).length > 0 &&
+      (await local.sizeOf(ledger)) > 2 * size + 256 * 1024
+    )
+      await local.retainCommits(ledger, await this.#retained());
+  }
+
+  /** Writes a checkpoint and returns its size in bytes. */
+  async #checkpoint(): Promise<number> {
+    const { loader, blocks, crypto, key, local, compression, indexes } =
+      this.#p;
+    await loader.ready();
+    // Indexes are saved with the state, current at the same clock.
+    const { bytes, checkpoint } = await encodeCheckpoint(
+      loader.state,
+      blocks,
+      crypto,
+      key,
+      compression,
+      await indexes.snapshots(),
+    );
+    await local.putCheckpoint(this.#p.ledger, bytes);
+    // From here on, blocks of older commits are read from the checkpoint.
+    blocks.useCheckpoint(checkpoint);
+    this.#uncheckpointed = 0;
+    return bytes.length;
+  }
+
+  /**
+   * What compaction keeps: the heads, and every commit some remote this ledger was ever
+   * connected to has not acknowledged — its outbox.
+   */
+  async #retained(): Promise<Set<string>> {
+    const keep = new Set(this.#p.loader.state.clock.heads);
+    const { remotes } = await this.#p.syncStates.all();
+    for (const r of Object.values(remotes))
+      for (const cid of this.#p.cids.since([...r.pushed, ...r.remote]))
+        keep.add(cidString(cid));
+    return keep;
+  }
+}

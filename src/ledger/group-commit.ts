@@ -1,0 +1,127 @@
+// The local write path. Writes that queue up while a commit is being made (calls not awaited
+// one by one) are committed together as one commit, in call order — a group commit: the
+// same ops and merged state as one commit each, at a fraction of the cost.
+import type { CryptoProvider } from "../blocks/crypto.js";
+import type { Gateway } from "../gateways/gateway.js";
+import { ClosedError, NotFoundError } from "../util/errors.js";
+import { createDeferred } from "../util/deferred.js";
+import type { Deferred } from "../util/deferred.js";
+import type { SerialQueue } from "../util/serial-queue.js";
+import type { BlockSource } from "./block-source.js";
+import type { Checkpointer } from "./checkpointer.js";
+import type { CommitCids } from "./commit-cids.js";
+import type { DocReader } from "./doc-reader.js";
+import type { LedgerEvents } from "./ledger-events.js";
+import type { StateLoader } from "./state-loader.js";
+import { checkDeletions, sealWrite } from "./write-commit.js";
+import type { PreparedDoc } from "./write-commit.js";
+
+/** Most docs one group commit takes; the rest wait for the next. */
+const MAX_GROUP_DOCS = 10_000;
+
+export interface GroupCommitParts {
+  ledger: string;
+  storage: Gateway;
+  loader: StateLoader;
+  blocks: BlockSource;
+  crypto: CryptoProvider;
+  key: Uint8Array;
+  cids: CommitCids;
+  queue: SerialQueue;
+  events: LedgerEvents;
+  reader: DocReader;
+  checkpointer: Checkpointer;
+  isClosed: () => boolean;
+}
+
+interface PendingWrite {
+  docs: readonly PreparedDoc[];
+  done: Deferred<string[]>;
+}
+
+export class GroupCommit {
+  readonly #p: GroupCommitParts;
+  readonly #pending: PendingWrite[] = [];
+  #queued = false;
+
+  constructor(parts: GroupCommitParts) {
+    this.#p = parts;
+  }
+
+  /** Queues a write; resolves with the clock after the commit that holds it. */
+  write(docs: readonly PreparedDoc[]): Promise<string[]> {
+    const write = { docs, done: createDeferred<string[]>() };
+    this.#pending.push(write);
+    this.#schedule();
+    return write.done.promise;
+  }
+
+  #schedule(): void {
+    if (this.#queued) return;
+    this.#queued = true;
+    this.#p.queue
+      .run(async () => {
+        this.#queued = false;
+        await this.#commitPending();
+        if (this.#pending.length > 0) this.#schedule();
+      })
+      .catch((error: unknown) => this.#p.events.emitError(error));
+  }
+
+  async #commitPending(): Promise<void> {
+    let taken = 0;
+    let count = 0;
+    while (taken < this.#pending.length && count < MAX_GROUP_DOCS)
+      count += this.#pending[taken++]!.docs.length;
+    const batch = this.#pending.splice(0, taken);
+    if (batch.length === 0) return;
+    try {
+      if (this.#p.isClosed()) throw new ClosedError(`ledger ${this.#p.ledger}`);
+      const { loader } = this.#p;
+      await loader.ready();
+      const { accepted, refused } = checkDeletions(
+        batch,
+        (id) => loader.state.winner(id)?.doc != null,
+      );
+      for (const [w, id] of refused) w.done.reject(new NotFoundError(id));
+      if (accepted.length === 0) return;
+      const clock = await this.#commit(
+        accepted.length === 1
+          ? accepted[0]!.docs
+          : accepted.flatMap((w) => w.docs),
+      );
+      for (const w of accepted) w.done.resolve(clock);
+    } catch (error) {
+      for (const w of batch) w.done.reject(error);
+    }
+  }
+
+  /** Seals the docs (the last write of an id wins) into one commit and stores it. */
+  async #commit(docs: readonly PreparedDoc[]): Promise<string[]> {
+    const { ledger, storage, loader, blocks, crypto, key, cids, events } =
+      this.#p;
+    const { state } = loader;
+    const { byId, ops, planned, parents, sealed } = await sealWrite(
+      state,
+      crypto,
+      key,
+      docs,
+      (head) => cids.cid(head),
+    );
+    await Promise.all([
+      storage.putCommit(ledger, sealed.cid, sealed.bytes),
+      storage.putHeads(ledger, { add: [sealed.cid], remove: parents }),
+    ]);
+    const commit = cids.name(sealed.cid);
+    state.applyWrite(commit, ops, planned);
+    blocks.updateTree(planned.update.nodes, planned.update.replaced);
+    this.#p.checkpointer.added(ops.length);
+    events.emitChange({ commits: [commit], origin: undefined });
+    // Docs just written are the likeliest to be read next; the cache is bounded.
+    for (const d of byId.values())
+      if (d.body) blocks.cacheBody(state.winner(d.id)!, d.body);
+    if (events.wantsRows)
+      events.emitRows(await this.#p.reader.rows(ops.map((o) => o[0])));
+    return [...state.clock.heads];
+  }
+}

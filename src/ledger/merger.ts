@@ -1,0 +1,110 @@
+// Folding commits made elsewhere (a remote, or storage replayed on open) into the merged
+// state: read, verify and decrypt them, store those that came from a remote, merge their
+// events, record the new heads and tell the listeners.
+import type { CID } from "multiformats/cid";
+import { cidKey, cidString } from "../blocks/cid.js";
+import type { OpenedCommit } from "../blocks/commit.js";
+import type { LedgerState } from "../crdt/ledger-state.js";
+import type { Gateway } from "../gateways/gateway.js";
+import type { WireCommit } from "../sync/protocol/index.js";
+import type { SerialQueue } from "../util/serial-queue.js";
+import type { BlockSource } from "./block-source.js";
+import type { Checkpointer } from "./checkpointer.js";
+import type { CommitCids } from "./commit-cids.js";
+import { readNewEvents } from "./commit-reader.js";
+import type { DocReader } from "./doc-reader.js";
+import type { LedgerEvents } from "./ledger-events.js";
+import type { StateLoader } from "./state-loader.js";
+
+export interface MergerParts {
+  ledger: string;
+  storage: Gateway;
+  loader: StateLoader;
+  blocks: BlockSource;
+  cids: CommitCids;
+  queue: SerialQueue;
+  events: LedgerEvents;
+  reader: DocReader;
+  checkpointer: Checkpointer;
+}
+
+export class Merger {
+  readonly #p: MergerParts;
+
+  constructor(parts: MergerParts) {
+    this.#p = parts;
+  }
+
+  /**
+   * Merges commits into the state and records the new heads in storage; returns the ids that
+   * changed. `commits` must hold every commit between the known clock and them. `incoming`
+   * are commits not stored yet: they are verified and decrypted first, and stored only when
+   * all of them are good, so a commit under another key never reaches storage.
+   */
+  merge(
+    commits: readonly CID[],
+    incoming: readonly WireCommit[] | undefined,
+    origin: unknown,
+  ): Promise<string[]> {
+    const { ledger, storage, loader, blocks, cids, queue, events } = this.#p;
+    return queue.run(async () => {
+      await loader.ready();
+      const { state } = loader;
+      let merged;
+      blocks.incoming =
+        incoming && new Map(incoming.map((c) => [cidKey(c.cid), c.bytes]));
+      const opened = new Map<string, OpenedCommit>();
+      try {
+        merged = await readNewEvents(blocks, state.clock, commits, (k, o) =>
+          opened.set(k, o),
+        );
+      } finally {
+        blocks.incoming = undefined;
+      }
+      if (merged.length === 0) return [];
+      if (incoming) {
+        const fresh = new Set(merged.map((e) => e.cid));
+        await Promise.all(
+          incoming
+            .filter((c) => fresh.has(cidString(c.cid)))
+            .map((c) => storage.putCommit(ledger, c.cid, c.bytes)),
+        );
+      }
+      const before = new Set(state.clock.heads);
+      const { changed, update } = await state.merge(merged);
+      blocks.updateTree(update.nodes, update.replaced);
+      // The rows read the docs just merged: keep them from the commits already opened
+      // rather than decrypting those again.
+      if (events.wantsRows)
+        for (const [commit, o] of opened) blocks.cacheDocs(commit, o);
+      const after = state.clock.heads;
+      const add = after.filter((h) => !before.has(h));
+      const remove = [...before].filter((h) => !after.includes(h));
+      if (add.length > 0 || remove.length > 0)
+        await storage.putHeads(ledger, {
+          add: add.map((h) => cids.cid(h)),
+          remove: remove.map((h) => cids.cid(h)),
+        });
+      this.#p.checkpointer.added(merged.reduce((n, e) => n + e.ops.length, 0));
+      events.emitChange({ commits: merged.map((e) => e.cid), origin });
+      if (events.wantsRows) events.emitRows(await this.#p.reader.rows(changed));
+      return changed;
+    });
+  }
+}
+
+/**
+ * Replays the stored commits between the state's clock and `heads` (on open, after a
+ * crash before the next checkpoint); returns how many ops it merged.
+ */
+export async function replayCommits(
+  state: LedgerState,
+  blocks: BlockSource,
+  heads: readonly CID[],
+): Promise<number> {
+  const merged = await readNewEvents(blocks, state.clock, heads);
+  if (merged.length === 0) return 0;
+  const { update } = await state.merge(merged);
+  blocks.updateTree(update.nodes, update.replaced);
+  return merged.reduce((n, e) => n + e.ops.length, 0);
+}

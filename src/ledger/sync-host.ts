@@ -1,0 +1,111 @@
+// The ledger's side of sync: its connections to remotes, and what the sync engine sees of
+// the ledger (a SyncHost).
+import type { CID } from "multiformats/cid";
+import type { CryptoProvider } from "../blocks/crypto.js";
+import type { Gateway } from "../gateways/gateway.js";
+import { ClosedError, CorruptError } from "../util/errors.js";
+import { Connection } from "../sync/connection.js";
+import type { SyncHost } from "../sync/host.js";
+import type { WireCommit } from "../sync/protocol/index.js";
+import { resolveRemotes } from "../sync/resolve-remote.js";
+import type { ConnectOptions } from "../sync/resolve-remote.js";
+import type { CommitCids } from "./commit-cids.js";
+import type { LedgerEvents } from "./ledger-events.js";
+import type { StateLoader } from "./state-loader.js";
+import type { SyncStateStore } from "./sync-states.js";
+
+export type { ConnectOptions };
+
+export interface LedgerSyncParts {
+  name: string;
+  storage: Gateway;
+  loader: StateLoader;
+  crypto: CryptoProvider;
+  cids: CommitCids;
+  events: LedgerEvents;
+  syncStates: SyncStateStore;
+  isClosed: () => boolean;
+  /** Merges commits that arrived from a remote (see Merger). */
+  merge: (
+    commits: readonly CID[],
+    incoming: readonly WireCommit[],
+    origin: unknown,
+  ) => Promise<unknown>;
+}
+
+export class LedgerSync {
+  readonly #p: LedgerSyncParts;
+  readonly #connections = new Set<Connection>();
+  #syncHost: SyncHost | undefined;
+
+  constructor(parts: LedgerSyncParts) {
+    this.#p = parts;
+  }
+
+  /** See Ledger.connect. */
+  connect(
+    url: string | readonly string[],
+    options: ConnectOptions = {},
+  ): Connection {
+    const urls = typeof url === "string" ? [url] : url;
+    const target = resolveRemotes(urls, this.#p.name, options, {
+      isKnown: (cid) => this.#p.loader.state.clock.has(cid),
+      sha256: (bytes) => this.#p.crypto.sha256(bytes),
+    });
+    const connection = new Connection(this.#host(), target, target.opener, {
+      ...(options.backoff ? { backoff: options.backoff } : {}),
+      ...(options.pollWaitMs ? { pollWaitMs: options.pollWaitMs } : {}),
+    });
+    this.#connections.add(connection);
+    connection.on("status", (status) => {
+      if (status.kind === "closed") this.#connections.delete(connection);
+    });
+    return connection;
+  }
+
+  /** The open connections, in the order they were made. */
+  get connections(): Connection[] {
+    return [...this.#connections];
+  }
+
+  /**
+   * Stops every connection: what they have not pushed stays in their outboxes, which are
+   * recomputed from the clock on the next connect.
+   */
+  async closeAll(): Promise<void> {
+    await Promise.all([...this.#connections].map((c) => c.close()));
+  }
+
+  /** What the sync engine sees of this ledger. */
+  #host(): SyncHost {
+    const { name, storage, loader, cids, events, syncStates } = this.#p;
+    this.#syncHost ??= {
+      name,
+      ready: () => loader.ready(),
+      heads: () => loader.state.clock.heads,
+      has: (cid) => loader.state.clock.has(cid),
+      since: (boundary) => Promise.resolve(cids.since(boundary)),
+      readCommit: async (cid) => {
+        const bytes = await storage.getCommit(name, cid);
+        if (!bytes)
+          throw new CorruptError(
+            `ledger ${name}`,
+            `commit ${cid.toString()} is missing from storage (compacted away?)`,
+          );
+        return bytes;
+      },
+      receive: async (commits, origin) => {
+        if (this.#p.isClosed()) throw new ClosedError(`ledger ${name}`);
+        await this.#p.merge(
+          commits.map((c) => c.cid),
+          commits,
+          origin,
+        );
+      },
+      onChange: (listener) => events.onChange(listener),
+      loadSyncState: (remote) => syncStates.get(remote),
+      saveSyncState: (remote, state) => syncStates.set(remote, state),
+    };
+    return this.#syncHost;
+  }
+}
