@@ -4,6 +4,7 @@
 // for these media (a network gateway should speak the SyncServer protocol instead).
 import type { CID } from "multiformats/cid";
 import { cidString } from "../blocks/cid.js";
+import { decodeEnvelope } from "../blocks/envelope.js";
 import type { Gateway } from "../gateways/gateway.js";
 import { checkCommit } from "./protocol/index.js";
 import type { Sha256 } from "./protocol/index.js";
@@ -24,6 +25,14 @@ export function createGatewayRemote(
 ): Remote {
   const ended = createDeferred<Error>();
   let unwatch: (() => void) | undefined;
+  let isClosed = false;
+  const check = () => {
+    if (isClosed)
+      throw new TransportError(
+        transport,
+        `${gateway.url}: the session is closed`,
+      );
+  };
   const remote: Remote = {
     transport,
     limits: { maxMessage: Number.MAX_SAFE_INTEGER, maxCommits: BATCH },
@@ -32,6 +41,7 @@ export function createGatewayRemote(
     ended: ended.promise,
 
     async pull(have, onBatch, options = {}) {
+      check();
       if (options.live && gateway.watch && !unwatch)
         unwatch = gateway.watch(ledger, (heads) => {
           const event: LiveEvent = { commits: [], heads };
@@ -64,21 +74,28 @@ export function createGatewayRemote(
     },
 
     async push(commits, heads) {
+      check();
       for (const c of commits) await gateway.putCommit(ledger, c.cid, c.bytes);
       if (!heads) return gateway.getHeads(ledger);
-      // Drop only the remote heads this ledger has merged: a head another writer added
+      // Drop only the remote heads the pushed commits supersede: those this ledger has
+      // merged, pushed, or are parents of what it pushed. A head another writer added
       // meanwhile is unknown here, so it stays.
       const current = await gateway.getHeads(ledger);
       const headKeys = new Set(heads.map(cidString));
-      const pushed = new Set(commits.map((c) => cidString(c.cid)));
+      const below = new Set(commits.map((c) => cidString(c.cid)));
+      for (const c of commits)
+        for (const p of decodeEnvelope(c.bytes, `commit ${cidString(c.cid)}`)
+          .parents)
+          below.add(cidString(p));
       const remove = current.filter((h) => {
         const k = cidString(h);
-        return !headKeys.has(k) && (isKnown(k) || pushed.has(k));
+        return !headKeys.has(k) && (isKnown(k) || below.has(k));
       });
       return gateway.putHeads(ledger, { add: heads, remove });
     },
 
     close() {
+      isClosed = true;
       unwatch?.();
       unwatch = undefined;
       ended.resolve(new Error("closed"));

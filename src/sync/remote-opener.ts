@@ -2,8 +2,10 @@
 // negotiation lives: prefer WebSocket, fall back to HTTP when the upgrade is refused or
 // WebSocket keeps failing, and offer to move back to WebSocket once it works again.
 import type { Gateway } from "../gateways/gateway.js";
-import { backoffDelay, sleep } from "../util/backoff.js";
+import { backoffDelay } from "../util/backoff.js";
 import type { BackoffOptions } from "../util/backoff.js";
+import { realClock } from "../util/clock.js";
+import type { Clock } from "../util/clock.js";
 import { createGatewayRemote } from "./gateway-remote.js";
 import { openHttpRemote } from "./http-remote.js";
 import type { HttpOptions } from "./http-remote.js";
@@ -38,6 +40,9 @@ export interface ServerOpenerOptions {
   readonly wsRetry?: BackoffOptions;
   /** A WebSocket session shorter than this that ends in an error counts as a failure. */
   readonly wsStableMs?: number;
+  readonly clock?: Clock;
+  /** The jitter's source, in [0, 1) (default Math.random). */
+  readonly random?: () => number;
 }
 
 const DEFAULT_WS_RETRY: BackoffOptions = { baseMs: 2_000, maxMs: 60_000 };
@@ -46,24 +51,47 @@ export function createServerOpener(
   endpoint: ServerEndpoint,
   options: ServerOpenerOptions = {},
 ): RemoteOpener {
+  return createNegotiatingOpener(
+    {
+      ws: (signal) => openWsRemote(endpoint, options.ws, signal),
+      http: async (signal) =>
+        (await openHttpRemote(endpoint, options.http, signal)).remote,
+    },
+    endpoint.transport,
+    options,
+  );
+}
+
+/** Opens a remote on one transport; `signal` aborts the attempt. */
+export type OpenTransport = (signal: AbortSignal) => Promise<Remote>;
+
+/**
+ * Transport negotiation over two ways of opening one server: WebSocket first, HTTP when
+ * WebSocket is refused or keeps failing, and back to WebSocket once it opens again.
+ * `forced` (a URL's ?transport=) uses one transport only.
+ */
+export function createNegotiatingOpener(
+  transports: { readonly ws: OpenTransport; readonly http: OpenTransport },
+  forced: "ws" | "http" | undefined,
+  options: Omit<ServerOpenerOptions, "ws" | "http"> = {},
+): RemoteOpener {
   const wsRetry = options.wsRetry ?? DEFAULT_WS_RETRY;
   const stableMs = options.wsStableMs ?? 30_000;
+  const clock = options.clock ?? realClock;
   let wsFailures = 0;
   let wsRetryAt = 0;
+  const delay = () => backoffDelay(wsFailures, wsRetry, options.random);
   const penalise = () => {
-    wsRetryAt = Date.now() + backoffDelay(wsFailures, wsRetry);
+    wsRetryAt = clock.now() + delay();
     wsFailures++;
   };
-  const openWs = (signal: AbortSignal) =>
-    openWsRemote(endpoint, options.ws, signal);
-  const openHttp = async (signal: AbortSignal) =>
-    (await openHttpRemote(endpoint, options.http, signal)).remote;
+  const { ws: openWs, http: openHttp } = transports;
 
   return {
     async open(signal) {
-      if (endpoint.transport === "http") return openHttp(signal);
-      if (endpoint.transport === "ws") return openWs(signal);
-      if (Date.now() >= wsRetryAt) {
+      if (forced === "http") return openHttp(signal);
+      if (forced === "ws") return openWs(signal);
+      if (clock.now() >= wsRetryAt) {
         try {
           return await openWs(signal);
         } catch (error) {
@@ -77,9 +105,9 @@ export function createServerOpener(
     },
 
     async upgrade(current, signal) {
-      if (endpoint.transport || current.transport === "ws") return undefined;
+      if (forced || current.transport === "ws") return undefined;
       while (!signal.aborted) {
-        await sleep(Math.max(0, wsRetryAt - Date.now()), signal);
+        await clock.sleep(Math.max(0, wsRetryAt - clock.now()), signal);
         if (signal.aborted) return undefined;
         try {
           const ws = await openWs(signal);
@@ -93,15 +121,14 @@ export function createServerOpener(
     },
 
     sessionEnded(remote, livedMs, error) {
-      if (remote.transport !== "ws" || endpoint.transport) return;
+      if (remote.transport !== "ws" || forced) return;
       if (!error || livedMs >= stableMs) {
         wsFailures = 0;
         return;
       }
       // One dropped socket is a reconnect; a second short-lived one in a row means
       // something between here and the server breaks WebSockets: use HTTP for a while.
-      if (++wsFailures >= 2)
-        wsRetryAt = Date.now() + backoffDelay(wsFailures, wsRetry);
+      if (++wsFailures >= 2) wsRetryAt = clock.now() + delay();
     },
 
     close: () => Promise.resolve(),

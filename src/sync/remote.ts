@@ -74,3 +74,12 @@ export interface Remote {
   readonly ended: Promise<Error>;
   close(): Promise<void>;
 }
+
+/**
+ * A push refused because the remote lacks a commit it names: the wire's missing-commit
+ * reason, or a gateway's MissingCommitError.
+ */
+export function isMissingCommit(error: unknown): boolean {
+  const e = error as { code?: unknown; reason?: unknown } | undefined;
+  return e?.code === "missing-commit" || e?.reason === "missing-commit";
+}

@@ -1,0 +1,98 @@
+// What a Connection shows the app: its status (a discriminated union), the `status` and
+// `error` events, and the synced() promises waiting for push and pull to catch up.
+import { createDeferred } from "../util/deferred.js";
+import type { Deferred } from "../util/deferred.js";
+import type { Transport } from "./remote.js";
+
+export type ConnectionStatus =
+  | { readonly kind: "connecting" }
+  | { readonly kind: "live"; readonly transport: Transport }
+  | {
+      readonly kind: "backoff";
+      readonly error: Error;
+      /** Epoch milliseconds of the next attempt. */
+      readonly retryAt: number;
+    }
+  | { readonly kind: "closed" };
+
+interface Waiter {
+  /** The pull that must have finished: one that started after synced() was called. */
+  readonly after: number;
+  readonly done: Deferred<void>;
+}
+
+export class StatusBoard {
+  #status: ConnectionStatus = { kind: "connecting" };
+  readonly #statusListeners = new Set<(status: ConnectionStatus) => void>();
+  readonly #errorListeners = new Set<(error: Error) => void>();
+  readonly #waiters: Waiter[] = [];
+
+  get status(): ConnectionStatus {
+    return this.#status;
+  }
+
+  onStatus(listener: (status: ConnectionStatus) => void): () => void {
+    this.#statusListeners.add(listener);
+    return () => this.#statusListeners.delete(listener);
+  }
+
+  onError(listener: (error: Error) => void): () => void {
+    this.#errorListeners.add(listener);
+    return () => this.#errorListeners.delete(listener);
+  }
+
+  /** Sets and announces a status; the same status again is no event (each backoff is). */
+  setStatus(status: ConnectionStatus): void {
+    if (
+      statusKey(status) === statusKey(this.#status) &&
+      status.kind !== "backoff"
+    )
+      return;
+    this.#status = status;
+    for (const l of this.#statusListeners) {
+      try {
+        l(status);
+      } catch (error) {
+        this.emitError(error as Error);
+      }
+    }
+  }
+
+  emitError(error: Error): void {
+    for (const l of this.#errorListeners) {
+      try {
+        l(error);
+      } catch {
+        // An error listener that throws has nowhere left to report to.
+      }
+    }
+  }
+
+  /** A synced() call: settles once a pull numbered `after` or later has finished. */
+  wait(after: number): Promise<void> {
+    const waiter: Waiter = { after, done: createDeferred() };
+    this.#waiters.push(waiter);
+    return waiter.done.promise;
+  }
+
+  /** Resolves the waiters a finished pull `pulled` covers, once nothing waits to be pushed. */
+  check(isPushIdle: boolean, pulled: number): void {
+    if (!isPushIdle) return;
+    for (let i = this.#waiters.length - 1; i >= 0; i--) {
+      const w = this.#waiters[i]!;
+      if (pulled >= w.after) {
+        this.#waiters.splice(i, 1);
+        w.done.resolve();
+      }
+    }
+  }
+
+  /** Rejects every waiter (the connection closed, or failed in a way retrying cannot fix). */
+  rejectAll(error: Error): void {
+    for (const w of this.#waiters.splice(0)) w.done.reject(error);
+  }
+}
+
+function statusKey(s: ConnectionStatus): string {
+  return s.kind === "live" ? `live:${s.transport}` : s.kind;
+}
