@@ -1,7 +1,6 @@
 // When and how the ledger writes checkpoints and drops history. A checkpoint bounds what a
 // reopen after a crash must replay; compaction drops commits a checkpoint makes redundant,
 // except those some remote has not acknowledged.
-import { cidString } from "../blocks/cid.js";
 import type { CryptoProvider } from "../blocks/crypto.js";
 import type { Compression } from "../blocks/node-compression.js";
 import type { LocalStorage } from "../gateways/gateway.js";
@@ -11,7 +10,7 @@ import { encodeCheckpoint } from "./checkpoint-writer.js";
 import type { CommitCids } from "./commit-cids.js";
 import type { IndexRegistry } from "./index-registry.js";
 import type { StateLoader } from "./state-loader.js";
-import type { SyncStateStore } from "./sync-states.js";
+import type { OutboxStore } from "../sync/outbox.js";
 
 export interface CheckpointerParts {
   ledger: string;
@@ -22,7 +21,7 @@ export interface CheckpointerParts {
   key: Uint8Array;
   compression: Compression;
   indexes: IndexRegistry;
-  syncStates: SyncStateStore;
+  outboxes: OutboxStore;
   cids: CommitCids;
   queue: SerialQueue;
   isClosed: () => boolean;
@@ -82,10 +81,9 @@ export class Checkpointer {
     // not acknowledged (see #retained). A ledger never connected keeps its history: its
     // first remote will need all of it, and a remote cannot yet be given a checkpoint
     // instead (an explicit compact() drops it all the same).
-    const { ledger, local, syncStates } = this.#p;
-    const { remotes } = await syncStates.all();
+    const { ledger, local, outboxes } = this.#p;
     if (
-      Object.keys(remotes).length > 0 &&
+      (await outboxes.hasRemotes()) &&
       (await local.sizeOf(ledger)) > 2 * size + 256 * 1024
     )
       await local.retainCommits(ledger, await this.#retained());
@@ -117,11 +115,12 @@ export class Checkpointer {
    * connected to has not acknowledged — its outbox.
    */
   async #retained(): Promise<Set<string>> {
-    const keep = new Set(this.#p.loader.state.clock.heads);
-    const { remotes } = await this.#p.syncStates.all();
-    for (const r of Object.values(remotes))
-      for (const cid of this.#p.cids.since([...r.pushed, ...r.remote]))
-        keep.add(cidString(cid));
+    const { loader, cids, outboxes } = this.#p;
+    const keep = await outboxes.unacknowledged({
+      has: (cid) => loader.state.clock.has(cid),
+      since: (boundary) => Promise.resolve(cids.since(boundary)),
+    });
+    for (const head of loader.state.clock.heads) keep.add(head);
     return keep;
   }
 }

@@ -29,7 +29,7 @@ import type { AllDocsOptions, ChangeRow } from "./reads.js";
 import { StateLoader } from "./state-loader.js";
 import { LedgerSync } from "./sync-host.js";
 import type { ConnectOptions } from "./sync-host.js";
-import { SyncStateStore } from "./sync-states.js";
+import { OutboxStore } from "../sync/outbox.js";
 import { prepareDoc } from "./write-commit.js";
 
 export type { AllDocsOptions, ChangeRow };
@@ -91,7 +91,7 @@ export class Ledger {
     const loader = new StateLoader(state, parts.lazy);
     const cids = new CommitCids(state.clock);
     const reader = new DocReader(loader, blocks);
-    const syncStates = new SyncStateStore(storage.local, name);
+    const outboxes = new OutboxStore(storage.local, name);
     const indexes = new IndexRegistry({
       loader,
       blocks,
@@ -108,7 +108,7 @@ export class Ledger {
       key,
       compression: parts.compression,
       indexes,
-      syncStates,
+      outboxes,
       cids,
       queue,
       isClosed,
@@ -134,7 +134,7 @@ export class Ledger {
       crypto,
       cids,
       events,
-      syncStates,
+      outboxes,
       isClosed,
       merge: (commits, incoming, origin) =>
         merger.merge(commits, incoming, origin),

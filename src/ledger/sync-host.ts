@@ -12,7 +12,7 @@ import type { ConnectOptions } from "../sync/resolve-remote.js";
 import type { CommitCids } from "./commit-cids.js";
 import type { LedgerEvents } from "./ledger-events.js";
 import type { StateLoader } from "./state-loader.js";
-import type { SyncStateStore } from "./sync-states.js";
+import type { OutboxStore } from "../sync/outbox.js";
 
 export type { ConnectOptions };
 
@@ -23,7 +23,7 @@ export interface LedgerSyncParts {
   crypto: CryptoProvider;
   cids: CommitCids;
   events: LedgerEvents;
-  syncStates: SyncStateStore;
+  outboxes: OutboxStore;
   isClosed: () => boolean;
   /** Merges commits that arrived from a remote (see Merger). */
   merge: (
@@ -78,7 +78,7 @@ export class LedgerSync {
 
   /** What the sync engine sees of this ledger. */
   #host(): SyncHost {
-    const { name, storage, loader, cids, events, syncStates } = this.#p;
+    const { name, storage, loader, cids, events, outboxes } = this.#p;
     this.#syncHost ??= {
       name,
       ready: () => loader.ready(),
@@ -103,8 +103,7 @@ export class LedgerSync {
         );
       },
       onChange: (listener) => events.onChange(listener),
-      loadSyncState: (remote) => syncStates.get(remote),
-      saveSyncState: (remote, state) => syncStates.set(remote, state),
+      outboxes,
     };
     return this.#syncHost;
   }

@@ -72,7 +72,8 @@ export class Connection {
     this.#outbox = new Outbox(
       { url: info.url, ledger: info.ledger, pushed: [], remote: [] },
       {
-        write: (state) => host.saveSyncState(info.remoteId, state),
+        records: host.outboxes,
+        remoteId: info.remoteId,
         onError,
         clock: this.#clock,
       },
@@ -151,13 +152,7 @@ export class Connection {
       this.#push.want();
     });
     try {
-      try {
-        const saved = await this.#host.loadSyncState(this.#remoteId);
-        if (saved) this.#outbox.restore({ ...saved, url: this.url });
-      } catch (error) {
-        // A damaged sync record only costs a full re-push; say so and go on.
-        this.#board.emitError(error as Error);
-      }
+      await this.#outbox.load();
       let attempt = 0;
       while (!this.#closed) {
         this.#board.setStatus({ kind: "connecting" });

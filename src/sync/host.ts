@@ -2,7 +2,7 @@
 // sync/), so the engine never touches the CRDT or the key.
 import type { CID } from "multiformats/cid";
 import type { WireCommit } from "./protocol/index.js";
-import type { SyncState } from "./sync-state.js";
+import type { OutboxRecords } from "./outbox.js";
 
 /** Commits that changed the ledger's heads: a local write, or commits merged from a remote. */
 export interface HostChange {
@@ -32,6 +32,6 @@ export interface SyncHost {
    */
   receive(commits: readonly WireCommit[], origin: unknown): Promise<void>;
   onChange(listener: (change: HostChange) => void): () => void;
-  loadSyncState(remote: string): Promise<SyncState | undefined>;
-  saveSyncState(remote: string, state: SyncState): Promise<void>;
+  /** Where each remote's outbox record is kept. */
+  readonly outboxes: OutboxRecords;
 }
