@@ -316,7 +316,7 @@ function example() {
   const welcome: Welcome = {
     t: "welcome",
     id: 1,
-    v: 1,
+    v: 2,
     transports: ["ws", "http"],
     maxMessage: DEFAULT_MAX_MESSAGE,
     maxCommits: DEFAULT_MAX_COMMITS,
@@ -327,7 +327,7 @@ function example() {
     a,
     envelopeB,
     b,
-    hello: encodeMessage({ t: "hello", id: 1, v: [1], client: "kiln" }),
+    hello: encodeMessage({ t: "hello", id: 1, v: [2], client: "kiln" }),
     welcome,
     pull: encodeMessage({
       t: "pull",

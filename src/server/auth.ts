@@ -6,6 +6,7 @@ import { createHmac, timingSafeEqual } from "node:crypto";
 import { ProtocolError } from "../sync/protocol/index.js";
 import { fromBase64url, fromUtf8, toBase64url, utf8 } from "../util/bytes.js";
 import { InvalidArgumentError } from "../util/errors.js";
+import { ledgerNameProblem } from "../util/ledger-name.js";
 
 const PREFIX = "kiln1";
 
@@ -57,9 +58,9 @@ export function signToken(secret: string, options: TokenOptions): string {
   if (options.ledgers.length === 0)
     throw new InvalidArgumentError("sign token: name at least one ledger");
   for (const ledger of options.ledgers)
-    if (!isLedgerName(ledger))
+    if (!isTokenLedger(ledger))
       throw new InvalidArgumentError(
-        "sign token: a ledger name is 1 to 512 characters",
+        `sign token: ${ledgerNameProblem(ledger) ?? "not a ledger name"} (use "*" alone for every ledger)`,
       );
   if (
     options.expiresIn !== undefined &&
@@ -90,7 +91,7 @@ export function verifyToken(secret: string, token: string, now: number): Grant {
   if (parts.length !== 3 || parts[0] !== PREFIX)
     throw unauthorized("the token is malformed");
   const [, claimsPart, sigPart] = parts as [string, string, string];
-  const sig = fromBase64url(sigPart);
+  const sig = canonicalBase64url(sigPart);
   const expected = mac(secret, `${PREFIX}.${claimsPart}`);
   if (
     sig === undefined ||
@@ -109,25 +110,58 @@ export function verifyToken(secret: string, token: string, now: number): Grant {
   };
 }
 
-/** Throws ProtocolError unless `grant` opens `ledger` for `access` at `now` (ms). */
+/**
+ * What a session or a request may do: the union of the grants of its tokens (a WebSocket
+ * hello may carry several, one socket serving many ledgers).
+ */
+export type Rights = readonly Grant[];
+
+/** The rights of a server without a secret. */
+export const OPEN_RIGHTS: Rights = [OPEN_GRANT];
+
+function opens(grant: Grant, ledger: string): boolean {
+  return grant.ledgers.includes("*") || grant.ledgers.includes(ledger);
+}
+
+function isLive(grant: Grant, now: number): boolean {
+  return grant.expiresAt === undefined || now / 1000 < grant.expiresAt;
+}
+
+/**
+ * Throws ProtocolError unless some unexpired grant of `rights` opens `ledger` for `access` at
+ * `now` (ms): `forbidden` when none names the ledger (or none that does may write), and
+ * `unauthorized` when only expired ones would have allowed it. Checked on every request and
+ * before every live delivery.
+ */
 export function authorize(
-  grant: Grant,
+  rights: Rights,
   ledger: string,
   access: "read" | "write",
   now: number,
 ): void {
-  if (grant.expiresAt !== undefined && now / 1000 >= grant.expiresAt)
-    throw unauthorized("the token has expired");
-  if (!grant.ledgers.includes("*") && !grant.ledgers.includes(ledger))
+  let expired = false;
+  let readOnly = false;
+  for (const grant of rights) {
+    if (!opens(grant, ledger)) continue;
+    if (access === "write" && !grant.write) {
+      readOnly ||= isLive(grant, now);
+      continue;
+    }
+    if (isLive(grant, now)) return;
+    expired = true;
+  }
+  const name = JSON.stringify(ledger.slice(0, 64));
+  if (expired && !readOnly)
+    throw unauthorized(`the token for ledger ${name} has expired`);
+  if (readOnly)
     throw new ProtocolError(
       "forbidden",
-      `the token does not open ledger ${JSON.stringify(ledger.slice(0, 64))}`,
+      `the token may read but not write ledger ${name}`,
     );
-  if (access === "write" && !grant.write)
-    throw new ProtocolError(
-      "forbidden",
-      `the token may read but not write ledger ${JSON.stringify(ledger.slice(0, 64))}`,
-    );
+  throw new ProtocolError(
+    "forbidden",
+    `no token of this session opens ledger ${name}`,
+  );
 }
 
 /** The token of an `Authorization: Bearer <token>` header, if any. */
@@ -155,12 +189,22 @@ function unauthorized(detail: string): ProtocolError {
   return new ProtocolError("unauthorized", detail);
 }
 
-function isLedgerName(value: unknown): value is string {
-  return typeof value === "string" && value.length >= 1 && value.length <= 512;
+/** A ledger a token may name: "*" (every ledger) or a ledger name. */
+function isTokenLedger(value: unknown): value is string {
+  return value === "*" || ledgerNameProblem(value) === undefined;
+}
+
+/**
+ * The bytes of base64url text, only when it is the one canonical spelling of them: the unused
+ * low bits of the last character must be zero, so no two strings pass for one token.
+ */
+function canonicalBase64url(text: string): Uint8Array | undefined {
+  const bytes = fromBase64url(text);
+  return bytes !== undefined && toBase64url(bytes) === text ? bytes : undefined;
 }
 
 function parseClaims(part: string): TokenClaims | undefined {
-  const bytes = fromBase64url(part);
+  const bytes = canonicalBase64url(part);
   if (bytes === undefined) return undefined;
   let value: unknown;
   try {
@@ -174,7 +218,7 @@ function parseClaims(part: string): TokenClaims | undefined {
   if (
     !Array.isArray(c.l) ||
     c.l.length === 0 ||
-    !c.l.every(isLedgerName) ||
+    !c.l.every(isTokenLedger) ||
     typeof c.w !== "boolean" ||
     !isTime(c.iat) ||
     (c.exp !== undefined && !isTime(c.exp))

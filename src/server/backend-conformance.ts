@@ -11,6 +11,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { CID } from "../blocks/cid.js";
 import { ProtocolError } from "../sync/protocol/error.js";
+import { MAX_HEADS } from "../sync/protocol/fields.js";
 import { equalBytes } from "../util/bytes.js";
 import { ClosedError, KilnError } from "../util/errors.js";
 import type { Backend, LedgerChange, StoredCommit } from "./backend.js";
@@ -158,12 +159,24 @@ export function describeBackendConformance(
         expectBytes((await b.getCommits(ledger, [d.cid]))[0], d.bytes);
       });
 
-      it("rejects an empty ledger name", async () => {
+      it("rejects names that are not ledger names: empty, *, too long, malformed Unicode, U+FFFD", async () => {
         const b = await openTracked();
-        await expect(b.getHeads("")).rejects.toBeInstanceOf(KilnError);
-        await expect(
-          b.putCommits("", [await makeTestCommit()]),
-        ).rejects.toBeInstanceOf(KilnError);
+        for (const name of [
+          "",
+          "*",
+          "x".repeat(513),
+          "\uD800x",
+          "\uDC00x",
+          "\uFFFDx",
+        ]) {
+          await expect(b.getHeads(name), name).rejects.toBeInstanceOf(
+            KilnError,
+          );
+          await expect(
+            b.putCommits(name, [await makeTestCommit()]),
+            name,
+          ).rejects.toBeInstanceOf(KilnError);
+        }
       });
     });
 
@@ -235,6 +248,29 @@ export function describeBackendConformance(
         expect(texts(await b.getHeads(ledger))).toEqual(texts([final]));
       });
 
+      it("refuses, storing nothing, a put that would grow the head set past MAX_HEADS", async () => {
+        const b = await openTracked();
+        const ledger = fresh("max-heads");
+        const roots: StoredCommit[] = [];
+        for (let i = 0; i < MAX_HEADS; i++)
+          roots.push(await makeTestCommit([], 64));
+        expect((await b.putCommits(ledger, roots)).heads).toHaveLength(
+          MAX_HEADS,
+        );
+        const extra = await makeTestCommit([], 64);
+        await expect(b.putCommits(ledger, [extra])).rejects.toMatchObject({
+          code: "protocol",
+          reason: "too-many-heads",
+        });
+        expect(await b.getCommits(ledger, [extra.cid])).toEqual([undefined]);
+        expect(await b.getHeads(ledger)).toHaveLength(MAX_HEADS);
+        // A commit that replaces a head keeps the count, and a merge lowers it.
+        const child = await makeTestCommit([roots[0]!.cid], 64);
+        const merge = await makeTestCommit([roots[1]!.cid, roots[2]!.cid], 64);
+        await b.putCommits(ledger, [child, merge]);
+        expect(await b.getHeads(ledger)).toHaveLength(MAX_HEADS - 1);
+      });
+
       it("keeps only the batch's tips as heads and sorts them by cid string", async () => {
         const b = await openTracked();
         const ledger = fresh("sorted");
@@ -278,13 +314,12 @@ export function describeBackendConformance(
           "a%2Fb",
           "a\\b",
           " ",
-          "*",
+          "*x",
           "A",
           "ünï 😀",
-          "\uD800",
           "a".repeat(120),
-          "é".repeat(512),
-          "é".repeat(511) + "e",
+          "é".repeat(512 - run.length - 1),
+          "é".repeat(511 - run.length - 1) + "e",
         ].map((n) => `${run}-${n}`);
         const b = await openTracked();
         const written = new Map<string, StoredCommit>();

@@ -132,24 +132,25 @@ export class HttpHandler {
 
   async #answer(message: ClientMessage, request: Request): Promise<Response> {
     const token = bearerToken(request.headers.get("authorization"));
+    const tokens = token !== undefined ? [token] : [];
     switch (message.t) {
       case "hello": {
         const welcome = this.#service.welcome(message);
-        this.#service.authenticate(message.token ?? token);
+        this.#service.authenticate(message.tokens ?? tokens);
         return frames(200, [welcome]);
       }
       case "ping":
         return frames(200, [{ t: "pong", id: message.id }]);
       case "pull": {
         this.#requireHttp();
-        const grant = this.#service.authenticate(token);
-        this.#service.authorize(grant, message.ledger, "read");
+        const rights = this.#service.authenticate(tokens);
+        this.#service.authorize(rights, message.ledger, "read");
         return this.#pull(message, request.signal);
       }
       case "push": {
         this.#requireHttp();
-        const grant = this.#service.authenticate(token);
-        this.#service.authorize(grant, message.ledger, "write");
+        const rights = this.#service.authenticate(tokens);
+        this.#service.authorize(rights, message.ledger, "write");
         // A fresh origin: an HTTP client has no subscription a change could echo to.
         const { ack, uploaded } = await this.#service.push(message, {});
         this.#log({
@@ -163,8 +164,8 @@ export class HttpHandler {
       }
       case "upload": {
         this.#requireHttp();
-        const grant = this.#service.authenticate(token);
-        this.#service.authorize(grant, message.ledger, "write");
+        const rights = this.#service.authenticate(tokens);
+        this.#service.authorize(rights, message.ledger, "write");
         return frames(200, [await this.#service.upload(message)]);
       }
     }

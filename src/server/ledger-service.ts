@@ -19,8 +19,8 @@ import type {
   Welcome,
 } from "../sync/protocol/index.js";
 import { utf8Length } from "../util/bytes.js";
-import { authorize, OPEN_GRANT, verifyToken } from "./auth.js";
-import type { Grant } from "./auth.js";
+import { authorize, OPEN_RIGHTS, verifyToken } from "./auth.js";
+import type { Rights } from "./auth.js";
 import type { Backend, LedgerChange, StoredCommit } from "./backend.js";
 import { presignUploads, readUploaded } from "./direct-uploads.js";
 import { missingCommits } from "./missing.js";
@@ -83,26 +83,39 @@ export class LedgerService {
     return this.#secret !== undefined;
   }
 
-  /** The grant of a bearer token; throws unauthorized when the server needs one and it fails. */
-  authenticate(token: string | undefined): Grant {
-    if (this.#secret === undefined) return OPEN_GRANT;
-    if (token === undefined)
+  /**
+   * The rights of some bearer tokens (the union of their grants); throws unauthorized when the
+   * server needs a token and there is none, or any of them fails (naming which).
+   */
+  authenticate(tokens: readonly string[]): Rights {
+    if (this.#secret === undefined) return OPEN_RIGHTS;
+    if (tokens.length === 0)
       throw new ProtocolError(
         "unauthorized",
         "this server needs a bearer token",
       );
-    return verifyToken(this.#secret, token, this.#clock());
+    const now = this.#clock();
+    return tokens.map((token, i) => {
+      try {
+        return verifyToken(this.#secret!, token, now);
+      } catch (error) {
+        if (tokens.length === 1 || !(error instanceof ProtocolError))
+          throw error;
+        throw new ProtocolError(
+          error.reason,
+          `token ${i + 1} of ${tokens.length}: ${error.message.replace(/^unauthorized: /, "")}`,
+        );
+      }
+    });
   }
 
-  authorize(grant: Grant, ledger: string, access: "read" | "write"): void {
-    authorize(grant, ledger, access, this.#clock());
-  }
-
-  /** Whether a grant has expired by now (live pushes stop then). */
-  isExpired(grant: Grant): boolean {
-    return (
-      grant.expiresAt !== undefined && this.#clock() / 1000 >= grant.expiresAt
-    );
+  /**
+   * Throws forbidden or unauthorized unless `rights` open `ledger` for `access` now. Every
+   * request and every live delivery passes here, so rights that lapse or are replaced stop
+   * at once.
+   */
+  authorize(rights: Rights, ledger: string, access: "read" | "write"): void {
+    authorize(rights, ledger, access, this.#clock());
   }
 
   welcome(hello: Hello): Welcome {
@@ -254,12 +267,20 @@ export class LedgerService {
       batch.size === 0
         ? { heads: await this.backend.getHeads(ledger), added: [] }
         : await this.backend.putCommits(ledger, [...batch.values()], origin);
+    // The ack names only the commits of this push that are server heads now: O(push).
+    const serverHeads = new Set(stored.heads.map(cidKey));
+    const named = new Map<string, CID>();
+    for (const { cid } of batch.values()) named.set(cidKey(cid), cid);
+    for (const cid of push.heads ?? []) named.set(cidKey(cid), cid);
+    const ackHeads = [...named]
+      .filter(([key]) => serverHeads.has(key))
+      .map(([, cid]) => cid);
     return {
       ack: {
         t: "ack",
         id: push.id,
         ledger,
-        heads: stored.heads,
+        heads: ackHeads,
         stored: stored.added.length,
       },
       uploaded: uploaded.length,

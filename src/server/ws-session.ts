@@ -1,7 +1,9 @@
 // One WebSocket client. Its messages are handled strictly in order, one at a time, on a task
 // queue that also carries the live pushes of its subscriptions, so a subscriber sees a pull's
 // answer before any change that arrived while it was computed. The first message must be a
-// hello; everything after it is checked against the grant its token gave.
+// hello; everything after it, and every live delivery, is checked against the rights its
+// tokens gave. A later hello replaces those rights and ends the subscriptions they no longer
+// cover.
 import type { RawData, WebSocket } from "ws";
 import { cidKey } from "../blocks/cid.js";
 import {
@@ -15,7 +17,7 @@ import type {
   Pull,
   ServerMessage,
 } from "../sync/protocol/index.js";
-import type { Grant } from "./auth.js";
+import type { Rights } from "./auth.js";
 import type { LedgerChange } from "./backend.js";
 import type { LedgerService } from "./ledger-service.js";
 import { errorReply } from "./server-event.js";
@@ -37,7 +39,7 @@ export const CLOSE = {
 
 type State =
   | { kind: "greeting" }
-  | { kind: "open"; grant: Grant; version: number }
+  | { kind: "open"; rights: Rights; version: number }
   /** Closing: nothing more is read or answered. */
   | { kind: "closing" }
   | { kind: "closed" };
@@ -191,6 +193,7 @@ export class WsSession {
 
   async #handle(bytes: Uint8Array, isBinary: boolean): Promise<void> {
     let id: number | undefined;
+    let hello = false;
     try {
       if (!isBinary)
         throw new ProtocolError(
@@ -205,23 +208,58 @@ export class WsSession {
         throw error;
       }
       id = message.id;
+      hello = message.t === "hello";
       await this.#dispatch(message);
     } catch (error) {
       await this.#send(errorReply(error, id, this.#log, "ws", this.#remote));
-      if (this.#state.kind === "greeting" && !isHelloRefusal(error))
+      if (hello && isUnauthorized(error))
+        void this.close(CLOSE.policy, "unauthorized");
+      else if (this.#state.kind === "greeting" && !isVersionRefusal(error))
         void this.close(CLOSE.policy, "the first message must be a hello");
     }
+  }
+
+  /** After new rights: ends, with an error frame each, the subscriptions they do not cover. */
+  async #endUncovered(): Promise<void> {
+    for (const sub of [...this.#subs.values()]) {
+      try {
+        this.#checkRead(sub.ledger);
+      } catch (error) {
+        await this.#endSubscription(sub, error);
+      }
+    }
+  }
+
+  #checkRead(ledger: string): void {
+    if (this.#state.kind !== "open")
+      throw new ProtocolError("unauthorized", "the session is not open");
+    this.#service.authorize(this.#state.rights, ledger, "read");
+  }
+
+  /** Stops a subscription and tells the client why, so it can pull again or give up. */
+  async #endSubscription(sub: Subscription, error: unknown): Promise<void> {
+    sub.stop();
+    const reply = errorReply(error, undefined, this.#log, "ws", this.#remote);
+    reply.ledger = sub.ledger;
+    reply.message =
+      `live changes of ledger ${JSON.stringify(sub.ledger.slice(0, 64))} stopped: ${reply.message}`.slice(
+        0,
+        4096,
+      );
+    await this.#send(reply);
   }
 
   async #dispatch(message: ClientMessage): Promise<void> {
     if (message.t === "hello") {
       const welcome = this.#service.welcome(message);
-      const grant = this.#service.authenticate(
-        message.token ?? this.#upgradeToken,
+      const rights = this.#service.authenticate(
+        message.tokens ??
+          (this.#upgradeToken !== undefined ? [this.#upgradeToken] : []),
       );
       clearTimeout(this.#helloTimer);
-      this.#state = { kind: "open", grant, version: welcome.v };
+      this.#state = { kind: "open", rights, version: welcome.v };
       await this.#send(welcome);
+      await this.#endUncovered();
       return;
     }
     const state = this.#state;
@@ -235,11 +273,11 @@ export class WsSession {
         await this.#send({ t: "pong", id: message.id });
         return;
       case "pull":
-        this.#service.authorize(state.grant, message.ledger, "read");
+        this.#service.authorize(state.rights, message.ledger, "read");
         await this.#pull(message);
         return;
       case "push": {
-        this.#service.authorize(state.grant, message.ledger, "write");
+        this.#service.authorize(state.rights, message.ledger, "write");
         const { ack, uploaded } = await this.#service.push(message, this);
         this.#log({
           kind: "push",
@@ -253,7 +291,7 @@ export class WsSession {
         return;
       }
       case "upload":
-        this.#service.authorize(state.grant, message.ledger, "write");
+        this.#service.authorize(state.rights, message.ledger, "write");
         await this.#send(await this.#service.upload(message));
         return;
     }
@@ -321,11 +359,9 @@ export class WsSession {
     if (this.#subs.get(sub.ledger) !== sub || this.#state.kind !== "open")
       return;
     try {
-      if (this.#service.isExpired(this.#state.grant))
-        throw new ProtocolError(
-          "unauthorized",
-          "the token has expired; hello again with a new one",
-        );
+      // Rights are checked at every delivery: a token that expired, or a hello that replaced
+      // it, ends the subscription here even if nothing else noticed.
+      this.#checkRead(sub.ledger);
       for (const message of await this.#service.liveBatches(
         sub.ledger,
         change,
@@ -334,14 +370,7 @@ export class WsSession {
         await this.#send(message);
     } catch (error) {
       // The client no longer gets this ledger's changes: tell it, so it can pull again.
-      sub.stop();
-      const reply = errorReply(error, undefined, this.#log, "ws", this.#remote);
-      reply.message =
-        `live changes of ledger ${JSON.stringify(sub.ledger.slice(0, 64))} stopped: ${reply.message}`.slice(
-          0,
-          4096,
-        );
-      await this.#send(reply);
+      await this.#endSubscription(sub, error);
     }
   }
 
@@ -371,12 +400,14 @@ export class WsSession {
   }
 }
 
-/** A failed hello leaves the session waiting for another; anything else first closes it. */
-function isHelloRefusal(error: unknown): boolean {
-  return (
-    error instanceof ProtocolError &&
-    (error.reason === "version" || error.reason === "unauthorized")
-  );
+/** A hello refused for its version leaves the session waiting for another. */
+function isVersionRefusal(error: unknown): boolean {
+  return error instanceof ProtocolError && error.reason === "version";
+}
+
+/** Bad credentials close the socket after the error frame: nothing more is read from it. */
+function isUnauthorized(error: unknown): boolean {
+  return error instanceof ProtocolError && error.reason === "unauthorized";
 }
 
 function toBytes(data: RawData): Uint8Array {

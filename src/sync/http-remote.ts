@@ -139,7 +139,7 @@ export async function openHttpRemote(
       t: "hello",
       id: nextId++,
       v: [...PROTOCOL_VERSIONS],
-      ...(endpoint.token ? { token: endpoint.token } : {}),
+      ...(endpoint.token ? { tokens: [endpoint.token] } : {}),
       client: "kiln",
     },
     (m) => {

@@ -251,7 +251,7 @@ export async function openWsRemote(
         t: "hello",
         id: nextId++,
         v: [...PROTOCOL_VERSIONS],
-        ...(endpoint.token ? { token: endpoint.token } : {}),
+        ...(endpoint.token ? { tokens: [endpoint.token] } : {}),
         client: "kiln",
       },
       (m) => {

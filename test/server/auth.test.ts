@@ -73,6 +73,34 @@ describe("tokens", () => {
     }
   });
 
+  it("accepts only the canonical base64url spelling of a signature and of the claims", () => {
+    const token = signToken(SECRET, { ledgers: ["orders"], now: NOW });
+    const [prefix, claims, sig] = token.split(".") as [string, string, string];
+    // 32 bytes are 43 characters: the last carries 2 bits that must be zero. Setting one of
+    // them spells the same bytes another way.
+    const alphabet =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    const last = alphabet.indexOf(sig.at(-1)!);
+    expect(last & 3).toBe(0);
+    const twin = sig.slice(0, -1) + alphabet[last | 1]!;
+    expect(() =>
+      verifyToken(SECRET, `${prefix}.${claims}.${twin}`, NOW),
+    ).toThrow(expect.objectContaining({ reason: "unauthorized" }));
+    expect(verifyToken(SECRET, token, NOW)).toMatchObject({
+      ledgers: ["orders"],
+    });
+  });
+
+  it("names no ledger that is not a ledger name, but * alone for every ledger", () => {
+    expect(() => signToken(SECRET, { ledgers: ["\uD800x"] })).toThrow(
+      /well-formed/,
+    );
+    expect(() => signToken(SECRET, { ledgers: ["a\uFFFD"] })).toThrow(
+      /U\+FFFD/,
+    );
+    expect(signToken(SECRET, { ledgers: ["*"] })).toMatch(/^kiln1\./);
+  });
+
   it("refuses short secrets and empty grants", () => {
     expect(() => signToken("short", { ledgers: ["a"] })).toThrow(/16/);
     expect(() => signToken(SECRET, { ledgers: [] })).toThrow(/at least one/);
@@ -180,7 +208,12 @@ describe("the server's refusal matrix", () => {
       const socket = await TestSocket.open(running.wsUrl);
       try {
         const t = token(who);
-        socket.send({ t: "hello", id: 1, v: [1], ...(t ? { token: t } : {}) });
+        socket.send({
+          t: "hello",
+          id: 1,
+          v: [2],
+          ...(t ? { tokens: [t] } : {}),
+        });
         const welcome = await socket.next();
         if (
           who === "none" ||
@@ -188,18 +221,17 @@ describe("the server's refusal matrix", () => {
           who === "forged" ||
           who === "expired"
         ) {
-          // Refused at hello; the session waits for a hello with a good token.
+          // Refused at hello: the error frame, then the server closes the socket, reading
+          // nothing more from it.
           expect(welcome).toMatchObject({
             t: "error",
             id: 1,
             reason: "unauthorized",
           });
-          socket.send(request(op, 2));
-          expect(await socket.next()).toMatchObject({
-            t: "error",
-            reason: "bad-message",
+          expect(await socket.closed).toEqual({
+            code: 1008,
+            reason: "unauthorized",
           });
-          expect((await socket.closed).code).toBe(1008);
         } else {
           expect(welcome).toMatchObject({ t: "welcome" });
           const reply = await socket.request(request(op, 2));
@@ -222,11 +254,11 @@ describe("the server's refusal matrix", () => {
     });
 
   it("refuses a hello without a token over HTTP and accepts the header token", async () => {
-    const none = await post(running.url, { t: "hello", id: 1, v: [1] });
+    const none = await post(running.url, { t: "hello", id: 1, v: [2] });
     expect(none.status).toBe(401);
     const ok = await post(
       running.url,
-      { t: "hello", id: 2, v: [1] },
+      { t: "hello", id: 2, v: [2] },
       { token: tokens.read },
     );
     expect(ok.messages[0]).toMatchObject({ t: "welcome", id: 2 });
@@ -237,7 +269,7 @@ describe("the server's refusal matrix", () => {
       authorization: `Bearer ${tokens.read}`,
     });
     try {
-      socket.send({ t: "hello", id: 1, v: [1] });
+      socket.send({ t: "hello", id: 1, v: [2] });
       expect(await socket.next()).toMatchObject({ t: "welcome" });
       const reply = await socket.request({
         t: "pull",
@@ -307,7 +339,7 @@ describe("the server's refusal matrix", () => {
       ]);
       // A hello with a fresh token renews the session.
       const renewed = signToken(SECRET, { ledgers: ["orders"], now: clock });
-      socket.send({ t: "hello", id: 4, v: [1], token: renewed });
+      socket.send({ t: "hello", id: 4, v: [2], tokens: [renewed] });
       expect(await socket.next()).toMatchObject({ t: "welcome", id: 4 });
       const again = await socket.request({
         t: "pull",
@@ -319,6 +351,115 @@ describe("the server's refusal matrix", () => {
     } finally {
       await socket.close();
       clock = NOW;
+    }
+  });
+
+  it("gives a session the union of its hello's tokens, and refuses a hello if one fails", async () => {
+    const socket = await TestSocket.open(running.wsUrl);
+    try {
+      socket.send({
+        t: "hello",
+        id: 1,
+        v: [2],
+        tokens: [tokens.read, tokens.other],
+      });
+      expect(await socket.next()).toMatchObject({ t: "welcome", id: 1 });
+      const pulled = await socket.request({
+        t: "pull",
+        id: 2,
+        ledger: "orders",
+        have: [],
+      });
+      expect(pulled.at(-1)).toMatchObject({ t: "heads", id: 2 });
+      const stock = await socket.request({
+        t: "push",
+        id: 3,
+        ledger: "stock",
+        commits: wire([makeCommit()]),
+      });
+      expect(stock).toEqual([
+        expect.objectContaining({ t: "ack", id: 3, stored: 1 }),
+      ]);
+      // Reading orders does not make it writable.
+      expect(await socket.request(request("push", 4))).toEqual([
+        expect.objectContaining({ t: "error", id: 4, reason: "forbidden" }),
+      ]);
+    } finally {
+      await socket.close();
+    }
+    const refused = await TestSocket.open(running.wsUrl);
+    refused.send({
+      t: "hello",
+      id: 1,
+      v: [2],
+      tokens: [tokens.read, tokens.forged],
+    });
+    const refusal = await refused.next();
+    expect(refusal).toMatchObject({
+      t: "error",
+      id: 1,
+      reason: "unauthorized",
+    });
+    expect(refusal.t === "error" && refusal.message).toMatch(/^token 2 of 2: /);
+    expect(await refused.closed).toEqual({
+      code: 1008,
+      reason: "unauthorized",
+    });
+  });
+
+  it("ends, with a typed error frame naming the ledger, the live subscriptions a new hello no longer covers", async () => {
+    // Issue 11, item 1: orders live under a short-lived token, then a hello for stock only;
+    // after the first token's expiry, nothing of orders may arrive.
+    const shortLived = signToken(SECRET, {
+      ledgers: ["orders"],
+      expiresIn: 60,
+      now: clock,
+    });
+    const socket = await TestSocket.hello(running.wsUrl, shortLived);
+    const writer = await TestSocket.hello(running.wsUrl, tokens.all);
+    try {
+      const live = await socket.request({
+        t: "pull",
+        id: 1,
+        ledger: "orders",
+        have: [],
+        live: true,
+      });
+      expect(live.at(-1)).toMatchObject({ t: "heads", id: 1 });
+      socket.send({ t: "hello", id: 2, v: [2], tokens: [tokens.other] });
+      expect(await socket.next()).toMatchObject({ t: "welcome", id: 2 });
+      const ended = await socket.next();
+      expect(ended).toMatchObject({
+        t: "error",
+        ledger: "orders",
+        reason: "forbidden",
+      });
+      expect(ended.t === "error" && ended.message).toMatch(
+        /^live changes of ledger "orders" stopped: /,
+      );
+      expect(await socket.request(request("pull", 3))).toEqual([
+        expect.objectContaining({ t: "error", id: 3, reason: "forbidden" }),
+      ]);
+      // A change of orders now reaches nobody on this socket; a ping proves the order of
+      // frames: a live push would have come before the pong.
+      clock += 61_000;
+      const heads = await running.backend.getHeads("orders");
+      expect(
+        await writer.request({
+          t: "push",
+          id: 1,
+          ledger: "orders",
+          commits: wire([makeCommit(heads)]),
+        }),
+      ).toEqual([expect.objectContaining({ t: "ack", stored: 1 })]);
+      expect(await socket.request({ t: "ping", id: 4 })).toEqual([
+        { t: "pong", id: 4 },
+      ]);
+      expect(socket.pending).toBe(0);
+    } finally {
+      clock = NOW;
+      await socket.close();
+      await writer.close();
     }
   });
 });

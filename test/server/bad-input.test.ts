@@ -132,7 +132,7 @@ const cases: Case[] = [
   },
   {
     name: "a hello with a wrong version",
-    body: () => encodeMessage({ t: "hello", id: 47, v: [2] }),
+    body: () => encodeMessage({ t: "hello", id: 47, v: [1] }),
     reason: "version",
     id: 47,
   },

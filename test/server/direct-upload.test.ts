@@ -198,7 +198,7 @@ describe("direct uploads on postgres with an s3 bucket", () => {
     const backend = await openBackend();
     const { server, events } = await serve(backend);
     const ledger = `raw-${crypto.randomUUID()}`;
-    const hello = await post(server, { t: "hello", id: 1, v: [1] });
+    const hello = await post(server, { t: "hello", id: 1, v: [2] });
     expect(hello.messages[0]).toMatchObject({
       t: "welcome",
       uploadMin: UPLOAD_MIN,
@@ -347,7 +347,7 @@ describe("servers that do not offer direct uploads", () => {
     for (const backend of backends) {
       expect(backend.uploads).toBeUndefined();
       const { server } = await serve(backend);
-      const hello = await post(server, { t: "hello", id: 1, v: [1] });
+      const hello = await post(server, { t: "hello", id: 1, v: [2] });
       expect(hello.messages[0]).not.toHaveProperty("uploadMin");
       const c = await makeTestCommit([], 2_000);
       const upload = await post(server, {

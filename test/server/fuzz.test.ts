@@ -67,8 +67,8 @@ afterAll(() => running.close());
 // Valid messages to mutate. None can store anything even when a mutation keeps it valid: the
 // pushed commits are held already, and their parents exist in ledger "l" only.
 const valid: ClientMessage[] = [
-  { t: "hello", id: 1, v: [1] },
-  { t: "hello", id: 2, v: [3, 1], client: "fuzz" },
+  { t: "hello", id: 1, v: [2] },
+  { t: "hello", id: 2, v: [3, 2], client: "fuzz" },
   { t: "ping", id: 3 },
   { t: "pull", id: 4, ledger: "l", have: [tip] },
   { t: "pull", id: 5, ledger: "l", have: [chain[1]!.cid], live: true },

@@ -143,7 +143,7 @@ export class TestSocket {
       t: "hello",
       id: 0,
       v: [...PROTOCOL_VERSIONS],
-      ...(token !== undefined ? { token } : {}),
+      ...(token !== undefined ? { tokens: [token] } : {}),
     });
     const welcome = await socket.next();
     if (welcome.t !== "welcome")

@@ -61,23 +61,23 @@ describe("negotiation", () => {
     const response = await fetch(`${listener.url}/any/base/path`);
     expect(response.status).toBe(200);
     expect(await response.json()).toMatchObject({
-      kiln: { versions: [1], transports: ["ws", "http"] },
+      kiln: { versions: [2], transports: ["ws", "http"] },
     });
   });
 
   it("answers hello over HTTP with the highest common version", async () => {
     const { url } = await start();
-    const reply = await post(url, { t: "hello", id: 3, v: [7, 1, 99] });
+    const reply = await post(url, { t: "hello", id: 3, v: [7, 1, 2, 99] });
     expect(reply.status).toBe(200);
     expect(reply.contentType).toBe(STREAM_CONTENT_TYPE);
     expect(reply.messages).toEqual([
-      expect.objectContaining({ t: "welcome", id: 3, v: 1 }),
+      expect.objectContaining({ t: "welcome", id: 3, v: 2 }),
     ]);
   });
 
   it("refuses a hello without a common version, over HTTP and WebSocket", async () => {
     const { url, wsUrl } = await start();
-    const reply = await post(url, { t: "hello", id: 4, v: [2, 3] });
+    const reply = await post(url, { t: "hello", id: 4, v: [1, 3] });
     expect(reply.status).toBe(400);
     expect(reply.messages).toEqual([
       expect.objectContaining({ t: "error", id: 4, reason: "version" }),
@@ -92,8 +92,8 @@ describe("negotiation", () => {
       reason: "version",
     });
     // The session still waits for a hello it can accept.
-    socket.send({ t: "hello", id: 2, v: [1] });
-    expect(await socket.next()).toMatchObject({ t: "welcome", id: 2, v: 1 });
+    socket.send({ t: "hello", id: 2, v: [2] });
+    expect(await socket.next()).toMatchObject({ t: "welcome", id: 2, v: 2 });
   });
 
   it("closes a WebSocket whose first message is not a hello", async () => {
@@ -313,7 +313,7 @@ describe("push and pull", () => {
   });
 
   it("merges concurrent branches into one head set", async () => {
-    const { url } = await start();
+    const { url, backend } = await start();
     const root = makeCommit();
     const a = makeCommit([root.cid]);
     const b = makeCommit([root.cid]);
@@ -329,7 +329,9 @@ describe("push and pull", () => {
       ledger: "l",
       commits: wire([b]),
     });
-    expect(headsOf(ack.messages[0])).toEqual(str([a.cid, b.cid]));
+    // A v2 ack names only the pushed commits that are heads now, not the whole head set.
+    expect(headsOf(ack.messages[0])).toEqual(str([b.cid]));
+    expect(str(await backend.getHeads("l"))).toEqual(str([a.cid, b.cid]));
     const merge = makeCommit([a.cid, b.cid]);
     const ack2 = await post(url, {
       t: "push",
@@ -590,7 +592,7 @@ describe("transports", () => {
     // Open sessions are closed so their clients fall back to HTTP.
     expect((await before.closed).code).toBe(1001);
     expect(await upgradeStatus(wsUrl)).toBe(403);
-    const welcome = await post(url, { t: "hello", id: 1, v: [1] });
+    const welcome = await post(url, { t: "hello", id: 1, v: [2] });
     expect(welcome.messages[0]).toMatchObject({ transports: ["http"] });
     expect(
       (await post(url, { t: "pull", id: 2, ledger: "l", have: [] })).status,
@@ -610,7 +612,7 @@ describe("transports", () => {
     expect(pull.status).toBe(503);
     expect(pull.messages[0]).toMatchObject({ reason: "unavailable", id: 1 });
     // Negotiation still works and names what is on.
-    const welcome = await post(url, { t: "hello", id: 2, v: [1] });
+    const welcome = await post(url, { t: "hello", id: 2, v: [2] });
     expect(welcome.messages[0]).toMatchObject({ transports: ["ws"] });
     expect(() => server.setTransports({ ws: false })).toThrow(/at least one/);
   });

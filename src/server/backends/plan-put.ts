@@ -3,6 +3,7 @@
 // computed, and the head set moved forward. Backends differ only in how they keep the result.
 import { cidKey, type CID } from "../../blocks/cid.js";
 import { ProtocolError } from "../../sync/protocol/error.js";
+import { MAX_HEADS } from "../../sync/protocol/fields.js";
 import type { StoredCommit } from "../backend.js";
 
 export interface PlannedCommit {
@@ -23,7 +24,9 @@ export interface PutPlan {
 /**
  * Plans a batch against the commits a backend holds (`heightOf` answers for held ones).
  * Throws ProtocolError("missing-commit") naming the first parent that is neither held nor
- * earlier in the batch; nothing is planned then, so the caller stores nothing.
+ * earlier in the batch, and ProtocolError("too-many-heads") when the batch would leave the
+ * ledger more than MAX_HEADS heads and more than it had (a ledger over the bound from before
+ * it existed may still shrink); nothing is planned then, so the caller stores nothing.
  */
 export function planPut(
   ledger: string,
@@ -59,6 +62,11 @@ export function planPut(
     for (const parentKey of parentKeys) next.delete(parentKey);
     next.set(key, commit.cid);
   }
+  if (next.size > MAX_HEADS && next.size > heads.size)
+    throw new ProtocolError(
+      "too-many-heads",
+      `put commits of ledger ${JSON.stringify(ledger.slice(0, 64))}: the head set would grow to ${next.size}, over the limit of ${MAX_HEADS}; merge heads before adding more`,
+    );
   return { added, heads: next };
 }
 

@@ -43,7 +43,13 @@ const b = cidFor(nodeCrypto, utf8("b"));
 /** Each message type with every field set, and with only the required ones. */
 const CLIENT_SAMPLES: ClientMessage[] = [
   { t: "hello", id: 0, v: [1] },
-  { t: "hello", id: 1, v: [3, 1, 2], token: "kiln1.x.y", client: "kiln/0.1" },
+  {
+    t: "hello",
+    id: 1,
+    v: [3, 1, 2],
+    tokens: ["kiln1.x.y", "kiln1.a.b"],
+    client: "kiln/0.1",
+  },
   { t: "pull", id: 2, ledger: "orders", have: [] },
   {
     t: "pull",
@@ -262,8 +268,16 @@ describe("decode refuses", () => {
       ["hello too many versions", { t: "hello", id: 1, v: Array(17).fill(1) }],
       [
         "token too long",
-        { t: "hello", id: 1, v: [1], token: "x".repeat(8193) },
+        { t: "hello", id: 1, v: [2], tokens: ["x".repeat(8193)] },
       ],
+      ["token empty", { t: "hello", id: 1, v: [2], tokens: [""] }],
+      ["tokens not a list", { t: "hello", id: 1, v: [2], tokens: "kiln1.a.b" }],
+      [
+        "too many tokens",
+        { t: "hello", id: 1, v: [2], tokens: Array(65).fill("kiln1.a.b") },
+      ],
+      ["ledger named *", { ...pull, ledger: "*" }],
+      ["ledger with U+FFFD", { ...pull, ledger: "a\uFFFDb" }],
       [
         "commit not a pair",
         { t: "push", id: 1, ledger: "o", commits: [[a.bytes]] },
@@ -350,6 +364,17 @@ describe("decode refuses", () => {
       expect(reasonOf(server(bad)), what).toBe("bad-message");
   });
 
+  it("a ledger name sent as malformed UTF-8 (a lone surrogate): bad-message", () => {
+    // The decoder reads malformed UTF-8 as U+FFFD, which no ledger name may hold: two
+    // names that differ only in lone surrogates cannot collide on one ledger.
+    const pull = dagCbor.encode({ t: "pull", id: 1, have: [], ledger: "XXXX" });
+    const bytes = Uint8Array.of(
+      ...pull.subarray(0, -5),
+      ...[0x64, 0xed, 0xa0, 0x80, 0x78], // text(4): ED A0 80 = U+D800 as CESU-8, then "x"
+    );
+    expect(reasonOf(() => decodeClientMessage(bytes, MAX))).toBe("bad-message");
+  });
+
   it("CID fields that do not hold a binary CIDv1: bad-message", () => {
     for (const [what, cid] of [
       ["random bytes", utf8("not a cid")],
@@ -403,15 +428,16 @@ describe("decode refuses", () => {
 
 describe("chooseVersion", () => {
   it("picks the highest version both sides speak", () => {
-    expect(PROTOCOL_VERSIONS).toEqual([1]);
-    expect(chooseVersion([1])).toBe(1);
-    expect(chooseVersion([3, 1, 2])).toBe(1);
-    expect(chooseVersion([1, 1])).toBe(1);
+    expect(PROTOCOL_VERSIONS).toEqual([2]);
+    expect(chooseVersion([2])).toBe(2);
+    expect(chooseVersion([3, 1, 2])).toBe(2);
+    expect(chooseVersion([2, 2])).toBe(2);
   });
 
   it("gives undefined when there is none", () => {
     expect(chooseVersion([])).toBeUndefined();
-    expect(chooseVersion([2, 3])).toBeUndefined();
+    expect(chooseVersion([1])).toBeUndefined();
+    expect(chooseVersion([1, 3])).toBeUndefined();
     expect(chooseVersion([0])).toBeUndefined();
   });
 });

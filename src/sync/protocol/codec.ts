@@ -15,8 +15,11 @@ import { push } from "./push.js";
 import { upload, uploads } from "./upload.js";
 import { welcome } from "./welcome.js";
 
-/** Protocol versions this code speaks, newest last. */
-export const PROTOCOL_VERSIONS: readonly number[] = [1];
+/** The version this code speaks (docs/protocol.md is its specification). */
+export const PROTOCOL_VERSION = 2;
+
+/** Protocol versions this code speaks, newest last. Version 1 is no longer spoken. */
+export const PROTOCOL_VERSIONS: readonly number[] = [PROTOCOL_VERSION];
 
 /** Messages a client sends, by type. */
 export const CLIENT_MESSAGES = { hello, pull, push, ping, upload } as const;

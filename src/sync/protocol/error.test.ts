@@ -16,9 +16,11 @@ describe("error reasons", () => {
       expect(HTTP_STATUS[reason]).toBeGreaterThanOrEqual(400);
   });
 
-  it("are retryable exactly when the server is at fault (5xx)", () => {
+  it("are retryable exactly when the server is at fault (5xx) or asks to slow down (429)", () => {
     for (const reason of ERROR_REASONS)
-      expect(isRetryable(reason), reason).toBe(HTTP_STATUS[reason] >= 500);
+      expect(isRetryable(reason), reason).toBe(
+        HTTP_STATUS[reason] >= 500 || HTTP_STATUS[reason] === 429,
+      );
   });
 
   it("travel in a ProtocolError with the reason first in its message", () => {

@@ -1,9 +1,10 @@
 // error (server → client): a refused request. With an `id` it answers that request; without
-// one it concerns the connection (a frame that could not be read at all). The connection
-// stays open unless the reason says otherwise (see docs/protocol.md).
+// one it concerns the connection (a frame that could not be read at all) or, with `ledger`,
+// ends that ledger's live subscription. The connection stays open unless docs/protocol.md
+// says otherwise.
 import * as z from "zod";
 import { KilnError } from "../../util/errors.js";
-import { requestId } from "./fields.js";
+import { ledgerField, requestId } from "./fields.js";
 
 export const ERROR_REASONS = [
   "bad-frame",
@@ -18,12 +19,17 @@ export const ERROR_REASONS = [
   "forbidden",
   "unavailable",
   "internal",
+  "too-many-heads",
+  "over-quota",
+  "rate-limited",
 ] as const;
 export type ErrorReason = (typeof ERROR_REASONS)[number];
 
 export const error = z.object({
   t: z.literal("error"),
   id: requestId.optional(),
+  /** Without `id`: the ledger whose live subscription this error ended. */
+  ledger: ledgerField.optional(),
   reason: z.enum(ERROR_REASONS),
   message: z.string().max(4096),
 });
@@ -43,11 +49,18 @@ export const HTTP_STATUS: Record<ErrorReason, number> = {
   forbidden: 403,
   unavailable: 503,
   internal: 500,
+  "too-many-heads": 409,
+  "over-quota": 413,
+  "rate-limited": 429,
 };
 
 /** Reasons a client may retry the same request for (after a backoff). */
 export function isRetryable(reason: ErrorReason): boolean {
-  return reason === "unavailable" || reason === "internal";
+  return (
+    reason === "unavailable" ||
+    reason === "internal" ||
+    reason === "rate-limited"
+  );
 }
 
 /** A protocol error, raised by either side: the reason is the wire code. */

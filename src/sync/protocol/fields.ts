@@ -2,6 +2,7 @@
 // binary CID; a commit travels as a two-element array [cid, bytes].
 import { CID } from "multiformats/cid";
 import * as z from "zod";
+import { ledgerNameProblem, MAX_LEDGER_NAME } from "../../util/ledger-name.js";
 
 /** A binary CID, decoded to a CID on the way in. */
 export const cidField = z.instanceof(Uint8Array).transform((bytes, ctx) => {
@@ -21,13 +22,27 @@ export const MAX_CID_LIST = 4096;
 export const cidList = z.array(cidField).max(MAX_CID_LIST);
 
 /**
- * A server's head set: as many as the ledger has (many offline writers make many heads),
- * bounded only by the message size.
+ * Most heads a ledger may have on a server (version 2). A push that would leave more is
+ * refused as `too-many-heads`, so every head set on the wire fits one bounded list.
  */
-export const headList = z.array(cidField);
+export const MAX_HEADS = 4096;
 
-/** A ledger name: 1–512 UTF-16 code units, any characters. */
-export const ledgerField = z.string().min(1).max(512);
+/** A server's head set (or a part of it): at most MAX_HEADS CIDs. */
+export const headList = z.array(cidField).max(MAX_HEADS);
+
+/**
+ * A ledger name: 1–512 UTF-16 code units of well-formed Unicode, without U+FFFD, and not
+ * "*" (util/ledger-name.ts has the rule and why).
+ */
+export const ledgerField = z
+  .string()
+  .min(1)
+  .max(MAX_LEDGER_NAME)
+  .superRefine((name, ctx) => {
+    const problem = ledgerNameProblem(name);
+    if (problem !== undefined)
+      ctx.addIssue({ code: "custom", message: problem });
+  });
 
 /** A request id, chosen by the client and echoed in every reply to that request. */
 export const requestId = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);

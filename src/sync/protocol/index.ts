@@ -1,4 +1,4 @@
-// The Kiln sync protocol, version 1 — one file per message; docs/protocol.md specifies it.
+// The Kiln sync protocol, version 2 — one file per message; docs/protocol.md specifies it.
 export * from "./fields.js";
 export * from "./codec.js";
 export * from "./commit-check.js";
@@ -10,6 +10,7 @@ export {
 } from "./error.js";
 export type { ErrorReason, ErrorMessage } from "./error.js";
 export type { Hello } from "./hello.js";
+export { MAX_TOKEN, MAX_TOKENS } from "./hello.js";
 export type { Welcome } from "./welcome.js";
 export type { Pull } from "./pull.js";
 export type { Commits } from "./commits.js";
