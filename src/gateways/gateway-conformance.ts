@@ -290,9 +290,8 @@ export function describeGatewayConformance(
           "a%2Fb",
           "a\\b",
           " ",
-          "*",
+          "*.*",
           "ünï 😀",
-          "\uD800",
           "a".repeat(120),
         ];
         const g = await openTracked();
