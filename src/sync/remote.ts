@@ -57,7 +57,10 @@ export interface Remote {
   ): Promise<readonly CID[]>;
   /**
    * Stores commits (parents before children, or already on the remote) and, when given,
-   * checks `heads` are all held after. Resolves with the remote's heads once durable.
+   * checks `heads` are all held after. Resolves once durable with heads the remote has
+   * after it: every commit the push named (in `commits`, `uploaded` or `heads`) that is a
+   * head there. A SyncServer (protocol v2) names only those; other remotes may add the rest
+   * of their head set.
    * `uploaded` (only where `uploads` is offered) names commits already uploaded directly;
    * they come before `commits`.
    */
