@@ -37,6 +37,7 @@ export type { KilnErrorCode } from "./util/errors.js";
 export type {
   Gateway,
   GatewayFactory,
+  GatewayRole,
   HeadSet,
   HeadUpdate,
   LocalStorage,
@@ -50,6 +51,12 @@ export { folderGateway } from "./gateways/folder-gateway.js";
 export { Connection } from "./sync/connection.js";
 export type { ConnectionStatus } from "./sync/connection.js";
 export type { ConnectOptions } from "./sync/resolve-remote.js";
+export { syncServerRemote } from "./sync/sync-server-remote.js";
+export {
+  createDefaultRegistry,
+  DEFAULT_GATEWAYS,
+} from "./sync/default-registry.js";
+export type { RemoteFactory, RemotePlan } from "./sync/remote-factory.js";
 export type { Transport } from "./sync/remote.js";
 export { ProtocolError } from "./sync/protocol/index.js";
 export type { ErrorReason } from "./sync/protocol/index.js";

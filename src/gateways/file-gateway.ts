@@ -48,6 +48,7 @@ export interface FileGatewayOptions {
 
 export const fileGateway: GatewayFactory<FileGatewayOptions> = {
   schemes: ["file:"],
+  roles: ["storage"],
   parse(url) {
     const text = url.href;
     // The path rules first, shared with the folder remote: a bad path is refused before

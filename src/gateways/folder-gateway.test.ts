@@ -42,8 +42,8 @@ const skip = {
 
 describeGatewayConformance(
   "file:// folder remote",
-  () => registry.open(pathToFileURL(tempDir()).href),
-  { openSibling: (first) => registry.open(first.url), skip },
+  () => registry.open(pathToFileURL(tempDir()).href, "remote"),
+  { openSibling: (first) => registry.open(first.url, "remote"), skip },
 );
 
 describe("with no file events (a network share)", () => {
@@ -57,8 +57,8 @@ describe("with no file events (a network share)", () => {
   });
   describeGatewayConformance(
     "file:// folder remote, polling",
-    () => registry.open(`${pathToFileURL(tempDir()).href}?poll=20`),
-    { openSibling: (first) => registry.open(first.url), skip },
+    () => registry.open(`${pathToFileURL(tempDir()).href}?poll=20`, "remote"),
+    { openSibling: (first) => registry.open(first.url, "remote"), skip },
   );
 });
 
@@ -74,7 +74,7 @@ function makeCommit(size = 200): Commit {
 
 const open: Gateway[] = [];
 async function openAt(dir: string, query = ""): Promise<Gateway> {
-  const g = await registry.open(pathToFileURL(dir).href + query);
+  const g = await registry.open(pathToFileURL(dir).href + query, "remote");
   open.push(g);
   return g;
 }
@@ -123,8 +123,8 @@ describe("folderGateway.parse", () => {
     ["file:///data#x", "fragment"],
     ["file:///data/a%2Fb", "not a usable local path"],
   ])("rejects %s", (url, detail) => {
-    expect(() => registry.check(url)).toThrow(InvalidUrlError);
-    expect(() => registry.check(url)).toThrow(detail);
+    expect(() => registry.check(url, "remote")).toThrow(InvalidUrlError);
+    expect(() => registry.check(url, "remote")).toThrow(detail);
   });
 
   it("names the gateway by its normalised url", async () => {
@@ -309,7 +309,7 @@ describe("folder watch", () => {
         return watcher;
       });
     const dir = tempDir();
-    const g = await registry.open(pathToFileURL(dir).href);
+    const g = await registry.open(pathToFileURL(dir).href, "remote");
     const stopOne = g.watch!("one", () => undefined);
     g.watch!("two", () => undefined);
     g.watch!("two", () => undefined);

@@ -89,6 +89,7 @@ const MAX_POLL_MS = 3_600_000;
 
 export const folderGateway: GatewayFactory<FolderOptions> = {
   schemes: ["file:"],
+  roles: ["remote"],
   parse(url) {
     const dir = folderOfFileUrl(url);
     let pollMs = DEFAULT_POLL_MS;

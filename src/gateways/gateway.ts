@@ -63,9 +63,14 @@ export interface LocalStorage {
   destroy(ledger: string): Promise<void>;
 }
 
+/** What a URL is used for: a ledger's own storage (openLedger), or a remote (connect). */
+export type GatewayRole = "storage" | "remote";
+
 /** Parses URLs of its schemes into typed options, then opens gateways from those options. */
 export interface GatewayFactory<Options = unknown> {
   readonly schemes: readonly string[];
+  /** What its URLs are for (default both). */
+  readonly roles?: readonly GatewayRole[];
   /** Throws InvalidUrlError for anything it cannot use. */
   parse(url: URL): Options;
   open(options: Options): Promise<Gateway>;

@@ -7,6 +7,7 @@ import { encodeLedgerKey } from "../blocks/ledger-key.js";
 import type { Compression } from "../blocks/node-compression.js";
 import type { LedgerState } from "../crdt/ledger-state.js";
 import type { Gateway, LocalStorage } from "../gateways/gateway.js";
+import type { Registry } from "../gateways/registry.js";
 import type { Connection } from "../sync/connection.js";
 import { ClosedError, InvalidArgumentError } from "../util/errors.js";
 import { SerialQueue } from "../util/serial-queue.js";
@@ -50,6 +51,8 @@ export interface BulkResult {
 export interface LedgerParts {
   name: string;
   storage: Gateway & { local: LocalStorage };
+  /** The gateway registry the ledger was opened with; connect() resolves through it. */
+  registry: Registry;
   state: LedgerState;
   blocks: BlockSource;
   crypto: CryptoProvider;
@@ -130,6 +133,7 @@ export class Ledger {
     this.#sync = new LedgerSync({
       name,
       storage,
+      registry: parts.registry,
       loader,
       crypto,
       cids,

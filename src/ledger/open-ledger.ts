@@ -14,11 +14,9 @@ import type { Compression } from "../blocks/node-compression.js";
 import type { Checkpoint } from "./checkpoint.js";
 import { LedgerState } from "../crdt/ledger-state.js";
 import type { Version } from "../crdt/merge.js";
-import { fileGateway } from "../gateways/file-gateway.js";
 import type { Gateway, LocalStorage } from "../gateways/gateway.js";
-import { memoryGateway } from "../gateways/memory-gateway.js";
 import type { Registry } from "../gateways/registry.js";
-import { createRegistry } from "../gateways/registry.js";
+import { createDefaultRegistry } from "../sync/default-registry.js";
 import {
   CorruptError,
   DecryptError,
@@ -38,7 +36,10 @@ export interface OpenLedgerOptions {
   storage?: string;
   /** The ledger key (base64url), to open a replica of a ledger made elsewhere. */
   key?: string;
-  /** Gateways by scheme; defaults to memory:// and file://. */
+  /**
+   * Gateways by scheme, for storage and for connect() (default: memory://, file:// and
+   * ws(s):// / http(s):// SyncServers; see createDefaultRegistry).
+   */
   registry?: Registry;
   crypto?: CryptoProvider;
   compression?: Compression;
@@ -59,8 +60,7 @@ export async function openLedger(
       "openLedger: name must be a non-empty string of at most 256 characters",
     );
   const crypto = options.crypto ?? nodeCrypto;
-  const registry =
-    options.registry ?? createRegistry([memoryGateway, fileGateway]);
+  const registry = options.registry ?? createDefaultRegistry();
   const url =
     options.storage ?? pathToFileURL(resolve(DEFAULT_STORAGE_DIR)).href;
   const explicitKey =
@@ -118,6 +118,7 @@ export async function openLedger(
     return new Ledger({
       name,
       storage,
+      registry,
       state,
       blocks,
       crypto,

@@ -3,6 +3,7 @@
 import type { CID } from "multiformats/cid";
 import type { CryptoProvider } from "../blocks/crypto.js";
 import type { Gateway } from "../gateways/gateway.js";
+import type { Registry } from "../gateways/registry.js";
 import { ClosedError, CorruptError } from "../util/errors.js";
 import { Connection } from "../sync/connection.js";
 import type { SyncHost } from "../sync/host.js";
@@ -19,6 +20,8 @@ export type { ConnectOptions };
 export interface LedgerSyncParts {
   name: string;
   storage: Gateway;
+  /** Resolves connect() URLs (role "remote"). */
+  registry: Registry;
   loader: StateLoader;
   crypto: CryptoProvider;
   cids: CommitCids;
@@ -48,10 +51,16 @@ export class LedgerSync {
     options: ConnectOptions = {},
   ): Connection {
     const urls = typeof url === "string" ? [url] : url;
-    const target = resolveRemotes(urls, this.#p.name, options, {
-      isKnown: (cid) => this.#p.loader.state.clock.has(cid),
-      sha256: (bytes) => this.#p.crypto.sha256(bytes),
-    });
+    const target = resolveRemotes(
+      this.#p.registry,
+      urls,
+      this.#p.name,
+      options,
+      {
+        isKnown: (cid) => this.#p.loader.state.clock.has(cid),
+        sha256: (bytes) => this.#p.crypto.sha256(bytes),
+      },
+    );
     const connection = new Connection(this.#host(), target, target.opener, {
       ...(options.backoff ? { backoff: options.backoff } : {}),
       ...(options.pollWaitMs ? { pollWaitMs: options.pollWaitMs } : {}),

@@ -5,7 +5,11 @@
 import type { CID } from "multiformats/cid";
 import type { WireCommit } from "./protocol/index.js";
 
-export type Transport = "ws" | "http" | "memory" | "file";
+/**
+ * The wire a session runs on: a SyncServer's "ws" or "http", or a gateway remote's scheme
+ * ("memory", "file", or a third-party gateway's).
+ */
+export type Transport = "ws" | "http" | "memory" | "file" | (string & {});
 
 export interface RemoteLimits {
   /** Largest push message, in bytes. */
