@@ -32,6 +32,8 @@ export {
   KeyError,
   ClosedError,
   IoError,
+  FormatVersionError,
+  ReadOnlyError,
 } from "./util/errors.js";
 export type { KilnErrorCode } from "./util/errors.js";
 export type {

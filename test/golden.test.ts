@@ -5,27 +5,54 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { CID } from "multiformats/cid";
 import { describe, expect, it } from "vitest";
-import { memoryGateway, openLedger } from "../src/index.js";
+import { FormatVersionError, memoryGateway, openLedger } from "../src/index.js";
+import { decodeEnvelope, encodeEnvelope } from "../src/blocks/envelope.js";
+import { decodeLedgerKey } from "../src/blocks/ledger-key.js";
+import { nodeCrypto } from "../src/blocks/node-crypto.js";
+import { decodeValue } from "../src/blocks/codec.js";
+import { openCommit } from "../src/ledger/commit-reader.js";
 import { fromBase64url, toBase64url } from "../src/util/bytes.js";
 import {
   GOLDEN_KEY,
   treeDocs,
   writeScenario,
 } from "./fixtures/golden/scenario.js";
+import { readCheckpoint } from "./fixtures/stores.js";
 
 interface Golden {
   key: string;
   clocks: string[][];
   commits: Record<string, string>;
   treeClock: string[];
+  treeRoot: string;
 }
 
-const golden = JSON.parse(
-  readFileSync(
-    join(import.meta.dirname, "fixtures/golden/golden.json"),
-    "utf8",
-  ),
-) as Golden;
+const read = (file: string) =>
+  JSON.parse(
+    readFileSync(join(import.meta.dirname, "fixtures/golden", file), "utf8"),
+  ) as Golden;
+const golden = read("golden.json");
+/** Commits of format v1 (the previous format): refused, never misread. */
+const goldenV1 = read("golden-v1.json");
+
+let rooms = 0;
+const room = (name: string) =>
+  `memory://golden-${name}-${process.pid}-${rooms++}`;
+
+/** A memory store holding some recorded commits under their last clock. */
+async function storeOf(recorded: Golden): Promise<string> {
+  const url = room("store");
+  const gateway = await memoryGateway.open(memoryGateway.parse(new URL(url)));
+  for (const [cid, bytes] of Object.entries(recorded.commits))
+    await gateway.putCommit("golden", CID.parse(cid), fromBase64url(bytes)!);
+  await gateway.putHeads("golden", {
+    add: recorded.clocks.at(-1)!.map((c) => CID.parse(c)),
+    remove: [],
+  });
+  await gateway.local!.putKey("golden", recorded.key);
+  await gateway.close();
+  return url;
+}
 
 describe("golden fixtures", () => {
   it("the scenario still seals to the recorded commits, byte for byte", async () => {
@@ -48,29 +75,102 @@ describe("golden fixtures", () => {
     await gateway.close();
   });
 
-  it("the doc tree of 1000 docs has the recorded root (in the recorded commit)", async () => {
-    const ledger = await openLedger("tree", {
-      storage: "memory://",
-      key: GOLDEN_KEY,
-    });
+  it("the doc tree of 1000 docs has the recorded root (in the checkpoint)", async () => {
+    const url = room("tree");
+    const ledger = await openLedger("tree", { storage: url, key: GOLDEN_KEY });
     await ledger.bulk(treeDocs());
     expect(ledger.clock).toEqual(golden.treeClock);
     await ledger.close();
+    const checkpoint = await readCheckpoint(url, "tree", GOLDEN_KEY);
+    expect(checkpoint!.root!.toString()).toBe(golden.treeRoot);
+  });
+
+  it("a commit holds its event and the doc values, and an edit names the fields it changed", async () => {
+    const key = decodeLedgerKey(golden.key);
+    const last = golden.clocks.at(-1)![0]!;
+    const opened = await openCommit(
+      nodeCrypto,
+      key,
+      CID.parse(last),
+      fromBase64url(golden.commits[last]!)!,
+    );
+    expect(opened.event.height).toBe(5);
+    expect(opened.event.ops).toHaveLength(1);
+    const [id, , fields] = opened.event.ops[0]!;
+    expect(id).toBe("order-2");
+    expect(fields).toEqual(["amount", "note", "open"]);
+    expect(decodeValue(opened.docs.get("order-2")!, "doc")).toEqual({
+      customer: "globex",
+      amount: 8,
+    });
+    // The first put of a doc carries it whole (no field list); a deletion carries null.
+    const first = await openCommit(
+      nodeCrypto,
+      key,
+      CID.parse(golden.clocks[0]![0]!),
+      fromBase64url(golden.commits[golden.clocks[0]![0]!]!)!,
+    );
+    expect(first.event.ops[0]).toHaveLength(2);
+    const del = golden.clocks[3]![0]!;
+    const deletion = await openCommit(
+      nodeCrypto,
+      key,
+      CID.parse(del),
+      fromBase64url(golden.commits[del]!)!,
+    );
+    expect(deletion.event.ops).toEqual([["order-1", null]]);
+  });
+
+  it("a v1 store is refused with a FormatVersionError, and left as it was", async () => {
+    const url = await storeOf(goldenV1);
+    const opening = openLedger("golden", { storage: url });
+    await expect(opening).rejects.toBeInstanceOf(FormatVersionError);
+    await expect(opening).rejects.toMatchObject({
+      code: "format-version",
+      message: expect.stringContaining(
+        "commit format v1 is no longer supported",
+      ) as unknown as string,
+    });
+    const gateway = await memoryGateway.open(memoryGateway.parse(new URL(url)));
+    expect((await gateway.getHeads("golden")).map(String)).toEqual(
+      goldenV1.clocks.at(-1),
+    );
+    for (const [cid, bytes] of Object.entries(goldenV1.commits))
+      expect(
+        toBase64url((await gateway.getCommit("golden", CID.parse(cid)))!),
+      ).toBe(bytes);
+    await gateway.close();
+  });
+
+  it("envelopes: v1 and unknown versions are refused; writer and signature sizes are checked", () => {
+    for (const bytes of Object.values(goldenV1.commits))
+      expect(() => decodeEnvelope(fromBase64url(bytes)!, "v1")).toThrow(
+        FormatVersionError,
+      );
+    const [cid, text] = Object.entries(golden.commits)[0]!;
+    const envelope = decodeEnvelope(fromBase64url(text)!, cid);
+    expect(encodeEnvelope(envelope)).toEqual(fromBase64url(text));
+    const w = new Uint8Array(32).fill(7);
+    const s = new Uint8Array(64).fill(9);
+    const signed = decodeEnvelope(encodeEnvelope({ ...envelope, w, s }), "s");
+    expect(signed.w).toEqual(w);
+    expect(signed.s).toEqual(s);
+    expect(() =>
+      decodeEnvelope(encodeEnvelope({ ...envelope, v: 3 }), "v3"),
+    ).toThrow(FormatVersionError);
+    for (const bad of [
+      { ...envelope, w: new Uint8Array(31) },
+      { ...envelope, w, s: new Uint8Array(63) },
+      { ...envelope, s },
+    ])
+      expect(() => decodeEnvelope(encodeEnvelope(bad), "bad")).toThrow(
+        expect.objectContaining({ code: "corrupt" }) as unknown,
+      );
   });
 
   it("the recorded commits still open and read", async () => {
-    const room = `memory://golden-read-${Math.random().toString(36).slice(2)}`;
-    const gateway = await memoryGateway.open(
-      memoryGateway.parse(new URL(room)),
-    );
-    for (const [cid, bytes] of Object.entries(golden.commits))
-      await gateway.putCommit("golden", CID.parse(cid), fromBase64url(bytes)!);
-    await gateway.putHeads("golden", {
-      add: golden.clocks.at(-1)!.map((c) => CID.parse(c)),
-      remove: [],
-    });
     const ledger = await openLedger("golden", {
-      storage: room,
+      storage: await storeOf(golden),
       key: golden.key,
     });
     expect(ledger.clock).toEqual(golden.clocks.at(-1));
@@ -95,6 +195,5 @@ describe("golden fixtures", () => {
       "order-2",
     ]);
     await ledger.close();
-    await gateway.close();
   });
 });

@@ -300,14 +300,14 @@ function example() {
   const data = (first: number) =>
     Uint8Array.from({ length: 16 }, (_, i) => first + i);
   const envelopeA = encodeEnvelope({
-    v: 1,
+    v: 2,
     parents: [],
     iv: iv(0),
     data: data(0xa0),
   });
   const a = cidFor(nodeCrypto, envelopeA);
   const envelopeB = encodeEnvelope({
-    v: 1,
+    v: 2,
     parents: [a],
     iv: iv(0x10),
     data: data(0xb0),

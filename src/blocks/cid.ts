@@ -85,3 +85,9 @@ export function cidString(cid: CID | Uint8Array): string {
 }
 
 const BASE32 = "abcdefghijklmnopqrstuvwxyz234567";
+
+/** Bytes named by their CID. */
+export interface Block {
+  cid: CID;
+  bytes: Uint8Array;
+}

@@ -1,40 +1,57 @@
 // The public half of a commit: what a gateway or a SyncServer can read without the key.
-// A commit envelope is a dag-cbor map { v, parents, iv, data }; its CID (sha2-256 over the
-// envelope bytes) names the commit. `data` is AES-256-GCM ciphertext; `parents` are the
-// commit CIDs this commit follows and are bound to the ciphertext as associated data.
+// A commit envelope (format v2) is a dag-cbor map
+//   { v: 2, parents: [CID…] (sorted by bytes), iv: bytes(12), data: bytes, w?: bytes(32), s?: bytes(64) }
+// whose CID (sha2-256 over the envelope bytes) names the commit. `data` is AES-256-GCM
+// ciphertext; `parents` are the commit CIDs this commit follows. `w` is the writer's Ed25519
+// public key and `s` its signature over the CID of the envelope encoded without `s` (the
+// unsigned envelope); both are optional here and filled by signing writers. The associated
+// data binds `v`, `parents` and `w` to the ciphertext. docs/format.md is the contract.
 import { CID } from "multiformats/cid";
 import * as dagCbor from "@ipld/dag-cbor";
-import { CorruptError } from "../util/errors.js";
+import { CorruptError, FormatVersionError } from "../util/errors.js";
 import { CborWriter } from "./cbor-writer.js";
 
-export const ENVELOPE_VERSION = 1;
+export const ENVELOPE_VERSION = 2;
+export const IV_BYTES = 12;
+export const WRITER_BYTES = 32;
+export const SIGNATURE_BYTES = 64;
 
 export interface Envelope {
   v: number;
   parents: CID[];
   iv: Uint8Array;
   data: Uint8Array;
+  /** The writer's public key (Ed25519, 32 bytes), when the commit is signed. */
+  w?: Uint8Array;
+  /** The writer's signature over the CID of the unsigned envelope (64 bytes). */
+  s?: Uint8Array;
 }
 
 export function encodeEnvelope(envelope: Envelope): Uint8Array {
-  // dag-cbor map key order: v, iv, data, parents (shorter keys first).
-  const w = new CborWriter(
-    envelope.data.length + 40 + 44 * envelope.parents.length,
-  );
-  w.map(4)
-    .text("v")
-    .uint(envelope.v)
+  // dag-cbor map key order (shorter keys first, then bytewise): s, v, w, iv, data, parents.
+  const { w, s } = envelope;
+  const size = 4 + (w ? 1 : 0) + (s ? 1 : 0);
+  const out = new CborWriter(
+    envelope.data.length + 40 + 44 * envelope.parents.length + (w ? 36 : 0),
+  ).map(size);
+  if (s) out.text("s").bytes(s);
+  out.text("v").uint(envelope.v);
+  if (w) out.text("w").bytes(w);
+  out
     .text("iv")
     .bytes(envelope.iv)
     .text("data")
     .bytes(envelope.data)
     .text("parents")
     .array(envelope.parents.length);
-  for (const p of envelope.parents) w.cid(p);
-  return w.finish();
+  for (const p of envelope.parents) out.cid(p);
+  return out.finish();
 }
 
-/** Parses and shape-checks an envelope; throws CorruptError for anything else. */
+/**
+ * Parses and shape-checks an envelope. Throws FormatVersionError for an envelope of another
+ * format version (v1 included: never misread) and CorruptError for anything malformed.
+ */
 export function decodeEnvelope(bytes: Uint8Array, subject: string): Envelope {
   let value: unknown;
   try {
@@ -44,14 +61,16 @@ export function decodeEnvelope(bytes: Uint8Array, subject: string): Envelope {
       cause: error,
     });
   }
-  if (typeof value !== "object" || value === null)
+  if (typeof value !== "object" || value === null || Array.isArray(value))
     throw new CorruptError(subject, "commit envelope is not a map");
   const e = value as Record<string, unknown>;
-  if (e.v !== ENVELOPE_VERSION)
-    throw new CorruptError(
-      subject,
-      `unsupported commit envelope version ${String(e.v)}`,
-    );
+  if (e.v !== ENVELOPE_VERSION) throw new FormatVersionError(subject, e.v);
+  for (const k of Object.keys(e))
+    if (!ENVELOPE_KEYS.has(k))
+      throw new CorruptError(
+        subject,
+        `commit envelope has an unknown key ${k}`,
+      );
   if (
     !Array.isArray(e.parents) ||
     !e.parents.every((p) => CID.asCID(p) !== null)
@@ -60,21 +79,71 @@ export function decodeEnvelope(bytes: Uint8Array, subject: string): Envelope {
       subject,
       "commit envelope parents are not a list of cids",
     );
-  if (!(e.iv instanceof Uint8Array) || e.iv.length !== 12)
+  const parents = e.parents as CID[];
+  if (!(e.iv instanceof Uint8Array) || e.iv.length !== IV_BYTES)
     throw new CorruptError(subject, "commit envelope iv is not 12 bytes");
   if (!(e.data instanceof Uint8Array))
     throw new CorruptError(subject, "commit envelope data is not bytes");
-  return { v: e.v, parents: e.parents as CID[], iv: e.iv, data: e.data };
+  if (
+    e.w !== undefined &&
+    !(e.w instanceof Uint8Array && e.w.length === WRITER_BYTES)
+  )
+    throw new CorruptError(subject, "commit envelope writer is not 32 bytes");
+  if (e.s !== undefined) {
+    if (!(e.s instanceof Uint8Array && e.s.length === SIGNATURE_BYTES))
+      throw new CorruptError(
+        subject,
+        "commit envelope signature is not 64 bytes",
+      );
+    if (e.w === undefined)
+      throw new CorruptError(
+        subject,
+        "commit envelope has a signature but no writer",
+      );
+  }
+  return {
+    v: e.v,
+    parents,
+    iv: e.iv,
+    data: e.data,
+    ...(e.w !== undefined ? { w: e.w } : {}),
+    ...(e.s !== undefined ? { s: e.s } : {}),
+  };
 }
 
-/** The associated data bound into the ciphertext: the dag-cbor of { v, parents }. */
-export function envelopeAad(parents: readonly CID[]): Uint8Array {
-  const w = new CborWriter(16 + 44 * parents.length);
-  w.map(2)
+const ENVELOPE_KEYS = new Set(["v", "parents", "iv", "data", "w", "s"]);
+
+/** The bytes a signature covers the CID of: the envelope without `s`. */
+export function unsignedEnvelope(envelope: Envelope): Uint8Array {
+  const unsigned: Envelope = { ...envelope };
+  delete unsigned.s;
+  return encodeEnvelope(unsigned);
+}
+
+/** The associated data bound into the ciphertext: the dag-cbor of { v, parents, w? }. */
+export function envelopeAad(
+  parents: readonly CID[],
+  writer?: Uint8Array,
+): Uint8Array {
+  // dag-cbor key order: v, w, parents.
+  const w = new CborWriter(24 + 44 * parents.length + (writer ? 36 : 0))
+    .map(writer ? 3 : 2)
     .text("v")
-    .uint(ENVELOPE_VERSION)
-    .text("parents")
-    .array(parents.length);
+    .uint(ENVELOPE_VERSION);
+  if (writer) w.text("w").bytes(writer);
+  w.text("parents").array(parents.length);
   for (const p of parents) w.cid(p);
   return w.finish();
+}
+
+/** Bytewise order of CIDs: the order of an envelope's parents. */
+export function compareCids(a: CID, b: CID): number {
+  const x = a.bytes;
+  const y = b.bytes;
+  const n = Math.min(x.length, y.length);
+  for (let i = 0; i < n; i++) {
+    const d = x[i]! - y[i]!;
+    if (d !== 0) return d;
+  }
+  return x.length - y.length;
 }

@@ -258,7 +258,7 @@ async function postMessage(
 
 function sealedCommit() {
   const bytes = encodeEnvelope({
-    v: 1,
+    v: 2,
     parents: [],
     iv: nodeCrypto.randomBytes(12),
     data: nodeCrypto.randomBytes(64),

@@ -11,6 +11,12 @@ export interface ClockEvent {
   height: number;
   /** Ids the event wrote or deleted. */
   ids: readonly string[];
+  /**
+   * Per id (same order): the top-level fields a put changed against the version it
+   * replaced, or undefined for a put of a whole doc or a deletion. Absent when every entry
+   * would be undefined.
+   */
+  fields?: readonly (readonly string[] | undefined)[];
 }
 
 export class Clock {

@@ -5,12 +5,12 @@ import type { CID } from "multiformats/cid";
 import type { CryptoProvider } from "../blocks/crypto.js";
 import { Clock } from "./clock.js";
 import type { ClockEvent } from "./clock.js";
-import type { MergeEvent, Version, VersionMap } from "./merge.js";
-import { mergeEvents } from "./merge.js";
+import type { MergeEvent, Op, Version, VersionMap } from "./merge.js";
+import { mergeEvents, opFields } from "./merge.js";
 import type { NodeSource, TreeEdit, TreeUpdate } from "./prolly-tree.js";
 import { ProllyTree } from "./prolly-tree.js";
 
-export type Op = readonly [id: string, doc: CID | null];
+export type { Op };
 
 export interface PlannedWrite {
   parents: string[];
@@ -57,12 +57,14 @@ export class LedgerState {
   /** Records a sealed local write. A local write descends from every head, so it supersedes
    * every version of the ids it touches. */
   applyWrite(cid: string, ops: readonly Op[], planned: PlannedWrite): void {
+    const fields = opFields(ops);
     this.clock.add([
       {
         cid,
         parents: planned.parents,
         height: planned.height,
         ids: ops.map((o) => o[0]),
+        ...(fields ? { fields } : {}),
       },
     ]);
     for (const [id, doc] of ops)

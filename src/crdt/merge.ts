@@ -20,8 +20,22 @@ export interface Version {
 /** Latest versions per id, winner first. */
 export type VersionMap = Map<string, Version[]>;
 
+/** An op as merged: the doc's CID (null: a deletion) and the fields a put changed. */
+export type Op = readonly [
+  id: string,
+  doc: CID | null,
+  fields?: readonly string[],
+];
+
 export interface MergeEvent extends ClockEvent {
-  ops: readonly (readonly [string, CID | null])[];
+  ops: readonly Op[];
+}
+
+/** The clock's per-id field lists of some ops (see ClockEvent.fields). */
+export function opFields(
+  ops: readonly Op[],
+): (readonly string[] | undefined)[] | undefined {
+  return ops.some((o) => o[2] !== undefined) ? ops.map((o) => o[2]) : undefined;
 }
 
 /**

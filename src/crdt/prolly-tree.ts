@@ -8,7 +8,7 @@
 // holds, per child, the child's last key and the child's CID. Keys are strings ordered by
 // UTF-16 code units (JavaScript's `<`).
 import { CID } from "multiformats/cid";
-import type { Block } from "../blocks/car.js";
+import type { Block } from "../blocks/cid.js";
 import type { CryptoProvider } from "../blocks/crypto.js";
 import { cidFor } from "../blocks/cid.js";
 import { CorruptError } from "../util/errors.js";

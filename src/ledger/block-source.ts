@@ -7,19 +7,18 @@ import { CID } from "multiformats/cid";
 import { cidKey } from "../blocks/cid.js";
 import { decodeValue } from "../blocks/codec.js";
 import { encodeDocValue } from "../blocks/cbor-writer.js";
-import { openCommit } from "../blocks/commit.js";
-import type { OpenedCommit } from "../blocks/commit.js";
 import type { CryptoProvider } from "../blocks/crypto.js";
 import type { Version } from "../crdt/merge.js";
 import type { TreeNode } from "../crdt/prolly-tree.js";
 import { decodeTreeNode } from "../crdt/prolly-tree.js";
-import { fromEventValue } from "../crdt/event.js";
 import { encodeTreeNode } from "../crdt/tree-node-codec.js";
 import type { Gateway } from "../gateways/gateway.js";
 import type { Checkpoint, SavedIndex } from "./checkpoint.js";
 import { CorruptError } from "../util/errors.js";
 import { Lru } from "../util/lru.js";
 import type { DocValue } from "./doc.js";
+import { openCommit } from "./commit-reader.js";
+import type { OpenedCommit } from "./commit-reader.js";
 
 export type DocBody = Record<string, DocValue>;
 
@@ -188,31 +187,14 @@ export class BlockSource {
     this.cacheDocs(commit, await this.openCommit(CID.parse(commit)));
   }
 
-  /** Caches the encoded bytes of every current version `commit` wrote, from its opened blocks. */
+  /** Caches the encoded bytes of every current version `commit` wrote, from its opened form. */
   cacheDocs(commit: string, opened: OpenedCommit): void {
-    const eventCid = opened.roots[0];
-    const eventBlock =
-      eventCid && opened.blocks.find((b) => b.cid.equals(eventCid));
-    if (!eventBlock)
-      throw new CorruptError(`commit ${commit}`, "has no event block");
-    const event = fromEventValue(
-      decodeValue(eventBlock.bytes, `event of commit ${commit}`),
-      `commit ${commit}`,
-    );
-    const byCid = new Map(opened.blocks.map((b) => [cidKey(b.cid), b.bytes]));
-    for (const [id, doc] of event.ops) {
+    for (const [id, doc] of opened.event.ops) {
       if (!doc) continue;
       for (const v of this.#versionsOf(id) ?? [])
-        if (v.event === commit && v.cache === undefined && v.doc?.equals(doc)) {
-          const bytes = byCid.get(cidKey(doc));
-          if (!bytes)
-            throw new CorruptError(
-              `commit ${commit}`,
-              `does not hold doc ${doc.toString()}`,
-            );
+        if (v.event === commit && v.cache === undefined && v.doc?.equals(doc))
           // A copy: a view would keep the whole decrypted commit alive in the cache.
-          this.cacheBody(v, new RawDoc(bytes.slice()));
-        }
+          this.cacheBody(v, new RawDoc(opened.docs.get(id)!.slice()));
     }
   }
 
@@ -240,7 +222,7 @@ export class BlockSource {
     wanted: readonly (readonly [string, Version])[],
   ): Promise<Map<Version, Uint8Array>> {
     const out = new Map<Version, Uint8Array>();
-    const byCommit = new Map<string, Version[]>();
+    const byCommit = new Map<string, (readonly [string, Version])[]>();
     for (const [id, v] of wanted) {
       if (!v.doc || out.has(v)) continue;
       if (v.cache instanceof RawDoc) {
@@ -255,16 +237,16 @@ export class BlockSource {
       if (saved) out.set(v, saved);
       else {
         const list = byCommit.get(v.event);
-        if (list) list.push(v);
-        else byCommit.set(v.event, [v]);
+        if (list) list.push([id, v]);
+        else byCommit.set(v.event, [[id, v]]);
       }
     }
     for (const [commit, versions] of byCommit) {
       const opened = await this.openCommit(CID.parse(commit));
-      const byCid = new Map(opened.blocks.map((b) => [cidKey(b.cid), b.bytes]));
-      for (const v of versions) {
-        const bytes = byCid.get(cidKey(v.doc!));
-        if (!bytes)
+      const written = new Map(opened.event.ops.map((o) => [o[0], o[1]]));
+      for (const [id, v] of versions) {
+        const bytes = opened.docs.get(id);
+        if (!bytes || !written.get(id)?.equals(v.doc!))
           throw new CorruptError(
             `commit ${commit}`,
             `does not hold doc ${v.doc!.toString()}`,

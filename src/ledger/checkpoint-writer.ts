@@ -96,6 +96,11 @@ export async function encodeCheckpoint(
   const parents = new VarintWriter();
   const heights = new VarintWriter();
   const eventIds = new VarintWriter();
+  // Per event, per id: 0 for a whole doc or a deletion, else 1 + the count of changed
+  // fields followed by their indexes in `names`.
+  const eventFields = new VarintWriter();
+  const names: string[] = [];
+  const nameIndex = new Map<string, number>();
   let lastHeight = 0;
   events.forEach((e, i) => {
     const bytes = CID.parse(e.cid).bytes;
@@ -117,6 +122,20 @@ export async function encodeCheckpoint(
     lastHeight = e.height;
     eventIds.write(e.ids.length);
     for (const id of e.ids) eventIds.write(idIndex.get(id)!);
+    e.ids.forEach((_, k) => {
+      const fields = e.fields?.[k];
+      if (!fields) return eventFields.write(0);
+      eventFields.write(1 + fields.length);
+      for (const f of fields) {
+        let n = nameIndex.get(f);
+        if (n === undefined) {
+          n = names.length;
+          names.push(f);
+          nameIndex.set(f, n);
+        }
+        eventFields.write(n);
+      }
+    });
   });
   // Versions: kind 0 = the tree's winner, 1 = a deletion, 2 = a doc cid given in `cids`.
   const versions = new VarintWriter();
@@ -148,6 +167,8 @@ export async function encodeCheckpoint(
     parents: parents.finish(),
     heights: heights.finish(),
     eventIds: eventIds.finish(),
+    eventFields: eventFields.finish(),
+    names,
     ids: extraIds,
     versions: versions.finish(),
     cids,

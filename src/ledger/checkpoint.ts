@@ -14,12 +14,12 @@ import type { ClockEvent } from "../crdt/clock.js";
 import type { Version } from "../crdt/merge.js";
 import type { TreeNode } from "../crdt/prolly-tree.js";
 import { lowerBound } from "../crdt/prolly-tree.js";
-import { CorruptError } from "../util/errors.js";
+import { CorruptError, FormatVersionError } from "../util/errors.js";
 import { equalBytes } from "../util/bytes.js";
 import { Lru } from "../util/lru.js";
 import { VarintReader } from "../util/varint.js";
 
-export const CHECKPOINT_VERSION = 1;
+export const CHECKPOINT_VERSION = 2;
 export const PREFIX = 12; // bytes of a block's sha2-256 digest kept in an index entry
 export const ENTRY = PREFIX + 8; // digest prefix, u32 offset, u32 length
 export const CID_BYTES = 36; // CIDv1 dag-cbor sha2-256
@@ -262,6 +262,8 @@ export class Checkpoint {
       parents: Uint8Array;
       heights: Uint8Array;
       eventIds: Uint8Array;
+      eventFields: Uint8Array;
+      names: string[];
       ids: string[];
       versions: Uint8Array;
       cids: Uint8Array;
@@ -285,6 +287,7 @@ export class Checkpoint {
       const parents = new VarintReader(s.parents);
       const heights = new VarintReader(s.heights);
       const eventIds = new VarintReader(s.eventIds);
+      const eventFields = new VarintReader(s.eventFields);
       const events: ClockEvent[] = new Array<ClockEvent>(n);
       let height = 0;
       for (let i = 0; i < n; i++) {
@@ -299,7 +302,25 @@ export class Checkpoint {
           ids.push(
             allIds[eventIds.read()] ?? fail("an id index is out of range"),
           );
-        events[i] = { cid: cids[i]!, parents: p, height, ids };
+        let fields: (string[] | undefined)[] | undefined;
+        for (let k = 0; k < ids.length; k++) {
+          const count = eventFields.read();
+          if (count === 0) continue;
+          fields ??= new Array<string[] | undefined>(ids.length);
+          const list: string[] = (fields[k] = []);
+          for (let f = count - 1; f > 0; f--)
+            list.push(
+              s.names[eventFields.read()] ??
+                fail("a field index is out of range"),
+            );
+        }
+        events[i] = {
+          cid: cids[i]!,
+          parents: p,
+          height,
+          ids,
+          ...(fields ? { fields } : {}),
+        };
       }
       const versions = new Map<string, Version[]>();
       const reader = new VarintReader(s.versions);
@@ -369,11 +390,16 @@ export async function decodeCheckpoint(
   verifyCid(crypto, cid, envelope);
   const { plaintext } = await openBytes(crypto, key, cid, envelope);
   const layout = decodeLayoutValue<Layout>(plaintext, "checkpoint");
+  if (
+    typeof layout === "object" &&
+    layout !== null &&
+    layout.v !== CHECKPOINT_VERSION
+  )
+    throw new FormatVersionError("checkpoint", layout.v);
   const isBytes = (v: unknown) => v instanceof Uint8Array;
   if (
     typeof layout !== "object" ||
     layout === null ||
-    layout.v !== CHECKPOINT_VERSION ||
     !Array.isArray(layout.heads) ||
     !layout.heads.every(
       (h) =>

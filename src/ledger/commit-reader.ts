@@ -1,22 +1,69 @@
-// Reading commits back into events: the commits between the known clock and some heads,
-// read from the ledger's storage, verified, decrypted and parsed. Used on reopen (the tail
-// after the checkpoint) and for commits that arrived from elsewhere.
+// Reading commits back into events: a commit opened (verified, decrypted, parsed), and the
+// commits between the known clock and some heads. Used on reopen (the tail after the
+// checkpoint) and for commits that arrived from elsewhere.
 import type { CID } from "multiformats/cid";
-import { cidString } from "../blocks/cid.js";
+import { cidFor, cidString } from "../blocks/cid.js";
 import { decodeValue } from "../blocks/codec.js";
+import { openBytes } from "../blocks/commit.js";
+import type { CryptoProvider } from "../blocks/crypto.js";
 import type { Clock } from "../crdt/clock.js";
 import { fromEventValue } from "../crdt/event.js";
-import type { MergeEvent } from "../crdt/merge.js";
-import { CorruptError } from "../util/errors.js";
-import type { BlockSource } from "./block-source.js";
-import type { OpenedCommit } from "../blocks/commit.js";
+import type { MergeEvent, Op } from "../crdt/merge.js";
+import { opFields } from "../crdt/merge.js";
+
+/** A commit verified, decrypted and parsed. */
+export interface OpenedCommit {
+  event: MergeEvent;
+  /** The parents as CID objects (the event holds their strings). */
+  parents: CID[];
+  /** The encoded doc each put wrote, by id (views into the plaintext). */
+  docs: Map<string, Uint8Array>;
+}
+
+/**
+ * Opens a commit: IntegrityError, FormatVersionError, CorruptError or DecryptError when it
+ * is not a sound v2 commit under `key`.
+ */
+export async function openCommit(
+  crypto: CryptoProvider,
+  key: Uint8Array,
+  cid: CID,
+  bytes: Uint8Array,
+): Promise<OpenedCommit> {
+  const name = cidString(cid);
+  const { parents, plaintext } = await openBytes(crypto, key, cid, bytes);
+  const body = fromEventValue(
+    decodeValue(plaintext, `commit ${name}`),
+    `commit ${name}`,
+  );
+  const docs = new Map<string, Uint8Array>();
+  const ops: Op[] = body.ops.map(([id, doc, fields]) => {
+    if (!doc) return [id, null];
+    docs.set(id, doc);
+    const docCid = cidFor(crypto, doc);
+    return fields ? [id, docCid, fields] : [id, docCid];
+  });
+  const fields = opFields(ops);
+  return {
+    event: {
+      cid: name,
+      parents: parents.map((p) => cidString(p)),
+      height: body.h,
+      ids: ops.map((o) => o[0]),
+      ops,
+      ...(fields ? { fields } : {}),
+    },
+    parents,
+    docs,
+  };
+}
 
 export async function readNewEvents(
-  blocks: BlockSource,
+  open: (cid: CID) => Promise<OpenedCommit>,
   clock: Clock,
   heads: readonly CID[],
   /** Told of each commit opened, so its docs can be cached without a second decrypt. */
-  onOpened?: (commit: string, opened: OpenedCommit) => void,
+  onOpened?: (opened: OpenedCommit) => void,
 ): Promise<MergeEvent[]> {
   const found = new Map<string, MergeEvent>();
   const stack = [...heads];
@@ -24,27 +71,13 @@ export async function readNewEvents(
     const cid = stack.pop()!;
     const key = cidString(cid);
     if (found.has(key) || clock.has(key)) continue;
-    const opened = await blocks.openCommit(cid);
-    const eventCid = opened.roots[0];
-    const eventBlock =
-      eventCid && opened.blocks.find((b) => b.cid.equals(eventCid));
-    if (!eventBlock)
-      throw new CorruptError(`commit ${key}`, "has no event block");
-    const body = fromEventValue(
-      decodeValue(eventBlock.bytes, `event of commit ${key}`),
-      `commit ${key}`,
-    );
-    onOpened?.(key, opened);
-    const parents = opened.parents.map((p) => cidString(p));
-    found.set(key, {
-      cid: key,
-      parents,
-      height: body.h,
-      ids: body.ops.map((o) => o[0]),
-      ops: body.ops,
-    });
+    const opened = await open(cid);
+    onOpened?.(opened);
+    const { event } = opened;
+    found.set(key, event);
     opened.parents.forEach((p, i) => {
-      if (!clock.has(parents[i]!) && !found.has(parents[i]!)) stack.push(p);
+      const name = event.parents[i]!;
+      if (!clock.has(name) && !found.has(name)) stack.push(p);
     });
   }
   return [...found.values()];

@@ -7,7 +7,7 @@ import { ClosedError, NotFoundError } from "../util/errors.js";
 import { createDeferred } from "../util/deferred.js";
 import type { Deferred } from "../util/deferred.js";
 import type { SerialQueue } from "../util/serial-queue.js";
-import type { BlockSource } from "./block-source.js";
+import type { BlockSource, DocBody } from "./block-source.js";
 import type { Checkpointer } from "./checkpointer.js";
 import type { CommitCids } from "./commit-cids.js";
 import type { DocReader } from "./doc-reader.js";
@@ -101,11 +101,18 @@ export class GroupCommit {
     const { ledger, storage, loader, blocks, crypto, key, cids, events } =
       this.#p;
     const { state } = loader;
+    const bases = new Map<string, DocBody>();
+    for (const d of docs) {
+      const current = d.body && !bases.has(d.id) && state.winner(d.id);
+      if (current && current.doc)
+        bases.set(d.id, await blocks.getDoc(d.id, current));
+    }
     const { byId, ops, planned, parents, sealed } = await sealWrite(
       state,
       crypto,
       key,
       docs,
+      bases,
       (head) => cids.cid(head),
     );
     await Promise.all([

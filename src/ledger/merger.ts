@@ -3,7 +3,6 @@
 // events, record the new heads and tell the listeners.
 import type { CID } from "multiformats/cid";
 import { cidKey, cidString } from "../blocks/cid.js";
-import type { OpenedCommit } from "../blocks/commit.js";
 import type { LedgerState } from "../crdt/ledger-state.js";
 import type { Gateway } from "../gateways/gateway.js";
 import type { WireCommit } from "../sync/protocol/index.js";
@@ -12,6 +11,7 @@ import type { BlockSource } from "./block-source.js";
 import type { Checkpointer } from "./checkpointer.js";
 import type { CommitCids } from "./commit-cids.js";
 import { readNewEvents } from "./commit-reader.js";
+import type { OpenedCommit } from "./commit-reader.js";
 import type { DocReader } from "./doc-reader.js";
 import type { LedgerEvents } from "./ledger-events.js";
 import type { StateLoader } from "./state-loader.js";
@@ -55,8 +55,11 @@ export class Merger {
         incoming && new Map(incoming.map((c) => [cidKey(c.cid), c.bytes]));
       const opened = new Map<string, OpenedCommit>();
       try {
-        merged = await readNewEvents(blocks, state.clock, commits, (k, o) =>
-          opened.set(k, o),
+        merged = await readNewEvents(
+          (cid) => blocks.openCommit(cid),
+          state.clock,
+          commits,
+          (o) => opened.set(o.event.cid, o),
         );
       } finally {
         blocks.incoming = undefined;
@@ -102,7 +105,11 @@ export async function replayCommits(
   blocks: BlockSource,
   heads: readonly CID[],
 ): Promise<number> {
-  const merged = await readNewEvents(blocks, state.clock, heads);
+  const merged = await readNewEvents(
+    (cid) => blocks.openCommit(cid),
+    state.clock,
+    heads,
+  );
   if (merged.length === 0) return 0;
   const { update } = await state.merge(merged);
   blocks.updateTree(update.nodes, update.replaced);

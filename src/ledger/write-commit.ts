@@ -1,18 +1,19 @@
 // The pure half of a write: checking and encoding docs, and sealing them into one commit on
 // top of the current heads. Storing it and updating the state stay with the Ledger.
 import type { CID } from "multiformats/cid";
-import type { Block } from "../blocks/car.js";
+import type { Block } from "../blocks/cid.js";
 import { encodeDocValue } from "../blocks/cbor-writer.js";
-import { cidFor, cidKey } from "../blocks/cid.js";
-import { sealCommit } from "../blocks/commit.js";
+import { cidFor } from "../blocks/cid.js";
+import { sealBytes } from "../blocks/commit.js";
 import type { SealedCommit } from "../blocks/commit.js";
 import type { CryptoProvider } from "../blocks/crypto.js";
 import { encodeEvent } from "../crdt/event.js";
+import type { SealedOp } from "../crdt/event.js";
 import type { LedgerState, Op, PlannedWrite } from "../crdt/ledger-state.js";
 import { InvalidDocError } from "../util/errors.js";
 import type { DocBody } from "./block-source.js";
 import type { DocInput } from "./doc.js";
-import { MAX_DOC_BYTES, checkDocBody, checkId } from "./doc.js";
+import { MAX_DOC_BYTES, checkDocBody, checkId, sameValue } from "./doc.js";
 
 /** A doc checked and encoded; `body` null is a deletion. */
 export interface PreparedDoc {
@@ -39,12 +40,17 @@ export function prepareDoc(
   return { id, body, block: { cid: cidFor(crypto, bytes), bytes } };
 }
 
-/** Seals docs (the last write of an id wins) into one commit on the state's heads. */
+/**
+ * Seals docs (the last write of an id wins) into one commit on the state's heads. `bases` are
+ * the current bodies of the live docs being replaced: a put over one records the fields it
+ * changed; a put over none carries the whole doc.
+ */
 export async function sealWrite(
   state: LedgerState,
   crypto: CryptoProvider,
   key: Uint8Array,
   docs: readonly PreparedDoc[],
+  bases: ReadonlyMap<string, DocBody>,
   headCid: (head: string) => CID,
 ): Promise<{
   byId: Map<string, PreparedDoc>;
@@ -58,32 +64,40 @@ export async function sealWrite(
     byId.delete(d.id);
     byId.set(d.id, d);
   }
-  const ops: Op[] = [...byId.values()].map((d) => [d.id, d.block?.cid ?? null]);
-  const planned = await state.planWrite(ops);
-  const eventBytes = encodeEvent({
-    ops,
-    root: planned.update.root ?? null,
-    h: planned.height,
-  });
-  const eventCid = cidFor(crypto, eventBytes);
-  // Identical docs share one block.
-  const docBlocks: Block[] = [];
-  const seen = byId.size > 1 ? new Set<string>() : undefined;
+  const ops: Op[] = [];
+  const sealedOps: SealedOp[] = [];
   for (const d of byId.values()) {
-    if (!d.block) continue;
-    const k = seen && cidKey(d.block.cid);
-    if (k !== undefined && seen!.has(k)) continue;
-    seen?.add(k!);
-    docBlocks.push(d.block);
+    const base = d.body && bases.get(d.id);
+    if (!d.block) {
+      ops.push([d.id, null]);
+      sealedOps.push([d.id, null]);
+    } else if (!base) {
+      ops.push([d.id, d.block.cid]);
+      sealedOps.push([d.id, d.block.bytes]);
+    } else {
+      const fields = changedFields(base, d.body!);
+      ops.push([d.id, d.block.cid, fields]);
+      sealedOps.push([d.id, d.block.bytes, fields]);
+    }
   }
-  const blocks = [
-    { cid: eventCid, bytes: eventBytes },
-    ...docBlocks,
-    ...planned.update.blocks,
-  ];
+  const planned = await state.planWrite(ops);
   const parents = planned.parents.map(headCid);
-  const sealed = await sealCommit(crypto, key, parents, [eventCid], blocks);
+  const sealed = await sealBytes(
+    crypto,
+    key,
+    parents,
+    encodeEvent({ h: planned.height, ops: sealedOps }),
+  );
   return { byId, ops, planned, parents, sealed };
+}
+
+/** Top-level fields set, changed or removed from `base` to `next`, sorted. */
+export function changedFields(base: DocBody, next: DocBody): string[] {
+  const out: string[] = [];
+  for (const k in next)
+    if (!(k in base) || !sameValue(base[k]!, next[k]!)) out.push(k);
+  for (const k in base) if (!(k in next)) out.push(k);
+  return out.sort();
 }
 
 /**

@@ -12,6 +12,8 @@ export type KilnErrorCode =
   | "decrypt"
   | "integrity"
   | "corrupt"
+  | "format-version"
+  | "read-only"
   | "closed"
   | "missing-commit"
   | "invalid-argument"
@@ -72,6 +74,35 @@ export class CorruptError extends KilnError {
     options?: { cause?: unknown },
   ) {
     super("corrupt", `read ${subject}: ${detail}`, options);
+  }
+}
+
+/**
+ * Bytes in a format version this code does not read: a commit, checkpoint or store written
+ * by another version of Kiln. Refused, never misread; nothing stored is changed.
+ */
+export class FormatVersionError extends KilnError {
+  constructor(
+    readonly subject: string,
+    readonly version: unknown,
+  ) {
+    super(
+      "format-version",
+      `read ${subject}: ${version === 1 ? "commit format v1 is no longer supported" : `format version ${typeof version === "number" ? `v${version}` : "(none)"} is not supported`}; this Kiln reads format v2`,
+    );
+  }
+}
+
+/** A local write to a ledger opened with `readOnly: true`. */
+export class ReadOnlyError extends KilnError {
+  constructor(
+    readonly ledger: string,
+    operation: string,
+  ) {
+    super(
+      "read-only",
+      `${operation}: ledger ${JSON.stringify(truncate(ledger))} was opened read-only`,
+    );
   }
 }
 

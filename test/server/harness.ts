@@ -33,7 +33,7 @@ export function makeCommit(
   size = 200,
 ): StoredCommit {
   const bytes = encodeEnvelope({
-    v: 1,
+    v: 2,
     parents: [...parents],
     iv: nodeCrypto.randomBytes(12),
     data: nodeCrypto.randomBytes(size),

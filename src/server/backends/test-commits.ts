@@ -1,5 +1,5 @@
 // Real commit envelopes for backend tests and the conformance suite: a dag-cbor map
-// { v: 1, iv, data, parents } named by the sha2-256 CID of its bytes, exactly what
+// { v: 2, iv, data, parents } named by the sha2-256 CID of its bytes, exactly what
 // blocks/envelope.ts encodes (sync/protocol's checkCommit accepts them and reads the same
 // parents back). Built here from dag-cbor because the server may not import blocks/envelope;
 // `data` is random bytes standing in for ciphertext, which is all a blind server ever sees.
@@ -20,7 +20,7 @@ export async function makeTestCommit(
   const data = randomBytes(Math.max(0, size - 20 - 40 * parents.length));
   // A plain Uint8Array, as a backend returns it (dag-cbor may hand out a Buffer in Node).
   const bytes = new Uint8Array(
-    dagCbor.encode({ v: 1, iv, data, parents: [...parents] }),
+    dagCbor.encode({ v: 2, iv, data, parents: [...parents] }),
   );
   const cid = CID.createV1(DAG_CBOR, await sha256.digest(bytes));
   return { cid, bytes, parents: [...parents] };

@@ -32,7 +32,7 @@ import { MAX_CID_LIST } from "./fields.js";
 const MAX = 1 << 20;
 
 const envelope = encodeEnvelope({
-  v: 1,
+  v: 2,
   parents: [],
   iv: new Uint8Array(12),
   data: utf8("ciphertext and tag"),

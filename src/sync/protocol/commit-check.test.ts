@@ -56,7 +56,7 @@ describe("checkCommit", () => {
     // The server does not judge parents here: one it does not hold is missing-commit later.
     const odd = CID.createV1(RAW, sha512Digest(utf8("x")));
     const bytes = encodeEnvelope({
-      v: 1,
+      v: 2,
       parents: [odd],
       iv: new Uint8Array(12),
       data: new Uint8Array(16),
@@ -98,7 +98,7 @@ describe("checkCommit", () => {
   it("refuses bytes that match their CID but are no envelope: bad-commit", () => {
     const envelope = (fields: Record<string, unknown>) =>
       dagCbor.encode({
-        v: 1,
+        v: 2,
         parents: [],
         iv: new Uint8Array(12),
         data: new Uint8Array(16),
@@ -110,7 +110,10 @@ describe("checkCommit", () => {
       ["a cbor list", dagCbor.encode([1, 2, 3])],
       ["a cbor number", dagCbor.encode(1)],
       ["a map of something else", dagCbor.encode({ hello: "world" })],
-      ["envelope version 2", envelope({ v: 2 })],
+      ["envelope version 1 (format v1)", envelope({ v: 1 })],
+      ["envelope version 3", envelope({ v: 3 })],
+      ["a writer key of 31 bytes", envelope({ w: new Uint8Array(31) })],
+      ["a signature without a writer", envelope({ s: new Uint8Array(64) })],
       ["parents not a list", envelope({ parents: "none" })],
       ["parents not cids", envelope({ parents: [utf8("x")] })],
       ["iv of 11 bytes", envelope({ iv: new Uint8Array(11) })],
