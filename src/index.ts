@@ -2,6 +2,11 @@
 export { openLedger, DEFAULT_STORAGE_DIR } from "./ledger/open-ledger.js";
 export type { OpenLedgerOptions } from "./ledger/open-ledger.js";
 export { Ledger } from "./ledger/ledger.js";
+export { whoami } from "./ledger/whoami.js";
+export type { WhoamiOptions } from "./ledger/whoami.js";
+export { encodeWriter, decodeWriter } from "./trust/signing.js";
+export type { Signer, SigningProvider } from "./trust/signing.js";
+export { nodeSigning } from "./trust/node-signing.js";
 export { MapError } from "./ledger/query.js";
 export type {
   MapFn,

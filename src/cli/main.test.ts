@@ -50,6 +50,10 @@ describe("kiln cli", () => {
       expect((await run(["key", "orders"], env)).out[0]).toMatch(
         /^[A-Za-z0-9_-]{43}$/,
       );
+      const whoami = await run(["whoami"], env);
+      expect(whoami.out[0]).toMatch(/^[A-Za-z0-9_-]{43}$/);
+      expect((await run(["whoami"], env)).out).toEqual(whoami.out);
+      expect((await run(["whoami", "extra"], env)).code).toBe(2);
       expect((await run(["del", "orders", "o1"], env)).code).toBe(0);
       const missing = await run(["get", "orders", "o1"], env);
       expect(missing.code).toBe(1);

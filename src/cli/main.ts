@@ -3,6 +3,7 @@ import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { DEFAULT_STORAGE_DIR, openLedger } from "../ledger/open-ledger.js";
+import { whoami } from "../ledger/whoami.js";
 import { KilnError } from "../util/errors.js";
 import { DEFAULT_SERVER_DIR, serve, token } from "./server-commands.js";
 
@@ -16,6 +17,8 @@ commands:
                              list docs by id, one JSON line each
   key <ledger>               print the ledger key (keep it secret; share it only with replicas)
   compact <ledger>           fold history into a checkpoint
+  whoami                     print this device's writer public key (made on first use, kept
+                             in the storage: other members invite this key)
   serve [--port 7070] [--host 127.0.0.1] [--storage <url>] [--secret <s>] [--verbose]
                              run a SyncServer until SIGINT/SIGTERM; --storage is memory://,
                              file:///dir (default: file://./${DEFAULT_SERVER_DIR}) or
@@ -105,6 +108,23 @@ export async function main(
           err,
         );
   }
+  const storage =
+    values.storage ??
+    env.KILN_STORAGE ??
+    pathToFileURL(resolve(DEFAULT_STORAGE_DIR)).href;
+  if (command === "whoami") {
+    if (positionals.length !== 1) {
+      err(`kiln: whoami takes no arguments, only options\n\n${USAGE}`);
+      return 2;
+    }
+    try {
+      out(await whoami({ storage }));
+      return 0;
+    } catch (error) {
+      err(`kiln: ${describeError(error)}`);
+      return 1;
+    }
+  }
   const needs = (n: number) => positionals.length === n;
   const valid =
     (["put", "get", "del"].includes(command) && needs(3)) ||
@@ -113,10 +133,6 @@ export async function main(
     err(`kiln: wrong arguments for ${JSON.stringify(command)}\n\n${USAGE}`);
     return 2;
   }
-  const storage =
-    values.storage ??
-    env.KILN_STORAGE ??
-    pathToFileURL(resolve(DEFAULT_STORAGE_DIR)).href;
   const key = values.key ?? env.KILN_KEY;
   try {
     const ledger = await openLedger(name, {
@@ -164,9 +180,15 @@ export async function main(
     }
     return 0;
   } catch (error) {
-    err(
-      `kiln: ${error instanceof KilnError ? `${error.message} (${error.code})` : error instanceof Error ? error.message : String(error)}`,
-    );
+    err(`kiln: ${describeError(error)}`);
     return 1;
   }
+}
+
+function describeError(error: unknown): string {
+  return error instanceof KilnError
+    ? `${error.message} (${error.code})`
+    : error instanceof Error
+      ? error.message
+      : String(error);
 }

@@ -27,6 +27,8 @@ import {
   readMetaFile,
   writeMetaFile,
   readKeyFile,
+  readWriterFile,
+  createWriterFile,
   writeCheckpointFile,
   writeKeyFile,
 } from "./ledger-files.js";
@@ -155,6 +157,10 @@ class FileGateway implements Gateway {
     this.#store = store;
     this.#durability = durability;
     this.local = {
+      getWriterKey: () =>
+        attempt(() => readWriterFile(this.#open("get writer key").dir)),
+      putWriterKey: (key) =>
+        attempt(() => createWriterFile(this.#open("put writer key").dir, key)),
       getKey: (ledger) =>
         attempt(() =>
           readKeyFile(this.#ledgerDir("get key", ledger), subject(ledger)),

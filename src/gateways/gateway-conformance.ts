@@ -410,6 +410,8 @@ export function describeGatewayConformance(
         const local = g.local;
         if (local) {
           calls.push(
+            ["getWriterKey", () => local.getWriterKey()],
+            ["putWriterKey", () => local.putWriterKey("w")],
             ["getKey", () => local.getKey(ledger)],
             ["putKey", () => local.putKey(ledger, "k")],
             ["getCheckpoint", () => local.getCheckpoint(ledger)],
@@ -536,6 +538,20 @@ export function describeGatewayConformance(
         ).toBeDefined();
         return { g, local: g.local! };
       };
+
+      it("keeps the first writer key it is given, for every ledger", async () => {
+        const { g, local } = await requireLocal();
+        const before = await local.getWriterKey();
+        const first = await local.putWriterKey(fresh("writer-a"));
+        // A long-lived store may hold a writer key already: then that one stays.
+        if (before !== undefined) expect(first).toBe(before);
+        expect(await local.putWriterKey(fresh("writer-b"))).toBe(first);
+        expect(await local.getWriterKey()).toBe(first);
+        if (openSibling) {
+          const sibling = track(await openSibling(g));
+          expect(await sibling.local?.getWriterKey()).toBe(first);
+        }
+      });
 
       it("stores and replaces the key", async () => {
         const opened = await requireLocal();

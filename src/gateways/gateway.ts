@@ -40,6 +40,16 @@ export interface Gateway {
  * shared folder connected as a remote must not receive the key.
  */
 export interface LocalStorage {
+  /**
+   * The device's writer key (an Ed25519 private key seed as base64url), shared by every
+   * ledger of this storage; undefined until one is put.
+   */
+  getWriterKey(): Promise<string | undefined>;
+  /**
+   * Stores `key` as the writer key unless one is stored already, readable by the owner only
+   * (a 0600 file for file://); resolves to the key stored. The first key put is never replaced.
+   */
+  putWriterKey(key: string): Promise<string>;
   getKey(ledger: string): Promise<string | undefined>;
   /** Stored readable by the owner only (a 0600 file for file://). */
   putKey(ledger: string, key: string): Promise<void>;

@@ -13,6 +13,11 @@ import {
 } from "../util/sync-file-io.js";
 
 export const KEY_FILE = "key";
+/**
+ * The device's writer key, at the folder's root beside the ledger folders (whose names never
+ * start with "." : encodeLedgerName escapes it), so every ledger of the folder shares it.
+ */
+export const WRITER_FILE = ".writer";
 export const CHECKPOINT_FILE = "checkpoint";
 export const CHECKPOINT_MAGIC = Uint8Array.of(
   0x4b,
@@ -100,6 +105,31 @@ export function readKeyFile(dir: string, subject: string): string | undefined {
 
 export function writeKeyFile(dir: string, key: string, subject: string): void {
   write(dir, KEY_FILE, encodeKeyFile(key), `put key of ${subject}`);
+}
+
+export function readWriterFile(root: string): string | undefined {
+  const bytes = read(path.join(root, WRITER_FILE), "read writer key");
+  return bytes && decodeKeyFile(bytes, "writer key");
+}
+
+/**
+ * Stores `key` as the writer key unless one is stored; returns the stored one. Synchronous:
+ * the read and the write happen without yielding, so two opens in a process cannot both
+ * create one (a folder has one process at a time).
+ */
+export function createWriterFile(root: string, key: string): string {
+  const stored = readWriterFile(root);
+  if (stored !== undefined) return stored;
+  try {
+    replaceFileAtomic(
+      path.join(root, WRITER_FILE),
+      encodeKeyFile(key),
+      FILE_MODE,
+    );
+  } catch (error) {
+    throw new IoError("put writer key", { cause: error });
+  }
+  return key;
 }
 
 export function readCheckpointFile(

@@ -38,6 +38,7 @@ interface MemoryLedger {
 }
 
 class MemoryRoom {
+  writer: string | undefined;
   readonly ledgers = new Map<string, MemoryLedger>();
   readonly watchers = new HeadWatchers();
 }
@@ -94,6 +95,9 @@ class MemoryGateway implements Gateway {
     this.url = url;
     this.#room = room;
     this.local = {
+      getWriterKey: () => attempt(() => this.#open("get writer key").writer),
+      putWriterKey: (key) =>
+        attempt(() => (this.#open("put writer key").writer ??= key)),
       getKey: (ledger) => attempt(() => this.#find("get key", ledger)?.key),
       putKey: (ledger, key) =>
         attempt(() => {
