@@ -23,7 +23,8 @@ export type {
   ChangesListener,
   ErrorListener,
 } from "./ledger/ledger.js";
-export type { Doc, DocInput, DocValue } from "./ledger/doc.js";
+export type { Doc, DocFields, DocInput, DocValue } from "./ledger/doc.js";
+export type { DocSchema } from "./ledger/schema-gate.js";
 export { MAX_DOC_BYTES, MAX_ID_BYTES } from "./ledger/doc.js";
 export {
   KilnError,
@@ -36,6 +37,7 @@ export {
   InvalidArgumentError,
   KeyError,
   ClosedError,
+  SchemaError,
   IoError,
   FormatVersionError,
   ReadOnlyError,

@@ -12,6 +12,8 @@ const run = promisify(execFile);
 const root = resolve(import.meta.dirname, "..");
 const entry = join(root, "src/index.ts");
 const serverEntry = join(root, "src/server/index.ts");
+// Samples run in an empty directory: the packages they import resolve from this checkout.
+const zodEntry = import.meta.resolve("zod");
 
 async function runTs(source: string): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), "kiln-sample-"));
@@ -28,7 +30,8 @@ async function runTs(source: string): Promise<string> {
         .replaceAll(
           /from "\.\.\/src\/index\.js"/g,
           `from ${JSON.stringify(entry)}`,
-        ),
+        )
+        .replaceAll(/from "zod"/g, `from ${JSON.stringify(zodEntry)}`),
     );
     const { stdout } = await run(
       process.execPath,
@@ -55,6 +58,8 @@ describe("README samples", () => {
       if (sample.includes("NotFoundError"))
         expect(out).toContain("true not-found");
       if (sample.includes('"hello"')) expect(out.trim()).toBe("hello");
+      if (sample.includes("SchemaError"))
+        expect(out.trim()).toBe("true t2\ntyped open");
       if (sample.includes("kiln/server"))
         expect(out.trim()).toBe("{ kind: 'live', transport: 'ws' } 0");
     });

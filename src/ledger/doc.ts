@@ -12,15 +12,23 @@ export type DocValue =
   | DocValue[]
   | { [key: string]: DocValue };
 
-export interface Doc {
-  _id: string;
-  [key: string]: DocValue;
-}
+/** The fields of an untyped doc: any JSON values (and Uint8Array) by name. */
+export type DocFields = { [key: string]: DocValue };
 
-/** A doc as given to put(): `_id` is optional (one is generated). */
-export type DocInput = { _id?: string } & {
-  [key: string]: DocValue | undefined;
-};
+/**
+ * A stored doc as reads return it: the fields of `T` plus its string `_id`. `T` is the
+ * ledger's document type (`openLedger<Trade>("trades")`); untyped ledgers use
+ * {@link DocFields}.
+ */
+export type Doc<T extends object = DocFields> = T & { _id: string };
+
+/**
+ * A doc as given to `put()`: the fields of `T`, with `_id` optional (one is generated when
+ * it is absent). Fields whose value is `undefined` are left out, as `JSON.stringify` does.
+ */
+export type DocInput<T extends object = DocFields> = string extends keyof T
+  ? { _id?: string } & { [key: string]: DocValue | undefined }
+  : Omit<T, "_id"> & { _id?: string };
 
 export const MAX_ID_BYTES = 1024;
 /** Largest encoded doc body (dag-cbor, without `_id`). */

@@ -2,9 +2,12 @@
 // errors (on("error")), and the sync engine's feed of new commits. A listener that throws
 // is reported as an error, never allowed to break the write that notified it.
 import type { HostChange } from "../sync/host.js";
+import type { DocFields } from "./doc.js";
 import type { ChangeRow } from "./reads.js";
 
-export type ChangesListener = (rows: ChangeRow[]) => void;
+export type ChangesListener<T extends object = DocFields> = (
+  rows: ChangeRow<T>[],
+) => void;
 export type ErrorListener = (error: unknown) => void;
 
 export class LedgerEvents {

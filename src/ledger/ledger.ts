@@ -15,8 +15,8 @@ import type { BlockSource } from "./block-source.js";
 import type { Checkpoint } from "./checkpoint.js";
 import { Checkpointer } from "./checkpointer.js";
 import { CommitCids } from "./commit-cids.js";
-import type { Doc, DocInput } from "./doc.js";
-import { checkId } from "./doc.js";
+import type { Doc, DocFields, DocInput } from "./doc.js";
+import { checkDocBody, checkId } from "./doc.js";
 import { DocReader } from "./doc-reader.js";
 import { GroupCommit } from "./group-commit.js";
 import { IndexRegistry } from "./index-registry.js";
@@ -24,6 +24,8 @@ import { LedgerEvents } from "./ledger-events.js";
 import type { ChangesListener, ErrorListener } from "./ledger-events.js";
 import { startLiveQuery } from "./live-query.js";
 import { Merger } from "./merger.js";
+import { SchemaGate } from "./schema-gate.js";
+import type { DocSchema } from "./schema-gate.js";
 import type { MapFn, QueryOptions, QueryRow } from "./query.js";
 import { allDocsRows, changeRows } from "./reads.js";
 import type { AllDocsOptions, ChangeRow } from "./reads.js";
@@ -32,10 +34,12 @@ import { LedgerSync } from "./sync-host.js";
 import type { ConnectOptions } from "./sync-host.js";
 import { OutboxStore } from "../sync/outbox.js";
 import { prepareDoc } from "./write-commit.js";
+import type { PreparedDoc } from "./write-commit.js";
 
 export type { AllDocsOptions, ChangeRow };
 export type { MapFn, QueryOptions, QueryRow };
 export type { ConnectOptions };
+export type { DocSchema };
 export type { ChangesListener, ErrorListener };
 
 export interface WriteResult {
@@ -65,12 +69,19 @@ export interface LedgerParts {
   checkpointEvery: number;
   /** Ops replayed on open, since the last checkpoint. */
   uncheckpointed: number;
+  /** The docs' schema, checked on writes and reads (see schema-gate.ts). */
+  schema?: DocSchema | undefined;
 }
 
 /** Commits after which a checkpoint is written even for a small ledger. */
 export const AUTO_CHECKPOINT_COMMITS = 20_000;
 
-export class Ledger {
+/**
+ * A named set of JSON docs with a full history, stored locally and replicated to the
+ * remotes it is connected to. `T` is the type of its docs (without `_id`, which every
+ * stored doc has): `openLedger<Trade>("trades")`, or inferred from a `schema`.
+ */
+export class Ledger<T extends object = DocFields> {
   readonly name: string;
   readonly #p: LedgerParts;
   readonly #queue = new SerialQueue();
@@ -81,6 +92,7 @@ export class Ledger {
   readonly #checkpointer: Checkpointer;
   readonly #writes: GroupCommit;
   readonly #sync: LedgerSync;
+  readonly #gate: SchemaGate | undefined;
   #closed = false;
 
   constructor(parts: LedgerParts) {
@@ -149,6 +161,11 @@ export class Ledger {
     this.#checkpointer = checkpointer;
     // Ops replayed on open count towards the next checkpoint.
     checkpointer.added(parts.uncheckpointed);
+    if (parts.schema) {
+      const gate = new SchemaGate(parts.schema, onError);
+      events.onRows((rows) => gate.watch(rows));
+      this.#gate = gate;
+    }
   }
 
   /** The current heads: commit CIDs. */
@@ -161,82 +178,169 @@ export class Ledger {
     return encodeLedgerKey(this.#p.key);
   }
 
-  put(doc: DocInput): Promise<WriteResult> {
+  /**
+   * Writes a doc (a new version of it when its `_id` exists) and resolves once the commit
+   * holding it is stored locally. A doc without `_id` gets a generated one. With a schema,
+   * a doc failing it is refused with a `SchemaError` and nothing is written.
+   */
+  put(doc: DocInput<T>): Promise<WriteResult> {
     return this.#guard(async () => {
-      const prepared = prepareDoc(doc, this.#p.newId, this.#p.crypto);
-      const clock = await this.#writes.write([prepared]);
-      return { id: prepared.id, clock };
+      const { ids, clock } = await this.#write([doc]);
+      return { id: ids[0]!, clock };
     });
   }
 
-  bulk(docs: readonly DocInput[]): Promise<BulkResult> {
-    return this.#guard(async () => {
+  /** Writes several docs as one commit: all of them or, on any bad doc, none. */
+  bulk(docs: readonly DocInput<T>[]): Promise<BulkResult> {
+    return this.#guard(() => {
       if (!Array.isArray(docs))
         throw new InvalidArgumentError("bulk: expected an array of docs");
-      const prepared = (docs as readonly DocInput[]).map((d) =>
-        prepareDoc(d, this.#p.newId, this.#p.crypto),
-      );
-      if (prepared.length === 0) return { ids: [], clock: this.clock };
-      const clock = await this.#writes.write(prepared);
-      return { ids: prepared.map((p) => p.id), clock };
+      return this.#write(docs);
     });
   }
 
+  /** Deletes a doc: a tombstone, merged like any write. */
   del(id: string): Promise<WriteResult> {
     return this.#guard(async () => {
       checkId(id);
-      const clock = await this.#writes.write([
-        { id, body: null, block: undefined },
-      ]);
+      const deletion = { id, body: null, block: undefined };
+      // A deletion passes any schema, but waits behind writes still being checked.
+      const clock = await (this.#gate
+        ? this.#gate.admit([], () => this.#writes.write([deletion]))
+        : this.#writes.write([deletion]));
       return { id, clock };
     });
   }
 
-  get(id: string, options: { conflicts?: boolean } = {}): Promise<Doc> {
-    return this.#guard(() => {
+  /**
+   * Checks, encodes and queues docs as one write. The write is queued synchronously when no
+   * schema check is pending, so call order stays write order; with a schema, the schema's
+   * outputs are written, still in call order when it checks asynchronously.
+   */
+  #write(docs: readonly DocInput<T>[]): Promise<BulkResult> {
+    const { newId, crypto } = this.#p;
+    const write = async (prepared: PreparedDoc[]): Promise<BulkResult> => {
+      if (prepared.length === 0) return { ids: [], clock: this.clock };
+      const clock = await this.#writes.write(prepared);
+      return { ids: prepared.map((p) => p.id), clock };
+    };
+    const gate = this.#gate;
+    if (!gate)
+      return write(docs.map((d) => prepareDoc(d as DocInput, newId, crypto)));
+    // Ids are given before the check: the schema sees each doc as reads will return it.
+    const withIds = docs.map((d) => {
+      const given = (d as { _id?: unknown } | null | undefined)?._id;
+      const id = given === undefined ? newId() : checkId(given);
+      checkDocBody(d, id); // only JSON reaches the schema
+      return { ...(d as DocInput), _id: id };
+    });
+    return gate.admit(withIds, (checked) =>
+      write(checked.map((d) => prepareDoc(d, newId, crypto))),
+    );
+  }
+
+  /**
+   * The current doc `id`, or a `NotFoundError`. With `conflicts`, the losing versions of
+   * concurrent writes are attached as `_conflicts`. With a schema, a stored doc failing it
+   * (merged from another replica) throws a `SchemaError`.
+   */
+  get(id: string): Promise<Doc<T>>;
+  get(
+    id: string,
+    options: { conflicts: true },
+  ): Promise<Doc<T> & { _conflicts: Doc<T>[] }>;
+  get(
+    id: string,
+    options?: { conflicts?: boolean },
+  ): Promise<Doc<T> & { _conflicts?: Doc<T>[] }>;
+  get(
+    id: string,
+    options: { conflicts?: boolean } = {},
+  ): Promise<Doc<T> & { _conflicts?: Doc<T>[] }> {
+    return this.#guard(async () => {
       checkId(id);
-      return this.#reader.get(id, options.conflicts === true);
+      const conflicts = options.conflicts === true;
+      const doc = await this.#reader.get(id, conflicts);
+      const gate = this.#gate;
+      if (!gate) return doc as Doc<T>;
+      if (!conflicts) return (await gate.read(doc)) as Doc<T>;
+      const { _conflicts: losers, ...winner } = doc;
+      return {
+        ...(await gate.read(winner)),
+        _conflicts: await gate.passing(losers as Doc[]),
+      } as Doc<T> & { _conflicts: Doc<T>[] };
     });
   }
 
+  /** Docs in id order (or a range of ids), with the clock they were read at. */
   allDocs(
     options: AllDocsOptions = {},
-  ): Promise<{ rows: { id: string; doc: Doc }[]; clock: string[] }> {
-    return this.#guard(async () => ({
-      rows: await allDocsRows(this.#loader.state, options, (id, cid) =>
+  ): Promise<{ rows: { id: string; doc: Doc<T> }[]; clock: string[] }> {
+    return this.#guard(async () => {
+      const rows = await allDocsRows(this.#loader.state, options, (id, cid) =>
         this.#reader.at(id, cid),
-      ),
-      clock: this.clock,
-    }));
+      );
+      return {
+        rows: (this.#gate ? await this.#gate.filter(rows) : rows) as {
+          id: string;
+          doc: Doc<T>;
+        }[],
+        clock: this.clock,
+      };
+    });
   }
 
+  /**
+   * Every doc changed since the clock `since` (all docs when it is empty), once each, with
+   * the clock to pass next time.
+   */
   changes(
     since: readonly string[] = [],
     options: { limit?: number } = {},
-  ): Promise<{ rows: ChangeRow[]; clock: string[] }> {
+  ): Promise<{ rows: ChangeRow<T>[]; clock: string[] }> {
     return this.#guard(async () => {
       if (!Array.isArray(since))
         throw new InvalidArgumentError(
           "changes: since must be a clock (an array of commit cids)",
         );
       await this.#loader.ready();
-      return changeRows(this.#loader.state, since, options.limit, (id, cid) =>
-        this.#reader.at(id, cid),
+      const feed = await changeRows(
+        this.#loader.state,
+        since,
+        options.limit,
+        (id, cid) => this.#reader.at(id, cid),
       );
+      if (this.#gate) feed.rows = await this.#gate.filterChanges(feed.rows);
+      return feed as { rows: ChangeRow<T>[]; clock: string[] };
     });
   }
 
   /**
    * Rows of an index — a field (dotted path) or a map function — sorted by CouchDB
-   * collation of the key, then doc id. The index catches up with every write first.
+   * collation of the key, then doc id. The index catches up with every write first. With a
+   * schema, rows of docs failing it are left out.
    */
   query(
-    index: string | MapFn,
+    index: string | MapFn<T>,
     options: QueryOptions = {},
-  ): Promise<{ rows: QueryRow[] }> {
-    return this.#guard(() =>
-      this.#queue.run(() => this.#indexes.query(index, options)),
-    );
+  ): Promise<{ rows: QueryRow<T>[] }> {
+    const gate = this.#gate;
+    const map = index as string | MapFn;
+    if (!gate)
+      return this.#guard(() =>
+        this.#queue.run(() => this.#indexes.query(map, options)),
+      ) as Promise<{ rows: QueryRow<T>[] }>;
+    // The docs are needed to check them, even when the caller does not want them.
+    const withDocs = { ...options, includeDocs: true };
+    return this.#guard(async () => {
+      const { rows } = await this.#queue.run(() =>
+        this.#indexes.query(map, withDocs),
+      );
+      const passed = await gate.filter(rows);
+      if (options.includeDocs === false)
+        for (const row of passed) delete row.doc;
+      return { rows: passed as QueryRow<T>[] };
+    });
   }
 
   /**
@@ -244,14 +348,14 @@ export class Ledger {
    * writes and after merged remote writes alike.
    */
   live(
-    index: string | MapFn,
+    index: string | MapFn<T>,
     options: QueryOptions,
-    onResult: (result: { rows: QueryRow[] }) => void,
+    onResult: (result: { rows: QueryRow<T>[] }) => void,
   ): { stop(): void } {
     return startLiveQuery({
-      query: () => this.query(index, options),
-      subscribe: (listener) => this.subscribe(listener),
-      onResult,
+      query: () => this.query(index, options) as Promise<{ rows: QueryRow[] }>,
+      subscribe: (listener) => this.#events.onRows(listener),
+      onResult: onResult as (result: { rows: QueryRow[] }) => void,
       onError: (error) => this.#events.emitError(error),
     });
   }
@@ -276,9 +380,21 @@ export class Ledger {
     return this.#sync.connections;
   }
 
-  /** Calls `listener` with the changed rows after every local write and every merge. */
-  subscribe(listener: ChangesListener): () => void {
-    return this.#events.onRows(listener);
+  /**
+   * Calls `listener` with the changed rows after every local write and every merge. With a
+   * schema, rows of docs failing it are left out (deletions always come through).
+   */
+  subscribe(listener: ChangesListener<T>): () => void {
+    const gate = this.#gate;
+    if (!gate) return this.#events.onRows(listener as ChangesListener);
+    return this.#events.onRows((rows) => {
+      gate.filterChanges(rows).then(
+        (passed) => {
+          if (passed.length > 0) (listener as ChangesListener)(passed);
+        },
+        (error: unknown) => this.#events.emitError(error),
+      );
+    });
   }
 
   on(event: "error", listener: ErrorListener): () => void {

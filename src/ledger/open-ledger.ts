@@ -28,10 +28,12 @@ import {
 import { BlockSource } from "./block-source.js";
 import { decodeCheckpoint } from "./checkpoint.js";
 import { createIdGenerator } from "./doc.js";
+import type { DocFields } from "./doc.js";
+import type { DocSchema } from "./schema-gate.js";
 import { AUTO_CHECKPOINT_COMMITS, Ledger } from "./ledger.js";
 import { replayCommits } from "./merger.js";
 
-export interface OpenLedgerOptions {
+export interface OpenLedgerOptions<T extends object = DocFields> {
   /** Where the ledger lives, as a URL: file:///dir (default ./.kiln), memory://, memory://name. */
   storage?: string;
   /** The ledger key (base64url), to open a replica of a ledger made elsewhere. */
@@ -47,14 +49,25 @@ export interface OpenLedgerOptions {
   checkpointEvery?: number;
   /** Milliseconds since the epoch, for generated ids. */
   now?: () => number;
+  /**
+   * A schema for the docs, in Standard Schema form (zod, valibot, arktype). Writes failing
+   * it are refused with a `SchemaError`; docs merged from elsewhere that fail it are
+   * reported once on `on("error")`, refused by `get()` and left out of queries. The
+   * ledger's doc type is inferred from it.
+   */
+  schema?: DocSchema<T>;
 }
 
 export const DEFAULT_STORAGE_DIR = ".kiln";
 
-export async function openLedger(
+/**
+ * Opens (or creates) the ledger `name` in `options.storage`. `T` is the type of its docs:
+ * `openLedger<Trade>("trades")`, or inferred from `options.schema`.
+ */
+export async function openLedger<T extends object = DocFields>(
   name: string,
-  options: OpenLedgerOptions = {},
-): Promise<Ledger> {
+  options: OpenLedgerOptions<T> = {},
+): Promise<Ledger<T>> {
   if (typeof name !== "string" || name.length === 0 || name.length > 256)
     throw new InvalidArgumentError(
       "openLedger: name must be a non-empty string of at most 256 characters",
@@ -115,7 +128,7 @@ export async function openLedger(
       state.restore(events, versions, checkpoint.root);
     } else if (checkpoint) state.root = checkpoint.root;
     const replayed = upToDate ? 0 : await replayCommits(state, blocks, heads);
-    return new Ledger({
+    return new Ledger<T>({
       name,
       storage,
       registry,
@@ -130,6 +143,7 @@ export async function openLedger(
         crypto.randomBytes(n),
       ),
       uncheckpointed: replayed,
+      schema: options.schema,
     });
   } catch (error) {
     await storage.close();

@@ -14,12 +14,16 @@ import { encodeTreeNode } from "../crdt/tree-node-codec.js";
 import type { IndexSnapshot } from "./checkpoint-writer.js";
 import { ProllyTree } from "../crdt/prolly-tree.js";
 import { InvalidArgumentError, KilnError } from "../util/errors.js";
-import type { Doc } from "./doc.js";
+import type { Doc, DocFields } from "./doc.js";
 import type { ChangeRow } from "./reads.js";
 
 export type { IndexKey };
 export type Emit = (key: IndexKey, value?: IndexKey) => void;
-export type MapFn = (doc: Doc, emit: Emit) => void;
+/** Emits index rows for a doc; typed ledgers pass their doc type `T`. */
+export type MapFn<T extends object = DocFields> = (
+  doc: Doc<T>,
+  emit: Emit,
+) => void;
 
 export interface QueryOptions {
   key?: IndexKey;
@@ -34,11 +38,11 @@ export interface QueryOptions {
   includeDocs?: boolean;
 }
 
-export interface QueryRow {
+export interface QueryRow<T extends object = DocFields> {
   id: string;
   key: IndexKey;
   value: IndexKey | null;
-  doc?: Doc;
+  doc?: Doc<T>;
 }
 
 /** A map function that threw on a doc: the doc is skipped, the index goes on. */

@@ -3,7 +3,7 @@ import type { LedgerState } from "../crdt/ledger-state.js";
 import { InvalidArgumentError } from "../util/errors.js";
 import type { CID } from "multiformats/cid";
 import type { DocBody } from "./block-source.js";
-import type { Doc } from "./doc.js";
+import type { Doc, DocFields } from "./doc.js";
 
 export interface AllDocsOptions {
   /** Only ids starting with this string. */
@@ -17,8 +17,9 @@ export interface AllDocsOptions {
   descending?: boolean;
 }
 
-export type ChangeRow =
-  { id: string; doc: Doc } | { id: string; deleted: true };
+/** One doc in a change feed: its current value, or that it was deleted. */
+export type ChangeRow<T extends object = DocFields> =
+  { id: string; doc: Doc<T> } | { id: string; deleted: true };
 
 export async function allDocsRows(
   state: LedgerState,

@@ -1,5 +1,6 @@
 // One base class with a code union; subclasses carry their subject. Messages are lowercase,
 // name the operation and its subject, and never contain key material or document plaintext.
+import type { StandardSchemaV1 } from "@standard-schema/spec";
 
 export type KilnErrorCode =
   | "not-found"
@@ -20,7 +21,8 @@ export type KilnErrorCode =
   | "io"
   | "locked"
   | "protocol"
-  | "transport";
+  | "transport"
+  | "schema";
 
 export class KilnError extends Error {
   readonly code: KilnErrorCode;
@@ -146,6 +148,42 @@ export class MissingCommitError extends KilnError {
     super(
       "missing-commit",
       `put heads of ${JSON.stringify(truncate(ledger))}: commit ${cid} is not held`,
+    );
+  }
+}
+
+/**
+ * A doc that does not match its ledger's schema: a write refused before anything was
+ * written, or a doc merged from another replica that reads refuse. `issues` are the
+ * schema's own (messages and paths; values are left out of the message).
+ */
+export class SchemaError extends KilnError {
+  constructor(
+    readonly id: string,
+    readonly issues: readonly StandardSchemaV1.Issue[],
+    options?: { cause?: unknown },
+  ) {
+    const at = [
+      ...new Set(
+        issues.map((i) =>
+          (i.path ?? [])
+            .map((s) => String(typeof s === "object" ? s.key : s))
+            .join("."),
+        ),
+      ),
+    ]
+      .filter((p) => p.length > 0)
+      .slice(0, 8);
+    const detail =
+      options?.cause !== undefined
+        ? "the schema threw"
+        : at.length > 0
+          ? `at ${at.join(", ")}`
+          : (issues[0]?.message ?? "no issue given");
+    super(
+      "schema",
+      `schema: doc ${JSON.stringify(truncate(id))} does not match the ledger's schema (${detail})`,
+      options,
     );
   }
 }
