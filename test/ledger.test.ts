@@ -298,6 +298,68 @@ describe("Ledger API", () => {
     await expect(l.get("a")).rejects.toMatchObject({ code: "closed" });
   });
 
+  it("two approvers set their own field of one trade at once: both approvals survive on both replicas", async () => {
+    const a = await ledger("trades", { storage: "memory://approvers-a" });
+    const b = await ledger("trades", {
+      storage: "memory://approvers-b",
+      key: a.key,
+    });
+    await a.put({ _id: "trade-1", amount: 1_000_000, status: "pending" });
+    await exchange(a, b);
+    const seen = await b.get("trade-1");
+    await Promise.all([
+      a.put({ ...(await a.get("trade-1")), approvedByAlice: true }),
+      b.put({ ...seen, approvedByBob: true }),
+    ]);
+    await exchange(a, b);
+    const expected = {
+      _id: "trade-1",
+      amount: 1_000_000,
+      status: "pending",
+      approvedByAlice: true,
+      approvedByBob: true,
+    };
+    for (const r of [a, b]) {
+      expect(await r.get("trade-1")).toEqual(expected);
+      // Different fields: nothing was lost, so nothing is a conflict.
+      expect(await r.get("trade-1", { conflicts: true })).toEqual({
+        ...expected,
+        _conflicts: [],
+      });
+      expect((await r.allDocs()).rows).toEqual([
+        { id: "trade-1", doc: expected },
+      ]);
+      expect(
+        (await r.query("approvedByBob")).rows.map((row) => row.id),
+      ).toEqual(["trade-1"]);
+    }
+    // Both approvers then set the status at once: one wins on both replicas, the other's
+    // whole version stays readable.
+    await Promise.all([
+      a.put({ ...expected, status: "approved by alice" }),
+      b.put({ ...expected, status: "approved by bob" }),
+    ]);
+    await exchange(a, b);
+    const wa = await a.get("trade-1", { conflicts: true });
+    expect(await b.get("trade-1", { conflicts: true })).toEqual(wa);
+    const conflicts = wa._conflicts as unknown as { status: string }[];
+    expect(conflicts).toHaveLength(1);
+    expect([wa.status, conflicts[0]!.status].sort()).toEqual([
+      "approved by alice",
+      "approved by bob",
+    ]);
+    // The merged state, conflicts included, survives a checkpoint and a reopen.
+    await a.close();
+    const again = await ledger("trades", { storage: "memory://approvers-a" });
+    expect(await again.get("trade-1", { conflicts: true })).toEqual(wa);
+    await again.put({ ...(await again.get("trade-1")), status: "settled" });
+    expect(await again.get("trade-1", { conflicts: true })).toEqual({
+      ...expected,
+      status: "settled",
+      _conflicts: [],
+    });
+  });
+
   it("merges commits from another replica and keeps conflicts readable", async () => {
     const a = await ledger("c", { storage: "memory://conflicts-a" });
     const b = await ledger("c", {

@@ -1,9 +1,14 @@
-// A replica's merged state as values: the clock, the latest versions of every doc, and the
-// doc tree of the winners. Local writes and remote events both pass through here; the
-// caller seals commits and does all I/O.
+// A replica's merged state as values: the clock, the latest versions of every doc, the
+// current doc of each id (fields-merged where concurrent puts left several live versions)
+// and the doc tree of the current docs. Local writes and remote events both pass through
+// here; the caller seals commits and does all I/O (docs are read through `bodyOf`).
 import type { CID } from "multiformats/cid";
+import { encodeDocValue } from "../blocks/cbor-writer.js";
+import { cidFor } from "../blocks/cid.js";
 import type { CryptoProvider } from "../blocks/crypto.js";
 import { Clock } from "./clock.js";
+import type { Body } from "./fields-merge.js";
+import { mergeFields } from "./fields-merge.js";
 import type { ClockEvent } from "./clock.js";
 import type { MergeEvent, Op, Version, VersionMap } from "./merge.js";
 import { mergeEvents, opFields } from "./merge.js";
@@ -21,11 +26,25 @@ export interface PlannedWrite {
 export class LedgerState {
   readonly clock = new Clock();
   readonly versions: VersionMap = new Map();
+  /**
+   * The current doc of each id with several live latest versions: a version of no event
+   * (its `event` and `height` are the winner's), holding the fields-merged doc and `losers`.
+   */
+  readonly merged = new Map<string, Version>();
   readonly tree: ProllyTree<CID>;
   root: CID | undefined;
+  readonly #crypto: CryptoProvider;
+  readonly #bodyOf: (id: string, version: Version) => Promise<Body>;
 
-  constructor(options: { source: NodeSource<CID>; crypto: CryptoProvider }) {
+  constructor(options: {
+    source: NodeSource<CID>;
+    crypto: CryptoProvider;
+    /** The doc a live version holds. */
+    bodyOf: (id: string, version: Version) => Promise<Body>;
+  }) {
     this.tree = new ProllyTree<CID>(options);
+    this.#crypto = options.crypto;
+    this.#bodyOf = options.bodyOf;
   }
 
   /** Restores a state saved earlier (a checkpoint); only valid on an empty state. */
@@ -33,14 +52,22 @@ export class LedgerState {
     events: readonly ClockEvent[],
     versions: ReadonlyMap<string, Version[]>,
     root: CID | undefined,
+    merged: ReadonlyMap<string, Version> = new Map(),
   ): void {
     this.clock.add(events);
     for (const [id, list] of versions) this.versions.set(id, list);
+    for (const [id, v] of merged) this.merged.set(id, v);
     this.root = root;
   }
 
+  /** The first of `id`'s latest versions (a live one if any is). */
   winner(id: string): Version | undefined {
     return this.versions.get(id)?.[0];
+  }
+
+  /** `id`'s current doc: the merged one, else the winner (doc null: deleted). */
+  current(id: string): Version | undefined {
+    return this.merged.get(id) ?? this.versions.get(id)?.[0];
   }
 
   /** Computes the tree after a local write; nothing changes until `applyWrite`. */
@@ -67,8 +94,10 @@ export class LedgerState {
         ...(fields ? { fields } : {}),
       },
     ]);
-    for (const [id, doc] of ops)
+    for (const [id, doc] of ops) {
       this.versions.set(id, [{ event: cid, height: planned.height, doc }]);
+      this.merged.delete(id);
+    }
     this.root = planned.update.root;
   }
 
@@ -77,12 +106,32 @@ export class LedgerState {
     events: readonly MergeEvent[],
   ): Promise<{ changed: string[]; update: TreeUpdate<CID> }> {
     const { changed } = mergeEvents(this.clock, this.versions, events);
+    for (const id of changed) await this.#mergeFields(id);
     const edits: TreeEdit<CID>[] = changed.map((id) => ({
       key: id,
-      value: this.winner(id)?.doc ?? undefined,
+      value: this.current(id)?.doc ?? undefined,
     }));
     const update = await this.tree.apply(this.root, edits);
     this.root = update.root;
     return { changed, update };
+  }
+
+  /** Recomputes `id`'s merged doc after its latest versions changed. */
+  async #mergeFields(id: string): Promise<void> {
+    const live = (this.versions.get(id) ?? []).filter((v) => v.doc !== null);
+    if (live.length < 2) {
+      this.merged.delete(id);
+      return;
+    }
+    const bodies: Body[] = [];
+    for (const v of live) bodies.push(await this.#bodyOf(id, v));
+    const { body, losers } = mergeFields(this.clock, id, live, bodies);
+    this.merged.set(id, {
+      event: live[0]!.event,
+      height: live[0]!.height,
+      doc: cidFor(this.#crypto, encodeDocValue(body)),
+      cache: body,
+      losers,
+    });
   }
 }

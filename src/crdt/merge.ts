@@ -15,6 +15,8 @@ export interface Version {
   doc: CID | null;
   /** A slot for the caller's decoded doc body; not part of the merged state. */
   cache?: unknown;
+  /** On a fields-merged current doc only: the live versions that lost a contested field. */
+  losers?: readonly Version[];
 }
 
 /** Latest versions per id, winner first. */

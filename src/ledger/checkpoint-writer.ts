@@ -44,8 +44,11 @@ export async function encodeCheckpoint(
   // about PACK_BYTES, so packs compress well whatever the fanout: [[leaf digest, [doc…]], …].
   const wanted: [string, Version][] = [];
   // In id order, the order of the previous checkpoint's packs: each pack is inflated once.
-  for (const id of [...state.versions.keys()].sort())
+  for (const id of [...state.versions.keys()].sort()) {
+    const merged = state.merged.get(id);
+    if (merged) wanted.push([id, merged]);
     for (const v of state.versions.get(id)!) if (v.doc) wanted.push([id, v]);
+  }
   const docBytes = await source.getDocsBytes(wanted);
   const nodes: { cid: CID; bytes: Uint8Array }[] = [];
   const packs: { cid: CID; bytes: Uint8Array }[] = [];
@@ -72,7 +75,8 @@ export async function encodeCheckpoint(
           stack.push(node.values[i] as CID);
       else {
         const docs: Uint8Array[] = [];
-        for (const id of node.keys) docs.push(docBytes.get(state.winner(id)!)!);
+        for (const id of node.keys)
+          docs.push(docBytes.get(state.current(id)!)!);
         pack.push([cid.multihash.digest, docs]);
         leafIds.push(...node.keys);
         packLeaves.push(cid);
@@ -137,23 +141,32 @@ export async function encodeCheckpoint(
       }
     });
   });
-  // Versions: kind 0 = the tree's winner, 1 = a deletion, 2 = a doc cid given in `cids`.
+  // Versions: kind 0 = the tree's doc, 1 = a deletion, 2 = a doc cid given in `cids`.
+  // Ids whose current doc is fields-merged: in `merged`, with the positions of the losers.
   const versions = new VarintWriter();
+  const merged = new VarintWriter();
+  merged.write(state.merged.size);
   const explicit: Uint8Array[] = [];
   const extra = new Map<string, { cid: CID; bytes: Uint8Array }>();
   for (const id of ids) {
     const list = state.versions.get(id)!;
+    const current = state.merged.get(id);
+    if (current) {
+      merged.write(idIndex.get(id)!);
+      merged.write(current.losers?.length ?? 0);
+      for (const l of current.losers ?? []) merged.write(list.indexOf(l));
+    }
     versions.write(list.length);
     list.forEach((v, i) => {
       versions.write(eventIndex.get(v.event)!);
       if (v.doc === null) versions.write(1);
-      else if (i === 0) versions.write(0);
+      else if (i === 0 && !current) versions.write(0);
       else {
         versions.write(2);
         explicit.push(v.doc.bytes);
       }
     });
-    for (const v of list.slice(1))
+    for (const v of current ? list : list.slice(1))
       if (v.doc && !extra.has(cidKey(v.doc)))
         extra.set(cidKey(v.doc), {
           cid: v.doc,
@@ -171,6 +184,7 @@ export async function encodeCheckpoint(
     names,
     ids: extraIds,
     versions: versions.finish(),
+    merged: merged.finish(),
     cids,
   });
   const nodeTable = BlockTable.build([

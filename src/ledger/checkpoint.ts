@@ -254,9 +254,11 @@ export class Checkpoint {
   }
 
   /** The clock and every id's latest versions; `winners` are the checkpoint tree's entries. */
-  async loadState(
-    winners: AsyncIterable<[string, CID]>,
-  ): Promise<{ events: ClockEvent[]; versions: Map<string, Version[]> }> {
+  async loadState(winners: AsyncIterable<[string, CID]>): Promise<{
+    events: ClockEvent[];
+    versions: Map<string, Version[]>;
+    merged: Map<string, Version>;
+  }> {
     const s = decodeLayoutValue<{
       events: Uint8Array;
       parents: Uint8Array;
@@ -266,6 +268,7 @@ export class Checkpoint {
       names: string[];
       ids: string[];
       versions: Uint8Array;
+      merged: Uint8Array;
       cids: Uint8Array;
     }>(this.#compression.inflate(this.#state), "checkpoint state");
     try {
@@ -345,7 +348,28 @@ export class Checkpoint {
         }
         versions.set(id, list);
       }
-      return { events, versions };
+      // Fields-merged current docs are the tree's docs.
+      const merged = new Map<string, Version>();
+      const mergedReader = new VarintReader(s.merged);
+      for (let n = mergedReader.read(); n > 0; n--) {
+        const id =
+          allIds[mergedReader.read()] ?? fail("a merged id is out of range");
+        const list = versions.get(id)!;
+        const losers: Version[] = [];
+        for (let k = mergedReader.read(); k > 0; k--)
+          losers.push(
+            list[mergedReader.read()] ?? fail("a loser is out of range"),
+          );
+        merged.set(id, {
+          event: list[0]!.event,
+          height: list[0]!.height,
+          doc:
+            tree.get(id) ??
+            fail(`the merged doc of ${JSON.stringify(id)} is not in the tree`),
+          losers,
+        });
+      }
+      return { events, versions, merged };
     } catch (error) {
       if (error instanceof CorruptError) throw error;
       throw new CorruptError(

@@ -17,20 +17,21 @@ export class DocReader {
     this.#blocks = blocks;
   }
 
-  /** `id`'s current doc; with `conflicts`, the losing live versions as `_conflicts`. */
+  /**
+   * `id`'s current doc; with `conflicts`, as `_conflicts` the whole docs of the live versions
+   * that lost a field written concurrently (see crdt/fields-merge.ts).
+   */
   async get(id: string, conflicts: boolean): Promise<Doc> {
     if (!conflicts) return this.current(id);
     await this.#loader.ready();
-    const versions = this.#loader.state.versions.get(id);
-    const winner = versions?.[0];
-    if (!winner?.doc) throw new NotFoundError(id);
+    const current = this.#loader.state.current(id);
+    if (!current?.doc) throw new NotFoundError(id);
     const losers: Doc[] = [];
-    for (const v of versions!.slice(1))
-      if (v.doc)
-        losers.push({ _id: id, ...(await this.#blocks.getDoc(id, v)) });
+    for (const v of current.losers ?? [])
+      losers.push({ _id: id, ...(await this.#blocks.getDoc(id, v)) });
     return {
       _id: id,
-      ...(await this.#blocks.getDoc(id, winner)),
+      ...(await this.#blocks.getDoc(id, current)),
       _conflicts: losers,
     };
   }
@@ -39,9 +40,9 @@ export class DocReader {
   async current(id: string): Promise<Doc> {
     const { state } = this.#loader;
     if (!this.#loader.isLazy) {
-      const winner = state.winner(id);
-      if (!winner?.doc) throw new NotFoundError(id);
-      return { _id: id, ...(await this.#blocks.getDoc(id, winner)) };
+      const current = state.current(id);
+      if (!current?.doc) throw new NotFoundError(id);
+      return { _id: id, ...(await this.#blocks.getDoc(id, current)) };
     }
     const cid = await state.tree.get(state.root, id);
     if (!cid) throw new NotFoundError(id);
@@ -50,30 +51,30 @@ export class DocReader {
 
   /** `id`'s current doc without a promise when its body is cached. */
   cached(id: string): Doc | undefined {
-    const winner = this.#loader.isLazy
+    const current = this.#loader.isLazy
       ? undefined
-      : this.#loader.state.winner(id);
-    const body = winner && this.#blocks.cachedBody(winner);
+      : this.#loader.state.current(id);
+    const body = current && this.#blocks.cachedBody(current);
     return body && { _id: id, ...body };
   }
 
   /** The body of `id`'s current doc `cid`, which the tree names. */
   async at(id: string, cid: CID): Promise<DocBody> {
     if (this.#loader.isLazy) return this.#blocks.getDocByCid(id, cid);
-    const winner = this.#loader.state.winner(id);
-    if (!winner?.doc?.equals(cid))
+    const current = this.#loader.state.current(id);
+    if (!current?.doc?.equals(cid))
       throw new CorruptError(
         "doc tree",
-        `entry for ${JSON.stringify(id)} does not match its latest version`,
+        `entry for ${JSON.stringify(id)} does not match its current doc`,
       );
-    return this.#blocks.getDoc(id, winner);
+    return this.#blocks.getDoc(id, current);
   }
 
   /** The rows a change notification carries for `ids`. */
   async rows(ids: readonly string[]): Promise<ChangeRow[]> {
     const rows: ChangeRow[] = [];
     for (const id of ids) {
-      const w = this.#loader.state.winner(id);
+      const w = this.#loader.state.current(id);
       rows.push(
         w?.doc
           ? { id, doc: { _id: id, ...(await this.#blocks.getDoc(id, w)) } }

@@ -189,29 +189,3 @@ export function createIdGenerator(
     return `${t.toString(36).padStart(9, "0")}${seq.toString(36).padStart(5, "0")}${tail}`;
   };
 }
-
-/** Deep equality of doc values (what dag-cbor would encode to the same bytes). */
-export function sameValue(a: DocValue, b: DocValue): boolean {
-  if (a === b) return true;
-  if (
-    typeof a !== "object" ||
-    typeof b !== "object" ||
-    a === null ||
-    b === null
-  )
-    return Object.is(a, b);
-  if (a instanceof Uint8Array || b instanceof Uint8Array) {
-    if (!(a instanceof Uint8Array && b instanceof Uint8Array)) return false;
-    if (a.length !== b.length) return false;
-    for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-    return true;
-  }
-  if (Array.isArray(a) || Array.isArray(b)) {
-    if (!(Array.isArray(a) && Array.isArray(b)) || a.length !== b.length)
-      return false;
-    return a.every((v, i) => sameValue(v, b[i]!));
-  }
-  const ka = Object.keys(a);
-  if (ka.length !== Object.keys(b).length) return false;
-  return ka.every((k) => k in b && sameValue(a[k]!, b[k]!));
-}

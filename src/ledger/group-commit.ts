@@ -81,7 +81,7 @@ export class GroupCommit {
       await loader.ready();
       const { accepted, refused } = checkDeletions(
         batch,
-        (id) => loader.state.winner(id)?.doc != null,
+        (id) => loader.state.current(id)?.doc != null,
       );
       for (const [w, id] of refused) w.done.reject(new NotFoundError(id));
       if (accepted.length === 0) return;
@@ -103,7 +103,7 @@ export class GroupCommit {
     const { state } = loader;
     const bases = new Map<string, DocBody>();
     for (const d of docs) {
-      const current = d.body && !bases.has(d.id) && state.winner(d.id);
+      const current = d.body && !bases.has(d.id) && state.current(d.id);
       if (current && current.doc)
         bases.set(d.id, await blocks.getDoc(d.id, current));
     }

@@ -106,7 +106,11 @@ export async function openLedger<T extends object = DocFields>(
       versionsOf: (id): readonly Version[] | undefined =>
         state.versions.get(id),
     });
-    const state: LedgerState = new LedgerState({ source: blocks, crypto });
+    const state: LedgerState = new LedgerState({
+      source: blocks,
+      crypto,
+      bodyOf: (id, version) => blocks.getDoc(id, version),
+    });
     const compression = options.compression ?? nodeCompression;
     const checkpoint = await restoreCheckpoint(
       storage.local,
@@ -122,10 +126,10 @@ export async function openLedger<T extends object = DocFields>(
     const upToDate =
       checkpoint !== undefined && current.join() === covered.join();
     if (checkpoint && !upToDate) {
-      const { events, versions } = await checkpoint.loadState(
+      const { events, versions, merged } = await checkpoint.loadState(
         state.tree.entries(checkpoint.root),
       );
-      state.restore(events, versions, checkpoint.root);
+      state.restore(events, versions, checkpoint.root, merged);
     } else if (checkpoint) state.root = checkpoint.root;
     const replayed = upToDate ? 0 : await replayCommits(state, blocks, heads);
     return new Ledger<T>({

@@ -108,7 +108,7 @@ export async function changeRows(
     .sort((a, b) => lastIndex.get(a)! - lastIndex.get(b)! || (a < b ? -1 : 1));
   const rows: ChangeRow[] = [];
   for (const id of ids) {
-    const w = state.winner(id);
+    const w = state.current(id);
     rows.push(
       w?.doc
         ? { id, doc: { _id: id, ...(await load(id, w.doc)) } }

@@ -30,10 +30,10 @@ export class StateLoader {
     const lazy = this.#lazy;
     if (!lazy) return;
     this.#loading ??= (async () => {
-      const { events, versions } = await lazy.loadState(
+      const { events, versions, merged } = await lazy.loadState(
         this.state.tree.entries(lazy.root),
       );
-      this.state.restore(events, versions, lazy.root);
+      this.state.restore(events, versions, lazy.root, merged);
       this.#lazy = undefined;
     })();
     await this.#loading;

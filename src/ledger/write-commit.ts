@@ -9,11 +9,12 @@ import type { SealedCommit } from "../blocks/commit.js";
 import type { CryptoProvider } from "../blocks/crypto.js";
 import { encodeEvent } from "../crdt/event.js";
 import type { SealedOp } from "../crdt/event.js";
+import { changedFields } from "../crdt/fields-merge.js";
 import type { LedgerState, Op, PlannedWrite } from "../crdt/ledger-state.js";
 import { InvalidDocError } from "../util/errors.js";
 import type { DocBody } from "./block-source.js";
 import type { DocInput } from "./doc.js";
-import { MAX_DOC_BYTES, checkDocBody, checkId, sameValue } from "./doc.js";
+import { MAX_DOC_BYTES, checkDocBody, checkId } from "./doc.js";
 
 /** A doc checked and encoded; `body` null is a deletion. */
 export interface PreparedDoc {
@@ -89,15 +90,6 @@ export async function sealWrite(
     encodeEvent({ h: planned.height, ops: sealedOps }),
   );
   return { byId, ops, planned, parents, sealed };
-}
-
-/** Top-level fields set, changed or removed from `base` to `next`, sorted. */
-export function changedFields(base: DocBody, next: DocBody): string[] {
-  const out: string[] = [];
-  for (const k in next)
-    if (!(k in base) || !sameValue(base[k]!, next[k]!)) out.push(k);
-  for (const k in base) if (!(k in next)) out.push(k);
-  return out.sort();
 }
 
 /**
