@@ -24,7 +24,9 @@ commands:
                              file:///dir (default: file://./${DEFAULT_SERVER_DIR}) or
                              postgres://host/db[?blobs=s3://bucket/prefix&s3-endpoint=…]
                              (docs/deploy.md); without a secret (KILN_SECRET) it listens on
-                             loopback only
+                             loopback only; budgets: --max-connections 10000,
+                             --max-connections-per-address 2000, --trust-proxy <addr|loopback>
+                             (docs/deploy.md, "Budgets")
   token --ledger <name> [--ledger <name>…] [--write] [--expires 30d] [--secret <s>]
                              print a bearer token signed with KILN_SECRET; "*" names every ledger
 
@@ -58,6 +60,9 @@ export async function main(
         host: { type: "string" },
         secret: { type: "string" },
         verbose: { type: "boolean" },
+        "max-connections": { type: "string" },
+        "max-connections-per-address": { type: "string" },
+        "trust-proxy": { type: "string", multiple: true },
         ledger: { type: "string", multiple: true },
         write: { type: "boolean" },
         expires: { type: "string" },
@@ -92,6 +97,9 @@ export async function main(
               values.storage ?? pathToFileURL(resolve(DEFAULT_SERVER_DIR)).href,
             secret,
             verbose: values.verbose ?? false,
+            maxConnections: values["max-connections"],
+            maxConnectionsPerAddress: values["max-connections-per-address"],
+            trustProxy: values["trust-proxy"] ?? [],
           },
           out,
           err,

@@ -24,6 +24,10 @@ export interface ServeOptions {
   storage: string;
   secret: string | undefined;
   verbose: boolean;
+  maxConnections?: string | undefined;
+  maxConnectionsPerAddress?: string | undefined;
+  /** Reverse proxies whose X-Forwarded-For names the client ("loopback" or addresses). */
+  trustProxy?: readonly string[];
 }
 
 export async function serve(
@@ -36,6 +40,24 @@ export async function serve(
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     err(`kiln serve: --port must be a port number, not ${options.port}`);
     return 2;
+  }
+  const limits: { maxConnections?: number; maxConnectionsPerAddress?: number } =
+    {};
+  for (const [flag, key, text] of [
+    ["--max-connections", "maxConnections", options.maxConnections],
+    [
+      "--max-connections-per-address",
+      "maxConnectionsPerAddress",
+      options.maxConnectionsPerAddress,
+    ],
+  ] as const) {
+    if (text === undefined) continue;
+    const n = Number(text);
+    if (!Number.isSafeInteger(n) || n < 1) {
+      err(`kiln serve: ${flag} must be a positive integer, not ${text}`);
+      return 2;
+    }
+    limits[key] = n;
   }
   if (options.secret === undefined && !isLoopback(options.host)) {
     err(
@@ -56,8 +78,11 @@ export async function serve(
     const server = createSyncServer({
       backend,
       ...(options.secret !== undefined ? { secret: options.secret } : {}),
+      limits,
+      trustProxy: options.trustProxy ?? [],
       log: (event) => {
-        if (event.kind === "failure") err(`kiln serve: ${formatEvent(event)}`);
+        if (event.kind === "failure" || event.kind === "storage")
+          err(`kiln serve: ${formatEvent(event)}`);
         else if (options.verbose) out(`kiln serve: ${formatEvent(event)}`);
       },
     });
@@ -196,6 +221,8 @@ function formatEvent(event: ServerEvent): string {
       return `stored ${event.stored} commits of ${JSON.stringify(event.ledger)} over ${event.transport}${where}`;
     case "failure":
       return `${event.transport} request failed${where}: ${describe(event.error)}`;
+    case "storage":
+      return `storage failed to ${event.operation}${event.ledger !== undefined ? ` of ledger ${JSON.stringify(event.ledger)}` : ""} (${event.transport} request${where}): ${describeCauses(event.cause)}`;
   }
 }
 
@@ -240,6 +267,23 @@ export function token(
     err(`kiln token: ${describe(error)}`);
     return 2;
   }
+}
+
+/** An error and its causes, each with its code when it has one (errno, SQLSTATE, Kiln's). */
+function describeCauses(error: unknown): string {
+  const parts: string[] = [];
+  let e: unknown = error;
+  for (let depth = 0; e !== undefined && depth < 5; depth++) {
+    if (e instanceof KilnError) parts.push(`${e.message} (${e.code})`);
+    else if (e instanceof Error) {
+      const code = (e as { code?: unknown }).code;
+      parts.push(
+        typeof code === "string" ? `${e.message} (${code})` : e.message,
+      );
+    } else parts.push(typeof e === "string" ? e : JSON.stringify(e));
+    e = e instanceof Error ? e.cause : undefined;
+  }
+  return parts.join(": caused by ");
 }
 
 function describe(error: unknown): string {

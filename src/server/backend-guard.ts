@@ -1,6 +1,8 @@
 // Backend failures reach clients as `unavailable` (retry later), never as `internal`: the
-// guard turns every error a backend raises into a ProtocolError, keeping the original as the
-// cause for the server log. A missing parent the backend finds itself stays missing-commit.
+// guard turns every error a backend raises into a ProtocolError naming the operation and the
+// ledger, keeping the original (which names the file or table, and why) as the cause for the
+// server log, which always prints it (issue 11: a full disk gave clients 503 and the operator
+// nothing). A missing parent the backend finds itself stays missing-commit.
 import { ProtocolError } from "../sync/protocol/index.js";
 import { KilnError } from "../util/errors.js";
 import type { Backend } from "./backend.js";
@@ -9,16 +11,18 @@ export function guardBackend(backend: Backend): Backend {
   const guard =
     <A extends unknown[], R>(operation: string, fn: (...args: A) => R) =>
     (...args: A): R => {
+      // Every backend call but close takes the ledger first.
+      const ledger = typeof args[0] === "string" ? args[0] : undefined;
       let result: R;
       try {
         result = fn(...args);
       } catch (cause) {
-        throw backendError(operation, cause);
+        throw backendError(operation, ledger, cause);
       }
       return (
         result instanceof Promise
           ? result.catch((cause: unknown) => {
-              throw backendError(operation, cause);
+              throw backendError(operation, ledger, cause);
             })
           : result
       ) as R;
@@ -43,13 +47,28 @@ export function guardBackend(backend: Backend): Backend {
   };
 }
 
-function backendError(operation: string, cause: unknown): ProtocolError {
+/** A storage failure: `unavailable` to the client, with the operation, ledger and cause. */
+export class StorageError extends ProtocolError {
+  constructor(
+    readonly operation: string,
+    readonly ledger: string | undefined,
+    cause: unknown,
+  ) {
+    super(
+      "unavailable",
+      `storage failed to ${operation}${ledger !== undefined ? ` of ledger ${JSON.stringify(ledger.slice(0, 64))}` : ""}; try again later`,
+      { cause },
+    );
+  }
+}
+
+function backendError(
+  operation: string,
+  ledger: string | undefined,
+  cause: unknown,
+): ProtocolError {
   if (cause instanceof ProtocolError) return cause;
   if (cause instanceof KilnError && cause.code === "missing-commit")
     return new ProtocolError("missing-commit", cause.message, { cause });
-  return new ProtocolError(
-    "unavailable",
-    `storage failed to ${operation}; try again later`,
-    { cause },
-  );
+  return new StorageError(operation, ledger, cause);
 }

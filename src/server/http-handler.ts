@@ -19,6 +19,8 @@ import type {
 } from "../sync/protocol/index.js";
 import { concat } from "../util/bytes.js";
 import { bearerToken } from "./auth.js";
+import type { Rights } from "./auth.js";
+import { UNAUTHENTICATED_BODY } from "./server-limits.js";
 import type { LedgerService, TransportName } from "./ledger-service.js";
 import { errorReply } from "./server-event.js";
 import type { ServerLog } from "./server-event.js";
@@ -111,9 +113,28 @@ export class HttpHandler {
           "bad-frame",
           `a request body must have content type ${CONTENT_TYPE}`,
         );
+      // The Authorization header's token is checked before a byte of the body is read: a
+      // refused request costs the server its headers only. Without one, a server that needs
+      // tokens reads at most UNAUTHENTICATED_BODY (room for a hello with its tokens).
+      const token = bearerToken(request.headers.get("authorization"));
+      const rights =
+        token !== undefined || !this.#service.hasAuth
+          ? this.#service.authenticate(token !== undefined ? [token] : [])
+          : undefined;
       // Like a WebSocket's maxPayload: a body somewhat over the limit is still read, so the
       // too-large error can name its request id; a far larger one is refused unread.
-      const bytes = await readBody(request, 4 * this.#service.maxMessage);
+      const bytes =
+        rights === undefined
+          ? await readBody(
+              request,
+              UNAUTHENTICATED_BODY,
+              () =>
+                new ProtocolError(
+                  "unauthorized",
+                  `a request body over ${UNAUTHENTICATED_BODY} bytes needs a valid token in the Authorization header`,
+                ),
+            )
+          : await readBody(request, 4 * this.#service.maxMessage);
       this.bytes += bytes.length;
       let message: ClientMessage;
       try {
@@ -123,33 +144,39 @@ export class HttpHandler {
         throw error;
       }
       id = message.id;
-      return await this.#answer(message, request);
+      return await this.#answer(message, request, rights);
     } catch (error) {
       const reply = errorReply(error, id, this.#log, "http");
       return frames(HTTP_STATUS[reply.reason], [reply]);
     }
   }
 
-  async #answer(message: ClientMessage, request: Request): Promise<Response> {
-    const token = bearerToken(request.headers.get("authorization"));
-    const tokens = token !== undefined ? [token] : [];
+  async #answer(
+    message: ClientMessage,
+    request: Request,
+    headerRights: Rights | undefined,
+  ): Promise<Response> {
+    // Without a verified header, a request other than hello is refused here.
+    const authorized = () => headerRights ?? this.#service.authenticate([]);
     switch (message.t) {
       case "hello": {
         const welcome = this.#service.welcome(message);
-        this.#service.authenticate(message.tokens ?? tokens);
+        if (message.tokens !== undefined)
+          this.#service.authenticate(message.tokens);
+        else authorized();
         return frames(200, [welcome]);
       }
       case "ping":
         return frames(200, [{ t: "pong", id: message.id }]);
       case "pull": {
         this.#requireHttp();
-        const rights = this.#service.authenticate(tokens);
+        const rights = authorized();
         this.#service.authorize(rights, message.ledger, "read");
         return this.#pull(message, request.signal);
       }
       case "push": {
         this.#requireHttp();
-        const rights = this.#service.authenticate(tokens);
+        const rights = authorized();
         this.#service.authorize(rights, message.ledger, "write");
         // A fresh origin: an HTTP client has no subscription a change could echo to.
         const { ack, uploaded } = await this.#service.push(message, {});
@@ -164,7 +191,7 @@ export class HttpHandler {
       }
       case "upload": {
         this.#requireHttp();
-        const rights = this.#service.authenticate(tokens);
+        const rights = authorized();
         this.#service.authorize(rights, message.ledger, "write");
         return frames(200, [await this.#service.upload(message)]);
       }
@@ -246,9 +273,12 @@ export class HttpHandler {
 }
 
 /** Reads a request body of at most `max` bytes without buffering more. */
-async function readBody(request: Request, max: number): Promise<Uint8Array> {
-  const tooLarge = () =>
-    new ProtocolError("too-large", `request body exceeds ${max} bytes`);
+async function readBody(
+  request: Request,
+  max: number,
+  tooLarge = () =>
+    new ProtocolError("too-large", `request body exceeds ${max} bytes`),
+): Promise<Uint8Array> {
   const declared = Number(request.headers.get("content-length") ?? NaN);
   if (declared > max) throw tooLarge();
   if (!request.body) return new Uint8Array(0);

@@ -7,6 +7,8 @@ import type { AddressInfo, Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { WebSocketServer } from "ws";
 import type { WebSocket } from "ws";
+import { clientAddress, isTrustedProxy } from "./client-address.js";
+import type { TrustProxy } from "./client-address.js";
 
 /** After close begins, how long in-flight requests and sockets get before they are cut. */
 const CLOSE_GRACE = 2_000;
@@ -16,6 +18,16 @@ export interface NodeListenOptions {
   host: string;
   /** Largest WebSocket frame `ws` reads at all; the session refuses more than maxMessage. */
   maxPayload: number;
+  /** Open connections in all, and from one client address (refused at once beyond). */
+  maxConnections: number;
+  maxConnectionsPerAddress: number;
+  /** Milliseconds for a request's headers, and for the whole request, to arrive. */
+  headersTimeout: number;
+  requestTimeout: number;
+  /** Reverse proxies whose X-Forwarded-For names the client (client-address.ts). */
+  trustProxy: TrustProxy;
+  /** Told of every connection refused for a cap. */
+  onRefused: (reason: "connections" | "address", address?: string) => void;
   fetch: (request: Request) => Promise<Response>;
   isWebSocketEnabled: () => boolean;
   acceptWebSocket: (
@@ -42,17 +54,58 @@ export async function listenNode(
   // Requests in flight per connection: on close, a connection without one is cut at once
   // (Node's closeIdleConnections skips those that never carried a request).
   const inFlight = new Map<Socket, number>();
-  const server = createServer((req, res) => {
-    const socket = req.socket;
-    inFlight.set(socket, (inFlight.get(socket) ?? 0) + 1);
-    res.once("close", () => {
-      const left = (inFlight.get(socket) ?? 1) - 1;
-      inFlight.set(socket, left);
-      if (left === 0 && closing !== undefined) socket.destroy();
-    });
-    void serve(req, res, options.fetch, origin, () => closing !== undefined);
-  });
+  const perAddress = new Map<string, number>();
+  const count = (address: string, delta: number) => {
+    const n = (perAddress.get(address) ?? 0) + delta;
+    if (n <= 0) perAddress.delete(address);
+    else perAddress.set(address, n);
+  };
+  /** Counts a connection from `address`; false (nothing counted) when it is over the cap. */
+  const admit = (address: string | undefined, release: Socket): boolean => {
+    if (address === undefined) return true;
+    if ((perAddress.get(address) ?? 0) >= options.maxConnectionsPerAddress) {
+      options.onRefused("address", address);
+      return false;
+    }
+    count(address, 1);
+    release.once("close", () => count(address, -1));
+    return true;
+  };
+  const server = createServer(
+    {
+      headersTimeout: options.headersTimeout,
+      requestTimeout: options.requestTimeout,
+      // How often Node checks those timeouts (its default, 30 s, would let them run long).
+      connectionsCheckingInterval: Math.max(
+        50,
+        Math.min(1000, Math.floor(options.headersTimeout / 4)),
+      ),
+    },
+    (req, res) => {
+      const socket = req.socket;
+      inFlight.set(socket, (inFlight.get(socket) ?? 0) + 1);
+      res.once("close", () => {
+        const left = (inFlight.get(socket) ?? 1) - 1;
+        inFlight.set(socket, left);
+        if (left === 0 && closing !== undefined) socket.destroy();
+      });
+      void serve(req, res, options.fetch, origin, () => closing !== undefined);
+    },
+  );
   server.on("connection", (socket: Socket) => {
+    // Caps first: a refused connection costs one accept and one close.
+    if (inFlight.size >= options.maxConnections) {
+      options.onRefused("connections");
+      socket.destroy();
+      return;
+    }
+    // Behind a trusted proxy every client shares the proxy's address: the cap applies to
+    // the forwarded address of each upgrade instead (below).
+    const peer = socket.remoteAddress;
+    if (!isTrustedProxy(peer, options.trustProxy) && !admit(peer, socket)) {
+      socket.destroy();
+      return;
+    }
     inFlight.set(socket, 0);
     socket.once("close", () => inFlight.delete(socket));
   });
@@ -68,12 +121,23 @@ export async function listenNode(
         403,
         "the WebSocket transport is turned off; POST messages over HTTP",
       );
+    const peer = req.socket.remoteAddress;
+    const forwarded = req.headers["x-forwarded-for"];
+    const address = clientAddress(
+      peer,
+      Array.isArray(forwarded) ? forwarded.join(",") : forwarded,
+      options.trustProxy,
+    );
+    if (isTrustedProxy(peer, options.trustProxy) && !admit(address, req.socket))
+      return refuseUpgrade(
+        socket,
+        503,
+        "too many connections from this address",
+      );
     wss.handleUpgrade(req, socket, head, (ws) =>
       options.acceptWebSocket(ws, {
         headers: req.headers,
-        ...(req.socket.remoteAddress !== undefined
-          ? { remoteAddress: req.socket.remoteAddress }
-          : {}),
+        ...(address !== undefined ? { remoteAddress: address } : {}),
       }),
     );
   });

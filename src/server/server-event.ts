@@ -2,6 +2,7 @@
 // message: ProtocolErrors keep their reason, anything else is `internal` and logged.
 import type { ErrorMessage, ErrorReason } from "../sync/protocol/index.js";
 import { ProtocolError } from "../sync/protocol/index.js";
+import { StorageError } from "./backend-guard.js";
 import type { TransportName } from "./ledger-service.js";
 
 export type ServerEvent =
@@ -24,6 +25,18 @@ export type ServerEvent =
       stored: number;
       /** Commits of the push whose bytes were read back from direct uploads, when any. */
       uploaded?: number;
+      remote?: string;
+    }
+  /**
+   * The backend failed (answered as `unavailable`): which operation, on which ledger, and the
+   * backend's own error, which names the file or table and why. Operators always see these.
+   */
+  | {
+      kind: "storage";
+      transport: TransportName;
+      operation: string;
+      ledger?: string;
+      cause: unknown;
       remote?: string;
     }
   /** An unexpected exception, answered as `internal`. */
@@ -63,14 +76,24 @@ export function errorReply(
         ? error.message.slice(prefix.length)
         : error.message
     ).slice(0, 4096);
-    log({
-      kind: "refused",
-      transport,
-      reason: error.reason,
-      message,
-      ...where,
-      ...(error.cause !== undefined ? { cause: error.cause } : {}),
-    });
+    if (error instanceof StorageError)
+      log({
+        kind: "storage",
+        transport,
+        operation: error.operation,
+        ...(error.ledger !== undefined ? { ledger: error.ledger } : {}),
+        cause: error.cause,
+        ...where,
+      });
+    else
+      log({
+        kind: "refused",
+        transport,
+        reason: error.reason,
+        message,
+        ...where,
+        ...(error.cause !== undefined ? { cause: error.cause } : {}),
+      });
     return {
       t: "error",
       ...(id !== undefined ? { id } : {}),

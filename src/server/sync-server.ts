@@ -9,6 +9,10 @@ import { guardBackend } from "./backend-guard.js";
 import { HttpHandler } from "./http-handler.js";
 import { LedgerService } from "./ledger-service.js";
 import type { TransportName } from "./ledger-service.js";
+import type { TrustProxy } from "./client-address.js";
+import { SendBudget } from "./send-queue.js";
+import { defaultLimits } from "./server-limits.js";
+import type { ServerLimits } from "./server-limits.js";
 import { safeLog } from "./server-event.js";
 import type { ServerLog } from "./server-event.js";
 import { CLOSE, WsSession } from "./ws-session.js";
@@ -43,6 +47,13 @@ export interface SyncServerOptions {
   heartbeat?: number;
   /** Milliseconds since the epoch (default Date.now), for token expiry. */
   clock?: () => number;
+  /** Resource budgets; each defaults as server-limits.ts (and docs/deploy.md) says. */
+  limits?: Partial<ServerLimits>;
+  /**
+   * Reverse proxies whose X-Forwarded-For names the client ("loopback", or exact
+   * addresses); default none: forwarded headers are ignored.
+   */
+  trustProxy?: TrustProxy;
 }
 
 /** What the server needs of the HTTP request that was upgraded to a WebSocket. */
@@ -82,6 +93,10 @@ export interface SyncServerStats {
    * bodies together (commits uploaded directly to the backend's store are not among them).
    */
   bytesReceived: number;
+  /** Outgoing WebSocket bytes queued and not yet taken by their peers. */
+  queuedBytes: number;
+  /** Connections refused for the connection caps since start. */
+  refusedConnections: number;
 }
 
 export interface SyncServer {
@@ -120,6 +135,13 @@ export function createSyncServer(options: SyncServerOptions): SyncServer {
   if (!(pollCap >= 0))
     throw new InvalidArgumentError("sync server: pollCap must be >= 0");
   if (options.secret !== undefined) checkSecret(options.secret);
+  const limits = checkLimits({
+    ...defaultLimits(maxMessage),
+    ...options.limits,
+  });
+  const trustProxy = [...(options.trustProxy ?? [])];
+  const budget = new SendBudget(limits.maxQueuedBytesTotal);
+  let refusedConnections = 0;
 
   let transports = checkTransports({
     ws: options.transports?.ws ?? true,
@@ -177,6 +199,8 @@ export function createSyncServer(options: SyncServerOptions): SyncServer {
         service,
         upgradeToken: bearerToken(header(request.headers, "authorization")),
         remote: request.remoteAddress,
+        limits: { ...limits, maxPayload: 4 * maxMessage },
+        budget,
         log,
         onClose: (s) => {
           closedMessages += s.messages;
@@ -206,6 +230,24 @@ export function createSyncServer(options: SyncServerOptions): SyncServer {
         port: listenOptions.port,
         host: listenOptions.host ?? "127.0.0.1",
         maxPayload: 4 * maxMessage,
+        maxConnections: limits.maxConnections,
+        maxConnectionsPerAddress: limits.maxConnectionsPerAddress,
+        headersTimeout: limits.headersTimeout,
+        requestTimeout: limits.requestTimeout,
+        trustProxy,
+        onRefused: (reason, address) => {
+          refusedConnections++;
+          log({
+            kind: "refused",
+            transport: "http",
+            reason: "unavailable",
+            message:
+              reason === "connections"
+                ? `connection refused: ${limits.maxConnections} connections are open`
+                : `connection refused: ${limits.maxConnectionsPerAddress} connections from this address are open`,
+            ...(address !== undefined ? { remote: address } : {}),
+          });
+        },
         fetch: (request) => server.fetch(request),
         isWebSocketEnabled: () => transports.ws && !closing.signal.aborted,
         acceptWebSocket: (socket, request) =>
@@ -255,6 +297,8 @@ export function createSyncServer(options: SyncServerOptions): SyncServer {
         requests: http.requests,
         messages,
         bytesReceived,
+        queuedBytes: budget.bytes,
+        refusedConnections,
       };
     },
 
@@ -265,6 +309,15 @@ export function createSyncServer(options: SyncServerOptions): SyncServer {
     },
   };
   return server;
+}
+
+function checkLimits(limits: ServerLimits): ServerLimits {
+  for (const [name, value] of Object.entries(limits))
+    if (!Number.isSafeInteger(value) || (value as number) < 1)
+      throw new InvalidArgumentError(
+        `sync server: limits.${name} must be a positive integer`,
+      );
+  return limits;
 }
 
 function checkTransports(t: Transports): Transports {

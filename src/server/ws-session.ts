@@ -18,6 +18,10 @@ import type {
   ServerMessage,
 } from "../sync/protocol/index.js";
 import type { Rights } from "./auth.js";
+import { UNAUTHENTICATED_BODY } from "./server-limits.js";
+import { SendQueue } from "./send-queue.js";
+import type { SendBudget, SendLimits } from "./send-queue.js";
+import { setMaxPayload } from "./ws-payload-limit.js";
 import type { LedgerChange } from "./backend.js";
 import type { LedgerService } from "./ledger-service.js";
 import { errorReply } from "./server-event.js";
@@ -51,11 +55,21 @@ interface Subscription {
   stop(): void;
 }
 
+export interface SessionLimits extends SendLimits {
+  /** Largest message read once the session is authenticated (the listener's maxPayload). */
+  readonly maxPayload: number;
+  /** Requests received and not yet answered before the session stops reading. */
+  readonly maxPendingRequests: number;
+}
+
 export interface WsSessionOptions {
   socket: WebSocket;
   service: LedgerService;
-  /** The token of the upgrade request's Authorization header (hello.token takes precedence). */
+  /** The token of the upgrade request's Authorization header (hello.tokens take precedence). */
   upgradeToken: string | undefined;
+  limits: SessionLimits;
+  /** The server-wide budget of queued outgoing bytes. */
+  budget: SendBudget;
   remote: string | undefined;
   log: ServerLog;
   onClose: (session: WsSession) => void;
@@ -71,7 +85,12 @@ export class WsSession {
   #state: State = { kind: "greeting" };
   #tail: Promise<void> = Promise.resolve();
   #pendingBytes = 0;
+  #pendingRequests = 0;
   #queuedChanges = 0;
+  readonly #limits: SessionLimits;
+  readonly #out: SendQueue;
+  /** Whether the session may read full-size messages (it proved who it is, or needs not). */
+  #trusted: boolean;
   readonly #subs = new Map<string, Subscription>();
   #helloTimer: ReturnType<typeof setTimeout> | undefined;
   #closed: Promise<void>;
@@ -90,8 +109,29 @@ export class WsSession {
     this.#remote = options.remote;
     this.#log = options.log;
     this.#onClose = options.onClose;
+    this.#limits = options.limits;
     const socket = this.#socket;
     socket.binaryType = "nodebuffer";
+    this.#out = new SendQueue(
+      socket,
+      options.limits,
+      options.budget,
+      (stall) => {
+        this.#log({
+          kind: "refused",
+          transport: "ws",
+          reason: "too-large",
+          message: `dropped a slow consumer: ${stall.reason}`,
+          ...this.#where(),
+        });
+        void this.close(CLOSE.tryAgainLater, "too slow to read");
+      },
+    );
+    // Before a verified token, read no more than a hello needs (the upgrade's Authorization
+    // header, when it verifies, counts).
+    this.#trusted =
+      !this.#service.hasAuth || this.#verifies(this.#upgradeToken);
+    if (!this.#trusted) setMaxPayload(socket, UNAUTHENTICATED_BODY);
     this.#closed = new Promise((resolve) =>
       socket.once("close", (code: number) => {
         this.#end(code);
@@ -112,6 +152,21 @@ export class WsSession {
 
   get subscriptions(): number {
     return this.#subs.size;
+  }
+
+  /** Outgoing bytes handed to the socket and not yet taken by the peer. */
+  get queuedBytes(): number {
+    return this.#out.queuedBytes;
+  }
+
+  #verifies(token: string | undefined): boolean {
+    if (token === undefined) return false;
+    try {
+      this.#service.authenticate([token]);
+      return true;
+    } catch {
+      return false;
+    }
   }
 
   /**
@@ -158,20 +213,30 @@ export class WsSession {
     const bytes = toBytes(data);
     this.bytes += bytes.length;
     this.#pendingBytes += bytes.length;
+    this.#pendingRequests++;
     // Stop reading while a lot is unanswered; TCP flow control then slows the client down.
-    if (this.#pendingBytes > 4 * this.#service.maxMessage) this.#socket.pause();
+    if (this.#isBacklogged()) this.#socket.pause();
     this.#enqueue(async () => {
       try {
         await this.#handle(bytes, isBinary);
       } finally {
         this.#pendingBytes -= bytes.length;
-        if (
-          this.#socket.isPaused &&
-          this.#pendingBytes <= this.#service.maxMessage
-        )
+        this.#pendingRequests--;
+        if (this.#socket.isPaused && !this.#isBacklogged())
           this.#socket.resume();
       }
     });
+  }
+
+  /** Too much received and not answered: an untrusted session may have one hello pending. */
+  #isBacklogged(): boolean {
+    const maxBytes = this.#trusted
+      ? 4 * this.#service.maxMessage
+      : UNAUTHENTICATED_BODY;
+    return (
+      this.#pendingBytes > maxBytes ||
+      this.#pendingRequests > this.#limits.maxPendingRequests
+    );
   }
 
   #enqueue(task: () => Promise<void>): void {
@@ -258,6 +323,10 @@ export class WsSession {
       );
       clearTimeout(this.#helloTimer);
       this.#state = { kind: "open", rights, version: welcome.v };
+      if (!this.#trusted) {
+        this.#trusted = true;
+        setMaxPayload(this.#socket, this.#limits.maxPayload);
+      }
       await this.#send(welcome);
       await this.#endUncovered();
       return;
@@ -374,26 +443,17 @@ export class WsSession {
     }
   }
 
-  /** Sends one message; waits for the socket to drain when much is buffered. */
-  #send(message: ServerMessage): Promise<void> {
-    if (this.#socket.readyState !== this.#socket.OPEN) return Promise.resolve();
-    const bytes = encodeMessage(message);
-    if (
-      this.#socket.bufferedAmount + bytes.length <=
-      2 * this.#service.maxMessage
-    ) {
-      this.#socket.send(bytes, { binary: true }, noop);
-      return Promise.resolve();
-    }
-    return new Promise((resolve) =>
-      this.#socket.send(bytes, { binary: true }, () => resolve()),
-    );
+  /** Sends one message, once this session is within its outgoing budget (send-queue.ts). */
+  async #send(message: ServerMessage): Promise<void> {
+    if (this.#socket.readyState !== this.#socket.OPEN) return;
+    await this.#out.send(encodeMessage(message));
   }
 
   #end(code: number): void {
     if (this.#state.kind === "closed") return;
     this.#state = { kind: "closed" };
     clearTimeout(this.#helloTimer);
+    this.#out.end();
     for (const sub of [...this.#subs.values()]) sub.stop();
     this.#log({ kind: "close", transport: "ws", code, ...this.#where() });
     this.#onClose(this);
@@ -415,5 +475,3 @@ function toBytes(data: RawData): Uint8Array {
   if (data instanceof ArrayBuffer) return new Uint8Array(data);
   return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
 }
-
-function noop(): void {}

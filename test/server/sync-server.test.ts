@@ -679,9 +679,16 @@ describe("failures", () => {
     ).toEqual([
       expect.objectContaining({ t: "error", id: 3, reason: "unavailable" }),
     ]);
-    expect(events).toContainEqual(
-      expect.objectContaining({ kind: "refused", reason: "unavailable" }),
-    );
+    // The operator's event names the operation, the ledger and the backend's own error.
+    const storage = events.find((e) => e.kind === "storage");
+    expect(storage).toMatchObject({
+      kind: "storage",
+      operation: "read heads",
+      ledger: "l",
+    });
+    expect(storage?.kind === "storage" && storage.cause).toMatchObject({
+      message: "disk on fire",
+    });
 
     // The heads name commits the backend says it does not hold: missingCommits fails.
     mode = "corrupt";

@@ -19,6 +19,8 @@ export interface ServerProcess {
   readonly url: string;
   readonly port: number;
   readonly child: ChildProcess;
+  /** What it wrote to stderr so far. */
+  stderr(): string;
   /** SIGTERM, and resolves when it exited. */
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
@@ -55,6 +57,7 @@ export async function startServer(args: string[]): Promise<ServerProcess> {
     url,
     port: Number(new URL(url).port),
     child,
+    stderr: () => stderr,
     async stop(signal = "SIGTERM") {
       child.kill(signal);
       await exited;

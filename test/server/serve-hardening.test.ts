@@ -1,0 +1,98 @@
+// `kiln serve` as an operator runs it, hardened (issue 11): its budgets set from the command
+// line, and every storage failure on its stderr with the ledger, the file and the cause. One
+// process serves every case here, to keep the cost of spawning it to one.
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { logFileName } from "../../src/server/backends/embedded-backend.js";
+import { encodeLedgerName } from "../../src/util/ledger-name.js";
+import { killAll, startServer, type ServerProcess } from "../sync/processes.js";
+import { eventually, makeChain, post, TestSocket, wire } from "./harness.js";
+
+let dir: string;
+let server: ServerProcess;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), "kiln-serve-hardening-"));
+  // A directory where the log of ledger "jammed" belongs: every write to it fails (EISDIR).
+  await mkdir(join(dir, "ledgers", logFileName(encodeLedgerName("jammed"))), {
+    recursive: true,
+  });
+  server = await startServer([
+    "--port",
+    "0",
+    "--storage",
+    pathToFileURL(dir).href,
+    "--max-connections-per-address",
+    "3",
+  ]);
+});
+
+afterAll(async () => {
+  await server?.stop();
+  killAll();
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe("kiln serve, hardened", () => {
+  it("logs a storage failure with the ledger, the file and the cause, and answers unavailable", async () => {
+    const reply = await post(`${server.url}/kiln`, {
+      t: "push",
+      id: 1,
+      ledger: "jammed",
+      commits: wire(makeChain(1)),
+    });
+    expect(reply.status).toBe(503);
+    expect(reply.messages[0]).toMatchObject({
+      t: "error",
+      reason: "unavailable",
+    });
+    await eventually(() => /storage failed to/.test(server.stderr()));
+    const line = server
+      .stderr()
+      .split("\n")
+      .find((l) => l.includes("storage failed to"))!;
+    expect(line).toContain('of ledger "jammed"');
+    expect(line).toContain(join(dir, "ledgers"));
+    expect(line).toMatch(/EISDIR|illegal operation on a directory/);
+    // Other ledgers are served meanwhile.
+    const fine = await post(`${server.url}/kiln`, {
+      t: "push",
+      id: 2,
+      ledger: "fine",
+      commits: wire(makeChain(1)),
+    });
+    expect(fine.messages[0]).toMatchObject({ t: "ack", stored: 1 });
+  });
+
+  it("refuses a connection over --max-connections-per-address", async () => {
+    const ws = `${server.url.replace("http:", "ws:")}/kiln`;
+    const open: TestSocket[] = [];
+    // Earlier requests' keep-alive connections count too: open until refused.
+    let refused = false;
+    try {
+      for (let i = 0; i < 10 && !refused; i++)
+        await TestSocket.hello(ws).then(
+          (s) => open.push(s),
+          () => (refused = true),
+        );
+      expect(refused).toBe(true);
+      expect(open.length).toBeGreaterThanOrEqual(1);
+      expect(open.length).toBeLessThanOrEqual(3);
+    } finally {
+      for (const s of open) await s.close();
+    }
+    // Freed again once they closed.
+    await eventually(async () => {
+      try {
+        const s = await TestSocket.hello(ws);
+        await s.close();
+        return true;
+      } catch {
+        return false;
+      }
+    });
+  });
+});
