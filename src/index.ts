@@ -39,6 +39,7 @@ export {
   ClosedError,
   SchemaError,
   IoError,
+  SignatureError,
   FormatVersionError,
   ReadOnlyError,
 } from "./util/errors.js";

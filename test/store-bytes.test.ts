@@ -15,6 +15,7 @@ import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { IntegrityError, KilnError, openLedger } from "../src/index.js";
+import { WRITER_FILE } from "../src/gateways/ledger-files.js";
 import { sealBytes } from "../src/blocks/commit.js";
 import { encodeDocValue } from "../src/blocks/cbor-writer.js";
 import { encodeEvent } from "../src/crdt/event.js";
@@ -117,7 +118,10 @@ describe("integrity", () => {
     const ledger = await openLedger("flip", { storage: url });
     for (let i = 0; i < 20; i++) await ledger.put({ _id: `d${i}`, v: i });
     await ledger.close();
-    const ledgerDir = join(dir, (await readdir(dir))[0]!);
+    const ledgerDir = join(
+      dir,
+      (await readdir(dir)).find((f) => f !== WRITER_FILE)!,
+    );
     // Without the checkpoint the reopen replays (and so reads) every commit.
     await unlink(join(ledgerDir, "checkpoint"));
     const log = join(ledgerDir, "log");
@@ -149,7 +153,10 @@ describe("integrity", () => {
     for (let i = 0; i < 20; i++) await ledger.put({ _id: `d${i}`, v: i });
     const clock = ledger.clock;
     await ledger.close();
-    const ledgerDir = join(dir, (await readdir(dir))[0]!);
+    const ledgerDir = join(
+      dir,
+      (await readdir(dir)).find((f) => f !== WRITER_FILE)!,
+    );
     const cp = await readFile(join(ledgerDir, "checkpoint"));
     cp[cp.length - 40]! ^= 0xff;
     await writeFile(join(ledgerDir, "checkpoint"), cp);

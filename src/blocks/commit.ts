@@ -16,7 +16,9 @@ import {
   decodeEnvelope,
   encodeEnvelope,
   envelopeAad,
+  unsignedEnvelope,
 } from "./envelope.js";
+import type { Envelope } from "./envelope.js";
 
 export interface SealedCommit {
   cid: CID;
@@ -28,25 +30,44 @@ export interface OpenedBytes {
   plaintext: Uint8Array;
   /** The writer's public key, when the envelope names one. */
   writer?: Uint8Array;
+  /** The writer's signature, and the message it signs (the unsigned envelope's CID bytes). */
+  signature?: { readonly s: Uint8Array; readonly message: Uint8Array };
 }
 
-/** Seals a plaintext in a commit envelope on `parents` (sorted here). */
+/**
+ * What sealing needs of a writer (src/trust's Signer): its Ed25519 public key goes into the
+ * envelope (`w`, bound as associated data), its signature over the CID of the envelope
+ * without `s` into `s`. Signing the final CID would be circular: it covers `s`.
+ */
+export interface CommitSigner {
+  readonly publicKey: Uint8Array;
+  sign(message: Uint8Array): Promise<Uint8Array>;
+}
+
+/** Seals a plaintext in a commit envelope on `parents` (sorted here), signed by `signer` if given. */
 export async function sealBytes(
   crypto: CryptoProvider,
   key: Uint8Array,
   parents: readonly CID[],
   plaintext: Uint8Array,
+  signer?: CommitSigner,
 ): Promise<SealedCommit> {
   const sortedParents = [...parents].sort(compareCids);
-  const aad = envelopeAad(sortedParents);
+  const w = signer?.publicKey;
+  const aad = envelopeAad(sortedParents, w);
   const iv = crypto.hmacSha256(key, [aad, plaintext]).subarray(0, IV_BYTES);
   const data = await crypto.encrypt(key, iv, plaintext, aad);
-  const bytes = encodeEnvelope({
+  const envelope: Envelope = {
     v: ENVELOPE_VERSION,
     parents: sortedParents,
     iv,
     data,
-  });
+    ...(w ? { w } : {}),
+  };
+  const unsigned = encodeEnvelope(envelope);
+  if (!signer) return { cid: cidFor(crypto, unsigned), bytes: unsigned };
+  const s = await signer.sign(cidFor(crypto, unsigned).bytes);
+  const bytes = encodeEnvelope({ ...envelope, s });
   return { cid: cidFor(crypto, bytes), bytes };
 }
 
@@ -73,6 +94,14 @@ export async function openBytes(
       parents: envelope.parents,
       plaintext,
       ...(envelope.w ? { writer: envelope.w } : {}),
+      ...(envelope.s
+        ? {
+            signature: {
+              s: envelope.s,
+              message: cidFor(crypto, unsignedEnvelope(envelope)).bytes,
+            },
+          }
+        : {}),
     };
   } catch (error) {
     throw new DecryptError(cid.toString(), { cause: error });

@@ -18,6 +18,10 @@ export interface OpenedCommit {
   parents: CID[];
   /** The encoded doc each put wrote, by id (views into the plaintext). */
   docs: Map<string, Uint8Array>;
+  /** The writer's public key, when signed. */
+  writer?: Uint8Array;
+  /** The writer's signature and the message it signs (the unsigned envelope's CID). */
+  signature?: { readonly s: Uint8Array; readonly message: Uint8Array };
 }
 
 /**
@@ -31,7 +35,12 @@ export async function openCommit(
   bytes: Uint8Array,
 ): Promise<OpenedCommit> {
   const name = cidString(cid);
-  const { parents, plaintext } = await openBytes(crypto, key, cid, bytes);
+  const { parents, plaintext, writer, signature } = await openBytes(
+    crypto,
+    key,
+    cid,
+    bytes,
+  );
   const body = fromEventValue(
     decodeValue(plaintext, `commit ${name}`),
     `commit ${name}`,
@@ -55,6 +64,8 @@ export async function openCommit(
     },
     parents,
     docs,
+    ...(writer ? { writer } : {}),
+    ...(signature ? { signature } : {}),
   };
 }
 

@@ -1,6 +1,7 @@
 // The local write path. Writes that queue up while a commit is being made (calls not awaited
 // one by one) are committed together as one commit, in call order — a group commit: the
 // same ops and merged state as one commit each, at a fraction of the cost.
+import type { CommitSigner } from "../blocks/commit.js";
 import type { CryptoProvider } from "../blocks/crypto.js";
 import type { Gateway } from "../gateways/gateway.js";
 import { ClosedError, NotFoundError } from "../util/errors.js";
@@ -26,6 +27,8 @@ export interface GroupCommitParts {
   blocks: BlockSource;
   crypto: CryptoProvider;
   key: Uint8Array;
+  /** Signs every commit; unsigned commits without it. */
+  signer: CommitSigner | undefined;
   cids: CommitCids;
   queue: SerialQueue;
   events: LedgerEvents;
@@ -114,6 +117,7 @@ export class GroupCommit {
       docs,
       bases,
       (head) => cids.cid(head),
+      this.#p.signer,
     );
     await Promise.all([
       storage.putCommit(ledger, sealed.cid, sealed.bytes),

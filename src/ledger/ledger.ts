@@ -3,6 +3,7 @@
 // This class checks arguments and the closed state, and hands each call to the part that
 // does that one job.
 import type { CryptoProvider } from "../blocks/crypto.js";
+import type { Signer, SigningProvider } from "../trust/signing.js";
 import { encodeLedgerKey } from "../blocks/ledger-key.js";
 import type { Compression } from "../blocks/node-compression.js";
 import type { LedgerState } from "../crdt/ledger-state.js";
@@ -61,6 +62,10 @@ export interface LedgerParts {
   blocks: BlockSource;
   crypto: CryptoProvider;
   key: Uint8Array;
+  /** The device's writer, signing every commit; undefined when signing is off. */
+  writer: Signer | undefined;
+  /** Checks the signatures of commits from elsewhere. */
+  signing: SigningProvider;
   compression: Compression;
   newId: () => string;
   /** Set when the ledger opened from a checkpoint whose clock and versions are not loaded yet. */
@@ -132,11 +137,18 @@ export class Ledger<T extends object = DocFields> {
       uncheckpointed: 0,
     });
     const common = { ledger: name, storage, loader, blocks, cids, queue };
-    const merger = new Merger({ ...common, events, reader, checkpointer });
+    const merger = new Merger({
+      ...common,
+      events,
+      reader,
+      checkpointer,
+      signing: parts.signing,
+    });
     this.#writes = new GroupCommit({
       ...common,
       crypto,
       key,
+      signer: parts.writer,
       events,
       reader,
       checkpointer,

@@ -15,6 +15,8 @@ import type { OpenedCommit } from "./commit-reader.js";
 import type { DocReader } from "./doc-reader.js";
 import type { LedgerEvents } from "./ledger-events.js";
 import type { StateLoader } from "./state-loader.js";
+import type { SigningProvider } from "../trust/signing.js";
+import { SignatureError } from "../util/errors.js";
 
 export interface MergerParts {
   ledger: string;
@@ -26,6 +28,7 @@ export interface MergerParts {
   events: LedgerEvents;
   reader: DocReader;
   checkpointer: Checkpointer;
+  signing: SigningProvider;
 }
 
 export class Merger {
@@ -67,6 +70,11 @@ export class Merger {
       if (merged.length === 0) return [];
       if (incoming) {
         const fresh = new Set(merged.map((e) => e.cid));
+        // Signatures are checked together: the checks run in the thread pool, in parallel.
+        await verifySignatures(
+          this.#p.signing,
+          [...opened.values()].filter((o) => fresh.has(o.event.cid)),
+        );
         await Promise.all(
           incoming
             .filter((c) => fresh.has(cidString(c.cid)))
@@ -94,6 +102,22 @@ export class Merger {
       return changed;
     });
   }
+}
+
+/** Throws SignatureError naming the first commit whose signature does not verify. */
+export async function verifySignatures(
+  signing: SigningProvider,
+  commits: readonly OpenedCommit[],
+): Promise<void> {
+  const results = await Promise.all(
+    commits.map((o) =>
+      o.writer && o.signature
+        ? signing.verify(o.writer, o.signature.message, o.signature.s)
+        : true,
+    ),
+  );
+  const bad = results.indexOf(false);
+  if (bad >= 0) throw new SignatureError(commits[bad]!.event.cid);
 }
 
 /**

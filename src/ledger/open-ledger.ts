@@ -32,6 +32,9 @@ import type { DocFields } from "./doc.js";
 import type { DocSchema } from "./schema-gate.js";
 import { AUTO_CHECKPOINT_COMMITS, Ledger } from "./ledger.js";
 import { replayCommits } from "./merger.js";
+import { openWriter } from "./open-writer.js";
+import { nodeSigning } from "../trust/node-signing.js";
+import type { SigningProvider } from "../trust/signing.js";
 
 export interface OpenLedgerOptions<T extends object = DocFields> {
   /** Where the ledger lives, as a URL: file:///dir (default ./.kiln), memory://, memory://name. */
@@ -44,6 +47,13 @@ export interface OpenLedgerOptions<T extends object = DocFields> {
    */
   registry?: Registry;
   crypto?: CryptoProvider;
+  /** Ed25519 for the device's writer and for checking others' signatures (default node:crypto). */
+  signing?: SigningProvider;
+  /**
+   * Sign every commit with this storage's writer key (default true; docs/security.md).
+   * Off only to measure what signing costs, or for fixtures that need identical bytes.
+   */
+  sign?: boolean;
   compression?: Compression;
   /** Fewest doc writes between automatic checkpoints (default 20,000; see docs/format.md). */
   checkpointEvery?: number;
@@ -132,6 +142,11 @@ export async function openLedger<T extends object = DocFields>(
       state.restore(events, versions, checkpoint.root, merged);
     } else if (checkpoint) state.root = checkpoint.root;
     const replayed = upToDate ? 0 : await replayCommits(state, blocks, heads);
+    const signing = options.signing ?? nodeSigning;
+    const writer =
+      options.sign === false
+        ? undefined
+        : await openWriter(storage.local, signing, crypto);
     return new Ledger<T>({
       name,
       storage,
@@ -140,6 +155,8 @@ export async function openLedger<T extends object = DocFields>(
       blocks,
       crypto,
       key,
+      writer,
+      signing,
       compression,
       checkpointEvery: options.checkpointEvery ?? AUTO_CHECKPOINT_COMMITS,
       lazy: upToDate ? checkpoint : undefined,

@@ -5,6 +5,7 @@ import type { Block } from "../blocks/cid.js";
 import { encodeDocValue } from "../blocks/cbor-writer.js";
 import { cidFor } from "../blocks/cid.js";
 import { sealBytes } from "../blocks/commit.js";
+import type { CommitSigner } from "../blocks/commit.js";
 import type { SealedCommit } from "../blocks/commit.js";
 import type { CryptoProvider } from "../blocks/crypto.js";
 import { encodeEvent } from "../crdt/event.js";
@@ -53,6 +54,7 @@ export async function sealWrite(
   docs: readonly PreparedDoc[],
   bases: ReadonlyMap<string, DocBody>,
   headCid: (head: string) => CID,
+  signer?: CommitSigner,
 ): Promise<{
   byId: Map<string, PreparedDoc>;
   ops: Op[];
@@ -88,6 +90,7 @@ export async function sealWrite(
     key,
     parents,
     encodeEvent({ h: planned.height, ops: sealedOps }),
+    signer,
   );
   return { byId, ops, planned, parents, sealed };
 }

@@ -22,7 +22,8 @@ export type KilnErrorCode =
   | "locked"
   | "protocol"
   | "transport"
-  | "schema";
+  | "schema"
+  | "signature";
 
 export class KilnError extends Error {
   readonly code: KilnErrorCode;
@@ -104,6 +105,19 @@ export class ReadOnlyError extends KilnError {
     super(
       "read-only",
       `${operation}: ledger ${JSON.stringify(truncate(ledger))} was opened read-only`,
+    );
+  }
+}
+
+/**
+ * A commit whose writer's signature does not verify (forged, or altered after signing); it
+ * is refused and nothing of its batch is stored.
+ */
+export class SignatureError extends KilnError {
+  constructor(readonly cid: string) {
+    super(
+      "signature",
+      `verify: commit ${cid}: its writer's signature does not verify`,
     );
   }
 }
