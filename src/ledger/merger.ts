@@ -113,7 +113,7 @@ export async function verifySignatures(
     commits.map((o) =>
       o.writer && o.signature
         ? signing.verify(o.writer, o.signature.message, o.signature.s)
-        : true,
+        : Promise.resolve(true),
     ),
   );
   const bad = results.indexOf(false);
