@@ -4,6 +4,7 @@ import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { DEFAULT_STORAGE_DIR, openLedger } from "../ledger/open-ledger.js";
 import { whoami } from "../ledger/whoami.js";
+import { verifyLedger } from "../ledger/verify-ledger.js";
 import { KilnError } from "../util/errors.js";
 import { DEFAULT_SERVER_DIR, serve, token } from "./server-commands.js";
 
@@ -17,6 +18,9 @@ commands:
                              list docs by id, one JSON line each
   key <ledger>               print the ledger key (keep it secret; share it only with replicas)
   compact <ledger>           fold history into a checkpoint
+  verify <ledger>            check every stored commit without the key: bytes against the
+                             CID, envelope, parents and heads held, writers' signatures;
+                             exits 1 naming each commit that fails
   whoami                     print this device's writer public key (made on first use, kept
                              in the storage: other members invite this key)
   serve [--port 7070] [--host 127.0.0.1] [--storage <url>] [--secret <s>] [--verbose]
@@ -127,6 +131,28 @@ export async function main(
     }
     try {
       out(await whoami({ storage }));
+      return 0;
+    } catch (error) {
+      err(`kiln: ${describeError(error)}`);
+      return 1;
+    }
+  }
+  if (command === "verify") {
+    if (positionals.length !== 2 || !name) {
+      err(`kiln: verify takes one ledger name\n\n${USAGE}`);
+      return 2;
+    }
+    try {
+      const report = await verifyLedger(name, { storage });
+      for (const f of report.failures) err(`commit ${f.cid}: ${f.problem}`);
+      const summary = `${report.commits} commits (${report.signed} signed), ${report.heads} heads`;
+      if (report.failures.length > 0) {
+        err(
+          `kiln: verify ${name}: ${report.failures.length} failures in ${summary}`,
+        );
+        return 1;
+      }
+      out(`verified ${name}: ${summary}`);
       return 0;
     } catch (error) {
       err(`kiln: ${describeError(error)}`);
