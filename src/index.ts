@@ -3,6 +3,8 @@ export { openLedger, DEFAULT_STORAGE_DIR } from "./ledger/open-ledger.js";
 export type { OpenLedgerOptions } from "./ledger/open-ledger.js";
 export { Ledger } from "./ledger/ledger.js";
 export { whoami } from "./ledger/whoami.js";
+export { verifyLedger } from "./ledger/verify-ledger.js";
+export type { VerifyOptions, VerifyReport } from "./ledger/verify-ledger.js";
 export type { WhoamiOptions } from "./ledger/whoami.js";
 export { encodeWriter, decodeWriter } from "./trust/signing.js";
 export type { Signer, SigningProvider } from "./trust/signing.js";
