@@ -104,21 +104,30 @@ export class Merger {
   }
 }
 
-/** Throws SignatureError naming the first commit whose signature does not verify. */
+/**
+ * Throws SignatureError naming the first commit whose signature does not verify. The checks
+ * run in the thread pool a window at a time: enough to keep every core busy, few enough
+ * that other work queued there (file I/O, other sessions) is not held up behind thousands.
+ */
 export async function verifySignatures(
   signing: SigningProvider,
   commits: readonly OpenedCommit[],
 ): Promise<void> {
-  const results = await Promise.all(
-    commits.map((o) =>
-      o.writer && o.signature
-        ? signing.verify(o.writer, o.signature.message, o.signature.s)
-        : Promise.resolve(true),
-    ),
-  );
-  const bad = results.indexOf(false);
-  if (bad >= 0) throw new SignatureError(commits[bad]!.event.cid);
+  for (let from = 0; from < commits.length; from += VERIFY_WINDOW) {
+    const window = commits.slice(from, from + VERIFY_WINDOW);
+    const results = await Promise.all(
+      window.map((o) =>
+        o.writer && o.signature
+          ? signing.verify(o.writer, o.signature.message, o.signature.s)
+          : Promise.resolve(true),
+      ),
+    );
+    const bad = results.indexOf(false);
+    if (bad >= 0) throw new SignatureError(window[bad]!.event.cid);
+  }
 }
+
+const VERIFY_WINDOW = 16;
 
 /**
  * Replays the stored commits between the state's clock and `heads` (on open, after a
