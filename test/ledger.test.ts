@@ -8,6 +8,7 @@ import {
   DecryptError,
   KilnError,
   NotFoundError,
+  ReadOnlyError,
   openLedger,
 } from "../src/index.js";
 import type { Ledger } from "../src/index.js";
@@ -289,6 +290,49 @@ describe("Ledger API", () => {
     await expect(
       openLedger("x", { storage: "file://relative/path" }),
     ).rejects.toMatchObject({ code: "invalid-url" });
+  });
+
+  it("has(id) tells a live doc from a missing or deleted one, lazy after a reopen too", async () => {
+    const l = await ledger("has");
+    await l.put({ _id: "here", v: 1 });
+    await l.put({ _id: "gone", v: 1 });
+    await l.del("gone");
+    expect(await l.has("here")).toBe(true);
+    expect(await l.has("gone")).toBe(false);
+    expect(await l.has("never")).toBe(false);
+    await expect(l.has("")).rejects.toMatchObject({ code: "invalid-id" });
+    await l.close();
+    const again = await ledger("has");
+    expect(await again.has("here")).toBe(true);
+    expect(await again.has("gone")).toBe(false);
+  });
+
+  it("a read-only ledger refuses local writes with a ReadOnlyError and changes nothing, yet still merges", async () => {
+    const writer = await ledger("ro", { storage: "memory://ro-writer" });
+    await writer.put({ _id: "a", v: 1 });
+    const reader = await openLedger("ro", {
+      storage: "memory://ro-reader",
+      key: writer.key,
+      readOnly: true,
+    });
+    open.push(reader);
+    const clock = reader.clock;
+    for (const write of [
+      () => reader.put({ _id: "b" }),
+      () => reader.bulk([{ _id: "b" }]),
+      () => reader.del("a"),
+    ]) {
+      const refused = write();
+      await expect(refused).rejects.toBeInstanceOf(ReadOnlyError);
+      await expect(refused).rejects.toMatchObject({
+        code: "read-only",
+        ledger: "ro",
+      });
+    }
+    expect(reader.clock).toEqual(clock);
+    await exchange(writer, reader);
+    expect(await reader.get("a")).toEqual({ _id: "a", v: 1 });
+    expect(writer.clock).toEqual(reader.clock);
   });
 
   it("rejects calls after close", async () => {

@@ -49,6 +49,13 @@ export class DocReader {
     return { _id: id, ...(await this.#blocks.getDocByCid(id, cid)) };
   }
 
+  /** Whether `id` has a live doc. */
+  async has(id: string): Promise<boolean> {
+    const { state } = this.#loader;
+    if (!this.#loader.isLazy) return state.current(id)?.doc != null;
+    return (await state.tree.get(state.root, id)) !== undefined;
+  }
+
   /** `id`'s current doc without a promise when its body is cached. */
   cached(id: string): Doc | undefined {
     const current = this.#loader.isLazy

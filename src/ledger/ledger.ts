@@ -10,7 +10,11 @@ import type { LedgerState } from "../crdt/ledger-state.js";
 import type { Gateway, LocalStorage } from "../gateways/gateway.js";
 import type { Registry } from "../gateways/registry.js";
 import type { Connection } from "../sync/connection.js";
-import { ClosedError, InvalidArgumentError } from "../util/errors.js";
+import {
+  ClosedError,
+  InvalidArgumentError,
+  ReadOnlyError,
+} from "../util/errors.js";
 import { SerialQueue } from "../util/serial-queue.js";
 import type { BlockSource } from "./block-source.js";
 import type { Checkpoint } from "./checkpoint.js";
@@ -76,6 +80,8 @@ export interface LedgerParts {
   uncheckpointed: number;
   /** The docs' schema, checked on writes and reads (see schema-gate.ts). */
   schema?: DocSchema | undefined;
+  /** Local writes are refused with a ReadOnlyError. */
+  readOnly?: boolean;
 }
 
 /** Commits after which a checkpoint is written even for a small ledger. */
@@ -197,6 +203,7 @@ export class Ledger<T extends object = DocFields> {
    */
   put(doc: DocInput<T>): Promise<WriteResult> {
     return this.#guard(async () => {
+      this.#writable("put");
       const { ids, clock } = await this.#write([doc]);
       return { id: ids[0]!, clock };
     });
@@ -205,6 +212,7 @@ export class Ledger<T extends object = DocFields> {
   /** Writes several docs as one commit: all of them or, on any bad doc, none. */
   bulk(docs: readonly DocInput<T>[]): Promise<BulkResult> {
     return this.#guard(() => {
+      this.#writable("bulk");
       if (!Array.isArray(docs))
         throw new InvalidArgumentError("bulk: expected an array of docs");
       return this.#write(docs);
@@ -214,6 +222,7 @@ export class Ledger<T extends object = DocFields> {
   /** Deletes a doc: a tombstone, merged like any write. */
   del(id: string): Promise<WriteResult> {
     return this.#guard(async () => {
+      this.#writable("del");
       checkId(id);
       const deletion = { id, body: null, block: undefined };
       // A deletion passes any schema, but waits behind writes still being checked.
@@ -281,6 +290,17 @@ export class Ledger<T extends object = DocFields> {
         ...(await gate.read(winner)),
         _conflicts: await gate.passing(losers as Doc[]),
       } as Doc<T> & { _conflicts: Doc<T>[] };
+    });
+  }
+
+  /**
+   * Whether `id` has a live doc (false when it was never written or is deleted). Reads no
+   * doc and applies no schema.
+   */
+  has(id: string): Promise<boolean> {
+    return this.#guard(() => {
+      checkId(id);
+      return this.#reader.has(id);
     });
   }
 
@@ -451,5 +471,9 @@ export class Ledger<T extends object = DocFields> {
   async #guard<T>(fn: () => Promise<T>): Promise<T> {
     if (this.#closed) throw new ClosedError(`ledger ${this.name}`);
     return fn();
+  }
+
+  #writable(operation: string): void {
+    if (this.#p.readOnly) throw new ReadOnlyError(this.name, operation);
   }
 }

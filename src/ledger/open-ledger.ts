@@ -66,6 +66,12 @@ export interface OpenLedgerOptions<T extends object = DocFields> {
    * ledger's doc type is inferred from it.
    */
   schema?: DocSchema<T>;
+  /**
+   * Refuses every local write (`put`, `bulk`, `del`) with a `ReadOnlyError`, for a replica
+   * that only reads — one holding a read-only token, whose writes could never sync. Commits
+   * merged from remotes still arrive, and `compact()` still works.
+   */
+  readOnly?: boolean;
 }
 
 export const DEFAULT_STORAGE_DIR = ".kiln";
@@ -165,6 +171,7 @@ export async function openLedger<T extends object = DocFields>(
       ),
       uncheckpointed: replayed,
       schema: options.schema,
+      readOnly: options.readOnly === true,
     });
   } catch (error) {
     await storage.close();
