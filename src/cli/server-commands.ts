@@ -129,7 +129,7 @@ async function openBackend(
     return openEmbeddedBackend(fileURLToPath(url), {
       onRepair: (repair) =>
         warn(
-          `repaired the log of ledger ${JSON.stringify(repair.ledger)}: cut ${repair.droppedBytes} torn or damaged bytes${repair.savedTo !== undefined ? ` (saved to ${repair.savedTo})` : ""}`,
+          `repaired the log of ledger ${JSON.stringify(repair.ledger)} (${repair.file}): ${repair.kind} at byte ${repair.offset} (${repair.detail}); cut ${repair.droppedBytes} bytes${repair.savedTo !== undefined ? `, saved to ${repair.savedTo}` : ""}; ${repair.recovered} intact commits after it are served again`,
         ),
     });
   if (url.protocol === "postgres:" || url.protocol === "postgresql:")

@@ -221,6 +221,63 @@ export function scanLog(
   return { kind: "log", ledger, end: at, problem: undefined };
 }
 
+/** An intact commits record found past damage: where it was, and a copy of its bytes. */
+export interface FoundRecord {
+  readonly offset: number;
+  readonly record: Uint8Array;
+}
+
+/**
+ * Scans bytes [from, size) of a log for intact commits records, as a repair does after the
+ * first bad record: at each offset, a record header whose checksum verifies is taken (a
+ * random match has odds of 2^-32), and the scan goes on after it; anything else moves one
+ * byte on. The records come back in file order, copied.
+ */
+export function findIntactRecords(
+  size: number,
+  read: (offset: number, length: number) => Uint8Array,
+  from: number,
+): FoundRecord[] {
+  const found: FoundRecord[] = [];
+  let at = from;
+  while (at + OVERHEAD <= size) {
+    const header = read(at, HEADER);
+    const length = u32(header, 1);
+    if (
+      header[0] === RECORD_COMMITS &&
+      length <= MAX_PAYLOAD &&
+      at + OVERHEAD + length <= size
+    ) {
+      const record = read(at, OVERHEAD + length);
+      if (
+        crc32(record.subarray(0, HEADER + length)) ===
+          u32(record, HEADER + length) &&
+        typeof decodeCommits(record.subarray(HEADER, HEADER + length), 0) !==
+          "string"
+      ) {
+        found.push({ offset: at, record: new Uint8Array(record) });
+        at += OVERHEAD + length;
+        continue;
+      }
+    }
+    at++;
+  }
+  return found;
+}
+
+/** The commits of a found record, as they are once it is written at file offset `at`. */
+export function commitsOfRecord(
+  record: Uint8Array,
+  at: number,
+): ScannedCommit[] {
+  const commits = decodeCommits(
+    record.subarray(HEADER, record.length - 4),
+    at + HEADER,
+  );
+  if (typeof commits === "string") throw new Error(commits);
+  return commits;
+}
+
 // The commits of a payload that starts at file offset `base`, or why they do not parse.
 function decodeCommits(
   payload: Uint8Array,

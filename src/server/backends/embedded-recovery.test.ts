@@ -86,7 +86,8 @@ describe("embedded backend recovery", () => {
         kind: "torn-tail",
         ledger: "torn",
         offset: sizes[1],
-        savedTo: undefined,
+        savedTo: `${file}.damaged-at-${sizes[1]}`,
+        recovered: 0,
       },
     ]);
     expect(repairs[0]!.droppedBytes).toBe(sizes[2]! - 10 - sizes[1]!);
@@ -96,6 +97,59 @@ describe("embedded backend recovery", () => {
     const again = await reopen(dir);
     await expectServed(again.backend, "torn", batches.flat(), []);
     expect(again.repairs).toEqual([]);
+    await again.backend.close();
+  });
+
+  it("keeps serving the intact records after a flipped length byte, and copies the cut aside (issue 11)", async () => {
+    // Five batches of independent roots: one flipped byte in the second record's length
+    // field made every later record look like a torn tail, and all were cut with no copy.
+    const dir = freshDir();
+    const backend = await openEmbeddedBackend(dir);
+    const batches: StoredCommit[][] = [];
+    const sizes: number[] = [];
+    const file = logFile(dir, "lengths");
+    for (let i = 0; i < 5; i++) {
+      const batch = [await makeTestCommit(), await makeTestCommit()];
+      await backend.putCommits("lengths", batch);
+      batches.push(batch);
+      sizes.push(fs.statSync(file).size);
+    }
+    // A child of a commit in the damaged batch: it cannot be served without its parent.
+    const orphan = await makeTestCommit([batches[1]![0]!.cid]);
+    await backend.putCommits("lengths", [orphan]);
+    await backend.close();
+    const original = fs.readFileSync(file);
+    const bytes = Buffer.from(original);
+    bytes[sizes[0]! + 4] = 0x7f; // the high byte of the second record's length
+    fs.writeFileSync(file, bytes);
+
+    const { backend: reopened, repairs } = await reopen(dir);
+    const served = [...batches[0]!, ...batches.slice(2).flat()];
+    const got = await reopened.getCommits(
+      "lengths",
+      [...served, ...batches[1]!, orphan].map((c) => c.cid),
+    );
+    served.forEach((c, i) => expect(got[i], `commit ${i}`).toEqual(c.bytes));
+    expect(got.slice(served.length)).toEqual([undefined, undefined, undefined]);
+    expect(repairs).toMatchObject([
+      { ledger: "lengths", offset: sizes[0], recovered: 6 },
+    ]);
+    // Everything cut is in the copy, byte for byte.
+    expect(fs.readFileSync(repairs[0]!.savedTo!)).toEqual(
+      bytes.subarray(sizes[0]!),
+    );
+    // The repaired log reopens clean, serving the same.
+    await reopened.close();
+    const again = await reopen(dir);
+    expect(again.repairs).toEqual([]);
+    expect(
+      (
+        await again.backend.getCommits(
+          "lengths",
+          served.map((c) => c.cid),
+        )
+      ).every((b) => b !== undefined),
+    ).toBe(true);
     await again.backend.close();
   });
 
