@@ -136,7 +136,7 @@ describe("embedded backend recovery", () => {
     ]);
     // Everything cut is in the copy, byte for byte.
     expect(fs.readFileSync(repairs[0]!.savedTo!)).toEqual(
-      bytes.subarray(sizes[0]!),
+      bytes.subarray(sizes[0]),
     );
     // The repaired log reopens clean, serving the same.
     await reopened.close();
