@@ -104,7 +104,9 @@ export default tseslint.config(
   layer("crdt", ["gateways", "sync", "ledger", "server", "cli"], [nodeIo]),
   layer("gateways", ["crdt", "sync", "ledger", "server", "cli"]),
   layer("sync", ["crdt", "ledger", "server", "cli"]),
-  layer("ledger", ["server", "cli"]),
+  layer("ledger", ["server", "cli", "platform"]),
+  // Platform bindings (Node, browser) sit above the ledger and below the entry points.
+  layer("platform", ["server", "cli"]),
   layer(
     "server",
     ["crdt", "ledger", "cli", "gateways"],

@@ -1,75 +1,16 @@
-// Kiln's public API: named re-exports only.
-export { openLedger, DEFAULT_STORAGE_DIR } from "./ledger/open-ledger.js";
-export type { OpenLedgerOptions } from "./ledger/open-ledger.js";
-export { Ledger } from "./ledger/ledger.js";
-export { whoami } from "./ledger/whoami.js";
+// Kiln's public API on Node: named re-exports only. Browsers get src/index.browser.ts (the
+// "browser" condition of package.json's exports), which has no file or folder gateways.
+export * from "./index.core.js";
+export { openLedger, whoami, nodePlatform } from "./platform/node-platform.js";
+export { DEFAULT_STORAGE_DIR } from "./ledger/open-ledger.js";
+// verifyLedger is Node-only for now: it reads through the Node default registry.
 export { verifyLedger } from "./ledger/verify-ledger.js";
 export type { VerifyOptions, VerifyReport } from "./ledger/verify-ledger.js";
-export type { WhoamiOptions } from "./ledger/whoami.js";
-export { encodeWriter, decodeWriter } from "./trust/signing.js";
-export type { Signer, SigningProvider } from "./trust/signing.js";
 export { nodeSigning } from "./trust/node-signing.js";
-export { MapError } from "./ledger/query.js";
-export type {
-  MapFn,
-  QueryOptions,
-  QueryRow,
-  IndexKey,
-  Emit,
-} from "./ledger/query.js";
-export type {
-  WriteResult,
-  BulkResult,
-  AllDocsOptions,
-  ChangeRow,
-  ChangesListener,
-  ErrorListener,
-} from "./ledger/ledger.js";
-export type { Doc, DocFields, DocInput, DocValue } from "./ledger/doc.js";
-export type { DocSchema } from "./ledger/schema-gate.js";
-export { MAX_DOC_BYTES, MAX_ID_BYTES } from "./ledger/doc.js";
-export {
-  KilnError,
-  NotFoundError,
-  DecryptError,
-  IntegrityError,
-  CorruptError,
-  InvalidUrlError,
-  InvalidDocError,
-  InvalidArgumentError,
-  KeyError,
-  ClosedError,
-  SchemaError,
-  IoError,
-  SignatureError,
-  FormatVersionError,
-  ReadOnlyError,
-} from "./util/errors.js";
-export type { KilnErrorCode } from "./util/errors.js";
-export type {
-  Gateway,
-  GatewayFactory,
-  GatewayRole,
-  HeadSet,
-  HeadUpdate,
-  LocalStorage,
-  Unsubscribe,
-} from "./gateways/gateway.js";
-export { createRegistry } from "./gateways/registry.js";
-export type { Registry } from "./gateways/registry.js";
-export { memoryGateway } from "./gateways/memory-gateway.js";
 export { fileGateway } from "./gateways/file-gateway.js";
 export { folderGateway } from "./gateways/folder-gateway.js";
-export { Connection } from "./sync/connection.js";
-export type { ConnectionStatus } from "./sync/connection.js";
-export type { ConnectOptions } from "./sync/resolve-remote.js";
-export { syncServerRemote } from "./sync/sync-server-remote.js";
 export {
   createDefaultRegistry,
   DEFAULT_GATEWAYS,
+  syncServerRemote,
 } from "./sync/default-registry.js";
-export type { RemoteFactory, RemotePlan } from "./sync/remote-factory.js";
-export type { Transport } from "./sync/remote.js";
-export { ProtocolError } from "./sync/protocol/index.js";
-export type { ErrorReason } from "./sync/protocol/index.js";
-export { TransportError, TimeoutError } from "./sync/transport-error.js";

@@ -1,10 +1,8 @@
-// Raw DEFLATE for checkpoint sections (docs compress 2-3x; CIDs do not, so they stay out).
+// Raw DEFLATE on node:zlib (see compression.ts).
 import { deflateRawSync, inflateRawSync } from "node:zlib";
+import type { Compression } from "./compression.js";
 
-export interface Compression {
-  deflate(bytes: Uint8Array): Uint8Array;
-  inflate(bytes: Uint8Array): Uint8Array;
-}
+export type { Compression };
 
 export const nodeCompression: Compression = {
   deflate: (bytes) => new Uint8Array(deflateRawSync(bytes, { level: 6 })),

@@ -2,9 +2,9 @@
 import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
-import { DEFAULT_STORAGE_DIR, openLedger } from "../ledger/open-ledger.js";
-import { whoami } from "../ledger/whoami.js";
+import { DEFAULT_STORAGE_DIR } from "../ledger/open-ledger.js";
 import { verifyLedger } from "../ledger/verify-ledger.js";
+import { openLedger, whoami } from "../platform/node-platform.js";
 import { KilnError } from "../util/errors.js";
 import { DEFAULT_SERVER_DIR, serve, token } from "./server-commands.js";
 

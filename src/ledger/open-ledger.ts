@@ -1,22 +1,17 @@
 // openLedger: parse the storage URL, find or make the key, restore the merged state from
 // the checkpoint and replay any commits written after it.
-import { resolve } from "node:path";
-import { pathToFileURL } from "node:url";
 import type { CryptoProvider } from "../blocks/crypto.js";
 import {
   createLedgerKey,
   decodeLedgerKey,
   encodeLedgerKey,
 } from "../blocks/ledger-key.js";
-import { nodeCrypto } from "../blocks/node-crypto.js";
-import { nodeCompression } from "../blocks/node-compression.js";
-import type { Compression } from "../blocks/node-compression.js";
+import type { Compression } from "../blocks/compression.js";
 import type { Checkpoint } from "./checkpoint.js";
 import { LedgerState } from "../crdt/ledger-state.js";
 import type { Version } from "../crdt/merge.js";
 import type { Gateway, LocalStorage } from "../gateways/gateway.js";
 import type { Registry } from "../gateways/registry.js";
-import { createDefaultRegistry } from "../sync/default-registry.js";
 import {
   CorruptError,
   DecryptError,
@@ -33,17 +28,21 @@ import type { DocSchema } from "./schema-gate.js";
 import { AUTO_CHECKPOINT_COMMITS, Ledger } from "./ledger.js";
 import { replayCommits } from "./merger.js";
 import { openWriter } from "./open-writer.js";
-import { nodeSigning } from "../trust/node-signing.js";
 import type { SigningProvider } from "../trust/signing.js";
+import type { Platform } from "./platform.js";
 
 export interface OpenLedgerOptions<T extends object = DocFields> {
-  /** Where the ledger lives, as a URL: file:///dir (default ./.kiln), memory://, memory://name. */
+  /**
+   * Where the ledger lives, as a URL: file:///dir (Node; default ./.kiln), indexeddb://name
+   * (browsers; default indexeddb://kiln), memory://, memory://name.
+   */
   storage?: string;
   /** The ledger key (base64url), to open a replica of a ledger made elsewhere. */
   key?: string;
   /**
-   * Gateways by scheme, for storage and for connect() (default: memory://, file:// and
-   * ws(s):// / http(s):// SyncServers; see createDefaultRegistry).
+   * Gateways by scheme, for storage and for connect() (default on Node: memory://, file://
+   * and ws(s):// / http(s):// SyncServers, see createDefaultRegistry; in browsers
+   * indexeddb:// in place of file://).
    */
   registry?: Registry;
   crypto?: CryptoProvider;
@@ -77,10 +76,12 @@ export interface OpenLedgerOptions<T extends object = DocFields> {
 export const DEFAULT_STORAGE_DIR = ".kiln";
 
 /**
- * Opens (or creates) the ledger `name` in `options.storage`. `T` is the type of its docs:
+ * Opens (or creates) the ledger `name` in `options.storage`, on a given platform; each entry
+ * point exports it bound to its own as openLedger. `T` is the type of its docs:
  * `openLedger<Trade>("trades")`, or inferred from `options.schema`.
  */
-export async function openLedger<T extends object = DocFields>(
+export async function openLedgerOn<T extends object = DocFields>(
+  platform: Platform,
   name: string,
   options: OpenLedgerOptions<T> = {},
 ): Promise<Ledger<T>> {
@@ -88,10 +89,9 @@ export async function openLedger<T extends object = DocFields>(
     throw new InvalidArgumentError(
       "openLedger: name must be a non-empty string of at most 256 characters",
     );
-  const crypto = options.crypto ?? nodeCrypto;
-  const registry = options.registry ?? createDefaultRegistry();
-  const url =
-    options.storage ?? pathToFileURL(resolve(DEFAULT_STORAGE_DIR)).href;
+  const crypto = options.crypto ?? platform.crypto;
+  const registry = options.registry ?? platform.createRegistry();
+  const url = options.storage ?? platform.defaultStorage();
   const explicitKey =
     options.key === undefined ? undefined : decodeLedgerKey(options.key);
   const gateway = await registry.open(url);
@@ -127,7 +127,7 @@ export async function openLedger<T extends object = DocFields>(
       crypto,
       bodyOf: (id, version) => blocks.getDoc(id, version),
     });
-    const compression = options.compression ?? nodeCompression;
+    const compression = options.compression ?? platform.compression;
     const checkpoint = await restoreCheckpoint(
       storage.local,
       name,
@@ -148,7 +148,7 @@ export async function openLedger<T extends object = DocFields>(
       state.restore(events, versions, checkpoint.root, merged);
     } else if (checkpoint) state.root = checkpoint.root;
     const replayed = upToDate ? 0 : await replayCommits(state, blocks, heads);
-    const signing = options.signing ?? nodeSigning;
+    const signing = options.signing ?? platform.signing;
     const writer =
       options.sign === false
         ? undefined

@@ -8,7 +8,7 @@ import { WRITER_FILE } from "../gateways/ledger-files.js";
 import { createRegistry } from "../gateways/registry.js";
 import { memoryGateway } from "../gateways/memory-gateway.js";
 import { decodeWriter } from "../trust/signing.js";
-import { whoami } from "./whoami.js";
+import { whoami } from "../index.js";
 
 const registry = createRegistry([memoryGateway, fileGateway]);
 const dirs: string[] = [];

@@ -13,6 +13,7 @@ import { ProtocolError } from "./protocol/index.js";
 import type { Sha256 } from "./protocol/index.js";
 import type { Remote, Transport } from "./remote.js";
 import type { ServerEndpoint } from "./server-endpoint.js";
+import type { SocketLoader } from "./socket.js";
 import { openWsRemote } from "./ws-remote.js";
 import type { WsOptions } from "./ws-remote.js";
 
@@ -34,6 +35,8 @@ export interface RemoteOpener {
 }
 
 export interface ServerOpenerOptions {
+  /** The platform's WebSocket class. */
+  readonly socket: SocketLoader;
   readonly ws?: WsOptions;
   readonly http?: HttpOptions;
   /** Backoff before WebSocket is tried again after it failed. */
@@ -49,11 +52,12 @@ const DEFAULT_WS_RETRY: BackoffOptions = { baseMs: 2_000, maxMs: 60_000 };
 
 export function createServerOpener(
   endpoint: ServerEndpoint,
-  options: ServerOpenerOptions = {},
+  options: ServerOpenerOptions,
 ): RemoteOpener {
   return createNegotiatingOpener(
     {
-      ws: (signal) => openWsRemote(endpoint, options.ws, signal),
+      ws: (signal) =>
+        openWsRemote(endpoint, options.socket, options.ws, signal),
       http: async (signal) =>
         (await openHttpRemote(endpoint, options.http, signal)).remote,
     },
@@ -73,7 +77,7 @@ export type OpenTransport = (signal: AbortSignal) => Promise<Remote>;
 export function createNegotiatingOpener(
   transports: { readonly ws: OpenTransport; readonly http: OpenTransport },
   forced: "ws" | "http" | undefined,
-  options: Omit<ServerOpenerOptions, "ws" | "http"> = {},
+  options: Omit<ServerOpenerOptions, "ws" | "http" | "socket"> = {},
 ): RemoteOpener {
   const wsRetry = options.wsRetry ?? DEFAULT_WS_RETRY;
   const stableMs = options.wsStableMs ?? 30_000;

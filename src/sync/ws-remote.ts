@@ -10,6 +10,7 @@ import {
 import type { ClientMessage, ServerMessage } from "./protocol/index.js";
 import type { Remote, RemoteLimits, RemoteUploads } from "./remote.js";
 import type { ServerEndpoint } from "./server-endpoint.js";
+import type { SocketLoader } from "./socket.js";
 import {
   createRemoteUploads,
   requestPull,
@@ -18,19 +19,6 @@ import {
 } from "./remote-requests.js";
 import type { RequestContext } from "./remote-requests.js";
 import { TimeoutError, TransportError } from "./transport-error.js";
-
-/** The browser-shaped subset of WebSocket this client uses (the `ws` package has it too). */
-interface SocketLike {
-  binaryType: string;
-  readonly readyState: number;
-  send(data: Uint8Array): void;
-  close(code?: number, reason?: string): void;
-  onopen: ((event: unknown) => void) | null;
-  onmessage: ((event: { data: unknown }) => void) | null;
-  onclose: ((event: { code: number; reason: string }) => void) | null;
-  onerror: ((event: unknown) => void) | null;
-}
-type SocketClass = new (url: string) => SocketLike;
 
 export interface WsOptions {
   /** Opening the socket plus hello/welcome. */
@@ -47,14 +35,6 @@ export const DEFAULT_WS_OPTIONS: WsOptions = {
   heartbeatMs: 15_000,
 };
 
-let socketClass: SocketClass | undefined;
-async function loadSocketClass(): Promise<SocketClass> {
-  const global = (globalThis as { WebSocket?: SocketClass }).WebSocket;
-  if (global) return global;
-  socketClass ??= (await import("ws")).WebSocket as unknown as SocketClass;
-  return socketClass;
-}
-
 interface Request {
   onMessage(message: ServerMessage): Promise<boolean>;
   fail(error: Error): void;
@@ -63,10 +43,11 @@ interface Request {
 
 export async function openWsRemote(
   endpoint: ServerEndpoint,
+  loadSocket: SocketLoader,
   options: WsOptions = DEFAULT_WS_OPTIONS,
   signal?: AbortSignal,
 ): Promise<Remote> {
-  const Socket = await loadSocketClass();
+  const Socket = await loadSocket();
   const socket = new Socket(endpoint.wsUrl);
   socket.binaryType = "arraybuffer";
   const ended = createDeferred<Error>();

@@ -19,6 +19,7 @@ export type KilnErrorCode =
   | "missing-commit"
   | "invalid-argument"
   | "io"
+  | "quota"
   | "locked"
   | "protocol"
   | "transport"
@@ -211,6 +212,17 @@ export class InvalidArgumentError extends KilnError {
 export class IoError extends KilnError {
   constructor(operation: string, options?: { cause?: unknown }) {
     super("io", `${operation}: ${describe(options?.cause)}`, options);
+  }
+}
+
+/** The browser's storage quota is full: the write is refused and nothing stored changes. */
+export class QuotaError extends KilnError {
+  constructor(operation: string, options?: { cause?: unknown }) {
+    super(
+      "quota",
+      `${operation}: the storage quota is full (free space, or ask for persistent storage)`,
+      options,
+    );
   }
 }
 

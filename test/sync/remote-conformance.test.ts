@@ -16,6 +16,7 @@ import type { Remote } from "../../src/sync/remote.js";
 import { describeRemoteConformance } from "../../src/sync/remote-conformance.js";
 import { parseServerEndpoint } from "../../src/sync/server-endpoint.js";
 import { openWsRemote } from "../../src/sync/ws-remote.js";
+import { loadNodeSocket } from "../../src/sync/node-socket.js";
 import { sha256 } from "../fixtures/fake-sync.js";
 
 let server: SyncServer;
@@ -30,7 +31,7 @@ const endpoint = (ledger: string) =>
   parseServerEndpoint(new URL(base), ledger, undefined);
 
 describeRemoteConformance("SyncServer over WebSocket", {
-  open: (ledger) => openWsRemote(endpoint(ledger)),
+  open: (ledger) => openWsRemote(endpoint(ledger), loadNodeSocket),
 });
 
 describeRemoteConformance("SyncServer over HTTP", {

@@ -1,0 +1,18 @@
+// What a ledger needs of the platform it runs on. The core above this seam is the same code
+// in Node and in browsers; each entry point (src/index.ts, src/index.browser.ts) binds
+// openLedger to its platform (src/platform/).
+import type { Compression } from "../blocks/compression.js";
+import type { CryptoProvider } from "../blocks/crypto.js";
+import type { Registry } from "../gateways/registry.js";
+import type { SigningProvider } from "../trust/signing.js";
+
+export interface Platform {
+  readonly crypto: CryptoProvider;
+  readonly compression: Compression;
+  /** Ed25519 for writer keys (node:crypto, or WebCrypto in browsers). */
+  readonly signing: SigningProvider;
+  /** The gateways for storage and connect() when openLedger is given no registry. */
+  createRegistry(): Registry;
+  /** The storage URL when openLedger is given none. */
+  defaultStorage(): string;
+}

@@ -1,0 +1,64 @@
+// A page that opens ledgers through the browser entry, for tests driven from Node.
+import { openLedger } from "../../../src/index.browser.js";
+import type { DocInput, Ledger } from "../../../src/index.browser.js";
+
+const open = new Map<string, Ledger>();
+
+async function ledger(name: string, storage?: string): Promise<Ledger> {
+  const key = `${storage ?? ""} ${name}`;
+  let found = open.get(key);
+  if (!found) {
+    found = await openLedger(name, storage ? { storage } : {});
+    open.set(key, found);
+  }
+  return found;
+}
+
+const out = document.getElementById("out")!;
+
+Object.assign(globalThis, {
+  kiln: {
+    /** Puts docs one by one, awaiting each; returns the ids written. */
+    async putEach(name: string, docs: DocInput[], storage?: string) {
+      const l = await ledger(name, storage);
+      const ids: string[] = [];
+      for (const doc of docs) ids.push((await l.put(doc)).id);
+      out.textContent = `${name}: ${(await l.allDocs()).rows.length} docs`;
+      return ids;
+    },
+    async allDocs(name: string, storage?: string) {
+      const l = await ledger(name, storage);
+      const rows = (await l.allDocs()).rows;
+      out.textContent = `${name}: ${rows.length} docs`;
+      return rows.map((r) => r.doc);
+    },
+    /**
+     * Puts `count` docs one by one without end of test in mind: each resolved put is reported
+     * to Node through the exposed `kilnResolved` binding (a test kills the browser mid-way).
+     */
+    async stream(name: string, count: number, storage?: string) {
+      const l = await ledger(name, storage);
+      const report = (
+        globalThis as unknown as {
+          kilnResolved: (id: string) => Promise<void>;
+        }
+      ).kilnResolved;
+      for (let i = 0; i < count; i++) {
+        const { id } = await l.put({
+          _id: `doc-${i}`,
+          i,
+          pad: "x".repeat(180),
+        });
+        void report(id);
+      }
+    },
+    /** The IndexedDB databases of the origin. */
+    async databases() {
+      return (await indexedDB.databases()).map((d) => d.name);
+    },
+    async close() {
+      await Promise.all([...open.values()].map((l) => l.close()));
+      open.clear();
+    },
+  },
+});
