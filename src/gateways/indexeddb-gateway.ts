@@ -12,6 +12,7 @@ import {
   InvalidArgumentError,
   InvalidUrlError,
   IoError,
+  KilnError,
   MissingCommitError,
   QuotaError,
 } from "../util/errors.js";
@@ -318,7 +319,7 @@ class IndexedDbGateway implements Gateway {
       const tx = this.#db.transaction(STORES, "readonly");
       return await read(tx);
     } catch (error) {
-      if (error instanceof Error && "code" in error) throw error;
+      if (error instanceof KilnError) throw error;
       throw new IoError(`${operation} of ${JSON.stringify(ledger ?? "")}`, {
         cause: error,
       });
@@ -408,7 +409,7 @@ function asError(error: unknown): Error {
 
 /** A failed write transaction as a Kiln error: a full quota is a QuotaError. */
 function toWriteError(operation: string, error: unknown): Error {
-  if (error instanceof Error && "code" in error) return error;
+  if (error instanceof KilnError) return error;
   if (
     typeof error === "object" &&
     error !== null &&

@@ -52,6 +52,28 @@ Object.assign(globalThis, {
         void report(id);
       }
     },
+    /**
+     * Puts docs of `bytes` each until a put rejects; the ids that resolved and the error's
+     * name and code.
+     */
+    async fill(name: string, bytes: number, max: number, storage?: string) {
+      const l = await ledger(name, storage);
+      const ids: string[] = [];
+      for (let i = 0; i < max; i++) {
+        try {
+          ids.push(
+            (await l.put({ _id: `fill-${i}`, pad: "q".repeat(bytes) })).id,
+          );
+        } catch (error) {
+          const e = error as { name?: string; code?: string; message?: string };
+          return {
+            ids,
+            error: { name: e.name, code: e.code, message: e.message },
+          };
+        }
+      }
+      return { ids, error: undefined };
+    },
     /** The IndexedDB databases of the origin. */
     async databases() {
       return (await indexedDB.databases()).map((d) => d.name);
