@@ -41,7 +41,12 @@ Object.assign(globalThis, {
     /** Writes the scenario on a fresh memory room; the clocks and every commit's bytes. */
     async sealScenario(key: string) {
       const url = `memory://golden-${++rooms}`;
-      const ledger = await openLedger("golden", { storage: url, key });
+      // Unsigned, as test/golden.test.ts seals it: a signature depends on the writer key.
+      const ledger = await openLedger("golden", {
+        storage: url,
+        key,
+        sign: false,
+      });
       const clocks = await writeScenario(ledger);
       await ledger.close();
       const gateway = await memoryGateway.open(
@@ -56,7 +61,11 @@ Object.assign(globalThis, {
       return { clocks, commits };
     },
     async treeClock(key: string) {
-      const ledger = await openLedger("tree", { storage: "memory://", key });
+      const ledger = await openLedger("tree", {
+        storage: "memory://",
+        key,
+        sign: false,
+      });
       await ledger.bulk(treeDocs());
       const clock = ledger.clock;
       await ledger.close();
