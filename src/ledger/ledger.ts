@@ -26,6 +26,7 @@ import { DocReader } from "./doc-reader.js";
 import { GroupCommit } from "./group-commit.js";
 import { IndexRegistry } from "./index-registry.js";
 import { LedgerEvents } from "./ledger-events.js";
+import { LedgerSnapshots } from "./ledger-snapshots.js";
 import type { ChangesListener, ErrorListener } from "./ledger-events.js";
 import { startLiveQuery } from "./live-query.js";
 import { Merger } from "./merger.js";
@@ -160,10 +161,23 @@ export class Ledger<T extends object = DocFields> {
       checkpointer,
       isClosed,
     });
+    const snapshots = new LedgerSnapshots({
+      ledger: name,
+      local: storage.local,
+      loader,
+      blocks,
+      crypto,
+      key,
+      compression: parts.compression,
+      events,
+      reader,
+      queue,
+    });
     this.#sync = new LedgerSync({
       name,
       storage,
       registry: parts.registry,
+      snapshots,
       loader,
       crypto,
       cids,

@@ -12,6 +12,7 @@ import { resolveRemotes } from "../sync/resolve-remote.js";
 import type { ConnectOptions } from "../sync/resolve-remote.js";
 import type { CommitCids } from "./commit-cids.js";
 import type { LedgerEvents } from "./ledger-events.js";
+import type { LedgerSnapshots } from "./ledger-snapshots.js";
 import type { StateLoader } from "./state-loader.js";
 import type { OutboxStore } from "../sync/outbox.js";
 
@@ -28,6 +29,7 @@ export interface LedgerSyncParts {
   events: LedgerEvents;
   outboxes: OutboxStore;
   isClosed: () => boolean;
+  snapshots: LedgerSnapshots;
   /** Merges commits that arrived from a remote (see Merger). */
   merge: (
     commits: readonly CID[],
@@ -112,6 +114,11 @@ export class LedgerSync {
         );
       },
       onChange: (listener) => events.onChange(listener),
+      sealSnapshot: () => this.#p.snapshots.seal(),
+      adoptSnapshot: (snapshot, origin) => {
+        if (this.#p.isClosed()) throw new ClosedError(`ledger ${name}`);
+        return this.#p.snapshots.adopt(snapshot, origin);
+      },
       outboxes,
     };
     return this.#syncHost;

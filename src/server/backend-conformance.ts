@@ -25,7 +25,8 @@ export type BackendConformanceCase =
   | "watch"
   | "concurrency"
   | "close"
-  | "reopen";
+  | "reopen"
+  | "snapshots";
 
 export interface BackendConformanceOptions {
   /**
@@ -444,6 +445,74 @@ export function describeBackendConformance(
         expect(() => b.watch(ledger, () => undefined)).toThrow(ClosedError);
         await b.close(); // twice is harmless
       });
+    });
+
+    section("snapshots", () => {
+      it("keeps one snapshot per ledger, replaced by the next put, apart from commits and other ledgers", async () => {
+        const b = await openTracked();
+        const ledger = fresh("snapshots");
+        const other = fresh("snapshots-other");
+        expect(await b.getSnapshot(ledger)).toBeUndefined();
+        const chain = await makeTestChain(3);
+        await b.putCommits(ledger, chain);
+        const first = await makeTestCommit([chain[1]!.cid], 300);
+        const given = new Uint8Array(first.bytes);
+        await b.putSnapshot(ledger, {
+          cid: first.cid,
+          bytes: given,
+          heads: [chain[1]!.cid],
+          height: 2,
+        });
+        given.fill(0); // the caller's buffer is not what is kept
+        const held = await b.getSnapshot(ledger);
+        expect(held?.cid.toString()).toBe(first.cid.toString());
+        expectBytes(held?.bytes, first.bytes);
+        expect(texts(held?.heads ?? [])).toEqual(texts([chain[1]!.cid]));
+        expect(held?.height).toBe(2);
+        held!.bytes.fill(0); // nor a returned one
+        expectBytes((await b.getSnapshot(ledger))?.bytes, first.bytes);
+        expect(await b.getSnapshot(other)).toBeUndefined();
+        // Commits and heads are untouched by a snapshot.
+        expect(texts(await b.getHeads(ledger))).toEqual(texts([chain[2]!]));
+
+        const next = await makeTestCommit([chain[2]!.cid, chain[0]!.cid]);
+        await b.putSnapshot(ledger, {
+          cid: next.cid,
+          bytes: next.bytes,
+          heads: [chain[2]!.cid, chain[0]!.cid],
+          height: 3,
+        });
+        const replaced = await b.getSnapshot(ledger);
+        expect(replaced?.cid.toString()).toBe(next.cid.toString());
+        expect(texts(replaced?.heads ?? [])).toEqual(
+          texts([chain[2]!.cid, chain[0]!.cid]),
+        );
+        expectBytes(replaced?.bytes, next.bytes);
+      });
+
+      if (options.reopen) {
+        const reopenSnapshot = options.reopen;
+        it("keeps the snapshot across close and reopen", async () => {
+          const b = await open();
+          const ledger = fresh("snapshots-reopen");
+          const [root] = await makeTestChain(1);
+          await b.putCommits(ledger, [root!]);
+          const snap = await makeTestCommit([root!.cid], 500);
+          await b.putSnapshot(ledger, {
+            cid: snap.cid,
+            bytes: snap.bytes,
+            heads: [root!.cid],
+            height: 1,
+          });
+          await b.close();
+          const again = await reopenSnapshot(b);
+          opened.push(again);
+          const held = await again.getSnapshot(ledger);
+          expect(held?.cid.toString()).toBe(snap.cid.toString());
+          expectBytes(held?.bytes, snap.bytes);
+          expect(held?.height).toBe(1);
+        });
+      }
     });
 
     const reopen = options.reopen;

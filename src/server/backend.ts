@@ -70,6 +70,20 @@ export interface LedgerChange {
   readonly origin?: unknown;
 }
 
+/**
+ * A snapshot as the server keeps it (docs/format.md, "Snapshots"): a ledger's merged state
+ * sealed like a commit. The server cannot read it; it sees the bytes, their CID and the heads
+ * it covers, which are its envelope's parents.
+ */
+export interface StoredSnapshot {
+  readonly cid: CID;
+  readonly bytes: Uint8Array;
+  /** The heads it covers: its envelope's parents, in the envelope's order. */
+  readonly heads: readonly CID[];
+  /** The greatest height among `heads`: the server keeps the snapshot that reaches highest. */
+  readonly height: number;
+}
+
 export interface Backend {
   /**
    * Stores commits atomically and durably, then reports the change to watchers. The commits
@@ -96,6 +110,14 @@ export interface Backend {
   ): Promise<(CommitMeta | undefined)[]>;
   /** The ledger's head set, sorted by CID string; empty for an unknown ledger. */
   getHeads(ledger: string): Promise<CID[]>;
+  /**
+   * Replaces the ledger's snapshot (a backend keeps one per ledger) durably. Which one is
+   * kept is the caller's choice (ledger-service.ts); the backend stores what it is given.
+   * The ledger's commits and heads are not touched.
+   */
+  putSnapshot(ledger: string, snapshot: StoredSnapshot): Promise<void>;
+  /** The ledger's snapshot, or undefined when none was put. */
+  getSnapshot(ledger: string): Promise<StoredSnapshot | undefined>;
   /** Calls `onChange` after every change of `ledger`'s commits, by any process. */
   watch(ledger: string, onChange: (change: LedgerChange) => void): () => void;
   /** Present only when the backend offers direct uploads (see DirectUploads). */

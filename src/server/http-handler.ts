@@ -1,7 +1,6 @@
 // The HTTP transport as a fetch handler: one client message per POST, the answer as a stream
 // of length-prefixed frames. It answers at any path, so a SyncServer can live under any base
 // URL. Nothing here is specific to Node: the same handler runs in a serverless function.
-import type { CID } from "multiformats/cid";
 import {
   CONTENT_TYPE,
   decodeClientMessage,
@@ -195,6 +194,12 @@ export class HttpHandler {
         this.#service.authorize(rights, message.ledger, "write");
         return frames(200, [await this.#service.upload(message)]);
       }
+      case "publish": {
+        this.#requireHttp();
+        const rights = this.#service.authenticate(tokens);
+        this.#service.authorize(rights, message.ledger, "write");
+        return frames(200, [await this.#service.publishSnapshot(message)]);
+      }
     }
   }
 
@@ -208,11 +213,15 @@ export class HttpHandler {
 
   async #pull(pull: Pull, signal: AbortSignal): Promise<Response> {
     const wait = Math.min(pull.wait ?? 0, this.#pollCap);
-    const { heads, missing } =
+    const answer =
       wait > 0
         ? await this.#longPoll(pull, wait, signal)
-        : await this.#service.difference(pull.ledger, pull.have);
-    return stream(this.#pullFrames(pull, heads, missing));
+        : await this.#service.difference(
+            pull.ledger,
+            pull.have,
+            pull.snapshot === true,
+          );
+    return stream(this.#pullFrames(pull, answer));
   }
 
   /** Holds the answer until the ledger changes, `wait` passes, or either side gives up. */
@@ -220,7 +229,7 @@ export class HttpHandler {
     pull: Pull,
     wait: number,
     signal: AbortSignal,
-  ): Promise<{ heads: CID[]; missing: CID[] }> {
+  ): Promise<Difference> {
     let wake!: () => void;
     const woken = new Promise<void>((resolve) => (wake = resolve));
     // Watch before computing the difference, so a change in between still wakes the poll.
@@ -232,12 +241,20 @@ export class HttpHandler {
     this.polls++;
     if (signal.aborted) wake();
     try {
-      const first = await this.#service.difference(pull.ledger, pull.have);
-      if (first.missing.length > 0) return first;
+      const first = await this.#service.difference(
+        pull.ledger,
+        pull.have,
+        pull.snapshot === true,
+      );
+      if (first.missing.length > 0 || first.snapshot) return first;
       await woken;
       if (this.#closing.aborted)
         throw new ProtocolError("unavailable", "the server is closing");
-      return await this.#service.difference(pull.ledger, pull.have);
+      return await this.#service.difference(
+        pull.ledger,
+        pull.have,
+        pull.snapshot === true,
+      );
     } finally {
       this.polls--;
       unwatch();
@@ -249,10 +266,16 @@ export class HttpHandler {
 
   async *#pullFrames(
     pull: Pull,
-    heads: CID[],
-    missing: CID[],
+    { heads, missing, snapshot }: Difference,
   ): AsyncGenerator<Uint8Array, void> {
     try {
+      if (snapshot)
+        yield frameMessage({
+          t: "snapshot",
+          id: pull.id,
+          ledger: pull.ledger,
+          snapshot: [snapshot.cid, snapshot.bytes],
+        });
       for await (const batch of this.#service.batches(
         pull.ledger,
         missing,
@@ -271,6 +294,8 @@ export class HttpHandler {
     }
   }
 }
+
+type Difference = Awaited<ReturnType<LedgerService["difference"]>>;
 
 /** Reads a request body of at most `max` bytes without buffering more. */
 async function readBody(

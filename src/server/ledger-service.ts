@@ -13,6 +13,7 @@ import type {
   Ack,
   Commits,
   Hello,
+  Publish,
   Push,
   Upload,
   Uploads,
@@ -21,7 +22,12 @@ import type {
 import { utf8Length } from "../util/bytes.js";
 import { authorize, OPEN_RIGHTS, verifyToken } from "./auth.js";
 import type { Rights } from "./auth.js";
-import type { Backend, LedgerChange, StoredCommit } from "./backend.js";
+import type {
+  Backend,
+  LedgerChange,
+  StoredCommit,
+  StoredSnapshot,
+} from "./backend.js";
 import { presignUploads, readUploaded } from "./direct-uploads.js";
 import { missingCommits } from "./missing.js";
 
@@ -148,15 +154,69 @@ export class LedgerService {
   /**
    * The server heads and the commits reachable from them that `have` does not reach, parents
    * first. The heads are read first, so every commit they reach is in the list (it may hold
-   * more, from a push that landed in between).
+   * more, from a push that landed in between). With `snapshot` (the pull offered to start
+   * from one), when the ledger has a snapshot and `have` names no commit held here, the
+   * answer starts from it: `snapshot` is set and `missing` holds only the commits after it.
    */
   async difference(
     ledger: string,
     have: readonly CID[],
-  ): Promise<{ heads: CID[]; missing: CID[] }> {
+    snapshot = false,
+  ): Promise<{ heads: CID[]; missing: CID[]; snapshot?: StoredSnapshot }> {
     const heads = await this.backend.getHeads(ledger);
-    const missing = await missingCommits(this.backend, ledger, [...have]);
-    return { heads, missing };
+    const start = snapshot
+      ? await this.#startingSnapshot(ledger, have)
+      : undefined;
+    const from = start ? [...have, ...start.heads] : [...have];
+    const missing = await missingCommits(this.backend, ledger, from);
+    return start ? { heads, missing, snapshot: start } : { heads, missing };
+  }
+
+  async #startingSnapshot(
+    ledger: string,
+    have: readonly CID[],
+  ): Promise<StoredSnapshot | undefined> {
+    const held = await this.backend.getSnapshot(ledger);
+    if (!held) return undefined;
+    const known = await this.backend.getMeta(ledger, have);
+    return known.every((m) => m === undefined) ? held : undefined;
+  }
+
+  /**
+   * Stores a published snapshot: its bytes are checked against its CID and parsed as an
+   * envelope, whose parents are the heads it covers; every one must be a commit held here
+   * (missing-commit otherwise: push first). The ledger keeps the snapshot that reaches
+   * highest (the greatest height among its heads; on a tie, the newer). Answered with an ack
+   * naming the heads it covers; `stored` is 1 when it replaced the one held.
+   */
+  async publishSnapshot(message: Publish): Promise<Ack> {
+    const { ledger } = message;
+    const [cid, bytes] = message.snapshot;
+    const heads = checkCommit(cid, bytes);
+    if (heads.length === 0)
+      throw new ProtocolError(
+        "bad-commit",
+        `snapshot ${cid.toString()} covers no heads`,
+      );
+    const meta = await this.backend.getMeta(ledger, heads);
+    const absent = meta.findIndex((m) => m === undefined);
+    if (absent >= 0)
+      throw new ProtocolError(
+        "missing-commit",
+        `snapshot head ${heads[absent]!.toString()} is not held by the server; push it first`,
+      );
+    const height = Math.max(...meta.map((m) => m!.height));
+    const held = await this.backend.getSnapshot(ledger);
+    const replaces = !held || (height >= held.height && !held.cid.equals(cid));
+    if (replaces)
+      await this.backend.putSnapshot(ledger, { cid, bytes, heads, height });
+    return {
+      t: "ack",
+      id: message.id,
+      ledger,
+      heads,
+      stored: replaces ? 1 : 0,
+    };
   }
 
   /** Loads `cids` in chunks and yields them as `commits` messages of at most maxMessage. */

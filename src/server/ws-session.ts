@@ -363,6 +363,10 @@ export class WsSession {
         this.#service.authorize(state.rights, message.ledger, "write");
         await this.#send(await this.#service.upload(message));
         return;
+      case "publish":
+        this.#service.authorize(state.rights, message.ledger, "write");
+        await this.#send(await this.#service.publishSnapshot(message));
+        return;
     }
   }
 
@@ -372,10 +376,18 @@ export class WsSession {
     // this task and pushed after the heads, less what the answer already carried.
     const sub = pull.live ? this.#subscribe(ledger) : undefined;
     try {
-      const { heads, missing } = await this.#service.difference(
+      const { heads, missing, snapshot } = await this.#service.difference(
         ledger,
         pull.have,
+        pull.snapshot === true,
       );
+      if (snapshot)
+        await this.#send({
+          t: "snapshot",
+          id: pull.id,
+          ledger,
+          snapshot: [snapshot.cid, snapshot.bytes],
+        });
       for await (const batch of this.#service.batches(
         ledger,
         missing,

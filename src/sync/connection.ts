@@ -9,13 +9,14 @@ import { backoffDelay, DEFAULT_BACKOFF } from "../util/backoff.js";
 import type { BackoffOptions } from "../util/backoff.js";
 import { realClock } from "../util/clock.js";
 import type { Clock } from "../util/clock.js";
-import { ClosedError } from "../util/errors.js";
+import { ClosedError, InvalidArgumentError } from "../util/errors.js";
 import { Wakeup } from "../util/wakeup.js";
 import { DirectPusher } from "./direct-upload.js";
 import type { SyncHost } from "./host.js";
 import { Outbox } from "./outbox.js";
 import { PullSide } from "./pull-side.js";
 import { PushSide } from "./push-side.js";
+import { isMissingCommit } from "./remote.js";
 import type { Remote } from "./remote.js";
 import type { RemoteOpener } from "./remote-opener.js";
 import { runSession } from "./session.js";
@@ -53,6 +54,8 @@ export class Connection {
   readonly #pull: PullSide;
   readonly #abort = new AbortController();
   #closed = false;
+  /** The remote of the session running now, if one is. */
+  #remote: Remote | undefined;
   readonly #running: Promise<void>;
 
   constructor(
@@ -92,6 +95,7 @@ export class Connection {
       pushAgain: () => this.#push.want(),
       onPulled: check,
       pollWaitMs: options.pollWaitMs ?? 25_000,
+      onSnapshotRefused: onError,
     });
     this.#running = this.#run();
   }
@@ -134,6 +138,32 @@ export class Connection {
     return done;
   }
 
+  /**
+   * Publishes the ledger's state as a snapshot to this remote (docs/protocol.md,
+   * "Snapshots"), once the remote holds every commit it covers (it waits for synced() first).
+   * Resolves with the snapshot's CID and the heads it covers. Rejects when the remote keeps
+   * no snapshots (only a SyncServer does), or with the remote's refusal.
+   */
+  async publishSnapshot(): Promise<{ cid: string; heads: string[] }> {
+    for (let attempt = 1; ; attempt++) {
+      await this.synced();
+      const remote = this.#remote;
+      if (!remote) continue; // the session ended just now: wait for the next
+      if (!remote.publishSnapshot)
+        throw new InvalidArgumentError(
+          `publishSnapshot: ${this.url} keeps no snapshots (only a SyncServer does)`,
+        );
+      const snapshot = await this.#host.sealSnapshot();
+      try {
+        const heads = await remote.publishSnapshot(snapshot);
+        return { cid: snapshot.cid.toString(), heads: heads.map(String) };
+      } catch (error) {
+        // A local write landed between synced() and the seal: sync it and seal again.
+        if (!isMissingCommit(error) || attempt >= 3) throw error;
+      }
+    }
+  }
+
   /** Stops syncing. What is not pushed stays in the outbox for the next connect(). */
   async close(): Promise<void> {
     if (!this.#closed) {
@@ -165,6 +195,7 @@ export class Connection {
         }
         while (remote && !this.#closed) {
           const started = this.#clock.now();
+          this.#remote = remote;
           const end = await runSession(remote, {
             host: this.#host,
             push: this.#push,
@@ -174,6 +205,7 @@ export class Connection {
             closing: this.#abort.signal,
             upgrade: this.#opener.upgrade?.bind(this.#opener),
           });
+          this.#remote = undefined;
           const lived = this.#clock.now() - started;
           const error = "error" in end ? end.error : undefined;
           this.#opener.sessionEnded?.(remote, lived, error);

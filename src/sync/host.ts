@@ -32,6 +32,13 @@ export interface SyncHost {
    */
   receive(commits: readonly WireCommit[], origin: unknown): Promise<void>;
   onChange(listener: (change: HostChange) => void): () => void;
+  /** Seals the ledger's merged state at its current heads as a snapshot. */
+  sealSnapshot(): Promise<WireCommit>;
+  /**
+   * Checks a snapshot a remote sent and adopts it into an empty ledger (ledger-snapshots.ts);
+   * throws, changing nothing, for one that does not verify, decrypt or agree.
+   */
+  adoptSnapshot(snapshot: WireCommit, origin: unknown): Promise<unknown>;
   /** Where each remote's outbox record is kept. */
   readonly outboxes: OutboxRecords;
 }

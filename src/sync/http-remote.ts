@@ -18,6 +18,7 @@ import type {
 import type { Remote } from "./remote.js";
 import {
   createRemoteUploads,
+  requestPublishSnapshot,
   requestPull,
   requestPush,
 } from "./remote-requests.js";
@@ -175,6 +176,7 @@ export async function openHttpRemote(
       requestPull(ctx, have, onBatch, pullOptions),
     push: (commits, heads, uploaded) =>
       requestPush(ctx, commits, heads, uploaded),
+    publishSnapshot: (snapshot) => requestPublishSnapshot(ctx, snapshot),
 
     close() {
       closing.abort();

@@ -20,6 +20,8 @@ export interface PullSideParts {
   readonly onPulled: () => void;
   /** Long-poll wait of poll remotes. */
   readonly pollWaitMs: number;
+  /** A snapshot the remote sent was refused (the pull falls back to commits). */
+  readonly onSnapshotRefused: (error: Error) => void;
 }
 
 /** The origin of merges, so a ledger's change events tell them from local writes. */
@@ -34,6 +36,8 @@ export class PullSide {
   #pulled = -1;
   /** Merges (pull batches and live pushes) apply one at a time, in arrival order. */
   readonly #inbound = new SerialQueue();
+  /** A snapshot of this remote was refused: later pulls ask for commits only. */
+  #snapshotRefused = false;
 
   constructor(
     host: SyncHost,
@@ -125,12 +129,38 @@ export class PullSide {
     const host = this.#host;
     const have = new Set(host.heads());
     for (const r of before.remote) if (host.has(r)) have.add(r);
+    // An empty ledger offers to start from a snapshot (docs/protocol.md, "Snapshots").
+    // One it refuses is reported, and the same pull is made again for every commit.
+    let refused: Error | undefined;
+    const offer = have.size === 0 && !this.#snapshotRefused;
     const heads = await remote.pull(
       [...have].slice(0, MAX_CID_LIST).map((c) => CID.parse(c)),
-      (batch) => this.#inbound.run(() => host.receive(batch, this)),
-      options,
+      (batch) =>
+        refused
+          ? Promise.resolve()
+          : this.#inbound.run(() => host.receive(batch, this)),
+      offer
+        ? {
+            ...options,
+            onSnapshot: (snapshot) =>
+              this.#inbound.run(async () => {
+                try {
+                  await host.adoptSnapshot(snapshot, this);
+                } catch (error) {
+                  if ((error as { code?: unknown }).code === "closed")
+                    throw error;
+                  refused = error as Error;
+                }
+              }),
+          }
+        : options,
     );
     await this.#inbound.idle();
+    if (refused) {
+      this.#snapshotRefused = true;
+      this.#parts.onSnapshotRefused(refused);
+      return this.#pull(remote, options);
+    }
     const remoteHeads = heads.map(cidString);
     // Only against acknowledgements older than this pull's answer.
     if (this.#outbox.state.pushed === before.pushed && !this.#parts.isPushing())

@@ -8,7 +8,7 @@ import type {
   ServerMessage,
   WireCommit,
 } from "./protocol/index.js";
-import type { RemoteUploads } from "./remote.js";
+import type { PullOptions, RemoteUploads } from "./remote.js";
 
 export type Exchange = (
   message: ClientMessage,
@@ -33,8 +33,9 @@ export async function requestPull(
   ctx: RequestContext,
   have: readonly CID[],
   onBatch: (commits: readonly WireCommit[]) => Promise<void>,
-  options: { live?: boolean; wait?: number; signal?: AbortSignal },
+  options: PullOptions,
 ): Promise<readonly CID[]> {
+  const { onSnapshot } = options;
   let heads: readonly CID[] = [];
   await ctx.exchange(
     {
@@ -44,8 +45,14 @@ export async function requestPull(
       have: [...have],
       ...(options.live ? { live: true } : {}),
       ...(options.wait ? { wait: options.wait } : {}),
+      ...(onSnapshot ? { snapshot: true } : {}),
     },
     async (m) => {
+      if (m.t === "snapshot" && onSnapshot) {
+        const [cid, bytes] = m.snapshot;
+        await onSnapshot({ cid, bytes });
+        return false;
+      }
       if (m.t === "commits") {
         await onBatch(toCommits(m.commits));
         return false;
@@ -85,6 +92,28 @@ export async function requestPush(
     },
   );
   return after;
+}
+
+/** Publishes a snapshot; resolves with the heads it covers (the ack's). */
+export async function requestPublishSnapshot(
+  ctx: RequestContext,
+  snapshot: WireCommit,
+): Promise<readonly CID[]> {
+  let covered: readonly CID[] = [];
+  await ctx.exchange(
+    {
+      t: "publish",
+      id: ctx.nextId(),
+      ledger: ctx.ledger,
+      snapshot: [snapshot.cid, snapshot.bytes],
+    },
+    (m) => {
+      if (m.t !== "ack") unexpected(m, "publish");
+      covered = m.heads;
+      return Promise.resolve(true);
+    },
+  );
+  return covered;
 }
 
 /** Direct uploads, when the server's welcome offered them (`uploadMin`). */

@@ -40,6 +40,18 @@ export interface LiveEvent {
   readonly heads: readonly CID[] | undefined;
 }
 
+export interface PullOptions {
+  live?: boolean;
+  wait?: number;
+  signal?: AbortSignal;
+  /**
+   * Offers to start from a snapshot: a remote that keeps them and knows none of `have` may
+   * hand its newest one here (awaited) before the commits after it. Remotes without
+   * snapshots never call it.
+   */
+  onSnapshot?: (snapshot: WireCommit) => Promise<void>;
+}
+
 export interface Remote {
   readonly transport: Transport;
   readonly limits: RemoteLimits;
@@ -57,8 +69,13 @@ export interface Remote {
   pull(
     have: readonly CID[],
     onBatch: (commits: readonly WireCommit[]) => Promise<void>,
-    options?: { live?: boolean; wait?: number; signal?: AbortSignal },
+    options?: PullOptions,
   ): Promise<readonly CID[]>;
+  /**
+   * Publishes a snapshot (docs/protocol.md, "Snapshots"); resolves with the heads it covers
+   * once the remote holds it. Present only on remotes that keep snapshots (a SyncServer).
+   */
+  publishSnapshot?(snapshot: WireCommit): Promise<readonly CID[]>;
   /**
    * Stores commits (parents before children, or already on the remote) and, when given,
    * checks `heads` are all held after. Resolves once durable with heads the remote has

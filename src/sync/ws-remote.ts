@@ -13,6 +13,7 @@ import type { ServerEndpoint } from "./server-endpoint.js";
 import type { SocketLoader } from "./socket.js";
 import {
   createRemoteUploads,
+  requestPublishSnapshot,
   requestPull,
   requestPush,
   toCommits,
@@ -148,6 +149,7 @@ export async function openWsRemote(
       requestPull(ctx, have, onBatch, pullOptions),
     push: (commits, heads, uploaded) =>
       requestPush(ctx, commits, heads, uploaded),
+    publishSnapshot: (snapshot) => requestPublishSnapshot(ctx, snapshot),
 
     close() {
       end(new TransportError("ws", "closed by the client"));

@@ -24,7 +24,8 @@ export type KilnErrorCode =
   | "protocol"
   | "transport"
   | "schema"
-  | "signature";
+  | "signature"
+  | "snapshot";
 
 export class KilnError extends Error {
   readonly code: KilnErrorCode;
@@ -151,6 +152,19 @@ export class KeyError extends KilnError {
 export class ClosedError extends KilnError {
   constructor(readonly subject: string) {
     super("closed", `${subject} is closed`);
+  }
+}
+
+/**
+ * A snapshot refused: it claims a state this replica computes otherwise, or it cannot be
+ * adopted here. The replica falls back to commits; nothing stored is changed.
+ */
+export class SnapshotError extends KilnError {
+  constructor(
+    readonly cid: string,
+    detail: string,
+  ) {
+    super("snapshot", `snapshot ${cid}: ${detail}`);
   }
 }
 

@@ -48,6 +48,11 @@ beforeAll(async () => {
     getCommits: (l, c) => memory.getCommits(l, c),
     getMeta: (l, c) => memory.getMeta(l, c),
     getHeads: (l) => memory.getHeads(l),
+    putSnapshot: async (l, s) => {
+      await memory.putSnapshot(l, s);
+      added += 1;
+    },
+    getSnapshot: (l) => memory.getSnapshot(l),
     watch: (l, f) => memory.watch(l, f),
     close: () => memory.close(),
   };

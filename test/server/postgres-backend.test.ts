@@ -78,7 +78,10 @@ describe("postgres backend: migrations", () => {
       (sql) =>
         sql`SELECT version, name FROM ${sql(name)}.kiln_migrations ORDER BY version`,
     );
-    expect(rows.map((r) => ({ ...r }))).toEqual([{ version: 1, name: "init" }]);
+    expect(rows.map((r) => ({ ...r }))).toEqual([
+      { version: 1, name: "init" },
+      { version: 2, name: "snapshots" },
+    ]);
   });
 
   it("refuses to open a schema whose applied migration was edited, or is newer", async () => {

@@ -655,6 +655,8 @@ describe("failures", () => {
         if (mode === "down") throw new Error("disk on fire");
         return memory.getHeads(l);
       },
+      putSnapshot: (l, s) => memory.putSnapshot(l, s),
+      getSnapshot: (l) => memory.getSnapshot(l),
       watch: (l, f) => memory.watch(l, f),
       close: () => memory.close(),
     };

@@ -5,6 +5,7 @@
 //   <dir>/lock                 the owning process's pid: one process at a time
 //   <dir>/ledgers/<name>.log   encodeLedgerName(ledger), or a prefix of it + "%~" + a hash
 //                              when that is too long for a file name
+//   <dir>/snapshots/<name>.snap  the ledger's snapshot, if one was published (snapshot-file.ts)
 //
 // A ledger's log is opened on first use and scanned into an in-memory index; commit bytes
 // stay on disk (positioned reads, a bounded cache of recent ones). Few descriptors stay
@@ -25,6 +26,7 @@ import { LedgerWatchers } from "./ledger-watchers.js";
 import type { LogRepair } from "./load-log.js";
 import { OpenFiles } from "./open-files.js";
 import { settle } from "./settle.js";
+import { readSnapshotFile, writeSnapshotFile } from "./snapshot-file.js";
 
 export type { LogRepair } from "./load-log.js";
 
@@ -41,6 +43,7 @@ export interface EmbeddedBackendOptions {
 }
 
 export const LEDGERS_DIR = "ledgers";
+export const SNAPSHOTS_DIR = "snapshots";
 const DIR_MODE = 0o700;
 /** Longest encoded name used whole as a file name (file systems allow 255 bytes). */
 const MAX_NAME = 200;
@@ -106,6 +109,16 @@ function open(dir: string, options: EmbeddedBackendOptions): Backend {
     return log;
   };
 
+  const snapshotFile = (operation: string, ledger: string): string => {
+    if (closed) throw new ClosedError("embedded backend");
+    checkLedgerName(operation, ledger);
+    const name = logFileName(encodeLedgerName(ledger)).replace(
+      /\.log$/,
+      ".snap",
+    );
+    return path.join(root, SNAPSHOTS_DIR, name);
+  };
+
   return {
     async putCommits(ledger, commits, origin) {
       const log = logOf("put commits", ledger, true)!;
@@ -137,6 +150,19 @@ function open(dir: string, options: EmbeddedBackendOptions): Backend {
 
     getHeads: (ledger) =>
       settle(() => logOf("get heads", ledger, false)?.heads() ?? []),
+
+    putSnapshot: (ledger, snapshot) =>
+      settle(() => {
+        const file = snapshotFile("put snapshot", ledger);
+        if (
+          fs.mkdirSync(path.dirname(file), { recursive: true, mode: DIR_MODE })
+        )
+          fsyncDir(root);
+        writeSnapshotFile(file, snapshot);
+      }),
+
+    getSnapshot: (ledger) =>
+      settle(() => readSnapshotFile(snapshotFile("get snapshot", ledger))),
 
     watch(ledger, onChange) {
       if (closed) throw new ClosedError("embedded backend");

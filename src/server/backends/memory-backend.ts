@@ -10,6 +10,7 @@ import type {
   CommitMeta,
   LedgerChange,
   StoredCommit,
+  StoredSnapshot,
 } from "../backend.js";
 import { LedgerWatchers } from "./ledger-watchers.js";
 import { planPut, sortedHeads } from "./plan-put.js";
@@ -29,6 +30,7 @@ interface MemoryLedger {
 
 export function createMemoryBackend(): Backend {
   const ledgers = new Map<string, MemoryLedger>();
+  const snapshots = new Map<string, StoredSnapshot>();
   const watchers = new LedgerWatchers();
   let closed = false;
 
@@ -105,6 +107,19 @@ export function createMemoryBackend(): Backend {
         return entry ? [...headsOf(entry)] : [];
       }),
 
+    putSnapshot: (ledger, snapshot) =>
+      settle(() => {
+        check("put snapshot", ledger);
+        snapshots.set(ledger, copySnapshot(snapshot));
+      }),
+
+    getSnapshot: (ledger) =>
+      settle(() => {
+        check("get snapshot", ledger);
+        const held = snapshots.get(ledger);
+        return held && copySnapshot(held);
+      }),
+
     watch(ledger, onChange) {
       check("watch", ledger);
       return watchers.add(ledger, onChange);
@@ -114,7 +129,18 @@ export function createMemoryBackend(): Backend {
       closed = true;
       watchers.clear();
       ledgers.clear();
+      snapshots.clear();
       return Promise.resolve();
     },
+  };
+}
+
+/** A copy: neither the caller's buffer nor a returned one may change what is held. */
+function copySnapshot(s: StoredSnapshot): StoredSnapshot {
+  return {
+    cid: s.cid,
+    bytes: new Uint8Array(s.bytes),
+    heads: [...s.heads],
+    height: s.height,
   };
 }

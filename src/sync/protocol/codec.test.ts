@@ -71,6 +71,8 @@ const CLIENT_SAMPLES: ClientMessage[] = [
     uploaded: [a],
   },
   { t: "upload", id: 8, ledger: "o", cids: [a, b], sizes: [51, 70_000] },
+  { t: "publish", id: 9, ledger: "o", snapshot: [a, envelope] },
+  { t: "pull", id: 10, ledger: "o", have: [], snapshot: true },
 ];
 const SERVER_SAMPLES: ServerMessage[] = [
   {
@@ -99,6 +101,7 @@ const SERVER_SAMPLES: ServerMessage[] = [
     uploadMin: 65_536,
   },
   { t: "uploads", id: 8, ledger: "o", urls: ["https://s3.example/k?X", ""] },
+  { t: "snapshot", id: 10, ledger: "o", snapshot: [a, envelope] },
   { t: "error", reason: "bad-frame", message: "message is not a cbor map" },
   { t: "error", id: 7, reason: "forbidden", message: "no write right" },
 ];

@@ -12,6 +12,7 @@ import { hello } from "./hello.js";
 import { ping, pong } from "./ping.js";
 import { pull } from "./pull.js";
 import { push } from "./push.js";
+import { publish, snapshot } from "./snapshot.js";
 import { upload, uploads } from "./upload.js";
 import { welcome } from "./welcome.js";
 
@@ -22,7 +23,14 @@ export const PROTOCOL_VERSION = 2;
 export const PROTOCOL_VERSIONS: readonly number[] = [PROTOCOL_VERSION];
 
 /** Messages a client sends, by type. */
-export const CLIENT_MESSAGES = { hello, pull, push, ping, upload } as const;
+export const CLIENT_MESSAGES = {
+  hello,
+  pull,
+  push,
+  ping,
+  upload,
+  publish,
+} as const;
 /** Messages a server sends, by type. */
 export const SERVER_MESSAGES = {
   welcome,
@@ -32,6 +40,7 @@ export const SERVER_MESSAGES = {
   pong,
   error,
   uploads,
+  snapshot,
 } as const;
 
 export type ClientMessage = z.output<

@@ -17,5 +17,11 @@ export const pull = z.object({
    * or this many milliseconds pass (the server may cap it).
    */
   wait: z.number().int().min(0).max(120_000).optional(),
+  /**
+   * The client can start from a snapshot: when the server holds one and `have` names no
+   * commit the server holds (a new replica, or one whose history the server let go), the
+   * answer starts with a `snapshot` message and then sends only the commits after it.
+   */
+  snapshot: z.boolean().optional(),
 });
 export type Pull = z.output<typeof pull>;

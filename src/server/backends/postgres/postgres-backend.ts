@@ -40,6 +40,7 @@ import {
   type PostgresUrlDefaults,
 } from "./postgres-url.js";
 import { ledgerKey } from "../blob-store-key.js";
+import { readSnapshot, writeSnapshot } from "./snapshot-rows.js";
 
 export interface PostgresBackendOptions extends PostgresUrlDefaults {
   /**
@@ -285,6 +286,12 @@ function createBackend(parts: BackendParts): Backend {
 
     getHeads: (ledger) =>
       run("get heads", ledger, () => readHeads(sql, ledger)),
+
+    putSnapshot: (ledger, snapshot) =>
+      run("put snapshot", ledger, () => writeSnapshot(sql, ledger, snapshot)),
+
+    getSnapshot: (ledger) =>
+      run("get snapshot", ledger, () => readSnapshot(sql, ledger)),
 
     watch(ledger, onChange) {
       if (closed) throw new ClosedError(subject);

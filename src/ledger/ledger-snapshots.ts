@@ -1,0 +1,143 @@
+// Snapshots: the ledger's merged state sealed like a commit, to publish to a remote, and the
+// adoption of one a remote sent, so a new replica starts from it instead of every commit.
+// A snapshot is a checkpoint without the local indexes (docs/format.md, "Snapshots"): an
+// envelope whose parents are the heads it covers, named by the CID of its bytes.
+import { CID } from "multiformats/cid";
+import { cidString } from "../blocks/cid.js";
+import type { Compression } from "../blocks/node-compression.js";
+import type { CryptoProvider } from "../blocks/crypto.js";
+import type { LocalStorage } from "../gateways/gateway.js";
+import type { WireCommit } from "../sync/protocol/index.js";
+import { SnapshotError } from "../util/errors.js";
+import type { SerialQueue } from "../util/serial-queue.js";
+import type { BlockSource } from "./block-source.js";
+import { decodeCheckpoint } from "./checkpoint.js";
+import { encodeCheckpoint } from "./checkpoint-writer.js";
+import type { DocReader } from "./doc-reader.js";
+import type { LedgerEvents } from "./ledger-events.js";
+import type { StateLoader } from "./state-loader.js";
+
+export interface LedgerSnapshotsParts {
+  ledger: string;
+  local: LocalStorage;
+  loader: StateLoader;
+  blocks: BlockSource;
+  crypto: CryptoProvider;
+  key: Uint8Array;
+  compression: Compression;
+  events: LedgerEvents;
+  reader: DocReader;
+  queue: SerialQueue;
+}
+
+/** What adopting a snapshot did. */
+export type SnapshotOutcome =
+  /** The ledger was empty: it now holds the snapshot's state. */
+  | "adopted"
+  /** The ledger is at exactly the snapshot's heads and computes the same root. */
+  | "verified"
+  /** The ledger holds every head the snapshot covers: it has nothing to learn from it. */
+  | "covered";
+
+export class LedgerSnapshots {
+  readonly #p: LedgerSnapshotsParts;
+
+  constructor(parts: LedgerSnapshotsParts) {
+    this.#p = parts;
+  }
+
+  /** Seals the merged state at the current heads as a snapshot (in the write queue). */
+  seal(): Promise<WireCommit> {
+    const { loader, blocks, crypto, key, compression, queue } = this.#p;
+    return queue.run(async () => {
+      await loader.ready();
+      const { bytes } = await encodeCheckpoint(
+        loader.state,
+        blocks,
+        crypto,
+        key,
+        compression,
+      );
+      return splitSealed(bytes);
+    });
+  }
+
+  /**
+   * Checks a snapshot a remote sent and adopts it into an empty ledger. Throws IntegrityError
+   * (bytes do not match the CID), DecryptError, CorruptError / FormatVersionError (does not
+   * parse) or SnapshotError (a state this replica computes otherwise, or one it cannot
+   * adopt: it holds history the snapshot does not cover); nothing changes then.
+   */
+  adopt(snapshot: WireCommit, origin: unknown): Promise<SnapshotOutcome> {
+    const { ledger, local, loader, blocks, crypto, key, compression, queue } =
+      this.#p;
+    return queue.run(async () => {
+      const bytes = joinSealed(snapshot);
+      // Verifies the CID, decrypts, and checks the layout; tree nodes are checked against
+      // their CIDs as they are read.
+      const checkpoint = await decodeCheckpoint(
+        bytes,
+        crypto,
+        key,
+        compression,
+      );
+      const name = cidString(snapshot.cid);
+      await loader.ready();
+      const { state } = loader;
+      const heads = checkpoint.heads.map((h) => h.cid);
+      if (state.clock.heads.length > 0) {
+        if (!heads.every((h) => state.clock.has(h)))
+          throw new SnapshotError(
+            name,
+            "this replica holds history the snapshot does not cover; it merges commits instead",
+          );
+        const current = [...state.clock.heads].sort();
+        if (current.join() !== [...heads].sort().join()) return "covered";
+        if (!sameRoot(state.root, checkpoint.root))
+          throw new SnapshotError(
+            name,
+            `its doc tree root ${checkpoint.root?.toString() ?? "(empty)"} is not the one this replica computes at the same heads (${state.root?.toString() ?? "(empty)"})`,
+          );
+        return "verified";
+      }
+      // Read the whole state before anything changes: a snapshot that does not parse must
+      // leave the ledger as it was. The block source serves the snapshot's nodes meanwhile
+      // (an empty ledger has no tree of its own to lose).
+      blocks.useCheckpoint(checkpoint);
+      const { events, versions } = await checkpoint.loadState(
+        state.tree.entries(checkpoint.root),
+      );
+      await local.putCheckpoint(ledger, bytes);
+      state.restore(events, versions, checkpoint.root);
+      this.#p.events.emitChange({ commits: events.map((e) => e.cid), origin });
+      if (this.#p.events.wantsRows)
+        this.#p.events.emitRows(
+          await this.#p.reader.rows([...versions.keys()]),
+        );
+      return "adopted";
+    });
+  }
+}
+
+function sameRoot(a: CID | undefined, b: CID | undefined): boolean {
+  return a === undefined || b === undefined ? a === b : a.equals(b);
+}
+
+/** A checkpoint as local storage keeps it, [u8 cid length][cid][envelope], as a wire commit. */
+export function splitSealed(bytes: Uint8Array): WireCommit {
+  const length = bytes[0]!;
+  return {
+    cid: CID.decode(bytes.subarray(1, 1 + length)),
+    bytes: bytes.subarray(1 + length),
+  };
+}
+
+/** The inverse of splitSealed. */
+export function joinSealed(snapshot: WireCommit): Uint8Array {
+  const cid = snapshot.cid.bytes;
+  const out = new Uint8Array(1 + cid.length + snapshot.bytes.length);
+  out[0] = cid.length;
+  out.set(cid, 1);
+  out.set(snapshot.bytes, 1 + cid.length);
+  return out;
+}
