@@ -196,7 +196,7 @@ export class HttpHandler {
       }
       case "publish": {
         this.#requireHttp();
-        const rights = this.#service.authenticate(tokens);
+        const rights = authorized();
         this.#service.authorize(rights, message.ledger, "write");
         return frames(200, [await this.#service.publishSnapshot(message)]);
       }
