@@ -1,7 +1,12 @@
 // Kiln's public API on Node: named re-exports only. Browsers get src/index.browser.ts (the
 // "browser" condition of package.json's exports), which has no file or folder gateways.
 export * from "./index.core.js";
-export { openLedger, whoami, nodePlatform } from "./platform/node-platform.js";
+export {
+  openLedger,
+  whoami,
+  importLedger,
+  nodePlatform,
+} from "./platform/node-platform.js";
 export { DEFAULT_STORAGE_DIR } from "./ledger/open-ledger.js";
 // verifyLedger is Node-only for now: it reads through the Node default registry.
 export { verifyLedger } from "./ledger/verify-ledger.js";

@@ -6,6 +6,8 @@ import { DEFAULT_STORAGE_DIR } from "../ledger/open-ledger.js";
 import { verifyLedger } from "../ledger/verify-ledger.js";
 import { openLedger, whoami } from "../platform/node-platform.js";
 import { KilnError } from "../util/errors.js";
+import { exportToFile, importFromFile } from "./portable-commands.js";
+import type { Terminal } from "./progress-bar.js";
 import { DEFAULT_SERVER_DIR, serve, token } from "./server-commands.js";
 
 const USAGE = `usage: kiln <command> [options]
@@ -21,6 +23,10 @@ commands:
   verify <ledger>            check every stored commit without the key: bytes against the
                              CID, envelope, parents and heads held, writers' signatures;
                              exits 1 naming each commit that fails
+  export <ledger> --out <f.car>
+                             write the ledger (encrypted commits and a snapshot) as a CARv1
+  import <ledger> <f.car>    read an export into a storage that holds nothing of the ledger;
+                             with --key (or KILN_KEY) it is checked to open
   whoami                     print this device's writer public key (made on first use, kept
                              in the storage: other members invite this key)
   serve [--port 7070] [--host 127.0.0.1] [--storage <url>] [--secret <s>] [--verbose]
@@ -49,6 +55,7 @@ export async function main(
   out: (line: string) => void = console.log,
   err: (line: string) => void = console.error,
   stop?: AbortSignal,
+  terminal: Terminal = process.stderr,
 ): Promise<number> {
   let parsed;
   try {
@@ -70,6 +77,7 @@ export async function main(
         ledger: { type: "string", multiple: true },
         write: { type: "boolean" },
         expires: { type: "string" },
+        out: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -153,6 +161,36 @@ export async function main(
         return 1;
       }
       out(`verified ${name}: ${summary}`);
+      return 0;
+    } catch (error) {
+      err(`kiln: ${describeError(error)}`);
+      return 1;
+    }
+  }
+  if (command === "export" || command === "import") {
+    const file = command === "export" ? values.out : arg;
+    const count = command === "export" ? 2 : 3;
+    if (positionals.length !== count || !name || !file) {
+      err(
+        `kiln: ${command === "export" ? "export <ledger> --out <f.car>" : "import <ledger> <f.car>"}\n\n${USAGE}`,
+      );
+      return 2;
+    }
+    const portable = {
+      storage,
+      key: values.key ?? env.KILN_KEY,
+      terminal,
+    };
+    try {
+      if (command === "export") {
+        const { blocks } = await exportToFile(name, file, portable);
+        out(`exported ${name}: ${blocks} blocks to ${file}`);
+      } else {
+        const r = await importFromFile(name, file, portable);
+        out(
+          `imported ${name}: ${r.commits} commits${r.snapshot ? " and a snapshot" : ""}, heads ${r.heads.join(" ")}`,
+        );
+      }
       return 0;
     } catch (error) {
       err(`kiln: ${describeError(error)}`);

@@ -63,6 +63,33 @@ export class LedgerSnapshots {
   }
 
   /**
+   * The heads, every commit held in storage and a snapshot at those heads (undefined for an
+   * empty ledger), taken together in the write queue so no write lands between them.
+   */
+  exportState(): Promise<{
+    heads: CID[];
+    commits: CID[];
+    snapshot: WireCommit | undefined;
+  }> {
+    const { ledger, local, loader, blocks, crypto, key, compression, queue } =
+      this.#p;
+    return queue.run(async () => {
+      await loader.ready();
+      const heads = loader.state.clock.heads.map((h) => CID.parse(h));
+      const commits = await local.listCommits(ledger);
+      if (heads.length === 0) return { heads, commits, snapshot: undefined };
+      const { bytes } = await encodeCheckpoint(
+        loader.state,
+        blocks,
+        crypto,
+        key,
+        compression,
+      );
+      return { heads, commits, snapshot: splitSealed(bytes) };
+    });
+  }
+
+  /**
    * Checks a snapshot a remote sent and adopts it into an empty ledger. Throws IntegrityError
    * (bytes do not match the CID), DecryptError, CorruptError / FormatVersionError (does not
    * parse) or SnapshotError (a state this replica computes otherwise, or one it cannot

@@ -27,6 +27,7 @@ import { GroupCommit } from "./group-commit.js";
 import { IndexRegistry } from "./index-registry.js";
 import { LedgerEvents } from "./ledger-events.js";
 import { LedgerSnapshots } from "./ledger-snapshots.js";
+import { registerInternals } from "./ledger-internals.js";
 import type { ChangesListener, ErrorListener } from "./ledger-events.js";
 import { startLiveQuery } from "./live-query.js";
 import { Merger } from "./merger.js";
@@ -173,6 +174,7 @@ export class Ledger<T extends object = DocFields> {
       reader,
       queue,
     });
+    registerInternals(this, { storage, snapshots, isClosed });
     this.#sync = new LedgerSync({
       name,
       storage,

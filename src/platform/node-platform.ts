@@ -9,6 +9,8 @@ import type { Ledger } from "../ledger/ledger.js";
 import { DEFAULT_STORAGE_DIR, openLedgerOn } from "../ledger/open-ledger.js";
 import type { OpenLedgerOptions } from "../ledger/open-ledger.js";
 import type { Platform } from "../ledger/platform.js";
+import { importLedgerOn } from "../ledger/import-ledger.js";
+import type { ImportOptions, ImportResult } from "../ledger/import-ledger.js";
 import { whoamiOn } from "../ledger/whoami.js";
 import type { WhoamiOptions } from "../ledger/whoami.js";
 import { nodeSigning } from "../trust/node-signing.js";
@@ -36,4 +38,16 @@ export function openLedger<T extends object = DocFields>(
  */
 export function whoami(options?: WhoamiOptions): Promise<string> {
   return whoamiOn(nodePlatform, options);
+}
+
+/**
+ * Reads a ledger exported by exportLedger (CARv1 bytes) into a storage that holds nothing of
+ * it; storage defaults to file://./.kiln (docs/format.md, "Portable ledgers").
+ */
+export function importLedger(
+  name: string,
+  source: AsyncIterable<Uint8Array>,
+  options?: ImportOptions,
+): Promise<ImportResult> {
+  return importLedgerOn(nodePlatform, name, source, options);
 }
