@@ -4,6 +4,7 @@ import * as dagCbor from "@ipld/dag-cbor";
 import { CID } from "multiformats/cid";
 import { cidKey } from "../blocks/cid.js";
 import { sealBytes } from "../blocks/commit.js";
+import type { CommitSigner } from "../blocks/commit.js";
 import type { Compression } from "../blocks/node-compression.js";
 import type { CryptoProvider } from "../blocks/crypto.js";
 import type { LedgerState } from "../crdt/ledger-state.js";
@@ -39,6 +40,8 @@ export async function encodeCheckpoint(
   key: Uint8Array,
   compression: Compression,
   indexes: readonly IndexSnapshot[] = [],
+  /** Signs the seal (snapshots published to remotes are signed by their writer). */
+  signer?: CommitSigner,
 ): Promise<{ bytes: Uint8Array; checkpoint: Checkpoint }> {
   // Tree nodes, and the docs of each leaf in entry order. Consecutive leaves share a pack of
   // about PACK_BYTES, so packs compress well whatever the fanout: [[leaf digest, [doc…]], …].
@@ -215,7 +218,13 @@ export async function encodeCheckpoint(
       i.byId ?? null,
     ]),
   };
-  const sealed = await sealBytes(crypto, key, heads, dagCbor.encode(layout));
+  const sealed = await sealBytes(
+    crypto,
+    key,
+    heads,
+    dagCbor.encode(layout),
+    signer,
+  );
   const out = new Uint8Array(1 + sealed.cid.bytes.length + sealed.bytes.length);
   out[0] = sealed.cid.bytes.length;
   out.set(sealed.cid.bytes, 1);

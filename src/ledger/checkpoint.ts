@@ -156,6 +156,16 @@ export function compareDigest(
 }
 
 export class Checkpoint {
+  /** The writer who sealed it and their signature, when its envelope is signed (snapshots). */
+  sealedBy:
+    | {
+        readonly writer: Uint8Array;
+        readonly signature: {
+          readonly s: Uint8Array;
+          readonly message: Uint8Array;
+        };
+      }
+    | undefined;
   readonly heads: CheckpointHead[];
   readonly root: CID | undefined;
   readonly indexes: SavedIndex[];
@@ -412,7 +422,12 @@ export async function decodeCheckpoint(
   }
   const envelope = bytes.subarray(1 + bytes[0]!);
   verifyCid(crypto, cid, envelope);
-  const { plaintext } = await openBytes(crypto, key, cid, envelope);
+  const { plaintext, writer, signature } = await openBytes(
+    crypto,
+    key,
+    cid,
+    envelope,
+  );
   const layout = decodeLayoutValue<Layout>(plaintext, "checkpoint");
   if (
     typeof layout === "object" &&
@@ -459,5 +474,7 @@ export async function decodeCheckpoint(
     )
   )
     throw new CorruptError("checkpoint", "unknown version or shape");
-  return new Checkpoint(layout, compression, crypto);
+  const checkpoint = new Checkpoint(layout, compression, crypto);
+  if (writer && signature) checkpoint.sealedBy = { writer, signature };
+  return checkpoint;
 }

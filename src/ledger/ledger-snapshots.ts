@@ -6,9 +6,11 @@ import { CID } from "multiformats/cid";
 import { cidString } from "../blocks/cid.js";
 import type { Compression } from "../blocks/node-compression.js";
 import type { CryptoProvider } from "../blocks/crypto.js";
+import type { CommitSigner } from "../blocks/commit.js";
 import type { LocalStorage } from "../gateways/gateway.js";
+import type { SigningProvider } from "../trust/signing.js";
 import type { WireCommit } from "../sync/protocol/index.js";
-import { SnapshotError } from "../util/errors.js";
+import { SignatureError, SnapshotError } from "../util/errors.js";
 import type { SerialQueue } from "../util/serial-queue.js";
 import type { BlockSource } from "./block-source.js";
 import { decodeCheckpoint } from "./checkpoint.js";
@@ -28,6 +30,9 @@ export interface LedgerSnapshotsParts {
   events: LedgerEvents;
   reader: DocReader;
   queue: SerialQueue;
+  /** Signs published snapshots; undefined when the ledger does not sign. */
+  writer: CommitSigner | undefined;
+  signing: SigningProvider;
 }
 
 /** What adopting a snapshot did. */
@@ -57,6 +62,8 @@ export class LedgerSnapshots {
         crypto,
         key,
         compression,
+        [],
+        this.#p.writer,
       );
       return splitSealed(bytes);
     });
@@ -84,6 +91,8 @@ export class LedgerSnapshots {
         crypto,
         key,
         compression,
+        [],
+        this.#p.writer,
       );
       return { heads, commits, snapshot: splitSealed(bytes) };
     });
@@ -127,6 +136,22 @@ export class LedgerSnapshots {
           );
         return "verified";
       }
+      // A replica that cannot check the state against commits accepts it only signed by a
+      // writer (docs/security.md, "Snapshots": membership is not checked yet).
+      const sealedBy = checkpoint.sealedBy;
+      if (!sealedBy)
+        throw new SnapshotError(
+          name,
+          "it is not signed by a writer; a new replica adopts only a signed snapshot",
+        );
+      if (
+        !(await this.#p.signing.verify(
+          sealedBy.writer,
+          sealedBy.signature.message,
+          sealedBy.signature.s,
+        ))
+      )
+        throw new SignatureError(name);
       // Read the whole state before anything changes: a snapshot that does not parse must
       // leave the ledger as it was. The block source serves the snapshot's nodes meanwhile
       // (an empty ledger has no tree of its own to lose).

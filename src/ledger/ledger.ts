@@ -173,6 +173,8 @@ export class Ledger<T extends object = DocFields> {
       events,
       reader,
       queue,
+      writer: parts.writer,
+      signing: parts.signing,
     });
     registerInternals(this, { storage, snapshots, isClosed });
     this.#sync = new LedgerSync({

@@ -2,7 +2,7 @@
 // replica starts from it plus the commits after it, and one that does not decrypt is refused
 // with the replica falling back to commits.
 import { afterEach, describe, expect, it } from "vitest";
-import { sealBytes } from "../../src/blocks/commit.js";
+import { openBytes, sealBytes } from "../../src/blocks/commit.js";
 import { createLedgerKey } from "../../src/blocks/ledger-key.js";
 import { nodeCrypto } from "../../src/blocks/node-crypto.js";
 import { openLedger } from "../../src/index.js";
@@ -10,6 +10,7 @@ import type { Connection, Ledger } from "../../src/index.js";
 import type { Backend } from "../../src/server/backend.js";
 import { createMemoryBackend } from "../../src/server/backends/memory-backend.js";
 import { createSyncServer } from "../../src/server/index.js";
+import { nodeSigning } from "../../src/trust/node-signing.js";
 import { CID } from "multiformats/cid";
 
 const FAST = { backoff: { baseMs: 10, maxMs: 100 }, pollWaitMs: 2_000 };
@@ -184,6 +185,65 @@ describe("a snapshot that does not verify", () => {
     expect(codes.length).toBeGreaterThanOrEqual(1);
     expect(new Set(codes)).toEqual(new Set(["corrupt"]));
     expect((await b.allDocs()).rows).toEqual((await a.allDocs()).rows);
+  });
+});
+
+describe("an unsigned or badly signed snapshot", () => {
+  it("is refused by a new replica, which falls back to commits", async () => {
+    const { backend } = countingBackend();
+    const url = `${await serve(backend)}?transport=ws`;
+    // A ledger that does not sign publishes unsigned snapshots.
+    const a = await openLedger("unsigned", {
+      storage: "memory://",
+      sign: false,
+    });
+    cleanup.push(() => a.close());
+    const ca = a.connect(url, FAST);
+    for (let i = 0; i < 5; i++) await a.put({ _id: `d${i}`, i });
+    await ca.publishSnapshot();
+    const unsigned = await backend.getSnapshot("unsigned");
+
+    const b = await open("unsigned", a.key);
+    const cb = b.connect(url, FAST);
+    const errors: Error[] = [];
+    cb.on("error", (e) => errors.push(e));
+    await cb.synced();
+    expect(errors.map((e) => (e as { code?: string }).code)).toEqual([
+      "snapshot",
+    ]);
+    expect((await b.allDocs()).rows).toEqual((await a.allDocs()).rows);
+
+    // The same state sealed with a signature that does not verify: refused too.
+    const { keyBytes } = await keyOf(a);
+    const opened = await openBytes(
+      nodeCrypto,
+      keyBytes,
+      unsigned!.cid,
+      unsigned!.bytes,
+    );
+    const liar = await nodeSigning.importSigner(nodeCrypto.randomBytes(32));
+    const forged = await sealBytes(
+      nodeCrypto,
+      keyBytes,
+      opened.parents,
+      opened.plaintext,
+      { publicKey: liar.publicKey, sign: () => liar.sign(new Uint8Array(32)) },
+    );
+    await backend.putSnapshot("unsigned", {
+      cid: forged.cid,
+      bytes: forged.bytes,
+      heads: opened.parents,
+      height: 5,
+    });
+    const c = await open("unsigned", a.key);
+    const cc = c.connect(url, FAST);
+    const cErrors: Error[] = [];
+    cc.on("error", (e) => cErrors.push(e));
+    await cc.synced();
+    expect(cErrors.map((e) => (e as { code?: string }).code)).toEqual([
+      "signature",
+    ]);
+    expect((await c.allDocs()).rows).toEqual((await a.allDocs()).rows);
   });
 });
 
