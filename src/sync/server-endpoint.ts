@@ -3,6 +3,8 @@
 import { InvalidUrlError } from "../util/errors.js";
 
 export interface ServerEndpoint {
+  /** The server as the app named it (scheme, host and path of its URL), for messages. */
+  readonly shownUrl: string;
   /** http(s)://host[:port]/path — the base URL HTTP requests are posted to. */
   readonly httpUrl: string;
   /** ws(s)://host[:port]/path — the same base for WebSocket upgrades. */
@@ -47,6 +49,7 @@ export function parseServerEndpoint(
   }
   const rest = `//${url.host}${url.pathname}`;
   return {
+    shownUrl: `${url.protocol}${rest}`,
     httpUrl: `${secure ? "https:" : "http:"}${rest}`,
     wsUrl: `${secure ? "wss:" : "ws:"}${rest}`,
     ledger,

@@ -15,9 +15,12 @@ import { openHttpRemote } from "../../src/sync/http-remote.js";
 import type { Remote } from "../../src/sync/remote.js";
 import { describeRemoteConformance } from "../../src/sync/remote-conformance.js";
 import { parseServerEndpoint } from "../../src/sync/server-endpoint.js";
+import { WsPool } from "../../src/sync/ws-pool.js";
 import { openWsRemote } from "../../src/sync/ws-remote.js";
 import { loadNodeSocket } from "../../src/sync/node-socket.js";
 import { sha256 } from "../fixtures/fake-sync.js";
+
+const shared = new WsPool();
 
 let server: SyncServer;
 let base = "";
@@ -30,8 +33,28 @@ afterAll(() => server.close());
 const endpoint = (ledger: string) =>
   parseServerEndpoint(new URL(base), ledger, undefined);
 
+// A pool per session: each its own socket, so the live case crosses the server.
 describeRemoteConformance("SyncServer over WebSocket", {
-  open: (ledger) => openWsRemote(endpoint(ledger), loadNodeSocket),
+  open: (ledger) =>
+    openWsRemote(
+      endpoint(ledger),
+      loadNodeSocket,
+      undefined,
+      undefined,
+      new WsPool(),
+    ),
+});
+
+// Sessions of one process share a socket: the same contract holds through it.
+describeRemoteConformance("SyncServer over one shared WebSocket", {
+  open: (ledger) =>
+    openWsRemote(
+      endpoint(ledger),
+      loadNodeSocket,
+      undefined,
+      undefined,
+      shared,
+    ),
 });
 
 describeRemoteConformance("SyncServer over HTTP", {

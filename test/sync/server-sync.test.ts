@@ -233,6 +233,9 @@ describe("failures", () => {
     await synced(ca);
     // A memory-only server restarts on the same port, empty.
     await first.close();
+    // b's connection will share a's socket to this server: wait until a has seen the old
+    // one end, so b does not join a socket that is going away (and report it).
+    await statusWhere(ca, (s) => s.kind !== "live");
     const second = createSyncServer({ backend: createMemoryBackend() });
     await second.listen({ port, host: "127.0.0.1" });
     cleanup.push(() => second.close());
