@@ -4,7 +4,11 @@ import type { CID } from "multiformats/cid";
 import type { CryptoProvider } from "../blocks/crypto.js";
 import type { Gateway } from "../gateways/gateway.js";
 import type { Registry } from "../gateways/registry.js";
-import { ClosedError, CorruptError } from "../util/errors.js";
+import {
+  ClosedError,
+  CorruptError,
+  InvalidArgumentError,
+} from "../util/errors.js";
 import { Connection } from "../sync/connection.js";
 import type { SyncHost } from "../sync/host.js";
 import type { WireCommit } from "../sync/protocol/index.js";
@@ -53,6 +57,16 @@ export class LedgerSync {
     options: ConnectOptions = {},
   ): Connection {
     const urls = typeof url === "string" ? [url] : url;
+    const { direction } = options;
+    if (
+      direction !== undefined &&
+      direction !== "push" &&
+      direction !== "pull" &&
+      direction !== "both"
+    )
+      throw new InvalidArgumentError(
+        `connect: direction must be "push", "pull" or "both", not ${JSON.stringify(direction)}`,
+      );
     const target = resolveRemotes(
       this.#p.registry,
       urls,
@@ -66,6 +80,7 @@ export class LedgerSync {
     const connection = new Connection(this.#host(), target, target.opener, {
       ...(options.backoff ? { backoff: options.backoff } : {}),
       ...(options.pollWaitMs ? { pollWaitMs: options.pollWaitMs } : {}),
+      ...(direction ? { direction } : {}),
     });
     this.#connections.add(connection);
     connection.on("status", (status) => {

@@ -20,6 +20,7 @@ import {
   createNegotiatingOpener,
 } from "./remote-opener.js";
 import { TransportError } from "./transport-error.js";
+import { CorruptError, DecryptError } from "../util/errors.js";
 
 const BACKOFF: BackoffOptions = { baseMs: 100, maxMs: 1600 };
 
@@ -341,7 +342,7 @@ describe("Connection: the outbox", () => {
   it("reports a damaged sync record and pushes everything again", async () => {
     const { clock, server, host, open } = setup();
     for (let i = 0; i < 2; i++) host.write();
-    host.loadError = new Error("sync state is not valid json");
+    host.loadError = new CorruptError("sync state", "not valid json");
     const errors: Error[] = [];
     const c = open(new FakeOpener(server));
     c.on("error", (e) => errors.push(e));
@@ -382,5 +383,105 @@ describe("Connection: the outbox", () => {
     await expect(c.synced()).rejects.toMatchObject({ code: "closed" });
     expect(clock.timers).toBe(0);
     expect(opener.isClosed).toBe(true);
+  });
+});
+
+describe("Connection: failures retrying cannot fix, and typed errors", () => {
+  it("rejects synced() at once on a refused token, and keeps reporting and retrying", async () => {
+    const { clock, server, open } = setup();
+    const opener = new FakeOpener(server);
+    opener.refuse = new ProtocolError("unauthorized", "the token has expired");
+    const c = open(opener);
+    const waiting = c.synced();
+    const codes: string[] = [];
+    c.on("error", (e) => {
+      // Typed as the SyncError union: .reason after narrowing on .code, no cast.
+      if (e.code === "protocol") codes.push(e.reason);
+    });
+    await expect(within(clock, waiting)).rejects.toBe(opener.refuse);
+    expect(c.status).toMatchObject({ kind: "backoff", error: opener.refuse });
+    // A later synced() rejects at once; the connection keeps trying all the same.
+    await expect(c.synced()).rejects.toBe(opener.refuse);
+    await clock.until(() => opener.attempts.length >= 4);
+    expect(codes.length).toBeGreaterThanOrEqual(3);
+    expect(new Set(codes)).toEqual(new Set(["unauthorized"]));
+    // Once the server takes the client again (a token renewed server-side), it syncs.
+    opener.refuse = undefined;
+    await clock.until(() => c.status.kind === "live");
+    await within(clock, c.synced());
+    await c.close();
+  });
+
+  it("rejects synced() with the DecryptError of commits under another key", async () => {
+    const { clock, server, host, open } = setup();
+    server.publish([makeCommit([])]);
+    host.receiveError = new DecryptError("bafy-stranger");
+    const c = open(new FakeOpener(server));
+    await expect(within(clock, c.synced())).rejects.toMatchObject({
+      code: "decrypt",
+    });
+    expect(c.status).toMatchObject({
+      kind: "backoff",
+      error: { code: "decrypt" },
+    });
+    await c.close();
+  });
+
+  it("waits through failures retrying can fix", async () => {
+    const { clock, server, open } = setup();
+    const opener = new FakeOpener(server);
+    opener.refuse = new ProtocolError("unavailable", "backend down");
+    const c = open(opener);
+    let settled = false;
+    const waiting = c.synced().finally(() => (settled = true));
+    await clock.advance(30_000);
+    expect(settled).toBe(false);
+    opener.refuse = undefined;
+    await within(clock, waiting);
+    await c.close();
+  });
+
+  it("reports a failure that is not a Kiln error as unexpected, keeping it as the cause", async () => {
+    const { clock, server, open } = setup();
+    const opener = new FakeOpener(server);
+    const raw = new TypeError("third-party gateway bug");
+    opener.refuse = raw;
+    const c = open(opener);
+    const first = new Promise((resolve) => c.on("error", resolve));
+    await clock.until(() => c.status.kind === "backoff");
+    expect(await first).toMatchObject({ code: "unexpected", cause: raw });
+    await c.close();
+  });
+});
+
+describe("Connection: direction", () => {
+  it("push only: sends local writes, takes nothing of the remote's", async () => {
+    const { clock, server, host, open } = setup();
+    const theirs = makeCommit([]);
+    server.publish([theirs]);
+    const c = open(new FakeOpener(server), { direction: "push" });
+    const mine = host.write();
+    await within(clock, c.synced());
+    expect(server.graph.has(mine)).toBe(true);
+    const later = makeCommit([theirs.cid]);
+    server.publish([later]);
+    await clock.advance(10_000);
+    expect(host.has(theirs.cid.toString())).toBe(false);
+    expect(host.has(later.cid.toString())).toBe(false);
+    await c.close();
+  });
+
+  it("pull only: takes the remote's commits, never sends local writes", async () => {
+    const { clock, server, host, open } = setup();
+    const theirs = makeCommit([]);
+    server.publish([theirs]);
+    const c = open(new FakeOpener(server), { direction: "pull" });
+    const mine = host.write();
+    await within(clock, c.synced());
+    expect(host.has(theirs.cid.toString())).toBe(true);
+    await clock.advance(10_000);
+    expect(server.graph.has(mine)).toBe(false);
+    expect(server.pushes).toEqual([]);
+    await c.close();
   });
 });

@@ -22,8 +22,13 @@ import type { RemoteOpener } from "./remote-opener.js";
 import { runSession } from "./session.js";
 import { StatusBoard } from "./status-board.js";
 import type { ConnectionStatus } from "./status-board.js";
+import { isUnfixable, toSyncError } from "./sync-error.js";
+import type { SyncError } from "./sync-error.js";
 
-export type { ConnectionStatus };
+export type { ConnectionStatus, SyncError };
+
+/** Which way a connection replicates: both (default), only up, or only down. */
+export type SyncDirection = "push" | "pull" | "both";
 
 export interface ConnectionOptions {
   readonly backoff?: BackoffOptions;
@@ -35,6 +40,11 @@ export interface ConnectionOptions {
   readonly clock?: Clock;
   /** The jitter's source, in [0, 1) (default Math.random). */
   readonly random?: () => number;
+  /**
+   * "push": local writes go up, nothing of others' comes down (writers that never read
+   * others' data); "pull": the reverse; "both" (default).
+   */
+  readonly direction?: SyncDirection;
 }
 
 export class Connection {
@@ -50,8 +60,10 @@ export class Connection {
   readonly #board = new StatusBoard();
   readonly #wake = new Wakeup();
   readonly #outbox: Outbox;
-  readonly #push: PushSide;
-  readonly #pull: PullSide;
+  /** Absent when the connection only pulls. */
+  readonly #push: PushSide | undefined;
+  /** Absent when the connection only pushes. */
+  readonly #pull: PullSide | undefined;
   readonly #abort = new AbortController();
   #closed = false;
   /** The remote of the session running now, if one is. */
@@ -72,6 +84,7 @@ export class Connection {
     this.#options = options;
     this.#clock = options.clock ?? realClock;
     const onError = (error: Error) => this.#board.emitError(error);
+    const direction = options.direction ?? "both";
     this.#outbox = new Outbox(
       { url: info.url, ledger: info.ledger, pushed: [], remote: [] },
       {
@@ -82,21 +95,28 @@ export class Connection {
       },
     );
     const check = () => this.#checkWaiters();
-    this.#push = new PushSide({
-      host,
-      outbox: this.#outbox,
-      // Pushes batches, large commits by direct upload where the remote offers it.
-      pusher: new DirectPusher({ onFallback: onError }),
-      wake: this.#wake,
-      onCycle: check,
-    });
-    this.#pull = new PullSide(host, this.#outbox, this.#wake, {
-      isPushing: () => this.#push.isBusy,
-      pushAgain: () => this.#push.want(),
-      onPulled: check,
-      pollWaitMs: options.pollWaitMs ?? 25_000,
-      onSnapshotRefused: onError,
-    });
+    const push =
+      direction === "pull"
+        ? undefined
+        : new PushSide({
+            host,
+            outbox: this.#outbox,
+            // Pushes batches, large commits by direct upload where the remote offers it.
+            pusher: new DirectPusher({ onFallback: onError }),
+            wake: this.#wake,
+            onCycle: check,
+          });
+    this.#push = push;
+    this.#pull =
+      direction === "push"
+        ? undefined
+        : new PullSide(host, this.#outbox, this.#wake, {
+            isPushing: () => push?.isBusy ?? false,
+            pushAgain: () => push?.want(),
+            onPulled: check,
+            pollWaitMs: options.pollWaitMs ?? 25_000,
+            onSnapshotRefused: onError,
+          });
     this.#running = this.#run();
   }
 
@@ -115,26 +135,34 @@ export class Connection {
   }
 
   on(event: "status", listener: (status: ConnectionStatus) => void): () => void;
-  on(event: "error", listener: (error: Error) => void): () => void;
+  /** Every failure, as the SyncError union (`error.code` tells which; no cast needed). */
+  on(event: "error", listener: (error: SyncError) => void): () => void;
   on(
     event: "status" | "error",
-    listener: ((status: ConnectionStatus) => void) | ((error: Error) => void),
+    listener:
+      ((status: ConnectionStatus) => void) | ((error: SyncError) => void),
   ): () => void {
     return event === "status"
       ? this.#board.onStatus(listener as (status: ConnectionStatus) => void)
-      : this.#board.onError(listener as (error: Error) => void);
+      : this.#board.onError(listener as (error: SyncError) => void);
   }
 
   /**
    * Resolves once the remote holds every commit of the ledger and the ledger every commit
-   * the remote held when this was called (a pull that started after the call finished).
-   * Waits through outages; rejects only when the connection closes first.
+   * the remote held when this was called (a pull that started after the call finished; only
+   * the half the connection's direction runs). Waits through outages. Rejects when the
+   * connection closes first, and with the error as soon as a failure is one retrying
+   * cannot fix (the token refused or without the right, commits under another key).
    */
   synced(): Promise<void> {
     if (this.#closed)
       return Promise.reject(new ClosedError(`connection to ${this.url}`));
-    const done = this.#board.wait(this.#pull.request());
-    this.#push.want();
+    const status = this.#board.status;
+    if (status.kind === "backoff" && isUnfixable(status.error))
+      return Promise.reject(status.error);
+    const done = this.#board.wait(this.#pull?.request() ?? 0);
+    this.#push?.want();
+    this.#checkWaiters();
     return done;
   }
 
@@ -177,7 +205,7 @@ export class Connection {
 
   async #run(): Promise<void> {
     const unsubscribe = this.#host.onChange((change) => {
-      if (change.origin === this.#pull) return;
+      if (change.origin === this.#pull || !this.#push) return;
       this.#outbox.added(change.commits.length);
       this.#push.want();
     });
@@ -225,7 +253,8 @@ export class Connection {
     }
   }
 
-  async #backoff(error: Error, attempt: number): Promise<void> {
+  async #backoff(failure: Error, attempt: number): Promise<void> {
+    const error = toSyncError(failure);
     const delay = backoffDelay(
       attempt,
       this.#options.backoff ?? DEFAULT_BACKOFF,
@@ -237,10 +266,14 @@ export class Connection {
       retryAt: this.#clock.now() + delay,
     });
     this.#board.emitError(error);
+    if (isUnfixable(error)) this.#board.rejectAll(error);
     await this.#clock.sleep(delay, this.#abort.signal);
   }
 
   #checkWaiters(): void {
-    this.#board.check(this.#push.isIdle, this.#pull.pulled);
+    this.#board.check(
+      this.#push?.isIdle ?? true,
+      this.#pull ? this.#pull.pulled : Infinity,
+    );
   }
 }

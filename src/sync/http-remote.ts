@@ -85,7 +85,7 @@ export async function openHttpRemote(
         await response.body.cancel();
         throw new TransportError(
           "http",
-          `HTTP ${response.status} from ${endpoint.httpUrl} is not a Kiln answer`,
+          `HTTP ${response.status} from ${endpoint.shownUrl} is not a Kiln answer`,
         );
       }
       const frames = new FrameReader(MAX_RESPONSE_FRAME);
@@ -117,7 +117,7 @@ export async function openHttpRemote(
       if (silence.signal.aborted)
         throw new TimeoutError(
           "http",
-          `no answer to ${message.t} in ${limit} ms`,
+          `no answer to ${message.t} from ${endpoint.shownUrl} in ${limit} ms`,
         );
       if (closing.signal.aborted)
         throw new TransportError("http", "closed by the client");
@@ -126,7 +126,7 @@ export async function openHttpRemote(
       if (signal?.aborted) throw error;
       throw new TransportError(
         "http",
-        `${message.t} to ${endpoint.httpUrl} failed: ${describe(error)}`,
+        `${message.t} to ${endpoint.shownUrl} failed: ${describe(error)}`,
         { cause: error },
       );
     } finally {

@@ -16,6 +16,11 @@ export interface ConnectOptions {
   readonly wsRetry?: BackoffOptions;
   /** Long-poll wait of HTTP sessions (default 25 s). */
   readonly pollWaitMs?: number;
+  /**
+   * "push": send local writes, never download others' (telemetry writers); "pull": the
+   * reverse; "both" (default).
+   */
+  readonly direction?: "push" | "pull" | "both";
 }
 
 /** What resolving a remote needs of the ledger. */

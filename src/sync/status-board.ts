@@ -3,13 +3,15 @@
 import { createDeferred } from "../util/deferred.js";
 import type { Deferred } from "../util/deferred.js";
 import type { Transport } from "./remote.js";
+import { toSyncError } from "./sync-error.js";
+import type { SyncError } from "./sync-error.js";
 
 export type ConnectionStatus =
   | { readonly kind: "connecting" }
   | { readonly kind: "live"; readonly transport: Transport }
   | {
       readonly kind: "backoff";
-      readonly error: Error;
+      readonly error: SyncError;
       /** Epoch milliseconds of the next attempt. */
       readonly retryAt: number;
     }
@@ -24,7 +26,7 @@ interface Waiter {
 export class StatusBoard {
   #status: ConnectionStatus = { kind: "connecting" };
   readonly #statusListeners = new Set<(status: ConnectionStatus) => void>();
-  readonly #errorListeners = new Set<(error: Error) => void>();
+  readonly #errorListeners = new Set<(error: SyncError) => void>();
   readonly #waiters: Waiter[] = [];
 
   get status(): ConnectionStatus {
@@ -36,7 +38,7 @@ export class StatusBoard {
     return () => this.#statusListeners.delete(listener);
   }
 
-  onError(listener: (error: Error) => void): () => void {
+  onError(listener: (error: SyncError) => void): () => void {
     this.#errorListeners.add(listener);
     return () => this.#errorListeners.delete(listener);
   }
@@ -53,15 +55,17 @@ export class StatusBoard {
       try {
         l(status);
       } catch (error) {
-        this.emitError(error as Error);
+        this.emitError(error);
       }
     }
   }
 
-  emitError(error: Error): void {
+  /** Reports an error (as the SyncError union) to the `error` listeners. */
+  emitError(error: unknown): void {
+    const reported = toSyncError(error);
     for (const l of this.#errorListeners) {
       try {
-        l(error);
+        l(reported);
       } catch {
         // An error listener that throws has nowhere left to report to.
       }

@@ -25,7 +25,8 @@ export type KilnErrorCode =
   | "transport"
   | "schema"
   | "signature"
-  | "snapshot";
+  | "snapshot"
+  | "unexpected";
 
 export class KilnError extends Error {
   readonly code: KilnErrorCode;
@@ -237,6 +238,16 @@ export class QuotaError extends KilnError {
       `${operation}: the storage quota is full (free space, or ask for persistent storage)`,
       options,
     );
+  }
+}
+
+/**
+ * A failure that is not one of Kiln's own (a third-party gateway's raw error, a listener that
+ * threw) reported where only Kiln errors are: the original is its `cause`, never relabelled.
+ */
+export class UnexpectedError extends KilnError {
+  constructor(operation: string, options: { cause: unknown }) {
+    super("unexpected", `${operation}: ${describe(options.cause)}`, options);
   }
 }
 

@@ -128,10 +128,11 @@ describe("memory:// remote: failures and the outbox", () => {
     const c = a.connect("ws://127.0.0.1:9", {
       backoff: { baseMs: 5, maxMs: 20 },
     });
-    const backoff = new Promise<void>((resolve) =>
-      c.on("status", (s) => s.kind === "backoff" && resolve()),
+    const backoff = new Promise<Error>((resolve) =>
+      c.on("status", (s) => s.kind === "backoff" && resolve(s.error)),
     );
-    await backoff;
+    // The error names the URL as given (ws://), not the HTTP fallback's.
+    expect((await backoff).message).toContain("ws://127.0.0.1:9/");
     for (let i = 0; i < 5; i++) await a.put({ _id: `p${i}` });
     expect(c.pending).toBe(5);
     await c.close();

@@ -296,6 +296,11 @@ describe("failures", () => {
       code: "protocol",
       reason: "unauthorized",
     });
+    // Retrying cannot fix a refused token: synced() says so instead of waiting forever.
+    await expect(bad.synced()).rejects.toMatchObject({
+      code: "protocol",
+      reason: "unauthorized",
+    });
     await a!.put({ _id: "kept" });
     await bad.close();
     const token = signToken(secret, { ledgers: ["orders"], write: true });
