@@ -125,7 +125,12 @@ export class WsSocket {
    * theirs. A refusal (a bad token) ends the socket: the server closes it.
    */
   async hello(tokens: readonly string[]): Promise<void> {
-    await this.#hello(tokens);
+    try {
+      await this.#hello(tokens);
+    } catch (error) {
+      this.#endAfterRefusal(error);
+      throw error;
+    }
   }
 
   readonly exchange: Exchange = (message, onReply) =>
@@ -192,7 +197,10 @@ export class WsSocket {
     socket.onopen = () => {
       this.#hello(tokens).then(
         () => opened.resolve(),
-        (e: Error) => opened.reject(e),
+        (e: Error) => {
+          opened.reject(e);
+          this.#endAfterRefusal(e);
+        },
       );
     };
     try {
@@ -204,31 +212,40 @@ export class WsSocket {
   }
 
   async #hello(tokens: readonly string[]): Promise<void> {
-    try {
-      await this.#request(
-        {
-          t: "hello",
-          id: this.#nextId++,
-          v: [...PROTOCOL_VERSIONS],
-          ...(tokens.length > 0 ? { tokens: [...tokens] } : {}),
-          client: "kiln",
-        },
-        (m) => {
-          if (m.t !== "welcome")
-            throw new ProtocolError(
-              "bad-message",
-              `expected welcome, got ${m.t}`,
-            );
-          this.#welcome = m;
-          return Promise.resolve(true);
-        },
-      );
-      this.#tokens = tokens;
-    } catch (error) {
-      // A refused hello ends the socket (the server closes it after an unauthorized one).
-      this.#end(error as Error);
-      throw error;
-    }
+    await this.#request(
+      {
+        t: "hello",
+        id: this.#nextId++,
+        v: [...PROTOCOL_VERSIONS],
+        ...(tokens.length > 0 ? { tokens: [...tokens] } : {}),
+        client: "kiln",
+      },
+      (m) => {
+        if (m.t !== "welcome")
+          throw new ProtocolError(
+            "bad-message",
+            `expected welcome, got ${m.t}`,
+          );
+        this.#welcome = m;
+        return Promise.resolve(true);
+      },
+    );
+    this.#tokens = tokens;
+  }
+
+  /**
+   * A refused hello ends the socket (the server closes it after an unauthorized one). The
+   * refusal is the error of whoever said hello; the other ledgers on the socket only lost
+   * their wire, so for them it is a transport failure, which their retry fixes.
+   */
+  #endAfterRefusal(error: unknown): void {
+    this.#end(
+      new TransportError(
+        "ws",
+        `${this.#shownUrl}: the socket closed after a refused hello (${(error as Error).message})`,
+        { cause: error },
+      ),
+    );
   }
 
   #end(error: Error): void {
