@@ -95,7 +95,7 @@ environment
 
 environment of the sync workloads (S1-S4)
   BENCH_SYNC_RUNS=1    runs of each sync scenario (S1 already reports p50/p99 of many writes)
-  BENCH_SYNC_SCENARIOS=S1,S2,S3,S4   subset of them (S4 is Kiln only)
+  BENCH_SYNC_SCENARIOS=S1,S2,S3,S4,S5   subset of them (S4, S5 are Kiln only)
   BENCH_SYNC_WRITES=500   S1: timed writes (after BENCH_SYNC_WARMUP=10 untimed ones)
   BENCH_SYNC_DOCS=10000   S2, S3: docs written while B is offline / A is offline
   BENCH_SYNC_BATCH=1      S2, S3: docs per write call in their (untimed) write phase
@@ -837,6 +837,10 @@ for (const t of tasks) {
       else if (t.scenario === "S2")
         log(
           `B had all ${docs} docs ${ms(x.syncS2Ms)} after connect (A wrote them in ${(x.syncS2WriteMs / 1000).toFixed(1)} s, untimed) (${secs} s)`,
+        );
+      else if (t.scenario === "S5")
+        log(
+          `B had all ${docs} docs ${ms(x.syncS5Ms)} after connect, from a snapshot (${secs} s)`,
         );
       else if (t.scenario === "S3")
         log(

@@ -100,7 +100,11 @@ describe("exportLedger / importLedger", () => {
   it("carries a compacted ledger: the snapshot stands for the history compaction dropped", async () => {
     const a = await open("orders", room());
     await fill(a);
-    await a.compact();
+    const steps: Progress[] = [];
+    await a.compact({ onProgress: (p) => steps.push(p) });
+    expect(steps).toEqual(
+      [0, 1, 2, 3].map((done) => ({ phase: "compact", done, total: 3 })),
+    );
     await a.put({ _id: "late", n: 1 });
     const car = await collect(exportLedger(a));
     const target = room();

@@ -84,6 +84,14 @@ serveCalls(
       await client.uploaded();
       return { t: now() };
     },
+    /** Publishes a snapshot to the server (Kiln only); its size and the time it took. */
+    async publishSnapshot() {
+      if (!client.publishSnapshot)
+        throw new Error("this system has no snapshots");
+      const t0 = now();
+      const { bytes } = await client.publishSnapshot();
+      return { ms: now() - t0, bytes };
+    },
     async caughtUp() {
       await client.caughtUp();
       return { t: now() };

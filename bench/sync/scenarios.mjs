@@ -18,9 +18,9 @@ const HERE = dirname(fileURLToPath(import.meta.url));
 const HOST = "127.0.0.1";
 const LEDGER = "orders";
 
-export const SCENARIOS = ["S1", "S2", "S3", "S4"];
+export const SCENARIOS = ["S1", "S2", "S3", "S4", "S5"];
 /** Scenarios only Kiln runs. */
-export const KILN_ONLY = ["S4"];
+export const KILN_ONLY = ["S4", "S5"];
 
 export function freePort() {
   return new Promise((resolve, reject) => {
@@ -136,6 +136,8 @@ export async function runScenario({
         return await s3(run, server, sys, opts, log);
       case "S4":
         return await s4(run, server, opts, log);
+      case "S5":
+        return await s2(run, server, sys, opts, log, true);
       default:
         throw new Error(`unknown scenario ${scenario}`);
     }
@@ -195,7 +197,18 @@ function writeBatch(sys, batch) {
   return Math.max(batch, sys.minWriteBatch ?? 1);
 }
 
-async function s2(run, server, sys, { seed, docs, batch, stepMs }, log) {
+/**
+ * S2, and with `snapshot` S5: A publishes a snapshot once the server has every doc, so the
+ * new replica B starts from it (Kiln only: the peers have no such step).
+ */
+async function s2(
+  run,
+  server,
+  sys,
+  { seed, docs, batch, stepMs },
+  log,
+  snapshot = false,
+) {
   const a = await run.client("A");
   await a.call("connect");
   await a.call("caughtUp", {}, stepMs);
@@ -220,11 +233,17 @@ async function s2(run, server, sys, { seed, docs, batch, stepMs }, log) {
     `the server has them (${((now() - t0) / 1000).toFixed(1)} s after the last write)`,
   );
 
+  if (snapshot) {
+    const p = await a.call("publishSnapshot", {}, stepMs * 3);
+    log?.(`A published a snapshot in ${p.ms.toFixed(0)} ms`);
+  }
   const rssServer = rssOf(server.pid);
   const reader = await run.client("B", a.shareKey);
   const c = await reader.call("connect");
   const s = await reader.call("seenCount", { n: docs }, stepMs * 3);
-  await expectCount(reader, docs, "S2: B");
+  await expectCount(reader, docs, snapshot ? "S5: B" : "S2: B");
+  if (snapshot)
+    return { syncS5Ms: s.t - c.t, count: docs, writeBatch: b };
   return {
     syncS2Ms: s.t - c.t,
     syncS2WriteMs: w.ms,

@@ -38,6 +38,16 @@ export const SYNC_METRICS = [
     batchKey: "syncS3WriteBatch",
   },
   {
+    key: "syncS5Ms",
+    scenario: "S5",
+    label: (o) =>
+      `S5. a new replica gets a ${o.docs.toLocaleString("en-US")}-doc ledger from a snapshot (synced, ms)`,
+    unit: "ms",
+    better: "lower",
+    only: "kiln",
+    batchKey: "syncS5WriteBatch",
+  },
+  {
     key: "fanoutP50Ms",
     scenario: "S4",
     lagged: true,

@@ -7,6 +7,7 @@ import { verifyLedger } from "../ledger/verify-ledger.js";
 import { openLedger, whoami } from "../platform/node-platform.js";
 import { KilnError } from "../util/errors.js";
 import { exportToFile, importFromFile } from "./portable-commands.js";
+import { createProgressBar } from "./progress-bar.js";
 import type { Terminal } from "./progress-bar.js";
 import { DEFAULT_SERVER_DIR, serve, token } from "./server-commands.js";
 
@@ -243,9 +244,17 @@ export async function main(
         case "key":
           out(ledger.key);
           break;
-        case "compact":
-          await ledger.compact();
+        case "compact": {
+          const bar = createProgressBar(terminal);
+          try {
+            await ledger.compact(
+              bar.onProgress ? { onProgress: bar.onProgress } : {},
+            );
+          } finally {
+            bar.finish();
+          }
           break;
+        }
       }
     } finally {
       await ledger.close();

@@ -70,6 +70,13 @@ describe("kiln export / import", () => {
       (await run(["ls", "orders"], from)).out,
     );
 
+    // compact draws its bar too.
+    const compacted = await run(["compact", "orders"], from, true);
+    expect(compacted.code).toBe(0);
+    expect(compacted.drawn).toContain(
+      "compact [##############################] 3/3",
+    );
+
     // Into a storage that holds the ledger already: refused.
     const again = await run(["import", "orders", file], to);
     expect(again.code).toBe(1);

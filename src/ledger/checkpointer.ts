@@ -4,6 +4,7 @@
 import type { CryptoProvider } from "../blocks/crypto.js";
 import type { Compression } from "../blocks/node-compression.js";
 import type { LocalStorage } from "../gateways/gateway.js";
+import type { OnProgress } from "../util/progress.js";
 import type { SerialQueue } from "../util/serial-queue.js";
 import type { BlockSource } from "./block-source.js";
 import { encodeCheckpoint } from "./checkpoint-writer.js";
@@ -67,9 +68,18 @@ export class Checkpointer {
   }
 
   /** Writes a checkpoint and drops every commit it makes redundant (in the write queue). */
-  async compact(): Promise<void> {
+  async compact(onProgress?: OnProgress): Promise<void> {
+    // Three steps of unequal size; each is one storage call, so finer progress would be
+    // invented.
+    const report = (done: number) =>
+      onProgress?.({ phase: "compact", done, total: 3 });
+    report(0);
     await this.#checkpoint();
-    await this.#p.local.retainCommits(this.#p.ledger, await this.#retained());
+    report(1);
+    const keep = await this.#retained();
+    report(2);
+    await this.#p.local.retainCommits(this.#p.ledger, keep);
+    report(3);
   }
 
   /** The last checkpoint on close, if anything changed since the previous one. */

@@ -15,6 +15,7 @@ import {
   InvalidArgumentError,
   ReadOnlyError,
 } from "../util/errors.js";
+import type { OnProgress } from "../util/progress.js";
 import { SerialQueue } from "../util/serial-queue.js";
 import type { BlockSource } from "./block-source.js";
 import type { Checkpoint } from "./checkpoint.js";
@@ -457,9 +458,9 @@ export class Ledger<T extends object = DocFields> {
    * Writes a checkpoint of the merged state and drops every commit it makes redundant,
    * keeping the head commits.
    */
-  compact(): Promise<void> {
+  compact(options: { onProgress?: OnProgress } = {}): Promise<void> {
     return this.#guard(() =>
-      this.#queue.run(() => this.#checkpointer.compact()),
+      this.#queue.run(() => this.#checkpointer.compact(options.onProgress)),
     );
   }
 

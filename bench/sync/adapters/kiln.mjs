@@ -154,6 +154,11 @@ export async function openClient({ name, host, port, key, urls }) {
     acknowledged() {
       return whenAcknowledged(live());
     },
+    /** Publishes the ledger's state as a snapshot (S5). */
+    async publishSnapshot() {
+      await live().publishSnapshot();
+      return { bytes: undefined };
+    },
     /** The first exchange with the server is done. */
     async caughtUp() {
       await live().synced();
