@@ -31,6 +31,8 @@ export interface CheckpointerParts {
   every: number;
   /** Ops replayed on open, since the last checkpoint. */
   uncheckpointed: number;
+  /** Told after each automatic checkpoint (the ledger then publishes a snapshot). */
+  onAutoCheckpoint?: () => void;
 }
 
 export class Checkpointer {
@@ -62,7 +64,9 @@ export class Checkpointer {
     queue
       .run(async () => {
         this.#queued = false;
-        if (!this.#p.isClosed()) await this.#checkpoint();
+        if (this.#p.isClosed()) return;
+        await this.#checkpoint();
+        this.#p.onAutoCheckpoint?.();
       })
       .catch((error: unknown) => this.#p.onError(error));
   }

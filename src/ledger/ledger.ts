@@ -144,6 +144,7 @@ export class Ledger<T extends object = DocFields> {
       onError,
       every: parts.checkpointEvery,
       uncheckpointed: 0,
+      onAutoCheckpoint: () => this.#sync.publishSnapshots(),
     });
     const common = { ledger: name, storage, loader, blocks, cids, queue };
     const merger = new Merger({

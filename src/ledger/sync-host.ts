@@ -89,6 +89,20 @@ export class LedgerSync {
     return connection;
   }
 
+  /**
+   * The automatic rule (docs/protocol.md, "Snapshots"): after each automatic checkpoint, the
+   * state is published as a snapshot to every live connection whose remote keeps snapshots.
+   * In the background: a failure is reported on the ledger's `error` event.
+   */
+  publishSnapshots(): void {
+    for (const c of this.#connections)
+      if (c.status.kind === "live" && c.keepsSnapshots)
+        c.publishSnapshot().catch((error: unknown) => {
+          if ((error as { code?: unknown }).code !== "closed")
+            this.#p.events.emitError(error);
+        });
+  }
+
   /** The open connections, in the order they were made. */
   get connections(): Connection[] {
     return [...this.#connections];

@@ -166,6 +166,11 @@ export class Connection {
     return done;
   }
 
+  /** True while a session runs on a remote that keeps snapshots (a SyncServer). */
+  get keepsSnapshots(): boolean {
+    return this.#remote?.publishSnapshot !== undefined;
+  }
+
   /**
    * Publishes the ledger's state as a snapshot to this remote (docs/protocol.md,
    * "Snapshots"), once the remote holds every commit it covers (it waits for synced() first).

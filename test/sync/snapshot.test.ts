@@ -113,6 +113,53 @@ describe.each(["ws", "http"])("snapshots over %s", (transport) => {
   });
 });
 
+describe("the automatic rule", () => {
+  it("publishes a snapshot after each automatic checkpoint while a SyncServer is live", async () => {
+    const { backend, served } = countingBackend();
+    let onSnapshot!: () => void;
+    const published = new Promise<void>((resolve) => (onSnapshot = resolve));
+    const watched: Backend = {
+      ...backend,
+      putSnapshot: async (l, snap) => {
+        await backend.putSnapshot(l, snap);
+        onSnapshot();
+      },
+    };
+    const url = `${await serve(watched)}?transport=ws`;
+    const a = await openLedger("auto", {
+      storage: "memory://",
+      checkpointEvery: 10,
+    });
+    cleanup.push(() => a.close());
+    const errors: unknown[] = [];
+    a.on("error", (e) => errors.push(e));
+    const ca = a.connect(url, FAST);
+    await synced(ca);
+    for (let i = 0; i < 12; i++) await a.put({ _id: `d${i}`, i });
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      published,
+      new Promise((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error("no snapshot published within 10 s")),
+          10_000,
+        );
+      }),
+    ]).finally(() => clearTimeout(timer));
+    expect(errors).toEqual([]);
+    const held = await backend.getSnapshot("auto");
+    expect(held?.heads.length).toBeGreaterThan(0);
+
+    // A new replica starts from it: fewer commits move than were written.
+    await synced(ca);
+    const before = served();
+    const b = await open("auto", a.key);
+    await synced(b.connect(url, FAST));
+    expect(served() - before).toBeLessThan(12);
+    expect((await b.allDocs()).rows).toEqual((await a.allDocs()).rows);
+  });
+});
+
 describe("a snapshot that does not verify", () => {
   it("is refused with an error, and the new replica falls back to every commit", async () => {
     const { backend, served } = countingBackend();
