@@ -242,8 +242,7 @@ async function s2(
   const c = await reader.call("connect");
   const s = await reader.call("seenCount", { n: docs }, stepMs * 3);
   await expectCount(reader, docs, snapshot ? "S5: B" : "S2: B");
-  if (snapshot)
-    return { syncS5Ms: s.t - c.t, count: docs, writeBatch: b };
+  if (snapshot) return { syncS5Ms: s.t - c.t, count: docs, writeBatch: b };
   return {
     syncS2Ms: s.t - c.t,
     syncS2WriteMs: w.ms,
