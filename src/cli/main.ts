@@ -37,7 +37,9 @@ commands:
                              (docs/deploy.md); without a secret (KILN_SECRET) it listens on
                              loopback only; budgets: --max-connections 10000,
                              --max-connections-per-address 2000, --trust-proxy <addr|loopback>
-                             (docs/deploy.md, "Budgets")
+                             (docs/deploy.md, "Budgets"); web pages may call it from
+                             --allow-origin <origin> (repeatable, "*" for any); default:
+                             any with a secret, loopback pages only without one
   token --ledger <name> [--ledger <name>…] [--write] [--expires 30d] [--secret <s>]
                              print a bearer token signed with KILN_SECRET; "*" names every ledger
 
@@ -75,6 +77,7 @@ export async function main(
         "max-connections": { type: "string" },
         "max-connections-per-address": { type: "string" },
         "trust-proxy": { type: "string", multiple: true },
+        "allow-origin": { type: "string", multiple: true },
         ledger: { type: "string", multiple: true },
         write: { type: "boolean" },
         expires: { type: "string" },
@@ -113,6 +116,7 @@ export async function main(
             maxConnections: values["max-connections"],
             maxConnectionsPerAddress: values["max-connections-per-address"],
             trustProxy: values["trust-proxy"] ?? [],
+            allowOrigins: values["allow-origin"],
           },
           out,
           err,

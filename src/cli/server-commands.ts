@@ -13,6 +13,7 @@ import {
 import { redactStorageUrl } from "../server/backends/postgres/postgres-url.js";
 import { createSyncServer, parseDuration, signToken } from "../server/index.js";
 import type { ServerEvent } from "../server/index.js";
+import { normalizeOrigin } from "../server/origin-policy.js";
 import { InvalidUrlError, KilnError } from "../util/errors.js";
 
 /** Where `kiln serve` keeps commits unless told otherwise (an embedded backend). */
@@ -28,6 +29,8 @@ export interface ServeOptions {
   maxConnectionsPerAddress?: string | undefined;
   /** Reverse proxies whose X-Forwarded-For names the client ("loopback" or addresses). */
   trustProxy?: readonly string[];
+  /** --allow-origin, repeatable; undefined: the default policy (docs/security.md). */
+  allowOrigins?: readonly string[] | undefined;
 }
 
 export async function serve(
@@ -59,6 +62,13 @@ export async function serve(
     }
     limits[key] = n;
   }
+  for (const origin of options.allowOrigins ?? [])
+    try {
+      normalizeOrigin(origin);
+    } catch (error) {
+      err(`kiln serve: --allow-origin: ${describe(error)}`);
+      return 2;
+    }
   if (options.secret === undefined && !isLoopback(options.host)) {
     err(
       `kiln serve: refusing to listen on ${options.host} without a secret: anyone who can reach it could read and write every ledger. Set KILN_SECRET (or --secret), or listen on 127.0.0.1.`,
@@ -80,6 +90,9 @@ export async function serve(
       ...(options.secret !== undefined ? { secret: options.secret } : {}),
       limits,
       trustProxy: options.trustProxy ?? [],
+      ...(options.allowOrigins !== undefined
+        ? { allowOrigins: options.allowOrigins }
+        : {}),
       log: (event) => {
         if (event.kind === "failure" || event.kind === "storage")
           err(`kiln serve: ${formatEvent(event)}`);

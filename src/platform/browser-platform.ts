@@ -17,6 +17,7 @@ import type { WhoamiOptions } from "../ledger/whoami.js";
 import { createWebSigning } from "../trust/web-signing.js";
 import type { SocketClass } from "../sync/socket.js";
 import { createSyncServerRemote } from "../sync/sync-server-remote.js";
+import { createBrowserSocket } from "./browser-socket.js";
 
 /** One IndexedDB database holds many ledgers. */
 export const DEFAULT_BROWSER_STORAGE = "indexeddb://kiln";
@@ -28,7 +29,10 @@ export function browserGateways(): GatewayFactory<unknown>[] {
     indexedDbGateway,
     createSyncServerRemote(() =>
       Promise.resolve(
-        (globalThis as unknown as { WebSocket: SocketClass }).WebSocket,
+        createBrowserSocket(
+          (globalThis as unknown as { WebSocket: SocketClass }).WebSocket,
+          typeof addEventListener === "function" ? globalThis : undefined,
+        ),
       ),
     ),
   ] as GatewayFactory<unknown>[];

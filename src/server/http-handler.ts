@@ -21,16 +21,9 @@ import { bearerToken } from "./auth.js";
 import type { Rights } from "./auth.js";
 import { UNAUTHENTICATED_BODY } from "./server-limits.js";
 import type { LedgerService, TransportName } from "./ledger-service.js";
+import type { OriginPolicy } from "./origin-policy.js";
 import { errorReply } from "./server-event.js";
 import type { ServerLog } from "./server-event.js";
-
-// Bearer tokens, not cookies, carry the rights: any origin may call the server.
-const CORS = {
-  "access-control-allow-origin": "*",
-  "access-control-allow-methods": "GET, HEAD, POST, OPTIONS",
-  "access-control-allow-headers": "authorization, content-type",
-  "access-control-max-age": "86400",
-};
 
 export interface HttpHandlerOptions {
   service: LedgerService;
@@ -40,6 +33,8 @@ export interface HttpHandlerOptions {
   /** Aborted when the server closes: held polls answer at once. */
   closing: AbortSignal;
   log: ServerLog;
+  /** Which web pages may call (CORS); see origin-policy.ts. */
+  origins: OriginPolicy;
 }
 
 export class HttpHandler {
@@ -48,6 +43,7 @@ export class HttpHandler {
   readonly #pollCap: number;
   readonly #closing: AbortSignal;
   readonly #log: ServerLog;
+  readonly #origins: OriginPolicy;
   /** Long-polls held now. */
   polls = 0;
   /** POST requests answered. */
@@ -61,12 +57,29 @@ export class HttpHandler {
     this.#pollCap = options.pollCap;
     this.#closing = options.closing;
     this.#log = options.log;
+    this.#origins = options.origins;
   }
 
   async handle(request: Request): Promise<Response> {
+    const origin = request.headers.get("origin");
+    // A page of an origin not admitted gets no CORS headers (its browser will not read the
+    // answer) and is not served at all (a write must not happen even if unread).
+    const response = this.#origins.allows(origin)
+      ? await this.#dispatch(request)
+      : json(403, {
+          error: `origin ${origin} is not allowed (kiln serve --allow-origin, docs/security.md)`,
+        });
+    for (const [name, value] of Object.entries(
+      this.#origins.corsHeaders(origin),
+    ))
+      response.headers.set(name, value);
+    return response;
+  }
+
+  async #dispatch(request: Request): Promise<Response> {
     switch (request.method) {
       case "OPTIONS":
-        return new Response(null, { status: 204, headers: CORS });
+        return new Response(null, { status: 204 });
       case "GET":
       case "HEAD":
         return this.#describe(request);
@@ -351,7 +364,6 @@ function stream(source: AsyncGenerator<Uint8Array, void>): Response {
 
 function streamHeaders(): Record<string, string> {
   return {
-    ...CORS,
     "content-type": STREAM_CONTENT_TYPE,
     "cache-control": "no-store",
   };
@@ -365,7 +377,6 @@ function json(
   return new Response(JSON.stringify(value), {
     status,
     headers: {
-      ...CORS,
       ...headers,
       "content-type": "application/json",
       "cache-control": "no-store",

@@ -30,6 +30,8 @@ export interface NodeListenOptions {
   onRefused: (reason: "connections" | "address", address?: string) => void;
   fetch: (request: Request) => Promise<Response>;
   isWebSocketEnabled: () => boolean;
+  /** The upgrade's Origin header (undefined: none) against the origin policy. */
+  isOriginAllowed: (origin: string | undefined) => boolean;
   acceptWebSocket: (
     socket: WebSocket,
     request: { headers: IncomingMessage["headers"]; remoteAddress?: string },
@@ -114,6 +116,14 @@ export async function listenNode(
     inFlight.delete(req.socket); // no longer an HTTP connection: ws closes it
     if (req.headers.upgrade?.toLowerCase() !== "websocket")
       return refuseUpgrade(socket, 400, "only WebSocket upgrades are served");
+    // A page of an origin not admitted: refused before the handshake (CORS does not cover
+    // WebSockets, so this is the only check a cross-site page meets).
+    if (!options.isOriginAllowed(req.headers.origin))
+      return refuseUpgrade(
+        socket,
+        403,
+        `origin ${req.headers.origin} is not allowed`,
+      );
     // 403, not 101: a client falls back to HTTP when its upgrade is refused.
     if (!options.isWebSocketEnabled())
       return refuseUpgrade(

@@ -4,6 +4,7 @@
 import type { WebSocket } from "ws";
 import { InvalidArgumentError } from "../util/errors.js";
 import { bearerToken, checkSecret } from "./auth.js";
+import { createOriginPolicy } from "./origin-policy.js";
 import type { Backend } from "./backend.js";
 import { guardBackend } from "./backend-guard.js";
 import { HttpHandler } from "./http-handler.js";
@@ -54,6 +55,13 @@ export interface SyncServerOptions {
    * addresses); default none: forwarded headers are ignored.
    */
   trustProxy?: TrustProxy;
+  /**
+   * Web origins whose pages may call the server, over HTTP (CORS) and WebSocket (the
+   * upgrade's Origin header): `http(s)://host[:port]`, or `*`. Default: any with a secret,
+   * loopback origins only without one (docs/security.md). Clients that send no Origin
+   * (Node, curl) are not affected.
+   */
+  allowOrigins?: readonly string[];
 }
 
 /** What the server needs of the HTTP request that was upgraded to a WebSocket. */
@@ -142,6 +150,10 @@ export function createSyncServer(options: SyncServerOptions): SyncServer {
   const trustProxy = [...(options.trustProxy ?? [])];
   const budget = new SendBudget(limits.maxQueuedBytesTotal);
   let refusedConnections = 0;
+  const origins = createOriginPolicy({
+    allowOrigins: options.allowOrigins,
+    hasSecret: options.secret !== undefined,
+  });
 
   let transports = checkTransports({
     ws: options.transports?.ws ?? true,
@@ -169,6 +181,7 @@ export function createSyncServer(options: SyncServerOptions): SyncServer {
     pollCap,
     closing: closing.signal,
     log,
+    origins,
   });
 
   const closeSessions = (code: number, reason: string) =>
@@ -185,6 +198,11 @@ export function createSyncServer(options: SyncServerOptions): SyncServer {
     },
 
     acceptWebSocket(socket, request = {}) {
+      const origin = header(request.headers, "origin");
+      if (!origins.allows(origin)) {
+        socket.close(CLOSE.policy, `origin ${origin} is not allowed`);
+        return;
+      }
       if (closing.signal.aborted || !transports.ws) {
         socket.close(
           closing.signal.aborted ? CLOSE.goingAway : CLOSE.policy,
@@ -250,6 +268,7 @@ export function createSyncServer(options: SyncServerOptions): SyncServer {
         },
         fetch: (request) => server.fetch(request),
         isWebSocketEnabled: () => transports.ws && !closing.signal.aborted,
+        isOriginAllowed: (origin) => origins.allows(origin),
         acceptWebSocket: (socket, request) =>
           server.acceptWebSocket(socket, request),
       });
