@@ -49,6 +49,10 @@ class Replica {
         },
       },
       bodyOf: (_id, v) => Promise.resolve(bodyOf(v)),
+      onTreeUpdate: (update) => {
+        for (const b of update.blocks)
+          this.blocks.set(b.cid.toString(), b.bytes);
+      },
     });
   }
 
@@ -70,29 +74,26 @@ class Replica {
     return this.write(ops);
   }
 
-  async write(ops: Op[]): Promise<MergeEvent> {
-    const planned = await this.state.planWrite(ops);
-    for (const b of planned.update.blocks)
-      this.blocks.set(b.cid.toString(), b.bytes);
+  write(ops: Op[]): Promise<MergeEvent> {
+    const planned = this.state.planWrite();
     const cid = cidFor(
       nodeCrypto,
       encodeValue({ parents: planned.parents, ops, h: planned.height }),
     ).toString();
     this.state.applyWrite(cid, ops, planned);
     const fields = opFields(ops);
-    return {
+    return Promise.resolve({
       cid,
       parents: planned.parents,
       height: planned.height,
       ids: ops.map((o) => o[0]),
       ops,
       ...(fields ? { fields } : {}),
-    };
+    });
   }
 
   async merge(events: MergeEvent[]): Promise<void> {
-    const { update } = await this.state.merge(events);
-    for (const b of update.blocks) this.blocks.set(b.cid.toString(), b.bytes);
+    await this.state.merge(events);
   }
 
   /** Merges whatever in the inbox is causally ready, in random batches. */
@@ -126,7 +127,8 @@ class Replica {
 
   async snapshot() {
     const docs: [string, string, Body][] = [];
-    for await (const [k, v] of this.state.tree.entries(this.state.root))
+    const root = await this.state.treeRoot();
+    for await (const [k, v] of this.state.tree.entries(root))
       docs.push([k, v.toString(), this.current(k)!]);
     const ids = [...this.state.versions.keys()].sort();
     const versions = ids.map((id) => [
@@ -141,7 +143,7 @@ class Replica {
     ]);
     return {
       heads: [...this.state.clock.heads],
-      root: this.state.root?.toString(),
+      root: root?.toString(),
       docs,
       versions,
       losers,
@@ -266,7 +268,9 @@ describe("convergence", () => {
       });
       expect(r.state.merged.get("t")?.losers).toEqual([]);
     }
-    expect(a.state.root?.toString()).toBe(b.state.root?.toString());
+    expect((await a.state.treeRoot())?.toString()).toBe(
+      (await b.state.treeRoot())?.toString(),
+    );
     // A later put on top of the merge keeps both approvals and ends the merge.
     const next = await a.put([["t", { ...a.current("t")!, status: "done" }]]);
     expect(next.fields).toEqual([["status"]]);
@@ -298,7 +302,9 @@ describe("convergence", () => {
         losing.cid,
       ]);
     }
-    expect(a.state.root?.toString()).toBe(b.state.root?.toString());
+    expect((await a.state.treeRoot())?.toString()).toBe(
+      (await b.state.treeRoot())?.toString(),
+    );
   });
 
   it("a concurrent create of one id keeps the winner whole", async () => {

@@ -20,7 +20,6 @@ export type { Op };
 export interface PlannedWrite {
   parents: string[];
   height: number;
-  update: TreeUpdate<CID>;
 }
 
 export class LedgerState {
@@ -32,7 +31,15 @@ export class LedgerState {
    */
   readonly merged = new Map<string, Version>();
   readonly tree: ProllyTree<CID>;
-  root: CID | undefined;
+  #root: CID | undefined;
+  /**
+   * Doc-tree edits not applied yet (id → current doc, undefined: absent). The tree is
+   * derived state that only reads by range, checkpoints and snapshots need, so it is
+   * brought up to date when they ask (`treeRoot()`), one batch for many writes.
+   */
+  readonly #pending = new Map<string, CID | undefined>();
+  #flushing: Promise<void> = Promise.resolve();
+  readonly #onTreeUpdate: (update: TreeUpdate<CID>) => void;
   readonly #crypto: CryptoProvider;
   readonly #bodyOf: (id: string, version: Version) => Promise<Body>;
 
@@ -41,8 +48,11 @@ export class LedgerState {
     crypto: CryptoProvider;
     /** The doc a live version holds. */
     bodyOf: (id: string, version: Version) => Promise<Body>;
+    /** Told of the nodes each tree update made and replaced (a node cache keeps them). */
+    onTreeUpdate?: (update: TreeUpdate<CID>) => void;
   }) {
     this.tree = new ProllyTree<CID>(options);
+    this.#onTreeUpdate = options.onTreeUpdate ?? (() => undefined);
     this.#crypto = options.crypto;
     this.#bodyOf = options.bodyOf;
   }
@@ -57,7 +67,28 @@ export class LedgerState {
     this.clock.add(events);
     for (const [id, list] of versions) this.versions.set(id, list);
     for (const [id, v] of merged) this.merged.set(id, v);
-    this.root = root;
+    this.#root = root;
+  }
+
+  /** Starts the tree at a saved root (a checkpoint's) with nothing else restored. */
+  restoreRoot(root: CID | undefined): void {
+    this.#root = root;
+  }
+
+  /** The doc tree's root with every write and merge so far applied. */
+  async treeRoot(): Promise<CID | undefined> {
+    const run = this.#flushing.then(async () => {
+      if (this.#pending.size === 0) return;
+      const edits: TreeEdit<CID>[] = [];
+      for (const [key, value] of this.#pending) edits.push({ key, value });
+      this.#pending.clear();
+      const update = await this.tree.apply(this.#root, edits);
+      this.#root = update.root;
+      this.#onTreeUpdate(update);
+    });
+    this.#flushing = run.catch(() => undefined);
+    await run;
+    return this.#root;
   }
 
   /** The first of `id`'s latest versions (a live one if any is). */
@@ -70,15 +101,10 @@ export class LedgerState {
     return this.merged.get(id) ?? this.versions.get(id)?.[0];
   }
 
-  /** Computes the tree after a local write; nothing changes until `applyWrite`. */
-  async planWrite(ops: readonly Op[]): Promise<PlannedWrite> {
+  /** The parents and height of a local write; nothing changes until `applyWrite`. */
+  planWrite(): PlannedWrite {
     const parents = [...this.clock.heads];
-    const height = this.clock.heightAfter(parents);
-    const update = await this.tree.apply(
-      this.root,
-      ops.map(([key, doc]) => ({ key, value: doc ?? undefined })),
-    );
-    return { parents, height, update };
+    return { parents, height: this.clock.heightAfter(parents) };
   }
 
   /** Records a sealed local write. A local write descends from every head, so it supersedes
@@ -97,23 +123,18 @@ export class LedgerState {
     for (const [id, doc] of ops) {
       this.versions.set(id, [{ event: cid, height: planned.height, doc }]);
       this.merged.delete(id);
+      this.#pending.set(id, doc ?? undefined);
     }
-    this.root = planned.update.root;
   }
 
-  /** Folds remote (or replayed) events in and moves the tree to the new winners. */
-  async merge(
-    events: readonly MergeEvent[],
-  ): Promise<{ changed: string[]; update: TreeUpdate<CID> }> {
+  /** Folds remote (or replayed) events in; returns the ids whose current doc changed. */
+  async merge(events: readonly MergeEvent[]): Promise<{ changed: string[] }> {
     const { changed } = mergeEvents(this.clock, this.versions, events);
-    for (const id of changed) await this.#mergeFields(id);
-    const edits: TreeEdit<CID>[] = changed.map((id) => ({
-      key: id,
-      value: this.current(id)?.doc ?? undefined,
-    }));
-    const update = await this.tree.apply(this.root, edits);
-    this.root = update.root;
-    return { changed, update };
+    for (const id of changed) {
+      await this.#mergeFields(id);
+      this.#pending.set(id, this.current(id)?.doc ?? undefined);
+    }
+    return { changed };
   }
 
   /** Recomputes `id`'s merged doc after its latest versions changed. */

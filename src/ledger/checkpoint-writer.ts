@@ -67,8 +67,9 @@ export async function encodeCheckpoint(
     packLeaves = [];
     packSize = 0;
   };
-  if (state.root) {
-    const stack = [state.root];
+  const root = await state.treeRoot();
+  if (root) {
+    const stack = [root];
     while (stack.length > 0) {
       const cid = stack.pop()!;
       const node = await source.getNode(cid);
@@ -199,7 +200,7 @@ export async function encodeCheckpoint(
   const heads = state.clock.heads.map((h) => CID.parse(h));
   const layout: Layout = {
     v: CHECKPOINT_VERSION,
-    root: state.root ?? null,
+    root: root ?? null,
     heads: state.clock.heads.map((h, i) => [
       heads[i]!,
       state.clock.get(h)!.height,

@@ -44,7 +44,7 @@ export class DocReader {
       if (!current?.doc) throw new NotFoundError(id);
       return { _id: id, ...(await this.#blocks.getDoc(id, current)) };
     }
-    const cid = await state.tree.get(state.root, id);
+    const cid = await state.tree.get(await state.treeRoot(), id);
     if (!cid) throw new NotFoundError(id);
     return { _id: id, ...(await this.#blocks.getDocByCid(id, cid)) };
   }
@@ -53,7 +53,7 @@ export class DocReader {
   async has(id: string): Promise<boolean> {
     const { state } = this.#loader;
     if (!this.#loader.isLazy) return state.current(id)?.doc != null;
-    return (await state.tree.get(state.root, id)) !== undefined;
+    return (await state.tree.get(await state.treeRoot(), id)) !== undefined;
   }
 
   /** `id`'s current doc without a promise when its body is cached. */

@@ -125,7 +125,6 @@ export class GroupCommit {
     ]);
     const commit = cids.name(sealed.cid);
     state.applyWrite(commit, ops, planned);
-    blocks.updateTree(planned.update.nodes, planned.update.replaced);
     this.#p.checkpointer.added(ops.length);
     events.emitChange({ commits: [commit], origin: undefined });
     // Docs just written are the likeliest to be read next; the cache is bounded.

@@ -82,8 +82,7 @@ export class Merger {
         );
       }
       const before = new Set(state.clock.heads);
-      const { changed, update } = await state.merge(merged);
-      blocks.updateTree(update.nodes, update.replaced);
+      const { changed } = await state.merge(merged);
       // The rows read the docs just merged: keep them from the commits already opened
       // rather than decrypting those again.
       if (events.wantsRows)
@@ -144,7 +143,6 @@ export async function replayCommits(
     heads,
   );
   if (merged.length === 0) return 0;
-  const { update } = await state.merge(merged);
-  blocks.updateTree(update.nodes, update.replaced);
+  await state.merge(merged);
   return merged.reduce((n, e) => n + e.ops.length, 0);
 }

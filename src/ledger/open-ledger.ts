@@ -126,6 +126,8 @@ export async function openLedgerOn<T extends object = DocFields>(
       source: blocks,
       crypto,
       bodyOf: (id, version) => blocks.getDoc(id, version),
+      onTreeUpdate: (update) =>
+        blocks.updateTree(update.nodes, update.replaced),
     });
     const compression = options.compression ?? platform.compression;
     const checkpoint = await restoreCheckpoint(
@@ -146,7 +148,7 @@ export async function openLedgerOn<T extends object = DocFields>(
         state.tree.entries(checkpoint.root),
       );
       state.restore(events, versions, checkpoint.root, merged);
-    } else if (checkpoint) state.root = checkpoint.root;
+    } else if (checkpoint) state.restoreRoot(checkpoint.root);
     const replayed = upToDate ? 0 : await replayCommits(state, blocks, heads);
     const signing = options.signing ?? platform.signing;
     const writer =

@@ -44,7 +44,7 @@ export async function allDocsRows(
     // with U+FFFF itself; the startsWith check below stops the walk exactly.
   }
   const rows: { id: string; doc: Doc }[] = [];
-  const walk = state.tree.entries(state.root, {
+  const walk = state.tree.entries(await state.treeRoot(), {
     ...(gte !== undefined ? { gte } : {}),
     ...(lte !== undefined ? { lte } : {}),
     reverse: descending,

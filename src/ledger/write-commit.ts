@@ -83,7 +83,7 @@ export async function sealWrite(
       sealedOps.push([d.id, d.block.bytes, fields]);
     }
   }
-  const planned = await state.planWrite(ops);
+  const planned = state.planWrite();
   const parents = planned.parents.map(headCid);
   const sealed = await sealBytes(
     crypto,
