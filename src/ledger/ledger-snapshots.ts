@@ -129,10 +129,11 @@ export class LedgerSnapshots {
           );
         const current = [...state.clock.heads].sort();
         if (current.join() !== [...heads].sort().join()) return "covered";
-        if (!sameRoot(state.root, checkpoint.root))
+        const root = await state.treeRoot();
+        if (!sameRoot(root, checkpoint.root))
           throw new SnapshotError(
             name,
-            `its doc tree root ${checkpoint.root?.toString() ?? "(empty)"} is not the one this replica computes at the same heads (${state.root?.toString() ?? "(empty)"})`,
+            `its doc tree root ${checkpoint.root?.toString() ?? "(empty)"} is not the one this replica computes at the same heads (${root?.toString() ?? "(empty)"})`,
           );
         return "verified";
       }
@@ -156,11 +157,11 @@ export class LedgerSnapshots {
       // leave the ledger as it was. The block source serves the snapshot's nodes meanwhile
       // (an empty ledger has no tree of its own to lose).
       blocks.useCheckpoint(checkpoint);
-      const { events, versions } = await checkpoint.loadState(
+      const { events, versions, merged } = await checkpoint.loadState(
         state.tree.entries(checkpoint.root),
       );
       await local.putCheckpoint(ledger, bytes);
-      state.restore(events, versions, checkpoint.root);
+      state.restore(events, versions, checkpoint.root, merged);
       this.#p.events.emitChange({ commits: events.map((e) => e.cid), origin });
       if (this.#p.events.wantsRows)
         this.#p.events.emitRows(
