@@ -8,6 +8,14 @@ const layer = (dir, forbidden, extra = []) => ({
     "no-restricted-imports": [
       "error",
       {
+        // Nothing below the React bindings imports React.
+        paths:
+          dir === "react"
+            ? []
+            : ["react", "react-dom"].map((name) => ({
+                name,
+                message: "only src/react imports React",
+              })),
         patterns: [
           ...forbidden.map((f) => ({
             group: [`**/${f}/*`, `**/${f}`],
@@ -104,9 +112,11 @@ export default tseslint.config(
   layer("crdt", ["gateways", "sync", "ledger", "server", "cli"], [nodeIo]),
   layer("gateways", ["crdt", "sync", "ledger", "server", "cli"]),
   layer("sync", ["crdt", "ledger", "server", "cli"]),
-  layer("ledger", ["server", "cli", "platform"]),
+  layer("ledger", ["server", "cli", "platform", "react"]),
   // Platform bindings (Node, browser) sit above the ledger and below the entry points.
-  layer("platform", ["server", "cli"]),
+  layer("platform", ["server", "cli", "react"]),
+  // React bindings sit on top of the ledger and the platforms; nothing below imports React.
+  layer("react", ["server", "cli"]),
   layer(
     "server",
     ["crdt", "ledger", "cli", "gateways"],

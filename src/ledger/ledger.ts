@@ -397,18 +397,20 @@ export class Ledger<T extends object = DocFields> {
 
   /**
    * Delivers the query's result at once, then again whenever it changes — after local
-   * writes and after merged remote writes alike.
+   * writes and after merged remote writes alike. A query that fails goes to `onError`, or
+   * to the `error` event when there is none.
    */
   live(
     index: string | MapFn<T>,
     options: QueryOptions,
     onResult: (result: { rows: QueryRow<T>[] }) => void,
+    onError?: (error: unknown) => void,
   ): { stop(): void } {
     return startLiveQuery({
       query: () => this.query(index, options) as Promise<{ rows: QueryRow[] }>,
       subscribe: (listener) => this.#events.onRows(listener),
       onResult: onResult as (result: { rows: QueryRow[] }) => void,
-      onError: (error) => this.#events.emitError(error),
+      onError: onError ?? ((error) => this.#events.emitError(error)),
     });
   }
 

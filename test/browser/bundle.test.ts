@@ -13,32 +13,40 @@ const NODE_ONLY = [
 ];
 
 describe("browser entry", () => {
-  it("bundles for platform browser reaching no node: module and no Node-only package", async () => {
-    const result = await build({
-      entryPoints: ["src/index.browser.ts"],
-      bundle: true,
-      format: "esm",
-      platform: "browser",
-      write: false,
-      metafile: true,
-      logLevel: "silent",
-    });
-    const inputs = Object.entries(result.metafile.inputs);
-    const reached = inputs.flatMap(([path, input]) =>
-      input.imports.map((i) => ({ from: path, path: i.path })),
-    );
-    expect(reached.filter((i) => i.path.startsWith("node:"))).toEqual([]);
-    const packages = inputs
-      .map(([path]) => /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(path)?.[1])
-      .filter((p): p is string => p !== undefined);
-    expect(packages.filter((p) => NODE_ONLY.includes(p))).toEqual([]);
-    // The Node-only gateways are absent, not stubbed.
-    expect(
-      inputs
-        .map(([path]) => path)
-        .filter((p) => /(file|folder)-gateway/.test(p)),
-    ).toEqual([]);
-  });
+  it.each([
+    "src/index.browser.ts",
+    // kiln/react's browser entry; React itself is the app's (a peer dependency).
+    "src/react/index.browser.ts",
+  ])(
+    "%s bundles for platform browser reaching no node: module and no Node-only package",
+    async (entry) => {
+      const result = await build({
+        entryPoints: [entry],
+        external: ["react", "react-dom"],
+        bundle: true,
+        format: "esm",
+        platform: "browser",
+        write: false,
+        metafile: true,
+        logLevel: "silent",
+      });
+      const inputs = Object.entries(result.metafile.inputs);
+      const reached = inputs.flatMap(([path, input]) =>
+        input.imports.map((i) => ({ from: path, path: i.path })),
+      );
+      expect(reached.filter((i) => i.path.startsWith("node:"))).toEqual([]);
+      const packages = inputs
+        .map(([path]) => /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(path)?.[1])
+        .filter((p): p is string => p !== undefined);
+      expect(packages.filter((p) => NODE_ONLY.includes(p))).toEqual([]);
+      // The Node-only gateways are absent, not stubbed.
+      expect(
+        inputs
+          .map(([path]) => path)
+          .filter((p) => /(file|folder)-gateway/.test(p)),
+      ).toEqual([]);
+    },
+  );
 
   it("package.json maps the browser condition to the browser entry", () => {
     const pkg = JSON.parse(readFileSync("package.json", "utf8")) as {
@@ -51,8 +59,14 @@ describe("browser entry", () => {
       types: "./dist/index.browser.d.ts",
       import: "./dist/index.browser.js",
     });
+    expect(Object.keys(pkg.exports["./react"]!)[0]).toBe("browser");
+    expect(pkg.exports["./react"]!.browser).toEqual({
+      types: "./dist/react/index.browser.d.ts",
+      import: "./dist/react/index.browser.js",
+    });
     // kiln/server and the CLI stay Node-only: no browser condition.
     for (const [path, entry] of Object.entries(pkg.exports))
-      if (path !== ".") expect(entry).not.toHaveProperty("browser");
+      if (path !== "." && path !== "./react")
+        expect(entry).not.toHaveProperty("browser");
   });
 });
