@@ -26,6 +26,7 @@
 // stand for themselves: astral ones must sort above U+FFFF, and nothing single does.
 import { CorruptError, InvalidArgumentError } from "../util/errors.js";
 
+/** A key (or value) of an index row: any JSON value, ordered by CouchDB collation. */
 export type IndexKey =
   null | boolean | number | string | IndexKey[] | { [k: string]: IndexKey };
 

@@ -48,6 +48,7 @@ export interface FileGatewayOptions {
   readonly durability: Durability;
 }
 
+/** `file:///dir`: a ledger's local storage in a folder (Node only). */
 export const fileGateway: GatewayFactory<FileGatewayOptions> = {
   schemes: ["file:"],
   roles: ["storage"],

@@ -87,6 +87,7 @@ export const DEFAULT_POLL_MS = 1000;
 const MIN_POLL_MS = 10;
 const MAX_POLL_MS = 3_600_000;
 
+/** A shared folder as a remote (`file:///dir` connected with connect()); Node only. */
 export const folderGateway: GatewayFactory<FolderOptions> = {
   schemes: ["file:"],
   roles: ["remote"],

@@ -17,8 +17,13 @@ export interface HeadUpdate {
   remove: readonly CID[];
 }
 
+/** Stops what a watch or subscription started. */
 export type Unsubscribe = () => void;
 
+/**
+ * Where a ledger's commits and heads are kept: local storage (memory, file, indexeddb) or a
+ * remote. Every gateway passes the exported conformance suite (`kiln/conformance`).
+ */
 export interface Gateway {
   /** The URL this gateway was opened from (normalised). */
   readonly url: string;
@@ -26,12 +31,15 @@ export interface Gateway {
   putCommit(ledger: string, cid: CID, bytes: Uint8Array): Promise<void>;
   /** The bytes stored under `cid`, unverified (callers verify against the CID), or undefined. */
   getCommit(ledger: string, cid: CID): Promise<Uint8Array | undefined>;
+  /** The ledger's current head set (empty for a ledger it does not hold). */
   getHeads(ledger: string): Promise<HeadSet>;
+  /** Merges an update into the head set (adds the new, drops what they supersede); returns the new set. */
   putHeads(ledger: string, update: HeadUpdate): Promise<HeadSet>;
   /** Live push of head changes made by other writers, where the medium has it. */
   watch?(ledger: string, onHeads: (heads: HeadSet) => void): Unsubscribe;
   /** Local storage duties, present on gateways a ledger can be opened on. */
   readonly local?: LocalStorage;
+  /** Releases what the gateway holds open; it is not used after. */
   close(): Promise<void>;
 }
 
@@ -50,6 +58,7 @@ export interface LocalStorage {
    * (a 0600 file for file://); resolves to the key stored. The first key put is never replaced.
    */
   putWriterKey(key: string): Promise<string>;
+  /** The ledger's key as stored (base64url), if there is one. */
   getKey(ledger: string): Promise<string | undefined>;
   /** Stored readable by the owner only (a 0600 file for file://). */
   putKey(ledger: string, key: string): Promise<void>;
@@ -62,6 +71,7 @@ export interface LocalStorage {
    * 1–64 characters of [a-z0-9-]. Replaced atomically, like the checkpoint.
    */
   getMeta(ledger: string, name: string): Promise<Uint8Array | undefined>;
+  /** Stores a named record of the ledger (replacing one of the same name). */
   putMeta(ledger: string, name: string, bytes: Uint8Array): Promise<void>;
   /** Every commit CID held for the ledger. */
   listCommits(ledger: string): Promise<CID[]>;
@@ -83,5 +93,6 @@ export interface GatewayFactory<Options = unknown> {
   readonly roles?: readonly GatewayRole[];
   /** Throws InvalidUrlError for anything it cannot use. */
   parse(url: URL): Options;
+  /** Opens a gateway on options `parse` returned. */
   open(options: Options): Promise<Gateway>;
 }

@@ -47,6 +47,7 @@ class MemoryRoom {
 // handle; LocalStorage.destroy frees a ledger's share of it.
 const rooms = new Map<string, MemoryRoom>();
 
+/** `memory://` (private to one ledger) and `memory://name` (shared in-process by name, also a remote). */
 export const memoryGateway: GatewayFactory<MemoryGatewayOptions> = {
   schemes: ["memory:"],
   parse(url) {

@@ -12,6 +12,7 @@ export interface Resolved {
   readonly options: unknown;
 }
 
+/** Gateway factories by URL scheme: every storage and remote URL resolves through one. */
 export interface Registry {
   /** Opens the gateway a URL names, for a role (default storage). */
   open(url: string, role?: GatewayRole): Promise<Gateway>;
@@ -30,6 +31,7 @@ export interface Registry {
   schemes(role: GatewayRole): string[];
 }
 
+/** A registry of the given gateway factories (a later factory for a scheme replaces an earlier one). */
 export function createRegistry(
   factories: readonly GatewayFactory<unknown>[],
 ): Registry {

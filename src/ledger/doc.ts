@@ -30,6 +30,7 @@ export type DocInput<T extends object = DocFields> = string extends keyof T
   ? { _id?: string } & { [key: string]: DocValue | undefined }
   : Omit<T, "_id"> & { _id?: string };
 
+/** Longest `_id`, in bytes of UTF-8. */
 export const MAX_ID_BYTES = 1024;
 /** Largest encoded doc body (dag-cbor, without `_id`). */
 export const MAX_DOC_BYTES = 1024 * 1024;

@@ -11,6 +11,7 @@ import { ClosedError, CorruptError } from "../util/errors.js";
 import type { OnProgress } from "../util/progress.js";
 import { internalsOf } from "./ledger-internals.js";
 
+/** Options of exportLedger(). */
 export interface ExportOptions {
   /** Told after each block: phase "export", done/total in blocks. */
   onProgress?: OnProgress;

@@ -27,6 +27,7 @@ import { joinSealed } from "./ledger-snapshots.js";
 import { openLedgerOn } from "./open-ledger.js";
 import type { Platform } from "./platform.js";
 
+/** Options of importLedger(). */
 export interface ImportOptions {
   /** Where to import to, as for openLedger (default file://./.kiln). */
   storage?: string;
@@ -37,6 +38,7 @@ export interface ImportOptions {
   onProgress?: OnProgress;
 }
 
+/** What importLedger() stored. */
 export interface ImportResult {
   heads: string[];
   commits: number;

@@ -5,9 +5,11 @@ import type { HostChange } from "../sync/host.js";
 import type { DocFields } from "./doc.js";
 import type { ChangeRow } from "./reads.js";
 
+/** Called by subscribe() with the rows changed by a write or a merge. */
 export type ChangesListener<T extends object = DocFields> = (
   rows: ChangeRow<T>[],
 ) => void;
+/** Called with a background failure (a merge, a map function, a checkpoint). */
 export type ErrorListener = (error: unknown) => void;
 
 export class LedgerEvents {

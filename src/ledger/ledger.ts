@@ -50,11 +50,13 @@ export type { ConnectOptions };
 export type { DocSchema };
 export type { ChangesListener, ErrorListener };
 
+/** What put() and del() resolve with: the doc's id and the ledger's heads after the write. */
 export interface WriteResult {
   id: string;
   clock: string[];
 }
 
+/** What bulk() resolves with: the ids written, in order, and the heads after the write. */
 export interface BulkResult {
   ids: string[];
   clock: string[];
@@ -109,6 +111,7 @@ export class Ledger<T extends object = DocFields> {
   readonly #gate: SchemaGate | undefined;
   #closed = false;
 
+  /** @internal Ledgers are made by openLedger(). */
   constructor(parts: LedgerParts) {
     this.#p = parts;
     this.name = parts.name;
@@ -405,7 +408,10 @@ export class Ledger<T extends object = DocFields> {
     options: QueryOptions,
     onResult: (result: { rows: QueryRow<T>[] }) => void,
     onError?: (error: unknown) => void,
-  ): { stop(): void } {
+  ): {
+    /** Ends the live query: no result is delivered after it. */
+    stop(): void;
+  } {
     return startLiveQuery({
       query: () => this.query(index, options) as Promise<{ rows: QueryRow[] }>,
       subscribe: (listener) => this.#events.onRows(listener),
@@ -451,6 +457,7 @@ export class Ledger<T extends object = DocFields> {
     });
   }
 
+  /** Listens for background failures (merges, map functions, checkpoints, schema reports); returns the unsubscribe. */
   on(event: "error", listener: ErrorListener): () => void {
     if (event !== "error")
       throw new InvalidArgumentError(`on: unknown event ${String(event)}`);
@@ -467,6 +474,7 @@ export class Ledger<T extends object = DocFields> {
     );
   }
 
+  /** Closes the connections, finishes queued writes and writes a checkpoint; the ledger is not used after. */
   async close(): Promise<void> {
     if (this.#closed) return;
     await this.#sync.closeAll();

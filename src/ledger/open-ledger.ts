@@ -31,6 +31,7 @@ import { openWriter } from "./open-writer.js";
 import type { SigningProvider } from "../trust/signing.js";
 import type { Platform } from "./platform.js";
 
+/** Options of openLedger(). */
 export interface OpenLedgerOptions<T extends object = DocFields> {
   /**
    * Where the ledger lives, as a URL: file:///dir (Node; default ./.kiln), indexeddb://name
@@ -73,6 +74,7 @@ export interface OpenLedgerOptions<T extends object = DocFields> {
   readOnly?: boolean;
 }
 
+/** The folder (under the working directory) a Node ledger is stored in by default. */
 export const DEFAULT_STORAGE_DIR = ".kiln";
 
 /**

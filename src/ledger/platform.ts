@@ -6,6 +6,7 @@ import type { CryptoProvider } from "../blocks/crypto.js";
 import type { Registry } from "../gateways/registry.js";
 import type { SigningProvider } from "../trust/signing.js";
 
+/** What a ledger needs of the platform it runs on; each entry point binds its own (nodePlatform, browserPlatform()). */
 export interface Platform {
   readonly crypto: CryptoProvider;
   readonly compression: Compression;

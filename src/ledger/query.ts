@@ -18,6 +18,7 @@ import type { Doc, DocFields } from "./doc.js";
 import type { ChangeRow } from "./reads.js";
 
 export type { IndexKey };
+/** What a map function calls to add a row: its key and, optionally, a value. */
 export type Emit = (key: IndexKey, value?: IndexKey) => void;
 /** Emits index rows for a doc; typed ledgers pass their doc type `T`. */
 export type MapFn<T extends object = DocFields> = (
@@ -25,6 +26,7 @@ export type MapFn<T extends object = DocFields> = (
   emit: Emit,
 ) => void;
 
+/** Which rows of an index a query returns, and in what order. */
 export interface QueryOptions {
   key?: IndexKey;
   keys?: IndexKey[];
@@ -38,6 +40,7 @@ export interface QueryOptions {
   includeDocs?: boolean;
 }
 
+/** A row of an index: the doc's id, the emitted key and value, and the doc (unless `includeDocs: false`). */
 export interface QueryRow<T extends object = DocFields> {
   id: string;
   key: IndexKey;

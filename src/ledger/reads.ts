@@ -5,6 +5,7 @@ import type { CID } from "multiformats/cid";
 import type { DocBody } from "./block-source.js";
 import type { Doc, DocFields } from "./doc.js";
 
+/** Which docs allDocs() returns: a range or prefix of ids, a limit, an order. */
 export interface AllDocsOptions {
   /** Only ids starting with this string. */
   prefix?: string;

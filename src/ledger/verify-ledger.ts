@@ -11,6 +11,7 @@ import { nodeSigning } from "../trust/node-signing.js";
 import type { SigningProvider } from "../trust/signing.js";
 import { InvalidUrlError, KilnError } from "../util/errors.js";
 
+/** Options of verifyLedger(): where the ledger is stored. */
 export interface VerifyOptions {
   /** The local storage holding the ledger (a file:// or memory:// URL). */
   storage: string;
@@ -19,6 +20,7 @@ export interface VerifyOptions {
   signing?: SigningProvider;
 }
 
+/** What verifyLedger() found: counts of what it checked, and every failure. */
 export interface VerifyReport {
   commits: number;
   signed: number;
@@ -27,6 +29,10 @@ export interface VerifyReport {
   failures: { cid: string; problem: string }[];
 }
 
+/**
+ * Checks a stored ledger without its key: every commit's bytes against its CID, its
+ * envelope, that its parents and heads are held, and every writer's signature.
+ */
 export async function verifyLedger(
   name: string,
   options: VerifyOptions,

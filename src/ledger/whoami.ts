@@ -5,6 +5,7 @@ import { encodeWriter } from "../trust/signing.js";
 import { openWriter } from "./open-writer.js";
 import type { Platform } from "./platform.js";
 
+/** Options of whoami(): which storage's writer key. */
 export interface WhoamiOptions {
   /** The local storage whose writer to name (default: the platform's, file://./.kiln on Node). */
   storage?: string;

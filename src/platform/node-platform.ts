@@ -16,6 +16,7 @@ import type { WhoamiOptions } from "../ledger/whoami.js";
 import { nodeSigning } from "../trust/node-signing.js";
 import { createDefaultRegistry } from "../sync/default-registry.js";
 
+/** Node's platform: node:crypto, node:zlib, file:// storage (default ./.kiln), the ws WebSocket. */
 export const nodePlatform: Platform = {
   crypto: nodeCrypto,
   compression: nodeCompression,

@@ -36,6 +36,7 @@ export interface Grant {
 /** The grant of a server without a secret: anyone may read and write every ledger. */
 export const OPEN_GRANT: Grant = { ledgers: ["*"], write: true };
 
+/** What a token grants: ledgers (or `*`), write or read only, and an expiry. */
 export interface TokenOptions {
   ledgers: readonly string[];
   write?: boolean;

@@ -84,6 +84,10 @@ export interface StoredSnapshot {
   readonly height: number;
 }
 
+/**
+ * The SyncServer's storage of commits and head sets (memory, embedded, Postgres); every
+ * backend passes the exported conformance suite (`kiln/server/conformance`).
+ */
 export interface Backend {
   /**
    * Stores commits atomically and durably, then reports the change to watchers. The commits
@@ -122,5 +126,6 @@ export interface Backend {
   watch(ledger: string, onChange: (change: LedgerChange) => void): () => void;
   /** Present only when the backend offers direct uploads (see DirectUploads). */
   readonly uploads?: DirectUploads;
+  /** Releases connections and files; the backend is not used after. */
   close(): Promise<void>;
 }

@@ -31,6 +31,7 @@ import type {
 import { presignUploads, readUploaded } from "./direct-uploads.js";
 import { missingCommits } from "./missing.js";
 
+/** The two transports a SyncServer speaks. */
 export type TransportName = "ws" | "http";
 
 /** CIDs per backend read while streaming a catch-up. */

@@ -5,6 +5,7 @@ import { ProtocolError } from "../sync/protocol/index.js";
 import { StorageError } from "./backend-guard.js";
 import type { TransportName } from "./ledger-service.js";
 
+/** What a SyncServer reports to its log: connections, refusals, storage failures. */
 export type ServerEvent =
   | { kind: "open"; transport: "ws"; remote?: string }
   | { kind: "close"; transport: "ws"; remote?: string; code: number }
@@ -47,6 +48,7 @@ export type ServerEvent =
       remote?: string;
     };
 
+/** Where a SyncServer sends its events. */
 export type ServerLog = (event: ServerEvent) => void;
 
 /** Calls the app's logger; a throwing logger never breaks a request. */

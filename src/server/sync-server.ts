@@ -18,16 +18,22 @@ import { safeLog } from "./server-event.js";
 import type { ServerLog } from "./server-event.js";
 import { CLOSE, WsSession } from "./ws-session.js";
 
+/** Largest message a SyncServer accepts by default, in bytes. */
 export const DEFAULT_MAX_MESSAGE = 8 * 1024 * 1024;
+/** Most commits one push or pull message may carry by default. */
 export const DEFAULT_MAX_COMMITS = 10_000;
+/** Longest HTTP long-poll wait by default, in milliseconds. */
 export const DEFAULT_POLL_CAP = 25_000;
+/** Interval of WebSocket heartbeats by default, in milliseconds. */
 export const DEFAULT_HEARTBEAT = 30_000;
 
+/** Which transports a SyncServer offers. */
 export interface Transports {
   ws: boolean;
   http: boolean;
 }
 
+/** Options of createSyncServer(). */
 export interface SyncServerOptions {
   backend: Backend;
   /** HMAC key for bearer tokens (at least 16 characters). Without one, anyone may read and write. */
@@ -70,12 +76,14 @@ export interface WebSocketRequest {
   remoteAddress?: string;
 }
 
+/** Where listen() binds. */
 export interface ListenOptions {
   port: number;
   /** Default 127.0.0.1. */
   host?: string;
 }
 
+/** A SyncServer listening on a port. */
 export interface Listener {
   readonly url: string;
   readonly port: number;
@@ -83,6 +91,7 @@ export interface Listener {
   close(): Promise<void>;
 }
 
+/** Counters of a running SyncServer. */
 export interface SyncServerStats {
   /** Open WebSocket sessions. */
   connections: number;
@@ -107,10 +116,13 @@ export interface SyncServerStats {
   refusedConnections: number;
 }
 
+/** The self-hostable sync service: a fetch handler plus a WebSocket acceptor. */
 export interface SyncServer {
+  /** Answers one HTTP request (the handler a serverless host calls). */
   fetch(request: Request): Promise<Response>;
   /** Takes over an upgraded `ws` WebSocket. */
   acceptWebSocket(socket: WebSocket, request?: WebSocketRequest): void;
+  /** Serves HTTP and WebSocket on a port (Node). */
   listen(options: ListenOptions): Promise<Listener>;
   readonly transports: Readonly<Transports>;
   /**
@@ -119,11 +131,13 @@ export interface SyncServer {
    * over HTTP as `unavailable`. One must stay on.
    */
   setTransports(transports: Partial<Transports>): void;
+  /** Current counters. */
   stats(): SyncServerStats;
   /** Closes every listener and session and answers held polls; the backend stays open. */
   close(): Promise<void>;
 }
 
+/** A SyncServer over a backend, with optional bearer-token auth (`secret`). */
 export function createSyncServer(options: SyncServerOptions): SyncServer {
   const maxMessage = options.maxMessage ?? DEFAULT_MAX_MESSAGE;
   const maxCommits = options.maxCommits ?? DEFAULT_MAX_COMMITS;

@@ -47,6 +47,10 @@ export interface ConnectionOptions {
   readonly direction?: SyncDirection;
 }
 
+/**
+ * Replicates a ledger with one remote for as long as it is open (made by `ledger.connect()`).
+ * Its status, pending count and events show what sync is doing; it never gives up.
+ */
 export class Connection {
   /** The URL as the app gave it to connect(). */
   readonly url: string;
@@ -70,6 +74,7 @@ export class Connection {
   #remote: Remote | undefined;
   readonly #running: Promise<void>;
 
+  /** @internal Connections are made by ledger.connect(). */
   constructor(
     host: SyncHost,
     info: { url: string; ledger: string; remoteId: string },
@@ -134,6 +139,7 @@ export class Connection {
     return this.#outbox.state.remote;
   }
 
+  /** Listens for status changes; returns the unsubscribe. */
   on(event: "status", listener: (status: ConnectionStatus) => void): () => void;
   /** Every failure, as the SyncError union (`error.code` tells which; no cast needed). */
   on(event: "error", listener: (error: SyncError) => void): () => void;

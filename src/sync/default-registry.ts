@@ -14,6 +14,7 @@ import { createSyncServerRemote } from "./sync-server-remote.js";
 /** ws(s):// and http(s):// SyncServers, over the `ws` package's WebSocket. */
 export const syncServerRemote = createSyncServerRemote(loadNodeSocket);
 
+/** Node's gateways: memory://, file://, and ws(s):// / http(s):// SyncServers. */
 export const DEFAULT_GATEWAYS: readonly GatewayFactory<unknown>[] = [
   memoryGateway,
   fileGateway,
@@ -21,6 +22,7 @@ export const DEFAULT_GATEWAYS: readonly GatewayFactory<unknown>[] = [
   syncServerRemote,
 ];
 
+/** A registry of DEFAULT_GATEWAYS. */
 export function createDefaultRegistry(): Registry {
   return createRegistry(DEFAULT_GATEWAYS);
 }

@@ -7,6 +7,7 @@ import type { GatewayFactory } from "../gateways/gateway.js";
 import type { BackoffOptions } from "../util/backoff.js";
 import type { RemoteOpener } from "./remote-opener.js";
 
+/** Options of connect(). */
 export interface ConnectOptions {
   /** Bearer token for a SyncServer that requires one (`kiln token`). */
   readonly token?: string;
@@ -50,6 +51,7 @@ export interface RemotePlan {
 export interface RemoteFactory<
   Options = unknown,
 > extends GatewayFactory<Options> {
+  /** How a connection reaches the remote these options name. */
   plan(options: Options, context: RemoteContext): RemotePlan;
 }
 

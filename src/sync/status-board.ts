@@ -6,6 +6,7 @@ import type { Transport } from "./remote.js";
 import { toSyncError } from "./sync-error.js";
 import type { SyncError } from "./sync-error.js";
 
+/** Where a connection stands: connecting, live (on a transport), backoff (with the error and the retry time), or closed. */
 export type ConnectionStatus =
   | { readonly kind: "connecting" }
   | { readonly kind: "live"; readonly transport: Transport }

@@ -7,6 +7,7 @@ import { createServerOpener } from "./remote-opener.js";
 import { parseServerEndpoint } from "./server-endpoint.js";
 import type { SocketLoader } from "./socket.js";
 
+/** The ws(s):// and http(s):// remote (a Kiln SyncServer), with the platform's WebSocket. */
 export function createSyncServerRemote(
   socket: SocketLoader,
 ): RemoteFactory<URL> {

@@ -2,6 +2,7 @@
 // They end the session and the Connection backs off; they are never about the data.
 import { KilnError } from "../util/errors.js";
 
+/** A network failure talking to a remote (refused, reset, a bad response), naming the transport. */
 export class TransportError extends KilnError {
   constructor(
     readonly transport: string,
@@ -12,4 +13,5 @@ export class TransportError extends KilnError {
   }
 }
 
+/** A network call that took longer than its timeout. */
 export class TimeoutError extends TransportError {}

@@ -14,9 +14,11 @@ export const SIGNATURE_BYTES = 64;
 /** A private key in hand: signs messages as the writer `publicKey`. */
 export interface Signer {
   readonly publicKey: Uint8Array;
+  /** Signs a message with the writer's Ed25519 key. */
   sign(message: Uint8Array): Promise<Uint8Array>;
 }
 
+/** Ed25519 on the platform (node:crypto, or WebCrypto in browsers). */
 export interface SigningProvider {
   /** The signer of a 32-byte Ed25519 private key seed (RFC 8032). */
   importSigner(seed: Uint8Array): Promise<Signer>;

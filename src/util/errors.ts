@@ -2,6 +2,7 @@
 // name the operation and its subject, and never contain key material or document plaintext.
 import type { StandardSchemaV1 } from "@standard-schema/spec";
 
+/** Every error code a KilnError may carry. */
 export type KilnErrorCode =
   | "not-found"
   | "invalid-doc"
@@ -28,6 +29,7 @@ export type KilnErrorCode =
   | "snapshot"
   | "unexpected";
 
+/** The base of Kiln's errors: a `code` to switch on, and the `cause` when there is one. */
 export class KilnError extends Error {
   readonly code: KilnErrorCode;
   constructor(
@@ -125,6 +127,7 @@ export class SignatureError extends KilnError {
   }
 }
 
+/** A URL no registered gateway can use, or a malformed one. */
 export class InvalidUrlError extends KilnError {
   constructor(
     readonly url: string,
@@ -134,6 +137,7 @@ export class InvalidUrlError extends KilnError {
   }
 }
 
+/** A doc or id that cannot be written: not JSON, a reserved field, too large, a bad id. */
 export class InvalidDocError extends KilnError {
   constructor(
     code: "invalid-doc" | "invalid-id" | "doc-too-large",
@@ -144,12 +148,14 @@ export class InvalidDocError extends KilnError {
   }
 }
 
+/** A ledger key that is malformed, or missing for a store that holds commits. */
 export class KeyError extends KilnError {
   constructor(code: "invalid-key" | "missing-key", detail: string) {
     super(code, detail);
   }
 }
 
+/** A call on a ledger or connection that is closed. */
 export class ClosedError extends KilnError {
   constructor(readonly subject: string) {
     super("closed", `${subject} is closed`);
@@ -218,12 +224,14 @@ export class SchemaError extends KilnError {
   }
 }
 
+/** An argument a call cannot use (a bad option, a negative limit). */
 export class InvalidArgumentError extends KilnError {
   constructor(detail: string) {
     super("invalid-argument", detail);
   }
 }
 
+/** A storage operation that failed (disk, IndexedDB), with its cause. */
 export class IoError extends KilnError {
   constructor(operation: string, options?: { cause?: unknown }) {
     super("io", `${operation}: ${describe(options?.cause)}`, options);

@@ -1,5 +1,6 @@
 // Progress of long work (export, import, compaction, catch-up), reported to one optional
 // callback. `total` is undefined while it is not known.
+/** How far a long operation is: its phase, what is done, and the total once known. */
 export interface Progress {
   /** What is being done: "export", "import", "compact", "catch-up". */
   readonly phase: string;
@@ -7,4 +8,5 @@ export interface Progress {
   readonly total: number | undefined;
 }
 
+/** Called as a long operation (export, import, compaction, catch-up) advances. */
 export type OnProgress = (progress: Progress) => void;

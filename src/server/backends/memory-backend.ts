@@ -28,6 +28,7 @@ interface MemoryLedger {
   sorted: CID[] | undefined;
 }
 
+/** An ephemeral backend in process memory (tests, demos). */
 export function createMemoryBackend(): Backend {
   const ledgers = new Map<string, MemoryLedger>();
   const snapshots = new Map<string, StoredSnapshot>();

@@ -23,6 +23,7 @@ export const ERROR_REASONS = [
   "over-quota",
   "rate-limited",
 ] as const;
+/** Why a SyncServer refused a message (docs/protocol.md lists each with its HTTP status). */
 export type ErrorReason = (typeof ERROR_REASONS)[number];
 
 export const error = z.object({
