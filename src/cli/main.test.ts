@@ -79,6 +79,7 @@ describe("kiln token", () => {
     expect(verifyToken(env.KILN_SECRET, plain.out[0]!, Date.now())).toEqual({
       ledgers: ["orders"],
       write: false,
+      id: expect.stringMatching(/^[A-Za-z0-9_-]{22}$/) as unknown,
     });
     const full = await run(
       [

@@ -9,7 +9,12 @@ import { KilnError } from "../util/errors.js";
 import { exportToFile, importFromFile } from "./portable-commands.js";
 import { createProgressBar } from "./progress-bar.js";
 import type { Terminal } from "./progress-bar.js";
-import { DEFAULT_SERVER_DIR, serve, token } from "./server-commands.js";
+import {
+  DEFAULT_SERVER_DIR,
+  revokeTokenCommand,
+  serve,
+  token,
+} from "./server-commands.js";
 
 const USAGE = `usage: kiln <command> [options]
 
@@ -42,6 +47,10 @@ commands:
                              any with a secret, loopback pages only without one
   token --ledger <name> [--ledger <name>…] [--write] [--expires 30d] [--secret <s>]
                              print a bearer token signed with KILN_SECRET; "*" names every ledger
+  token revoke <id | token> [--storage <url>]
+                             revoke a token (by its id, the jti claim, or the token itself) in
+                             the server storage: every server process on it refuses the token
+                             from its next request and closes WebSockets that use it
 
 options:
   --storage <url>   where ledgers live (default: file://./${DEFAULT_STORAGE_DIR}, or KILN_STORAGE)
@@ -96,6 +105,21 @@ export async function main(
   if (values.help || !command) {
     (values.help ? out : err)(USAGE);
     return values.help ? 0 : 2;
+  }
+  if (command === "token" && name === "revoke") {
+    if (positionals.length !== 3 || !arg) {
+      err(`kiln: token revoke takes one token id (or token)\n\n${USAGE}`);
+      return 2;
+    }
+    return revokeTokenCommand(
+      {
+        token: arg,
+        storage:
+          values.storage ?? pathToFileURL(resolve(DEFAULT_SERVER_DIR)).href,
+      },
+      out,
+      err,
+    );
   }
   if (command === "serve" || command === "token") {
     if (positionals.length !== 1) {

@@ -11,7 +11,12 @@ import {
   type PostgresBackendOptions,
 } from "../server/backends/postgres/postgres-backend.js";
 import { redactStorageUrl } from "../server/backends/postgres/postgres-url.js";
-import { createSyncServer, parseDuration, signToken } from "../server/index.js";
+import {
+  createSyncServer,
+  parseDuration,
+  signToken,
+  tokenId,
+} from "../server/index.js";
 import type { ServerEvent } from "../server/index.js";
 import { normalizeOrigin } from "../server/origin-policy.js";
 import { InvalidUrlError, KilnError } from "../util/errors.js";
@@ -236,6 +241,42 @@ function formatEvent(event: ServerEvent): string {
       return `${event.transport} request failed${where}: ${describe(event.error)}`;
     case "storage":
       return `storage failed to ${event.operation}${event.ledger !== undefined ? ` of ledger ${JSON.stringify(event.ledger)}` : ""} (${event.transport} request${where}): ${describeCauses(event.cause)}`;
+  }
+}
+
+export interface RevokeCommandOptions {
+  /** A token id (jti), or a whole token whose id is read from it. */
+  token: string;
+  /** The server's storage URL, as `kiln serve --storage` takes it. */
+  storage: string;
+}
+
+/** `kiln token revoke`: records the revocation in the server's backend (every process hears it). */
+export async function revokeTokenCommand(
+  options: RevokeCommandOptions,
+  out: (line: string) => void,
+  err: (line: string) => void,
+): Promise<number> {
+  const id = options.token.startsWith("kiln1.")
+    ? tokenId(options.token)
+    : options.token;
+  if (id === undefined) {
+    err(
+      "kiln token revoke: the token has no id (tokens made before ids cannot be revoked one by one: rotate the secret)",
+    );
+    return 2;
+  }
+  let backend: Backend | undefined;
+  try {
+    backend = await openBackend(options.storage, err);
+    await backend.revokeToken(id);
+    out(`revoked token ${id}`);
+    return 0;
+  } catch (error) {
+    err(`kiln token revoke: ${describeCauses(error)}`);
+    return 1;
+  } finally {
+    await backend?.close();
   }
 }
 

@@ -2,7 +2,7 @@
 // signed with the server's secret. A token names the ledgers it opens ("*" for all) and
 // whether it may write. Tokens are checked with node:crypto directly: the server holds no
 // code of src/blocks' crypto (it cannot decrypt what it stores).
-import { createHmac, timingSafeEqual } from "node:crypto";
+import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import { ProtocolError } from "../sync/protocol/index.js";
 import { fromBase64url, fromUtf8, toBase64url, utf8 } from "../util/bytes.js";
 import { InvalidArgumentError } from "../util/errors.js";
@@ -23,6 +23,8 @@ export interface TokenClaims {
   exp?: number;
   /** Issue time. */
   iat: number;
+  /** The token's id: what `kiln token revoke` names. Absent in tokens made before ids. */
+  jti?: string;
 }
 
 /** What a verified token allows. */
@@ -31,6 +33,8 @@ export interface Grant {
   readonly write: boolean;
   /** Unix seconds; absent when the grant does not expire. */
   readonly expiresAt?: number;
+  /** The token's id (jti), when it has one: a revoked id voids the grant. */
+  readonly id?: string;
 }
 
 /** The grant of a server without a secret: anyone may read and write every ledger. */
@@ -78,6 +82,7 @@ export function signToken(secret: string, options: TokenOptions): string {
       ? { exp: iat + Math.ceil(options.expiresIn) }
       : {}),
     iat,
+    jti: toBase64url(randomBytes(16)),
   };
   const body = `${PREFIX}.${toBase64url(utf8(JSON.stringify(claims)))}`;
   return `${body}.${toBase64url(mac(secret, body))}`;
@@ -108,7 +113,18 @@ export function verifyToken(secret: string, token: string, now: number): Grant {
     ledgers: claims.l,
     write: claims.w,
     ...(claims.exp !== undefined ? { expiresAt: claims.exp } : {}),
+    ...(claims.jti !== undefined ? { id: claims.jti } : {}),
   };
+}
+
+/**
+ * The id (jti) of a token, read without checking its signature (to revoke it, or to print
+ * it); undefined when the token is malformed or has none.
+ */
+export function tokenId(token: string): string | undefined {
+  const parts = token.split(".");
+  if (parts.length !== 3 || parts[0] !== PREFIX) return undefined;
+  return parseClaims(parts[1]!)?.jti;
 }
 
 /**
@@ -222,7 +238,9 @@ function parseClaims(part: string): TokenClaims | undefined {
     !c.l.every(isTokenLedger) ||
     typeof c.w !== "boolean" ||
     !isTime(c.iat) ||
-    (c.exp !== undefined && !isTime(c.exp))
+    (c.exp !== undefined && !isTime(c.exp)) ||
+    (c.jti !== undefined &&
+      !(typeof c.jti === "string" && /^[A-Za-z0-9_-]{1,128}$/.test(c.jti)))
   )
     return undefined;
   return c as unknown as TokenClaims;

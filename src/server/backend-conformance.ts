@@ -25,6 +25,7 @@ export type BackendConformanceCase =
   | "watch"
   | "concurrency"
   | "close"
+  | "revocation"
   | "reopen"
   | "snapshots";
 
@@ -426,6 +427,45 @@ export function describeBackendConformance(
       });
     });
 
+    section("revocation", () => {
+      it("records a revoked token id, tells its watchers, and keeps it", async () => {
+        const b = await openTracked();
+        const id = fresh("jti").replace(/[^A-Za-z0-9_-]/g, "_");
+        const heard = new Promise<string>((resolve, reject) => {
+          const timer = setTimeout(
+            () => reject(new Error("no revocation heard")),
+            watchTimeoutMs,
+          );
+          const stop = b.watchRevocations((revoked) => {
+            if (revoked !== id) return;
+            clearTimeout(timer);
+            stop();
+            resolve(revoked);
+          });
+        });
+        expect(await b.revokedTokens()).not.toContain(id);
+        await b.revokeToken(id);
+        expect(await heard).toBe(id);
+        expect(await b.revokedTokens()).toContain(id);
+        await b.revokeToken(id); // twice is harmless
+        expect((await b.revokedTokens()).filter((r) => r === id)).toHaveLength(
+          1,
+        );
+        for (const bad of ["", "a b", "x".repeat(129), "é"])
+          await expect(b.revokeToken(bad), bad).rejects.toMatchObject({
+            code: "invalid-argument",
+          });
+        const reopenRevoked = options.reopen;
+        if (reopenRevoked) {
+          opened.splice(opened.indexOf(b), 1);
+          await b.close();
+          const again = await reopenRevoked(b);
+          opened.push(again);
+          expect(await again.revokedTokens()).toContain(id);
+        }
+      });
+    });
+
     section("close", () => {
       it("finishes puts issued before close, then rejects every call", async () => {
         const b = await open();
@@ -439,6 +479,7 @@ export function describeBackendConformance(
           ["getCommits", () => b.getCommits(ledger, [c.cid])],
           ["getMeta", () => b.getMeta(ledger, [c.cid])],
           ["getHeads", () => b.getHeads(ledger)],
+          ["revokeToken", () => b.revokeToken("some-id")],
         ];
         for (const [method, call] of calls)
           await expect(call(), method).rejects.toBeInstanceOf(ClosedError);

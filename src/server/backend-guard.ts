@@ -36,6 +36,11 @@ export function guardBackend(backend: Backend): Backend {
     putSnapshot: guard("store a snapshot", backend.putSnapshot.bind(backend)),
     getSnapshot: guard("read a snapshot", backend.getSnapshot.bind(backend)),
     watch: guard("watch ledger", backend.watch.bind(backend)),
+    // Token ids are not ledgers: these are guarded without naming one.
+    revokeToken: (id) => guard("revoke token", () => backend.revokeToken(id))(),
+    revokedTokens: guard("read revoked tokens", () => backend.revokedTokens()),
+    watchRevocations: (onRevoked) =>
+      guard("watch revocations", () => backend.watchRevocations(onRevoked))(),
     ...(uploads
       ? {
           uploads: {

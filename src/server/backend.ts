@@ -124,6 +124,19 @@ export interface Backend {
   getSnapshot(ledger: string): Promise<StoredSnapshot | undefined>;
   /** Calls `onChange` after every change of `ledger`'s commits, by any process. */
   watch(ledger: string, onChange: (change: LedgerChange) => void): () => void;
+  /**
+   * Records, durably, that the bearer token with this id (its `jti` claim) is revoked, and
+   * tells every process's revocation watchers (Postgres: NOTIFY). Revoking twice is a no-op.
+   */
+  revokeToken(id: string): Promise<void>;
+  /** Every token id revoked so far. */
+  revokedTokens(): Promise<string[]>;
+  /**
+   * Calls `onRevoked` for each token revoked from now on, by any process sharing this
+   * storage — promptly (the server closes sessions within a second). May repeat an id, and
+   * may report ids revoked earlier (after a lost notice connection, say).
+   */
+  watchRevocations(onRevoked: (id: string) => void): () => void;
   /** Present only when the backend offers direct uploads (see DirectUploads). */
   readonly uploads?: DirectUploads;
   /** Releases connections and files; the backend is not used after. */

@@ -21,6 +21,7 @@ export {
   MIN_SECRET_LENGTH,
   parseDuration,
   signToken,
+  tokenId,
   verifyToken,
 } from "./auth.js";
 export type { Grant, TokenClaims, TokenOptions } from "./auth.js";

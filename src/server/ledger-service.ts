@@ -56,6 +56,12 @@ export class LedgerService {
   readonly #secret: string | undefined;
   readonly #clock: () => number;
   readonly #transports: () => TransportName[];
+  /** Revoked token ids: loaded from the backend, then kept up to date by its watcher. */
+  readonly #revoked = new Set<string>();
+  #revokedLoaded: Promise<void> | undefined;
+  #isRevokedLoaded = false;
+  readonly #onRevoked = new Set<(id: string) => void>();
+  readonly #stopRevocations: () => void;
 
   constructor(options: LedgerServiceOptions) {
     this.backend = options.backend;
@@ -64,6 +70,56 @@ export class LedgerService {
     this.#secret = options.secret;
     this.#clock = options.clock;
     this.#transports = options.transports;
+    this.#stopRevocations =
+      this.#secret === undefined
+        ? () => undefined
+        : this.backend.watchRevocations((id) => {
+            this.#revoked.add(id);
+            for (const listener of [...this.#onRevoked]) listener(id);
+          });
+    void this.loadRevocations().catch(() => undefined);
+  }
+
+  /**
+   * Loads the revoked token ids (once; again after a failure). Until it has, a token is
+   * refused as `unavailable` (try again): never accepted unchecked.
+   */
+  loadRevocations(): Promise<void> {
+    if (this.#secret === undefined) return Promise.resolve();
+    this.#revokedLoaded ??= this.backend.revokedTokens().then(
+      (ids) => {
+        for (const id of ids) this.#revoked.add(id);
+        this.#isRevokedLoaded = true;
+      },
+      (error: unknown) => {
+        this.#revokedLoaded = undefined;
+        throw error;
+      },
+    );
+    return this.#revokedLoaded;
+  }
+
+  /** Calls `listener` with each token id revoked from now on (by any server process). */
+  onRevoked(listener: (id: string) => void): () => void {
+    this.#onRevoked.add(listener);
+    return () => this.#onRevoked.delete(listener);
+  }
+
+  /** Revokes a token by id, here and (through the backend) on every server process. */
+  async revokeToken(id: string): Promise<void> {
+    await this.backend.revokeToken(id);
+    this.#revoked.add(id);
+    for (const listener of [...this.#onRevoked]) listener(id);
+  }
+
+  /** True when a grant of `rights` came from a revoked token. */
+  isRevoked(rights: Rights): boolean {
+    return rights.some((g) => g.id !== undefined && this.#revoked.has(g.id));
+  }
+
+  stop(): void {
+    this.#stopRevocations();
+    this.#onRevoked.clear();
   }
 
   #watches = 0;
@@ -102,9 +158,19 @@ export class LedgerService {
         "this server needs a bearer token",
       );
     const now = this.#clock();
+    if (!this.#isRevokedLoaded) {
+      void this.loadRevocations().catch(() => undefined);
+      throw new ProtocolError(
+        "unavailable",
+        "the server has not loaded its revoked tokens yet; try again",
+      );
+    }
     return tokens.map((token, i) => {
       try {
-        return verifyToken(this.#secret!, token, now);
+        const grant = verifyToken(this.#secret!, token, now);
+        if (grant.id !== undefined && this.#revoked.has(grant.id))
+          throw new ProtocolError("unauthorized", "the token was revoked");
+        return grant;
       } catch (error) {
         if (tokens.length === 1 || !(error instanceof ProtocolError))
           throw error;
@@ -122,6 +188,8 @@ export class LedgerService {
    * at once.
    */
   authorize(rights: Rights, ledger: string, access: "read" | "write"): void {
+    if (this.isRevoked(rights))
+      throw new ProtocolError("unauthorized", "the token was revoked");
     authorize(rights, ledger, access, this.#clock());
   }
 

@@ -133,6 +133,12 @@ export interface SyncServer {
   setTransports(transports: Partial<Transports>): void;
   /** Current counters. */
   stats(): SyncServerStats;
+  /**
+   * Revokes the bearer token with this id (its `jti`, see tokenId): recorded in the backend,
+   * so every server process on it refuses the token from its next request, and closes the
+   * WebSocket sessions that use it.
+   */
+  revokeToken(id: string): Promise<void>;
   /** Closes every listener and session and answers held polls; the backend stays open. */
   close(): Promise<void>;
 }
@@ -196,6 +202,11 @@ export function createSyncServer(options: SyncServerOptions): SyncServer {
     closing: closing.signal,
     log,
     origins,
+  });
+
+  // A revocation heard from any process ends this process's sessions that used the token.
+  const stopRevoked = service.onRevoked(() => {
+    for (const s of sessions) void s.endIfRevoked();
   });
 
   const closeSessions = (code: number, reason: string) =>
@@ -335,8 +346,12 @@ export function createSyncServer(options: SyncServerOptions): SyncServer {
       };
     },
 
+    revokeToken: (id) => service.revokeToken(id),
+
     async close() {
       closing.abort();
+      stopRevoked();
+      service.stop();
       await closeSessions(CLOSE.goingAway, "the server is closing");
       await Promise.all([...listeners].map((l) => l.close()));
     },

@@ -187,6 +187,25 @@ export class WsSession {
     }
   }
 
+  /**
+   * After a token was revoked: a session holding it gets an `unauthorized` error frame and is
+   * closed (its client must hello again with a token that still works).
+   */
+  async endIfRevoked(): Promise<void> {
+    const state = this.#state;
+    if (state.kind !== "open" || !this.#service.isRevoked(state.rights)) return;
+    await this.#send(
+      errorReply(
+        new ProtocolError("unauthorized", "the token was revoked"),
+        undefined,
+        this.#log,
+        "ws",
+        this.#remote,
+      ),
+    ).catch(() => undefined);
+    await this.close(CLOSE.policy, "token revoked");
+  }
+
   /** Closes the socket; resolves once it is closed (destroyed if the peer does not answer). */
   close(code: number, reason: string): Promise<void> {
     if (this.#state.kind !== "closed" && this.#state.kind !== "closing") {

@@ -35,10 +35,15 @@ describe("tokens", () => {
       ledgers: ["orders", "stock"],
       write: true,
       expiresAt: NOW / 1000 + 3600,
+      id: expect.stringMatching(/^[A-Za-z0-9_-]{22}$/) as unknown,
     });
     expect(
       verifyToken(SECRET, signToken(SECRET, { ledgers: ["*"] }), NOW),
-    ).toEqual({ ledgers: ["*"], write: false });
+    ).toEqual({
+      ledgers: ["*"],
+      write: false,
+      id: expect.any(String) as unknown,
+    });
   });
 
   it("refuses a forged, tampered, malformed or expired token as unauthorized", () => {

@@ -40,6 +40,7 @@ beforeAll(async () => {
   const memory = createMemoryBackend();
   // Counts every commit a put actually adds: the fuzz must never store anything.
   const backend: Backend = {
+    ...memory,
     putCommits: async (ledger, commits, origin) => {
       const result = await memory.putCommits(ledger, commits, origin);
       added += result.added.length;

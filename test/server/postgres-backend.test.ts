@@ -81,6 +81,7 @@ describe("postgres backend: migrations", () => {
     expect(rows.map((r) => ({ ...r }))).toEqual([
       { version: 1, name: "init" },
       { version: 2, name: "snapshots" },
+      { version: 3, name: "revoked_tokens" },
     ]);
   });
 

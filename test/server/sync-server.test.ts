@@ -647,6 +647,7 @@ describe("failures", () => {
     const events: ServerEvent[] = [];
     let mode: "ok" | "down" | "corrupt" = "ok";
     const backend: Backend = {
+      ...memory,
       putCommits: (l, c, o) => memory.putCommits(l, c, o),
       getCommits: (l, c) => memory.getCommits(l, c),
       getMeta: async (l, c) =>

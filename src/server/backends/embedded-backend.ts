@@ -6,6 +6,7 @@
 //   <dir>/ledgers/<name>.log   encodeLedgerName(ledger), or a prefix of it + "%~" + a hash
 //                              when that is too long for a file name
 //   <dir>/snapshots/<name>.snap  the ledger's snapshot, if one was published (snapshot-file.ts)
+//   <dir>/revoked-tokens       revoked token ids, one a line, appended and fdatasync'd
 //
 // A ledger's log is opened on first use and scanned into an in-memory index; commit bytes
 // stay on disk (positioned reads, a bounded cache of recent ones). Few descriptors stay
@@ -23,6 +24,7 @@ import type { Backend, LedgerChange } from "../backend.js";
 import { ByteCache } from "./byte-cache.js";
 import { EmbeddedLog, type LogContext } from "./embedded-log.js";
 import { LedgerWatchers } from "./ledger-watchers.js";
+import { checkTokenId, RevocationSet } from "./revocation-set.js";
 import type { LogRepair } from "./load-log.js";
 import { OpenFiles } from "./open-files.js";
 import { settle } from "./settle.js";
@@ -82,6 +84,14 @@ function open(dir: string, options: EmbeddedBackendOptions): Backend {
   };
   const logs = new Map<string, EmbeddedLog>();
   const watchers = new LedgerWatchers();
+  let revoked: RevocationSet;
+  try {
+    revoked = readRevocations(root);
+  } catch (error) {
+    unlock();
+    openInProcess.delete(root);
+    throw error;
+  }
   let closed: Promise<void> | undefined;
 
   // The ledger's log, opened (and scanned) on first use. A ledger without a log file is
@@ -120,6 +130,19 @@ function open(dir: string, options: EmbeddedBackendOptions): Backend {
   };
 
   return {
+    revokeToken: (id) =>
+      settle(() => {
+        if (closed) throw new ClosedError("embedded backend");
+        checkTokenId(id);
+        if (revoked.has(id)) return;
+        appendRevocation(root, id);
+        revoked.add(id);
+      }),
+
+    revokedTokens: () => settle(() => revoked.list()),
+
+    watchRevocations: (onRevoked) => revoked.watch(onRevoked),
+
     async putCommits(ledger, commits, origin) {
       const log = logOf("put commits", ledger, true)!;
       const { heads, added, durable } = log.put(commits);
@@ -176,6 +199,7 @@ function open(dir: string, options: EmbeddedBackendOptions): Backend {
           await Promise.all([...logs.values()].map((log) => log.close()));
         } finally {
           watchers.clear();
+          revoked.clear();
           context.cache.clear();
           logs.clear();
           unlock();
@@ -185,6 +209,40 @@ function open(dir: string, options: EmbeddedBackendOptions): Backend {
       return closed;
     },
   };
+}
+
+export const REVOKED_FILE = "revoked-tokens";
+
+function readRevocations(root: string): RevocationSet {
+  const set = new RevocationSet();
+  let text = "";
+  try {
+    text = fs.readFileSync(path.join(root, REVOKED_FILE), "utf8");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT")
+      throw new IoError(`read ${REVOKED_FILE} of ${root}`, { cause: error });
+  }
+  // A line cut short by a crash is at worst a revoked prefix: no token has that id.
+  for (const line of text.split("\n"))
+    if (/^[A-Za-z0-9_-]{1,128}$/.test(line)) set.add(line);
+  return set;
+}
+
+function appendRevocation(root: string, id: string): void {
+  const file = path.join(root, REVOKED_FILE);
+  try {
+    const created = !fs.existsSync(file);
+    const fd = fs.openSync(file, "a", 0o600);
+    try {
+      fs.writeSync(fd, `${id}\n`);
+      fs.fdatasyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    if (created) fsyncDir(root);
+  } catch (error) {
+    throw new IoError(`revoke token in ${root}`, { cause: error });
+  }
 }
 
 /** Creates the folder if needed and returns its real path (one name per folder for the lock). */

@@ -13,6 +13,7 @@ import type {
   StoredSnapshot,
 } from "../backend.js";
 import { LedgerWatchers } from "./ledger-watchers.js";
+import { checkTokenId, RevocationSet } from "./revocation-set.js";
 import { planPut, sortedHeads } from "./plan-put.js";
 import { settle } from "./settle.js";
 
@@ -33,6 +34,7 @@ export function createMemoryBackend(): Backend {
   const ledgers = new Map<string, MemoryLedger>();
   const snapshots = new Map<string, StoredSnapshot>();
   const watchers = new LedgerWatchers();
+  const revoked = new RevocationSet();
   let closed = false;
 
   const check = (operation: string, ledger: string): void => {
@@ -126,9 +128,21 @@ export function createMemoryBackend(): Backend {
       return watchers.add(ledger, onChange);
     },
 
+    revokeToken: (id) =>
+      settle(() => {
+        if (closed) throw new ClosedError("memory backend");
+        checkTokenId(id);
+        revoked.add(id);
+      }),
+
+    revokedTokens: () => settle(() => revoked.list()),
+
+    watchRevocations: (onRevoked) => revoked.watch(onRevoked),
+
     close: () => {
       closed = true;
       watchers.clear();
+      revoked.clear();
       ledgers.clear();
       snapshots.clear();
       return Promise.resolve();

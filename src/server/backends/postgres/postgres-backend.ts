@@ -32,6 +32,7 @@ import { eachLimited } from "./each-limited.js";
 import { encodeLedgerNotices } from "./ledger-notice.js";
 import { migrate, readMigrations } from "./migrate.js";
 import { NoticeListener } from "./notice-listener.js";
+import { checkTokenId, RevocationSet } from "../revocation-set.js";
 import { databaseError } from "./postgres-error.js";
 import { putCommits, type PutResult } from "./put-commits.js";
 import {
@@ -110,6 +111,9 @@ async function openWithConfig(
   const sender = randomBytes(6).toString("hex");
 
   let listener: NoticeListener | undefined;
+  let revocationListener: NoticeListener | undefined;
+  const revoked = new RevocationSet();
+  const revokedChannel = `${schema}_revoked`;
   try {
     await migrate(sql, schema, await readMigrations());
     const feed = new ChangeFeed({
@@ -140,6 +144,28 @@ async function openWithConfig(
       onRelisten: () => feed.onRelisten(),
       onError,
     });
+    // Revocations have a channel (and LISTEN connection) of their own: their notices are
+    // token ids, not ledger changes. After a lost connection every id is read again.
+    revocationListener = await NoticeListener.open({
+      connection: {
+        ...base,
+        max: 1,
+        connection: {
+          ...base.connection,
+          application_name: `${connection.applicationName} revocations`,
+        },
+      },
+      channel: revokedChannel,
+      onNotice: (id) => revoked.add(id),
+      onRelisten: () => {
+        sql`SELECT id FROM revoked_tokens`.then(
+          (rows) => rows.forEach((r) => revoked.add(r.id as string)),
+          (error: unknown) =>
+            onError(databaseError("read revoked tokens", error)),
+        );
+      },
+      onError,
+    });
     const directUploadMin =
       config.blobs.kind === "s3" ? config.blobs.directUploadMin : undefined;
     return createBackend({
@@ -150,8 +176,14 @@ async function openWithConfig(
       channel,
       subject,
       directUploadMin,
+      revocations: {
+        listener: revocationListener,
+        channel: revokedChannel,
+        set: revoked,
+      },
     });
   } catch (error) {
+    await revocationListener?.close();
     await listener?.close();
     await sql.end({ timeout: 1 });
     throw databaseError(`open ${subject}`, error);
@@ -167,6 +199,12 @@ interface BackendParts {
   readonly subject: string;
   /** Offer direct uploads of commits this large (bucket only); undefined: do not. */
   readonly directUploadMin: number | undefined;
+  readonly revocations: {
+    readonly listener: NoticeListener;
+    readonly channel: string;
+    /** Fed by the channel's notices: every process's revocations. */
+    readonly set: RevocationSet;
+  };
 }
 
 function createBackend(parts: BackendParts): Backend {
@@ -299,10 +337,40 @@ function createBackend(parts: BackendParts): Backend {
       return feed.watch(ledger, onChange);
     },
 
+    async revokeToken(id) {
+      if (closed) throw new ClosedError(subject);
+      checkTokenId(id);
+      try {
+        await sql.begin(async (tx) => {
+          await tx`INSERT INTO revoked_tokens (id) VALUES (${id}) ON CONFLICT DO NOTHING`;
+          await tx`SELECT pg_notify(${parts.revocations.channel}, ${id})`;
+        });
+      } catch (error) {
+        throw databaseError("revoke token", error);
+      }
+    },
+
+    async revokedTokens() {
+      if (closed) throw new ClosedError(subject);
+      try {
+        const rows = await sql`SELECT id FROM revoked_tokens`;
+        return rows.map((r) => r.id as string);
+      } catch (error) {
+        throw databaseError("read revoked tokens", error);
+      }
+    },
+
+    watchRevocations(onRevoked) {
+      if (closed) throw new ClosedError(subject);
+      return parts.revocations.set.watch(onRevoked);
+    },
+
     close() {
       closed ??= (async () => {
         await Promise.allSettled([...running]);
         feed.close();
+        parts.revocations.set.clear();
+        await parts.revocations.listener.close();
         await listener.close();
         // Nothing runs any more; the timeout is for postgres.js, whose end() can wait
         // forever for a connection that failed during an outage.
