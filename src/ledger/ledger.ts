@@ -131,7 +131,8 @@ export class Ledger<T extends object = DocFields> {
       crypto,
       onError,
     });
-    const checkpointer = new Checkpointer({
+    // What writing (and reading back) a sealed checkpoint needs: checkpoints and snapshots.
+    const sealing = {
       ledger: name,
       local: storage.local,
       loader,
@@ -139,6 +140,9 @@ export class Ledger<T extends object = DocFields> {
       crypto,
       key,
       compression: parts.compression,
+    };
+    const checkpointer = new Checkpointer({
+      ...sealing,
       indexes,
       outboxes,
       cids,
@@ -168,13 +172,7 @@ export class Ledger<T extends object = DocFields> {
       isClosed,
     });
     const snapshots = new LedgerSnapshots({
-      ledger: name,
-      local: storage.local,
-      loader,
-      blocks,
-      crypto,
-      key,
-      compression: parts.compression,
+      ...sealing,
       events,
       reader,
       queue,
