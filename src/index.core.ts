@@ -6,6 +6,8 @@ export type { CryptoProvider } from "./blocks/crypto.js";
 export type { Compression } from "./blocks/compression.js";
 export { Ledger } from "./ledger/ledger.js";
 export { exportLedger } from "./ledger/export-ledger.js";
+export { deleteServerLedger } from "./sync/delete-server-ledger.js";
+export type { DeleteServerLedgerOptions } from "./sync/delete-server-ledger.js";
 export type { ExportOptions } from "./ledger/export-ledger.js";
 export type { ImportOptions, ImportResult } from "./ledger/import-ledger.js";
 export type { OnProgress, Progress } from "./util/progress.js";

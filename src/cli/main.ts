@@ -5,6 +5,7 @@ import { parseArgs } from "node:util";
 import { DEFAULT_STORAGE_DIR } from "../ledger/open-ledger.js";
 import { verifyLedger } from "../ledger/verify-ledger.js";
 import { openLedger, whoami } from "../platform/node-platform.js";
+import { deleteServerLedger } from "../sync/delete-server-ledger.js";
 import { KilnError } from "../util/errors.js";
 import { exportToFile, importFromFile } from "./portable-commands.js";
 import { createProgressBar } from "./progress-bar.js";
@@ -31,6 +32,9 @@ commands:
                              exits 1 naming each commit that fails
   export <ledger> --out <f.car>
                              write the ledger (encrypted commits and a snapshot) as a CARv1
+  delete-ledger <ledger> --server <url> [--token <t>]
+                             delete a ledger from a SyncServer: every commit, head and
+                             snapshot of it (needs a write token for it; or KILN_TOKEN)
   import <ledger> <f.car>    read an export into a storage that holds nothing of the ledger;
                              with --key (or KILN_KEY) it is checked to open
   whoami                     print this device's writer public key (made on first use, kept
@@ -91,6 +95,8 @@ export async function main(
         write: { type: "boolean" },
         expires: { type: "string" },
         out: { type: "string" },
+        server: { type: "string" },
+        token: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     });
@@ -190,6 +196,26 @@ export async function main(
         return 1;
       }
       out(`verified ${name}: ${summary}`);
+      return 0;
+    } catch (error) {
+      err(`kiln: ${describeError(error)}`);
+      return 1;
+    }
+  }
+  if (command === "delete-ledger") {
+    if (positionals.length !== 2 || !name || !values.server) {
+      err(
+        `kiln: delete-ledger <ledger> --server <url> [--token <t>]\n\n${USAGE}`,
+      );
+      return 2;
+    }
+    const token = values.token ?? env.KILN_TOKEN;
+    try {
+      await deleteServerLedger(name, {
+        server: values.server,
+        ...(token ? { token } : {}),
+      });
+      out(`deleted ${name} from ${values.server}`);
       return 0;
     } catch (error) {
       err(`kiln: ${describeError(error)}`);

@@ -27,7 +27,8 @@ export type BackendConformanceCase =
   | "close"
   | "revocation"
   | "reopen"
-  | "snapshots";
+  | "snapshots"
+  | "delete";
 
 export interface BackendConformanceOptions {
   /**
@@ -40,6 +41,16 @@ export interface BackendConformanceOptions {
    * documented). They are not registered at all: a run never reports a skipped assertion.
    */
   skip?: Partial<Record<BackendConformanceCase, string>>;
+  /**
+   * What the backend still keeps that names `ledger` — rows, files, objects — described as
+   * text; empty when nothing. The delete case checks it is empty after deleteLedger. The
+   * commits put are passed so a store that can only be asked by key (a bucket) can look.
+   */
+  leftovers?: (
+    backend: Backend,
+    ledger: string,
+    commits: readonly CID[],
+  ) => Promise<string[]>;
   /** How long a watch case waits for a change before failing (default 5000 ms). */
   watchTimeoutMs?: number;
 }
@@ -554,6 +565,46 @@ export function describeBackendConformance(
           expect(held?.height).toBe(1);
         });
       }
+    });
+
+    section("delete", () => {
+      it("deletes every commit, head and snapshot of one ledger, and nothing of another", async () => {
+        const b = await openTracked();
+        const ledger = fresh("delete");
+        const other = fresh("delete-other");
+        const chain = await makeTestChain(3, [], 300);
+        const kept = await makeTestChain(2);
+        await b.putCommits(ledger, chain);
+        await b.putCommits(other, kept);
+        const snap = await makeTestCommit([chain[2]!.cid], 400);
+        await b.putSnapshot(ledger, {
+          cid: snap.cid,
+          bytes: snap.bytes,
+          heads: [chain[2]!.cid],
+          height: 3,
+        });
+        if (options.leftovers)
+          expect(
+            await options.leftovers(b, ledger, cids(chain)),
+            "the check sees what a ledger leaves",
+          ).not.toEqual([]);
+        await b.deleteLedger(ledger);
+        expect(await b.getHeads(ledger)).toEqual([]);
+        expect(await b.getCommits(ledger, cids(chain))).toEqual(
+          chain.map(() => undefined),
+        );
+        expect(await b.getMeta(ledger, cids(chain))).toEqual(
+          chain.map(() => undefined),
+        );
+        expect(await b.getSnapshot(ledger)).toBeUndefined();
+        if (options.leftovers)
+          expect(await options.leftovers(b, ledger, cids(chain))).toEqual([]);
+        // The other ledger is untouched, and the name can be used again.
+        expect(texts(await b.getHeads(other))).toEqual(texts([kept[1]!]));
+        await b.deleteLedger(ledger); // again: a no-op
+        await b.putCommits(ledger, [chain[0]!]);
+        expect(texts(await b.getHeads(ledger))).toEqual(texts([chain[0]!]));
+      });
     });
 
     const reopen = options.reopen;

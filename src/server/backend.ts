@@ -122,6 +122,12 @@ export interface Backend {
   putSnapshot(ledger: string, snapshot: StoredSnapshot): Promise<void>;
   /** The ledger's snapshot, or undefined when none was put. */
   getSnapshot(ledger: string): Promise<StoredSnapshot | undefined>;
+  /**
+   * Deletes everything the backend keeps of the ledger — commits, heads, snapshot, and every
+   * row, file or object that names it — durably. Deleting an unknown ledger is a no-op. A
+   * put racing the delete may leave what it stored (the ledger then exists again).
+   */
+  deleteLedger(ledger: string): Promise<void>;
   /** Calls `onChange` after every change of `ledger`'s commits, by any process. */
   watch(ledger: string, onChange: (change: LedgerChange) => void): () => void;
   /**

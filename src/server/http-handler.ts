@@ -207,6 +207,12 @@ export class HttpHandler {
         this.#service.authorize(rights, message.ledger, "write");
         return frames(200, [await this.#service.upload(message)]);
       }
+      case "delete": {
+        this.#requireHttp();
+        const rights = authorized();
+        this.#service.authorize(rights, message.ledger, "write");
+        return frames(200, [await this.#service.deleteLedger(message)]);
+      }
       case "publish": {
         this.#requireHttp();
         const rights = authorized();

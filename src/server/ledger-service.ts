@@ -13,6 +13,8 @@ import type {
   Ack,
   Commits,
   Hello,
+  Deleted,
+  DeleteLedger,
   Publish,
   Push,
   Upload,
@@ -249,6 +251,12 @@ export class LedgerService {
     if (!held) return undefined;
     const known = await this.backend.getMeta(ledger, have);
     return known.every((m) => m === undefined) ? held : undefined;
+  }
+
+  /** Deletes everything the backend keeps of the ledger (the caller checked write rights). */
+  async deleteLedger(message: DeleteLedger): Promise<Deleted> {
+    await this.backend.deleteLedger(message.ledger);
+    return { t: "deleted", id: message.id, ledger: message.ledger };
   }
 
   /**

@@ -382,6 +382,10 @@ export class WsSession {
         this.#service.authorize(state.rights, message.ledger, "write");
         await this.#send(await this.#service.upload(message));
         return;
+      case "delete":
+        this.#service.authorize(state.rights, message.ledger, "write");
+        await this.#send(await this.#service.deleteLedger(message));
+        return;
       case "publish":
         this.#service.authorize(state.rights, message.ledger, "write");
         await this.#send(await this.#service.publishSnapshot(message));

@@ -54,6 +54,10 @@ beforeAll(async () => {
       added += 1;
     },
     getSnapshot: (l) => memory.getSnapshot(l),
+    deleteLedger: async (l) => {
+      await memory.deleteLedger(l);
+      added += 1;
+    },
     watch: (l, f) => memory.watch(l, f),
     close: () => memory.close(),
   };

@@ -2,12 +2,18 @@
 // bytes in a real S3-protocol server (s3rver) started here.
 import { afterAll, beforeAll } from "vitest";
 import { describeBackendConformance } from "../../src/server/backend-conformance.js";
+import type { Backend } from "../../src/server/backend.js";
+import { ledgerKey } from "../../src/server/backends/blob-store-key.js";
 import { openPostgresBackend } from "../../src/server/backends/postgres/postgres-backend.js";
+import { parsePostgresUrl } from "../../src/server/backends/postgres/postgres-url.js";
+import { createS3BlobStore } from "../../src/server/backends/s3-blob-store.js";
+import type { CID } from "../../src/blocks/cid.js";
 import {
   dropSchema,
   freshSchema,
   postgresUrl,
   requirePostgres,
+  withClient,
 } from "../fixtures/postgres.js";
 import {
   S3_ACCESS_KEY,
@@ -40,13 +46,37 @@ const bucketUrl = () =>
     "s3-secret-key": S3_SECRET_KEY,
   });
 
+/** The ledger's row (its commits, heads and snapshot rows reference it: foreign keys). */
+const rowsOf = (schema: string) => async (_: Backend, ledger: string) => {
+  const rows = await withClient(
+    (sql) =>
+      sql`SELECT id FROM ${sql(schema)}.ledgers WHERE key = ${ledgerKey(ledger)}`,
+  );
+  return rows.map((r) => `ledgers row ${String(r.id)}`);
+};
+
 describeBackendConformance(
   "postgres, bytes in postgres",
   () => open(() => postgresUrl(inPostgres)),
-  { reopen: () => open(() => postgresUrl(inPostgres)) },
+  {
+    reopen: () => open(() => postgresUrl(inPostgres)),
+    leftovers: rowsOf(inPostgres),
+  },
 );
 describeBackendConformance(
   "postgres, bytes in an s3 bucket",
   () => open(bucketUrl),
-  { reopen: () => open(bucketUrl) },
+  {
+    reopen: () => open(bucketUrl),
+    leftovers: async (b, ledger, commits: readonly CID[]) => {
+      const config = parsePostgresUrl(bucketUrl());
+      if (config.blobs.kind !== "s3") throw new Error("expected a bucket");
+      const store = createS3BlobStore(config.blobs.location);
+      const objects: string[] = [];
+      for (const cid of commits)
+        if (await store.has(ledger, cid))
+          objects.push(`object ${cid.toString()}`);
+      return [...(await rowsOf(inBucket)(b, ledger)), ...objects];
+    },
+  },
 );

@@ -658,6 +658,7 @@ describe("failures", () => {
       },
       putSnapshot: (l, s) => memory.putSnapshot(l, s),
       getSnapshot: (l) => memory.getSnapshot(l),
+      deleteLedger: (l) => memory.deleteLedger(l),
       watch: (l, f) => memory.watch(l, f),
       close: () => memory.close(),
     };

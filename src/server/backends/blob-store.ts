@@ -15,6 +15,8 @@ export interface BlobStore {
     cid: CID,
     maxBytes?: number,
   ): Promise<Uint8Array | undefined>;
+  /** Removes the commit's object; removing one that is not there is a no-op. */
+  delete(ledger: string, cid: CID): Promise<void>;
   /** Whether the commit's key holds bytes. */
   has(ledger: string, cid: CID): Promise<boolean>;
   /**

@@ -6,8 +6,10 @@ import { afterAll, describe, expect, it } from "vitest";
 import { LockedError } from "../../util/dir-lock.js";
 import { checkCommit } from "../../sync/protocol/commit-check.js";
 import { describeBackendConformance } from "../backend-conformance.js";
+import { encodeLedgerName } from "../../util/ledger-name.js";
 import {
   LEDGERS_DIR,
+  SNAPSHOTS_DIR,
   openEmbeddedBackend,
   type EmbeddedBackendOptions,
 } from "./embedded-backend.js";
@@ -27,8 +29,23 @@ const openFresh = async (options?: EmbeddedBackendOptions) => {
   return backend;
 };
 
+/** Files of the data folder whose names carry the ledger's encoded name. */
+const filesOf = (backend: object, ledger: string): Promise<string[]> => {
+  const dir = folders.get(backend)!;
+  const encoded = encodeLedgerName(ledger);
+  const found: string[] = [];
+  for (const sub of [LEDGERS_DIR, SNAPSHOTS_DIR]) {
+    const at = path.join(dir, sub);
+    if (!fs.existsSync(at)) continue;
+    for (const f of fs.readdirSync(at))
+      if (f.startsWith(encoded)) found.push(path.join(sub, f));
+  }
+  return Promise.resolve(found);
+};
+
 describeBackendConformance("embedded", () => openFresh(), {
   reopen: (closed) => openEmbeddedBackend(folders.get(closed)!),
+  leftovers: filesOf,
 });
 describeBackendConformance(
   "embedded, two open files at most",

@@ -83,6 +83,8 @@ function open(dir: string, options: EmbeddedBackendOptions): Backend {
     onRepair: options.onRepair ?? (() => undefined),
   };
   const logs = new Map<string, EmbeddedLog>();
+  // Cache keys of each opened log: a counter, not logs.size, which a delete makes repeat.
+  let opens = 0;
   const watchers = new LedgerWatchers();
   let revoked: RevocationSet;
   try {
@@ -108,13 +110,7 @@ function open(dir: string, options: EmbeddedBackendOptions): Backend {
     const encoded = encodeLedgerName(ledger);
     const file = path.join(ledgersDir, logFileName(encoded));
     if (!create && !fs.existsSync(file)) return undefined;
-    const log = new EmbeddedLog(
-      file,
-      ledger,
-      encoded,
-      context,
-      `${logs.size}\0`,
-    );
+    const log = new EmbeddedLog(file, ledger, encoded, context, `${opens++}\0`);
     logs.set(ledger, log);
     return log;
   };
@@ -186,6 +182,19 @@ function open(dir: string, options: EmbeddedBackendOptions): Backend {
 
     getSnapshot: (ledger) =>
       settle(() => readSnapshotFile(snapshotFile("get snapshot", ledger))),
+
+    async deleteLedger(ledger) {
+      const snapshot = snapshotFile("delete ledger", ledger);
+      const log = logs.get(ledger);
+      logs.delete(ledger);
+      await log?.close();
+      const file = path.join(ledgersDir, logFileName(encodeLedgerName(ledger)));
+      fs.rmSync(file, { force: true });
+      fs.rmSync(snapshot, { force: true });
+      fsyncDir(ledgersDir);
+      if (fs.existsSync(path.dirname(snapshot)))
+        fsyncDir(path.dirname(snapshot));
+    },
 
     watch(ledger, onChange) {
       if (closed) throw new ClosedError("embedded backend");

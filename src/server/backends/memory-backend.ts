@@ -123,6 +123,13 @@ export function createMemoryBackend(): Backend {
         return held && copySnapshot(held);
       }),
 
+    deleteLedger: (ledger) =>
+      settle(() => {
+        check("delete ledger", ledger);
+        ledgers.delete(ledger);
+        snapshots.delete(ledger);
+      }),
+
     watch(ledger, onChange) {
       check("watch", ledger);
       return watchers.add(ledger, onChange);

@@ -89,6 +89,17 @@ export function createS3BlobStore(options: S3BlobStoreOptions): BlobStore {
       await drain(response);
     },
 
+    async delete(ledger, cid) {
+      const operation = `delete commit ${cid.toString()}`;
+      const response = await request(operation, urlOf(ledger, cid), {
+        method: "DELETE",
+      });
+      // S3 answers 204 whether or not the object was there; some stores say 404.
+      if (!response.ok && response.status !== 404)
+        throw await failure(operation, response, description);
+      await drain(response);
+    },
+
     async get(ledger, cid, maxBytes = Infinity) {
       const operation = `read commit ${cid.toString()}`;
       const response = await request(operation, urlOf(ledger, cid), {

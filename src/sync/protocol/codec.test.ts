@@ -72,6 +72,7 @@ const CLIENT_SAMPLES: ClientMessage[] = [
   },
   { t: "upload", id: 8, ledger: "o", cids: [a, b], sizes: [51, 70_000] },
   { t: "publish", id: 9, ledger: "o", snapshot: [a, envelope] },
+  { t: "delete", id: 11, ledger: "o" },
   { t: "pull", id: 10, ledger: "o", have: [], snapshot: true },
 ];
 const SERVER_SAMPLES: ServerMessage[] = [
@@ -102,6 +103,7 @@ const SERVER_SAMPLES: ServerMessage[] = [
   },
   { t: "uploads", id: 8, ledger: "o", urls: ["https://s3.example/k?X", ""] },
   { t: "snapshot", id: 10, ledger: "o", snapshot: [a, envelope] },
+  { t: "deleted", id: 11, ledger: "o" },
   { t: "error", reason: "bad-frame", message: "message is not a cbor map" },
   { t: "error", id: 7, reason: "forbidden", message: "no write right" },
 ];

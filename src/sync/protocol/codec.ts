@@ -13,6 +13,7 @@ import { ping, pong } from "./ping.js";
 import { pull } from "./pull.js";
 import { push } from "./push.js";
 import { publish, snapshot } from "./snapshot.js";
+import { deleted, deleteLedger } from "./delete.js";
 import { upload, uploads } from "./upload.js";
 import { welcome } from "./welcome.js";
 
@@ -30,6 +31,7 @@ export const CLIENT_MESSAGES = {
   ping,
   upload,
   publish,
+  delete: deleteLedger,
 } as const;
 /** Messages a server sends, by type. */
 export const SERVER_MESSAGES = {
@@ -41,6 +43,7 @@ export const SERVER_MESSAGES = {
   error,
   uploads,
   snapshot,
+  deleted,
 } as const;
 
 export type ClientMessage = z.output<

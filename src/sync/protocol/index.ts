@@ -18,6 +18,7 @@ export type { Heads } from "./heads.js";
 export type { Push } from "./push.js";
 export type { Ack } from "./ack.js";
 export type { Publish, Snapshot } from "./snapshot.js";
+export type { DeleteLedger, Deleted } from "./delete.js";
 export type { Ping, Pong } from "./ping.js";
 export type { Upload, Uploads } from "./upload.js";
 export { MAX_UPLOAD_URL } from "./upload.js";

@@ -41,7 +41,11 @@ import {
   type PostgresUrlDefaults,
 } from "./postgres-url.js";
 import { ledgerKey } from "../blob-store-key.js";
-import { readSnapshot, writeSnapshot } from "./snapshot-rows.js";
+import {
+  deleteLedgerRows,
+  readSnapshot,
+  writeSnapshot,
+} from "./snapshot-rows.js";
 
 export interface PostgresBackendOptions extends PostgresUrlDefaults {
   /**
@@ -330,6 +334,11 @@ function createBackend(parts: BackendParts): Backend {
 
     getSnapshot: (ledger) =>
       run("get snapshot", ledger, () => readSnapshot(sql, ledger)),
+
+    deleteLedger: (ledger) =>
+      run("delete ledger", ledger, () =>
+        queued(ledger, () => deleteLedgerRows(sql, ledger, bucket)),
+      ),
 
     watch(ledger, onChange) {
       if (closed) throw new ClosedError(subject);

@@ -6,6 +6,7 @@ import type { CID } from "../../../blocks/cid.js";
 import { IntegrityError } from "../../../util/errors.js";
 import { encodeLedgerName } from "../../../util/ledger-name.js";
 import type { StoredSnapshot } from "../../backend.js";
+import type { BlobStore } from "../blob-store.js";
 import { ledgerKey } from "../blob-store-key.js";
 import {
   decodeCidColumn,
@@ -58,4 +59,36 @@ export async function readSnapshot(
     heads: decodeParents(row.heads, "snapshots"),
     height: row.height,
   };
+}
+
+/**
+ * Deletes every row of the ledger (snapshot, heads, commits, the ledger row) in one
+ * transaction; with a bucket, first every commit object the rows name, so a failure part way
+ * leaves rows that still name what is left (and a retry finds it).
+ */
+export async function deleteLedgerRows(
+  sql: Sql,
+  ledger: string,
+  bucket: { store: BlobStore; cache: { clear(): void } } | undefined,
+): Promise<void> {
+  const key = ledgerKey(ledger);
+  if (bucket) {
+    const rows = await sql<{ cid: Uint8Array }[]>`
+      SELECT c.cid FROM commits c JOIN ledgers l ON l.id = c.ledger_id
+      WHERE l.key = ${key} AND c.bytes IS NULL`;
+    for (const row of rows)
+      await bucket.store.delete(ledger, decodeCidColumn(row.cid, "commits"));
+    // Cached bytes are keyed by CID: a deleted ledger's must not be served again.
+    bucket.cache.clear();
+  }
+  await sql.begin(async (tx) => {
+    const found = await tx<{ id: string }[]>`
+      SELECT id::text AS id FROM ledgers WHERE key = ${key} FOR UPDATE`;
+    const id = found[0]?.id;
+    if (id === undefined) return;
+    await tx`DELETE FROM snapshots WHERE ledger_id = ${id}`;
+    await tx`DELETE FROM heads WHERE ledger_id = ${id}`;
+    await tx`DELETE FROM commits WHERE ledger_id = ${id}`;
+    await tx`DELETE FROM ledgers WHERE id = ${id}`;
+  });
 }
