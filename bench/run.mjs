@@ -133,6 +133,15 @@ environment of the scale-out workload (P1-P3, \`scale\`, Kiln only)
 // ---------------------------------------------------------------- options
 
 const args = process.argv.slice(2);
+// --browser: the browser workloads in Chromium (bench/browser/run.ts), nothing else.
+if (args.includes("--browser")) {
+  const run = spawnSync(
+    process.execPath,
+    ["--import", "tsx", join(BENCH, "browser", "run.ts")],
+    { stdio: "inherit", cwd: ROOT },
+  );
+  process.exit(run.status ?? 1);
+}
 if (args.includes("-h") || args.includes("--help")) {
   process.stdout.write(HELP);
   process.exit(0);

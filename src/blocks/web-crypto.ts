@@ -10,6 +10,16 @@ import type { CryptoProvider } from "./crypto.js";
 // getRandomValues fills at most 65,536 bytes per call.
 const MAX_RANDOM = 65_536;
 
+/** AES-GCM with a 16-byte tag after the ciphertext, as node-crypto.ts writes it. */
+function gcm(iv: Uint8Array, aad: Uint8Array): AesGcmParams {
+  return {
+    name: "AES-GCM",
+    iv: iv as Uint8Array<ArrayBuffer>,
+    additionalData: aad as Uint8Array<ArrayBuffer>,
+    tagLength: 128,
+  };
+}
+
 export function createWebCrypto(
   subtle: SubtleCrypto = globalThis.crypto.subtle,
 ): CryptoProvider {
@@ -39,12 +49,7 @@ export function createWebCrypto(
     },
     async encrypt(key, iv, plaintext, aad) {
       const out = await subtle.encrypt(
-        {
-          name: "AES-GCM",
-          iv: iv as Uint8Array<ArrayBuffer>,
-          additionalData: aad as Uint8Array<ArrayBuffer>,
-          tagLength: 128,
-        },
+        gcm(iv, aad),
         await aesKey(key),
         plaintext as Uint8Array<ArrayBuffer>,
       );
@@ -52,12 +57,7 @@ export function createWebCrypto(
     },
     async decrypt(key, iv, ciphertext, aad) {
       const out = await subtle.decrypt(
-        {
-          name: "AES-GCM",
-          iv: iv as Uint8Array<ArrayBuffer>,
-          additionalData: aad as Uint8Array<ArrayBuffer>,
-          tagLength: 128,
-        },
+        gcm(iv, aad),
         await aesKey(key),
         ciphertext as Uint8Array<ArrayBuffer>,
       );

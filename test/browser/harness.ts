@@ -34,6 +34,7 @@ const PAGE_VITEST = join(import.meta.dirname, "pages/page-vitest.ts");
 /** Bundles page entries (name → path of a .ts file) for the browser, in memory. */
 export async function bundlePages(
   entries: Record<string, string>,
+  alias: Record<string, string> = {},
 ): Promise<Map<string, Uint8Array>> {
   const result = await build({
     entryPoints: entries,
@@ -44,7 +45,7 @@ export async function bundlePages(
     write: false,
     outdir: "/pages",
     splitting: true,
-    alias: { vitest: PAGE_VITEST },
+    alias: { vitest: PAGE_VITEST, ...alias },
     logLevel: "silent",
   });
   const files = new Map<string, Uint8Array>();

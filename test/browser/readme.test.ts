@@ -7,8 +7,7 @@ import { join, resolve } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { createMemoryBackend } from "../../src/server/backends/memory-backend.js";
 import { createSyncServer } from "../../src/server/index.js";
-import { launchChromium, servePages } from "./harness.js";
-import { build } from "esbuild";
+import { bundlePages, launchChromium, servePages } from "./harness.js";
 
 const readme = readFileSync("README.md", "utf8");
 const samples = [...readme.matchAll(/```ts browser\n([\s\S]*?)```/g)].map(
@@ -36,19 +35,11 @@ describe("README browser sample", () => {
       // The sample is a module body: its output is reported to the test when it ends.
       `${source}\n;(globalThis as { kilnDone?: boolean }).kilnDone = true;\n`,
     );
-    const result = await build({
-      entryPoints: { sample: entry },
-      bundle: true,
-      format: "esm",
-      platform: "browser",
-      target: "es2022",
-      write: false,
-      outdir: "/pages",
-      alias: { kiln: resolve("src/index.browser.ts") },
-      logLevel: "silent",
-    });
     const pages = await servePages(
-      new Map([["/sample.js", result.outputFiles[0]!.contents]]),
+      await bundlePages(
+        { sample: entry },
+        { kiln: resolve("src/index.browser.ts") },
+      ),
     );
     const chromium = await launchChromium();
     try {
