@@ -6,12 +6,12 @@ import { DEFAULT_STORAGE_DIR } from "../ledger/open-ledger.js";
 import { verifyLedger } from "../ledger/verify-ledger.js";
 import { openLedger, whoami } from "../platform/node-platform.js";
 import { deleteServerLedger } from "../sync/delete-server-ledger.js";
-import { KilnError } from "../util/errors.js";
 import { exportToFile, importFromFile } from "./portable-commands.js";
 import { createProgressBar } from "./progress-bar.js";
 import type { Terminal } from "./progress-bar.js";
 import {
   DEFAULT_SERVER_DIR,
+  describe as describeError,
   revokeTokenCommand,
   serve,
   token,
@@ -318,12 +318,4 @@ export async function main(
     err(`kiln: ${describeError(error)}`);
     return 1;
   }
-}
-
-function describeError(error: unknown): string {
-  return error instanceof KilnError
-    ? `${error.message} (${error.code})`
-    : error instanceof Error
-      ? error.message
-      : String(error);
 }

@@ -340,7 +340,8 @@ function describeCauses(error: unknown): string {
   return parts.join(": caused by ");
 }
 
-function describe(error: unknown): string {
+/** An error as one line: its message, and its code when it is Kiln's. */
+export function describe(error: unknown): string {
   return error instanceof KilnError
     ? `${error.message} (${error.code})`
     : error instanceof Error
