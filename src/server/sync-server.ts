@@ -26,6 +26,8 @@ export const DEFAULT_MAX_COMMITS = 10_000;
 export const DEFAULT_POLL_CAP = 25_000;
 /** Interval of WebSocket heartbeats by default, in milliseconds. */
 export const DEFAULT_HEARTBEAT = 30_000;
+/** How long a shutdown waits for a WebSocket's requests in flight. */
+export const DEFAULT_DRAIN_GRACE = 10_000;
 
 /** Which transports a SyncServer offers. */
 export interface Transports {
@@ -139,8 +141,13 @@ export interface SyncServer {
    * WebSocket sessions that use it.
    */
   revokeToken(id: string): Promise<void>;
-  /** Closes every listener and session and answers held polls; the backend stays open. */
-  close(): Promise<void>;
+  /**
+   * Shuts down: refuses new connections and requests, answers held polls, lets each
+   * WebSocket finish the requests it already sent (up to `drainGrace`, default 10 s) and
+   * closes it with 1001, then closes every listener (HTTP requests in flight get a grace of
+   * their own). The backend stays open.
+   */
+  close(options?: { drainGrace?: number }): Promise<void>;
 }
 
 /** A SyncServer over a backend, with optional bearer-token auth (`secret`). */
@@ -348,11 +355,12 @@ export function createSyncServer(options: SyncServerOptions): SyncServer {
 
     revokeToken: (id) => service.revokeToken(id),
 
-    async close() {
+    async close(closeOptions) {
       closing.abort();
       stopRevoked();
+      const grace = closeOptions?.drainGrace ?? DEFAULT_DRAIN_GRACE;
+      await Promise.all([...sessions].map((s) => s.drain(grace)));
       service.stop();
-      await closeSessions(CLOSE.goingAway, "the server is closing");
       await Promise.all([...listeners].map((l) => l.close()));
     },
   };

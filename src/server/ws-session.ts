@@ -206,6 +206,24 @@ export class WsSession {
     await this.close(CLOSE.policy, "token revoked");
   }
 
+  /**
+   * For a shutdown: reads nothing more, lets the requests already received finish (an
+   * in-flight push is stored and acknowledged) for up to `grace` ms, then closes with 1001 so
+   * the client fails over at once.
+   */
+  async drain(grace: number): Promise<void> {
+    if (this.#isActive()) {
+      this.#socket.pause();
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        this.#tail,
+        new Promise<void>((resolve) => (timer = setTimeout(resolve, grace))),
+      ]);
+      clearTimeout(timer);
+    }
+    return this.close(CLOSE.goingAway, "the server is shutting down");
+  }
+
   /** Closes the socket; resolves once it is closed (destroyed if the peer does not answer). */
   close(code: number, reason: string): Promise<void> {
     if (this.#state.kind !== "closed" && this.#state.kind !== "closing") {

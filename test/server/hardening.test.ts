@@ -5,6 +5,8 @@
 import { connect, type Socket } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
+import type { Backend } from "../../src/server/backend.js";
+import { createMemoryBackend } from "../../src/server/backends/memory-backend.js";
 import { signToken } from "../../src/server/index.js";
 import { encodeMessage } from "../../src/sync/protocol/index.js";
 import {
@@ -256,5 +258,37 @@ describe("connection caps and timeouts", () => {
     cleanup.push(() => clearInterval(drip));
     await within(c.closed, 5_000, "slowloris close");
     expect(c.received()).toMatch(/^(HTTP\/1\.1 408 |)/);
+  });
+});
+
+describe("shutting down", () => {
+  it("finishes a push in flight, acknowledges it, then closes the WebSocket with 1001", async () => {
+    const memory = createMemoryBackend();
+    let entered!: () => void;
+    const reached = new Promise<void>((resolve) => (entered = resolve));
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const backend: Backend = {
+      ...memory,
+      putCommits: async (ledger, commits, origin) => {
+        entered();
+        await gate;
+        return memory.putCommits(ledger, commits, origin);
+      },
+    };
+    running = await startServer({ backend });
+    const socket = await TestSocket.hello(running.wsUrl);
+    const chain = makeChain(2);
+    socket.send({ t: "push", id: 1, ledger: "l", commits: wire(chain) });
+    await reached;
+    const closing = running.server.close();
+    // No new session is taken meanwhile.
+    const late = await TestSocket.open(running.wsUrl).catch(() => undefined);
+    if (late) expect((await late.closed).code).toBe(1001);
+    release();
+    expect(await socket.next()).toMatchObject({ t: "ack", id: 1, stored: 2 });
+    expect((await socket.closed).code).toBe(1001);
+    await closing;
+    expect(await memory.getHeads("l")).toEqual([chain[1]!.cid]);
   });
 });
