@@ -46,7 +46,8 @@ commands:
                              (docs/deploy.md); without a secret (KILN_SECRET) it listens on
                              loopback only; budgets: --max-connections 10000,
                              --max-connections-per-address 2000, --trust-proxy <addr|loopback>
-                             (docs/deploy.md, "Budgets"); web pages may call it from
+                             (docs/deploy.md, "Budgets"); --metrics-listen 127.0.0.1:9464
+                             serves /metrics, /livez, /readyz; web pages may call it from
                              --allow-origin <origin> (repeatable, "*" for any); default:
                              any with a secret, loopback pages only without one
   token --ledger <name> [--ledger <name>…] [--write] [--expires 30d] [--secret <s>]
@@ -91,6 +92,7 @@ export async function main(
         "max-connections-per-address": { type: "string" },
         "trust-proxy": { type: "string", multiple: true },
         "allow-origin": { type: "string", multiple: true },
+        "metrics-listen": { type: "string" },
         ledger: { type: "string", multiple: true },
         write: { type: "boolean" },
         expires: { type: "string" },
@@ -147,6 +149,7 @@ export async function main(
             maxConnectionsPerAddress: values["max-connections-per-address"],
             trustProxy: values["trust-proxy"] ?? [],
             allowOrigins: values["allow-origin"],
+            metricsListen: values["metrics-listen"],
           },
           out,
           err,

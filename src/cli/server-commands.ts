@@ -17,7 +17,7 @@ import {
   signToken,
   tokenId,
 } from "../server/index.js";
-import type { ServerEvent } from "../server/index.js";
+import type { ServerEvent, SyncServer } from "../server/index.js";
 import { normalizeOrigin } from "../server/origin-policy.js";
 import { InvalidUrlError, KilnError } from "../util/errors.js";
 
@@ -36,6 +36,8 @@ export interface ServeOptions {
   trustProxy?: readonly string[];
   /** --allow-origin, repeatable; undefined: the default policy (docs/security.md). */
   allowOrigins?: readonly string[] | undefined;
+  /** host:port for /metrics, /livez and /readyz (docs/deploy.md, "Operating it"). */
+  metricsListen?: string | undefined;
 }
 
 export async function serve(
@@ -74,6 +76,18 @@ export async function serve(
       err(`kiln serve: --allow-origin: ${describe(error)}`);
       return 2;
     }
+  let metricsAddress: { host: string; port: number } | undefined;
+  if (options.metricsListen !== undefined) {
+    const m = /^(.+):(\d{1,5})$/.exec(options.metricsListen);
+    const metricsPort = Number(m?.[2]);
+    if (!m || metricsPort > 65535) {
+      err(
+        `kiln serve: --metrics-listen takes host:port (like 127.0.0.1:9464), not ${options.metricsListen}`,
+      );
+      return 2;
+    }
+    metricsAddress = { host: m[1]!.replace(/^\[|\]$/g, ""), port: metricsPort };
+  }
   if (options.secret === undefined && !isLoopback(options.host)) {
     err(
       `kiln serve: refusing to listen on ${options.host} without a secret: anyone who can reach it could read and write every ledger. Set KILN_SECRET (or --secret), or listen on 127.0.0.1.`,
@@ -89,9 +103,16 @@ export async function serve(
     err(`kiln serve: ${describe(error)}`);
     return error instanceof InvalidUrlError ? 2 : 1;
   }
+  const metrics = metricsAddress
+    ? (await import("../server/server-metrics.js")).createServerMetrics(
+        () => server,
+        () => backend,
+      )
+    : undefined;
+  let server: SyncServer | undefined;
   try {
-    const server = createSyncServer({
-      backend,
+    server = createSyncServer({
+      backend: metrics ? metrics.timed(backend) : backend,
       ...(options.secret !== undefined ? { secret: options.secret } : {}),
       limits,
       trustProxy: options.trustProxy ?? [],
@@ -99,16 +120,20 @@ export async function serve(
         ? { allowOrigins: options.allowOrigins }
         : {}),
       log: (event) => {
+        metrics?.onEvent(event);
         if (event.kind === "failure" || event.kind === "storage")
           err(`kiln serve: ${formatEvent(event)}`);
         else if (options.verbose) out(`kiln serve: ${formatEvent(event)}`);
       },
     });
     const stopped = stopSignal(stop);
+    const scrape = metricsAddress
+      ? await metrics?.listen(metricsAddress.host, metricsAddress.port)
+      : undefined;
     try {
       const listener = await server.listen({ port, host: options.host });
       out(
-        `kiln serve: listening on ${listener.url} (ws + http), storage ${redactStorageUrl(options.storage)}, ${
+        `kiln serve: listening on ${listener.url} (ws + http)${scrape ? `, metrics on ${scrape.url}/metrics` : ""}, storage ${redactStorageUrl(options.storage)}, ${
           options.secret !== undefined
             ? "auth on (bearer tokens signed with the secret)"
             : "auth off (no secret: anyone on this machine may read and write)"
@@ -119,6 +144,7 @@ export async function serve(
     } finally {
       stopped.dispose();
       await server.close();
+      await scrape?.close();
     }
     return 0;
   } catch (error) {

@@ -27,6 +27,8 @@ beforeAll(async () => {
     pathToFileURL(dir).href,
     "--max-connections-per-address",
     "3",
+    "--metrics-listen",
+    "127.0.0.1:0",
   ]);
 });
 
@@ -94,5 +96,43 @@ describe("kiln serve, hardened", () => {
         return false;
       }
     });
+  });
+
+  it("serves Prometheus metrics, liveness and readiness on --metrics-listen", async () => {
+    const metricsUrl = /metrics on (http:\/\/[^\s,]+)\/metrics/.exec(
+      server.banner,
+    )?.[1];
+    expect(metricsUrl).toBeDefined();
+    const ok = await post(`${server.url}/kiln`, {
+      t: "push",
+      id: 3,
+      ledger: "counted",
+      commits: wire(makeChain(2)),
+    });
+    expect(ok.messages[0]).toMatchObject({ t: "ack", stored: 2 });
+    await post(`${server.url}/kiln`, {
+      t: "pull",
+      id: 4,
+      ledger: "*",
+      have: [],
+    });
+    const text = await (await fetch(`${metricsUrl!}/metrics`)).text();
+    expect(text).toMatch(/^kiln_pushes_total\{transport="http"\} [1-9]/m);
+    expect(text).toMatch(
+      /^kiln_commits_stored_total\{transport="http"\} [2-9]/m,
+    );
+    expect(text).toMatch(
+      /^kiln_refusals_total\{transport="http",reason="bad-message"\} 1$/m,
+    );
+    expect(text).toMatch(
+      /^kiln_storage_failures_total\{operation="[a-z ]+"\} [1-9]/m,
+    );
+    expect(text).toMatch(
+      /^kiln_backend_seconds_count\{operation="put-commits",outcome="ok"\} [1-9]/m,
+    );
+    expect(text).toMatch(/^kiln_queued_bytes 0$/m);
+    expect(text).toMatch(/^kiln_process_resident_memory_bytes \d+/m);
+    expect((await fetch(`${metricsUrl!}/livez`)).status).toBe(200);
+    expect((await fetch(`${metricsUrl!}/readyz`)).status).toBe(200);
   });
 });

@@ -21,6 +21,8 @@ export interface ServerProcess {
   readonly child: ChildProcess;
   /** What it wrote to stderr so far. */
   stderr(): string;
+  /** Its "listening on" line. */
+  readonly banner: string;
   /** SIGTERM, and resolves when it exited. */
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
@@ -44,10 +46,14 @@ export async function startServer(args: string[]): Promise<ServerProcess> {
     child.on("exit", () => resolve()),
   );
   const lines = createInterface({ input: child.stdout });
+  let banner = "";
   const url = await new Promise<string>((resolve, reject) => {
     lines.on("line", (line) => {
       const m = /listening on (http:\/\/[^\s,]+)/.exec(line);
-      if (m) resolve(m[1]!.replace(/\/$/, ""));
+      if (m) {
+        banner = line;
+        resolve(m[1]!.replace(/\/$/, ""));
+      }
     });
     void exited.then(() =>
       reject(new Error(`kiln serve exited before listening: ${stderr}`)),
@@ -58,6 +64,7 @@ export async function startServer(args: string[]): Promise<ServerProcess> {
     port: Number(new URL(url).port),
     child,
     stderr: () => stderr,
+    banner,
     async stop(signal = "SIGTERM") {
       child.kill(signal);
       await exited;
