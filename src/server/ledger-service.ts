@@ -32,6 +32,7 @@ import type {
 } from "./backend.js";
 import { presignUploads, readUploaded } from "./direct-uploads.js";
 import { missingCommits } from "./missing.js";
+import { PushRate } from "./push-rate.js";
 
 /** The two transports a SyncServer speaks. */
 export type TransportName = "ws" | "http";
@@ -49,12 +50,16 @@ export interface LedgerServiceOptions {
   clock: () => number;
   /** Transports open now, in order of preference. */
   transports: () => TransportName[];
+  /** The push rate limit per ledger (push-rate.ts). */
+  pushBytesPerSecond: number;
+  pushBurst: number;
 }
 
 export class LedgerService {
   readonly backend: Backend;
   readonly maxMessage: number;
   readonly maxCommits: number;
+  readonly #pushRate: PushRate;
   readonly #secret: string | undefined;
   readonly #clock: () => number;
   readonly #transports: () => TransportName[];
@@ -69,6 +74,11 @@ export class LedgerService {
     this.backend = options.backend;
     this.maxMessage = options.maxMessage;
     this.maxCommits = options.maxCommits;
+    this.#pushRate = new PushRate(
+      options.pushBytesPerSecond,
+      options.pushBurst,
+      options.clock,
+    );
     this.#secret = options.secret;
     this.#clock = options.clock;
     this.#transports = options.transports;
@@ -391,6 +401,9 @@ export class LedgerService {
     // Parents held by the server are checked by the backend itself, atomically with the
     // store (every backend must, the conformance suite checks it): a check here first would
     // cost every push one more read of the backend, and could not close the race anyway.
+    let bytes = 0;
+    for (const commit of batch.values()) bytes += commit.bytes.length;
+    if (bytes > 0) this.#pushRate.take(ledger, bytes);
     const heads = (push.heads ?? []).filter((h) => !batch.has(cidKey(h)));
     const headMeta = await this.backend.getMeta(ledger, heads);
     const unknownHead = headMeta.findIndex((m) => m === undefined);

@@ -27,6 +27,10 @@ export interface ServerLimits {
   headersTimeout: number;
   /** Milliseconds for a whole request (headers and body) to arrive. */
   requestTimeout: number;
+  /** Commit bytes one ledger may take per second from pushes, in this process. */
+  pushBytesPerSecond: number;
+  /** What a ledger may push at once after being idle (its token bucket's size). */
+  pushBurst: number;
 }
 
 /** The defaults for a given maxMessage (one message must always fit a connection's queue). */
@@ -42,5 +46,7 @@ export function defaultLimits(maxMessage: number): ServerLimits {
     maxConnectionsPerAddress: 2_000,
     headersTimeout: 10_000,
     requestTimeout: 30_000,
+    pushBytesPerSecond: 16 * 1024 * 1024,
+    pushBurst: 8 * maxMessage,
   };
 }

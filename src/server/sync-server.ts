@@ -201,6 +201,8 @@ export function createSyncServer(options: SyncServerOptions): SyncServer {
     maxCommits,
     clock: options.clock ?? Date.now,
     transports: () => (["ws", "http"] as const).filter((t) => transports[t]),
+    pushBytesPerSecond: limits.pushBytesPerSecond,
+    pushBurst: limits.pushBurst,
   });
   const http = new HttpHandler({
     service,

@@ -292,3 +292,46 @@ describe("shutting down", () => {
     expect(await memory.getHeads("l")).toEqual([chain[1]!.cid]);
   });
 });
+
+describe("a writer that pushes too fast", () => {
+  it("is refused as rate-limited (429) past its ledger's budget, storing nothing, until the bucket refills", async () => {
+    let now = Date.UTC(2030, 0, 1);
+    running = await startServer({
+      clock: () => now,
+      limits: { pushBytesPerSecond: 10_000, pushBurst: 20_000 },
+    });
+    const chain = makeChain(3, [], 8_000);
+    const push = (id: number, commits: typeof chain) =>
+      post(running!.url, {
+        t: "push",
+        id,
+        ledger: "fast",
+        commits: wire(commits),
+      });
+    expect((await push(1, chain.slice(0, 2))).messages[0]).toMatchObject({
+      t: "ack",
+      stored: 2,
+    });
+    const refused = await push(2, chain.slice(2));
+    expect(refused.status).toBe(429);
+    expect(refused.messages[0]).toMatchObject({
+      t: "error",
+      id: 2,
+      reason: "rate-limited",
+    });
+    expect(await running.backend.getHeads("fast")).toEqual([chain[1]!.cid]);
+    // Other ledgers have their own budget.
+    const other = await post(running.url, {
+      t: "push",
+      id: 3,
+      ledger: "other",
+      commits: wire(makeChain(2, [], 8_000)),
+    });
+    expect(other.messages[0]).toMatchObject({ t: "ack", stored: 2 });
+    now += 1_000;
+    expect((await push(4, chain.slice(2))).messages[0]).toMatchObject({
+      t: "ack",
+      stored: 1,
+    });
+  });
+});
