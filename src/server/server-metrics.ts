@@ -178,6 +178,8 @@ export function createServerMetrics(
       getCommits: time("get-commits", inner.getCommits.bind(inner)),
       getMeta: time("get-meta", inner.getMeta.bind(inner)),
       getHeads: time("get-heads", inner.getHeads.bind(inner)),
+      putSnapshot: time("put-snapshot", inner.putSnapshot.bind(inner)),
+      getSnapshot: time("get-snapshot", inner.getSnapshot.bind(inner)),
       watch: inner.watch.bind(inner),
       ...(inner.uploads ? { uploads: inner.uploads } : {}),
       close: () => inner.close(),
