@@ -28,6 +28,16 @@ export interface ServerMetrics {
   readonly registry: Registry;
 }
 
+/** Backend calls timed, by member name → operation label. */
+const TIMED: Record<string, string | undefined> = {
+  putCommits: "put-commits",
+  getCommits: "get-commits",
+  getMeta: "get-meta",
+  getHeads: "get-heads",
+  putSnapshot: "put-snapshot",
+  getSnapshot: "get-snapshot",
+};
+
 /** The ledger name a readiness probe reads (its head set; it is never written). */
 const PROBE_LEDGER = "kiln-readiness-probe";
 
@@ -173,17 +183,30 @@ export function createServerMetrics(
           throw error;
         }
       };
-    return {
-      putCommits: time("put-commits", inner.putCommits.bind(inner)),
-      getCommits: time("get-commits", inner.getCommits.bind(inner)),
-      getMeta: time("get-meta", inner.getMeta.bind(inner)),
-      getHeads: time("get-heads", inner.getHeads.bind(inner)),
-      putSnapshot: time("put-snapshot", inner.putSnapshot.bind(inner)),
-      getSnapshot: time("get-snapshot", inner.getSnapshot.bind(inner)),
-      watch: inner.watch.bind(inner),
-      ...(inner.uploads ? { uploads: inner.uploads } : {}),
-      close: () => inner.close(),
-    };
+    // Every member of the backend is passed on (bound), whatever duties the interface
+    // gains; the calls that touch storage on the request path are timed.
+    const out: Record<string, unknown> = {};
+    const source = inner as unknown as Record<string, unknown>;
+    for (
+      let proto: object | null = inner;
+      proto !== null && proto !== Object.prototype;
+      proto = Object.getPrototypeOf(proto) as object | null
+    )
+      for (const key of Object.getOwnPropertyNames(proto)) {
+        if (key === "constructor" || key in out) continue;
+        const value = source[key];
+        const operation = TIMED[key];
+        out[key] =
+          typeof value !== "function"
+            ? value
+            : operation !== undefined
+              ? time(
+                  operation,
+                  (value as (...a: unknown[]) => Promise<unknown>).bind(inner),
+                )
+              : (value as (...a: unknown[]) => unknown).bind(inner);
+      }
+    return out as unknown as Backend;
   };
 
   const ready = async (): Promise<boolean> => {
