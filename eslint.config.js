@@ -42,6 +42,7 @@ export default tseslint.config(
       "coverage/**",
       "bin/**",
       "tmp/**",
+      "examples/apps/dist/**",
       ".ci/**",
       "eslint.config.js",
     ],

@@ -1,0 +1,28 @@
+// Who is using this page, and the secrets their replica needs: the ledger key and a sync
+// token. They come out of band — a per-user file served from loopback by the demo's static
+// server (examples/apps/static-server.ts) — never in a URL a server sees: the page URL names only
+// the user (`?user=alice`).
+export interface UserConfig {
+  /** The user's name, shown and recorded on what they write. */
+  readonly user: string;
+  readonly role: "trader" | "approver";
+  /** Which approval field is this approver's (approvers only). */
+  readonly slot?: "first" | "second";
+  /** The ledger key (base64url), shared by every user of the app. */
+  readonly key: string;
+  /** A bearer token for kiln serve, scoped to the app's ledgers. */
+  readonly token: string;
+  /** kiln serve's URL. */
+  readonly serverUrl: string;
+  /** This user's local storage: one IndexedDB database per user, so two users can share a browser. */
+  readonly storage: string;
+}
+
+export async function loadUserConfig(app: string): Promise<UserConfig> {
+  const user = new URLSearchParams(location.search).get("user") ?? "";
+  if (!/^[a-z0-9-]+$/.test(user))
+    throw new Error("open this page with ?user=<name> (see npm run demo)");
+  const response = await fetch(`/config/${app}/${user}.json`);
+  if (!response.ok) throw new Error(`no configuration for user ${user}`);
+  return (await response.json()) as UserConfig;
+}

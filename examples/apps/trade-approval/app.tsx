@@ -1,0 +1,40 @@
+// The approval board: every user sees every trade live; the trader proposes, each approver
+// decides in their own field, and a trade with both approvals is executed.
+import { useLedger, useConnection, useLiveQuery } from "kiln/react";
+import type { UserConfig } from "../shared/user-config.js";
+import { ProposeForm } from "./propose-form.js";
+import { TradeCard } from "./trade-card.js";
+import { tradeSchema } from "./trade.js";
+
+export function App({ config }: { config: UserConfig }) {
+  const ledger = useLedger("trades", {
+    storage: config.storage,
+    key: config.key,
+    schema: tradeSchema,
+  });
+  const sync = useConnection(ledger, config.serverUrl, { token: config.token });
+  const { rows } = useLiveQuery(ledger, "proposedAt", { descending: true });
+  return (
+    <main>
+      <header>
+        <h1>Trade approval</h1>
+        <span className="who">
+          {config.user} · {config.role}
+        </span>
+        <span className={`sync ${sync.status.kind}`} data-testid="sync">
+          {sync.status.kind}
+          {sync.pending > 0 ? ` · ${sync.pending} to send` : ""}
+        </span>
+      </header>
+      {config.role === "trader" && ledger && (
+        <ProposeForm ledger={ledger} user={config.user} />
+      )}
+      <section className="trades">
+        {rows.length === 0 && <p className="empty">No trades yet.</p>}
+        {rows.map((row) => (
+          <TradeCard key={row.id} ledger={ledger} id={row.id} config={config} />
+        ))}
+      </section>
+    </main>
+  );
+}
