@@ -177,14 +177,18 @@ export class WsSocket {
     (this.#heartbeat as { unref?: () => void }).unref?.();
 
     const opened = createDeferred<void>();
+    let isOpen = false;
     const openTimer = setTimeout(
       () =>
-        this.#end(
-          new TimeoutError(
-            "ws",
-            `no welcome from ${this.#shownUrl} in ${this.#options.openTimeoutMs} ms`,
-          ),
-        ),
+        afterPendingIo(() => {
+          if (!isOpen)
+            this.#end(
+              new TimeoutError(
+                "ws",
+                `no welcome from ${this.#shownUrl} in ${this.#options.openTimeoutMs} ms`,
+              ),
+            );
+        }),
       this.#options.openTimeoutMs,
     );
     void this.#ended.promise.then((e) => opened.reject(e));
@@ -196,7 +200,10 @@ export class WsSocket {
     if (signal?.aborted) onAbort();
     socket.onopen = () => {
       this.#hello(tokens).then(
-        () => opened.resolve(),
+        () => {
+          isOpen = true;
+          opened.resolve();
+        },
         (e: Error) => {
           opened.reject(e);
           this.#endAfterRefusal(e);
@@ -276,22 +283,35 @@ export class WsSocket {
     onMessage: Pending["onMessage"],
   ): Promise<void> {
     const done = createDeferred<void>();
-    const arm = () =>
-      setTimeout(() => {
-        this.#requests.delete(message.id);
-        const error = new TimeoutError(
-          "ws",
-          `${this.#shownUrl}: no reply to ${message.t} in ${this.#options.requestTimeoutMs} ms`,
-        );
-        done.reject(error);
-        // A server that stops answering one request cannot be trusted with the next.
-        this.#end(error);
-      }, this.#options.requestTimeoutMs);
+    let isDone = false;
+    /** Each reply re-arms the silence timer; a timer armed before it no longer counts. */
+    let armed = 0;
+    const arm = () => {
+      const mine = ++armed;
+      return setTimeout(
+        () =>
+          afterPendingIo(() => {
+            if (isDone || mine !== armed) return;
+            if (this.#requests.get(message.id) !== entry) return;
+            this.#requests.delete(message.id);
+            const error = new TimeoutError(
+              "ws",
+              `${this.#shownUrl}: no reply to ${message.t} in ${this.#options.requestTimeoutMs} ms`,
+            );
+            done.reject(error);
+            // A server that stops answering one request cannot be trusted with the next.
+            this.#end(error);
+          }),
+        this.#options.requestTimeoutMs,
+      );
+    };
     const entry: Pending = {
       timer: arm(),
       fail: (e) => done.reject(e),
       onMessage: async (m) => {
         clearTimeout(entry.timer);
+        armed++; // a timeout already on its way no longer counts: a reply came
+
         if (m.t === "error") {
           this.#requests.delete(message.id);
           done.reject(new ProtocolError(m.reason, m.message));
@@ -299,6 +319,7 @@ export class WsSocket {
         }
         const finished = await onMessage(m);
         if (finished) {
+          isDone = true;
           this.#requests.delete(message.id);
           done.resolve();
         } else entry.timer = arm();
@@ -354,4 +375,17 @@ export class WsSocket {
       this.#end(error as Error);
     }
   }
+}
+
+/**
+ * Runs `fn` once the event loop has delivered the I/O already waiting: a timeout that fires
+ * late because the process was busy (a long run of awaited local writes) must not blame the
+ * server for a reply that arrived meanwhile and is only waiting to be read.
+ */
+function afterPendingIo(fn: () => void): void {
+  const immediate = (
+    globalThis as { setImmediate?: (f: () => void) => unknown }
+  ).setImmediate;
+  if (immediate) immediate(fn);
+  else setTimeout(fn, 0);
 }

@@ -2,16 +2,10 @@
 import { describe, expect, it } from "vitest";
 import { openLedger } from "../../src/index.js";
 import type { Connection, Ledger } from "../../src/index.js";
+import { synced } from "../fixtures/connection-waits.js";
 
 let n = 0;
 
-/** synced(), failing at the first error the connection reports instead of waiting on. */
-function synced(c: Connection): Promise<void> {
-  return Promise.race([
-    c.synced(),
-    new Promise<never>((_, reject) => c.on("error", reject)),
-  ]);
-}
 const room = () => `memory://sync-room-${process.pid}-${n++}`;
 
 async function pair(): Promise<{ a: Ledger; b: Ledger; url: string }> {

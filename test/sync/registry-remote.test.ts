@@ -7,7 +7,8 @@ import {
   memoryGateway,
   openLedger,
 } from "../../src/index.js";
-import type { Connection, GatewayFactory } from "../../src/index.js";
+import type { GatewayFactory } from "../../src/index.js";
+import { synced } from "../fixtures/connection-waits.js";
 
 /** A third party's gateway: memory rooms under its own scheme, written against the seam only. */
 const roomGateway: GatewayFactory<unknown> = {
@@ -16,13 +17,6 @@ const roomGateway: GatewayFactory<unknown> = {
     memoryGateway.parse(new URL(`memory://third-party-${url.host}`)),
   open: (options) => memoryGateway.open(options as never),
 };
-
-function synced(c: Connection): Promise<void> {
-  return Promise.race([
-    c.synced(),
-    new Promise<never>((_, reject) => c.on("error", reject)),
-  ]);
-}
 
 describe("connect() through the gateway registry", () => {
   it("syncs through a third-party gateway registered beside the built-in ones", async () => {

@@ -3,10 +3,11 @@
 import net from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { openLedger } from "../../src/index.js";
-import type { Connection, ConnectionStatus, Ledger } from "../../src/index.js";
+import type { ConnectionStatus, Ledger } from "../../src/index.js";
 import { createMemoryBackend } from "../../src/server/backends/memory-backend.js";
 import { createSyncServer, signToken } from "../../src/server/index.js";
 import type { SyncServer, SyncServerOptions } from "../../src/server/index.js";
+import { synced, statusWhere } from "../fixtures/connection-waits.js";
 
 const FAST = {
   backoff: { baseMs: 10, maxMs: 100 },
@@ -38,29 +39,6 @@ async function ledgers(count: number, name = "orders"): Promise<Ledger[]> {
     out.push(await openLedger(name, { storage: "memory://", key: first.key }));
   for (const l of out) cleanup.push(() => l.close());
   return out;
-}
-
-/** synced(), failing at the first error the connection reports. */
-function synced(c: Connection): Promise<void> {
-  return Promise.race([
-    c.synced(),
-    new Promise<never>((_, reject) => c.on("error", reject)),
-  ]);
-}
-
-function statusWhere(
-  c: Connection,
-  match: (s: ConnectionStatus) => boolean,
-): Promise<ConnectionStatus> {
-  if (match(c.status)) return Promise.resolve(c.status);
-  return new Promise((resolve) => {
-    const off = c.on("status", (s) => {
-      if (match(s)) {
-        off();
-        resolve(s);
-      }
-    });
-  });
 }
 
 const isLive = (transport: string) => (s: ConnectionStatus) =>

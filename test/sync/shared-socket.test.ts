@@ -2,10 +2,11 @@
 // SyncServer share one WebSocket, each with its own status, outbox and synced().
 import { afterEach, describe, expect, it } from "vitest";
 import { openLedger } from "../../src/index.js";
-import type { Connection, ConnectionStatus, Ledger } from "../../src/index.js";
+import type { Ledger } from "../../src/index.js";
 import { createMemoryBackend } from "../../src/server/backends/memory-backend.js";
 import { createSyncServer, signToken } from "../../src/server/index.js";
 import type { SyncServer, SyncServerOptions } from "../../src/server/index.js";
+import { synced, statusWhere } from "../fixtures/connection-waits.js";
 
 const FAST = { backoff: { baseMs: 10, maxMs: 100 } };
 
@@ -33,28 +34,6 @@ async function open(name: string, key?: string): Promise<Ledger> {
   });
   cleanup.push(() => l.close());
   return l;
-}
-
-function synced(c: Connection): Promise<void> {
-  return Promise.race([
-    c.synced(),
-    new Promise<never>((_, reject) => c.on("error", reject)),
-  ]);
-}
-
-function statusWhere(
-  c: Connection,
-  match: (s: ConnectionStatus) => boolean,
-): Promise<ConnectionStatus> {
-  if (match(c.status)) return Promise.resolve(c.status);
-  return new Promise((resolve) => {
-    const off = c.on("status", (s) => {
-      if (match(s)) {
-        off();
-        resolve(s);
-      }
-    });
-  });
 }
 
 describe("one WebSocket per server", () => {
