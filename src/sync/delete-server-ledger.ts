@@ -11,6 +11,7 @@ import {
 import { InvalidArgumentError } from "../util/errors.js";
 import { TransportError } from "./transport-error.js";
 
+/** Where to delete a ledger, and the token that allows it. */
 export interface DeleteServerLedgerOptions {
   /** The SyncServer: http(s):// or ws(s)://, at any base path. */
   server: string;
@@ -22,6 +23,11 @@ export interface DeleteServerLedgerOptions {
 
 const MAX_ANSWER = 64 * 1024;
 
+/**
+ * Deletes `ledger` from the SyncServer `options.server`: every commit, head and snapshot of
+ * it (docs/protocol.md, `delete`). Resolves once nothing of it remains in the server's
+ * storage; rejects with the server's refusal (`forbidden` without a write token for it).
+ */
 export async function deleteServerLedger(
   ledger: string,
   options: DeleteServerLedgerOptions,
