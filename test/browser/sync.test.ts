@@ -9,6 +9,7 @@ import type { Ledger } from "../../src/index.js";
 import { createMemoryBackend } from "../../src/server/backends/memory-backend.js";
 import { createSyncServer } from "../../src/server/index.js";
 import { callPage, startBrowserSuite } from "./harness.js";
+import { waitForIds } from "./wait-for-ids.js";
 
 const suite = await startBrowserSuite({
   sync: "test/browser/pages/sync.page.ts",
@@ -62,24 +63,7 @@ async function nodeReplica(url: string) {
 const ids = async (ledger: Ledger) =>
   (await ledger.allDocs()).rows.map((r) => r.id);
 
-/** Resolves once `ledger` holds every id (subscribe, no polling). */
-async function waitFor(ledger: Ledger, want: string[]): Promise<void> {
-  const missing = async () => {
-    const have = new Set(await ids(ledger));
-    return want.filter((id) => !have.has(id));
-  };
-  if ((await missing()).length === 0) return;
-  await new Promise<void>((resolve, reject) => {
-    const stop = ledger.subscribe(() => {
-      void missing().then((left) => {
-        if (left.length === 0) {
-          stop();
-          resolve();
-        }
-      }, reject);
-    });
-  });
-}
+const waitFor = (ledger: Ledger, want: string[]) => waitForIds(ledger, want);
 
 const docs = (prefix: string, n: number) =>
   Array.from({ length: n }, (_, i) => ({ _id: `${prefix}-${i}`, i }));

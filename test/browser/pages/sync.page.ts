@@ -6,6 +6,8 @@ import type {
   Ledger,
 } from "../../../src/index.browser.js";
 
+import { waitForIds } from "../wait-for-ids.js";
+
 const ledgers = new Map<string, Ledger>();
 const connections = new Map<string, Connection>();
 
@@ -45,22 +47,7 @@ Object.assign(globalThis, {
     },
     /** Resolves once the ledger holds every id, seen through subscribe (no polling). */
     async waitFor(name: string, ids: string[]) {
-      const l = await ledger(name);
-      const missing = async () => {
-        const have = new Set((await l.allDocs()).rows.map((r) => r.id));
-        return ids.filter((id) => !have.has(id));
-      };
-      if ((await missing()).length === 0) return;
-      await new Promise<void>((resolve, reject) => {
-        const stop = l.subscribe(() => {
-          void missing().then((left) => {
-            if (left.length === 0) {
-              stop();
-              resolve();
-            }
-          }, reject);
-        });
-      });
+      await waitForIds(await ledger(name), ids);
     },
     async synced(name: string) {
       await connection(name).synced();

@@ -1,0 +1,27 @@
+// Resolves once a ledger holds every id, woken by subscribe (no polling). Shared by pages
+// (bundled for Chromium) and the Node side of the browser tests.
+interface Watchable {
+  allDocs(): Promise<{ rows: { id: string }[] }>;
+  subscribe(listener: () => void): () => void;
+}
+
+export async function waitForIds(
+  ledger: Watchable,
+  want: string[],
+): Promise<void> {
+  const missing = async () => {
+    const have = new Set((await ledger.allDocs()).rows.map((r) => r.id));
+    return want.filter((id) => !have.has(id));
+  };
+  if ((await missing()).length === 0) return;
+  await new Promise<void>((resolve, reject) => {
+    const stop = ledger.subscribe(() => {
+      void missing().then((left) => {
+        if (left.length === 0) {
+          stop();
+          resolve();
+        }
+      }, reject);
+    });
+  });
+}
