@@ -1,8 +1,8 @@
 // The external store behind useConnection: one ledger.connect(url) shared by the components
 // that ask for the same ledger, URL and options, made on the first subscription and closed a
 // microtask after the last one ends (so StrictMode's unsubscribe-resubscribe keeps it).
-// `pending` is read again on every status change, every write and merge of the ledger, and
-// whenever synced() resolves (the outbox is then empty).
+// `pending` follows the connection's `pending` event (each write counted, each batch
+// acknowledged).
 import type { Ledger } from "../ledger/ledger.js";
 import type { ConnectOptions } from "../ledger/sync-host.js";
 import type { Connection, ConnectionStatus } from "../sync/connection.js";
@@ -86,32 +86,20 @@ export class ConnectionStore {
       this.#stop = () => undefined;
       return;
     }
-    let waiting = false;
-    const refresh = () => {
-      const pending = connection.pending;
-      this.#set({ ...this.#state, pending, status: connection.status });
-      // synced() resolves once the outbox is empty: the moment pending reaches 0.
-      if (pending > 0 && !waiting && connection.status.kind !== "closed") {
-        waiting = true;
-        connection.synced().then(
-          () => {
-            waiting = false;
-            refresh();
-          },
-          () => {
-            waiting = false; // closed: the status says so
-          },
-        );
-      }
-    };
+    const refresh = () =>
+      this.#set({
+        ...this.#state,
+        pending: connection.pending,
+        status: connection.status,
+      });
     const stops = [
       connection.on("status", (status) => {
         if (status.kind === "live")
           this.#set({ ...this.#state, error: undefined });
         refresh();
       }),
+      connection.on("pending", refresh),
       connection.on("error", (error) => this.#set({ ...this.#state, error })),
-      this.#ledger.subscribe(refresh),
     ];
     this.#set({ ...this.#state, connection });
     refresh();

@@ -267,20 +267,25 @@ describe("Connection on fake time", () => {
 });
 
 describe("Connection: the outbox", () => {
-  it("counts writes made offline and drains them in batches the remote's limits allow", async () => {
+  it("counts writes made offline and drains them in batches the remote's limits allow, announcing each count", async () => {
     const { clock, server, host, open } = setup();
     const opener = new FakeOpener(server, {
       limits: { maxCommits: 3, maxMessage: 1 << 20 },
     });
     opener.refuse = new TransportError("ws", "offline");
     const c = open(opener);
+    const counts: number[] = [];
+    c.on("pending", (n) => counts.push(n));
     await clock.until(() => c.status.kind === "backoff");
     for (let i = 0; i < 10; i++) host.write();
     expect(c.pending).toBe(10);
+    expect(counts).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
     opener.refuse = undefined;
     await within(clock, c.synced());
     expect(c.pending).toBe(0);
     expect(opener.current!.pushes).toEqual([3, 3, 3, 1]);
+    // Each acknowledged batch is an event, the recount at the push (still 10) is none.
+    expect(counts.slice(10)).toEqual([7, 4, 1, 0]);
     await c.close();
   });
 

@@ -96,6 +96,7 @@ export class Connection {
         records: host.outboxes,
         remoteId: info.remoteId,
         onError,
+        onPending: (pending) => this.#board.emitPending(pending),
         clock: this.#clock,
       },
     );
@@ -143,14 +144,28 @@ export class Connection {
   on(event: "status", listener: (status: ConnectionStatus) => void): () => void;
   /** Every failure, as the SyncError union (`error.code` tells which; no cast needed). */
   on(event: "error", listener: (error: SyncError) => void): () => void;
+  /**
+   * Every change of `pending`: a local write counted, a push cycle's recount, a batch
+   * acknowledged (the new count is passed).
+   */
+  on(event: "pending", listener: (pending: number) => void): () => void;
   on(
-    event: "status" | "error",
+    event: "status" | "error" | "pending",
     listener:
-      ((status: ConnectionStatus) => void) | ((error: SyncError) => void),
+      | ((status: ConnectionStatus) => void)
+      | ((error: SyncError) => void)
+      | ((pending: number) => void),
   ): () => void {
-    return event === "status"
-      ? this.#board.onStatus(listener as (status: ConnectionStatus) => void)
-      : this.#board.onError(listener as (error: SyncError) => void);
+    switch (event) {
+      case "status":
+        return this.#board.onStatus(
+          listener as (status: ConnectionStatus) => void,
+        );
+      case "error":
+        return this.#board.onError(listener as (error: SyncError) => void);
+      case "pending":
+        return this.#board.onPending(listener as (pending: number) => void);
+    }
   }
 
   /**

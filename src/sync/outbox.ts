@@ -59,6 +59,8 @@ export interface OutboxOptions {
   readonly remoteId: string;
   /** Told of a failed read or write (a failed write is tried again at the next change). */
   readonly onError: (error: Error) => void;
+  /** Told of every change of `pending`, with the new count. */
+  readonly onPending?: (pending: number) => void;
   readonly clock?: Clock;
 }
 
@@ -68,6 +70,7 @@ export class Outbox {
   readonly #records: OutboxRecords;
   readonly #remoteId: string;
   readonly #onError: (error: Error) => void;
+  readonly #onPending: ((pending: number) => void) | undefined;
   readonly #clock: Clock;
   #pending = 0;
   #saving: Promise<void> | undefined;
@@ -80,6 +83,7 @@ export class Outbox {
     this.#records = options.records;
     this.#remoteId = options.remoteId;
     this.#onError = options.onError;
+    this.#onPending = options.onPending;
     this.#clock = options.clock ?? realClock;
   }
 
@@ -108,7 +112,7 @@ export class Outbox {
 
   /** Local commits were written: they wait here until the next push. */
   added(count: number): void {
-    this.#pending += count;
+    this.#setPending(this.#pending + count);
   }
 
   /**
@@ -117,13 +121,13 @@ export class Outbox {
    */
   async unsent(graph: OutboxGraph): Promise<CID[]> {
     const cids = await graph.since(outboxBoundary(this.#state, graph));
-    this.#pending = cids.length;
+    this.#setPending(cids.length);
     return cids;
   }
 
   /** A batch of `count` commits was acknowledged, the remote's heads after it `heads`. */
   acknowledged(count: number, heads: readonly string[]): void {
-    this.#pending = Math.max(0, this.#pending - count);
+    this.#setPending(Math.max(0, this.#pending - count));
     this.setRemote(heads);
   }
 
@@ -149,6 +153,12 @@ export class Outbox {
   async close(): Promise<void> {
     this.#closed = true;
     await this.#flush();
+  }
+
+  #setPending(pending: number): void {
+    if (pending === this.#pending) return;
+    this.#pending = pending;
+    this.#onPending?.(pending);
   }
 
   #set(state: SyncState): void {

@@ -1,5 +1,5 @@
-// What a Connection shows the app: its status (a discriminated union), the `status` and
-// `error` events, and the synced() promises waiting for push and pull to catch up.
+// What a Connection shows the app: its status (a discriminated union), the `status`,
+// `pending` and `error` events, and the synced() promises waiting for push and pull to catch up.
 import { createDeferred } from "../util/deferred.js";
 import type { Deferred } from "../util/deferred.js";
 import type { Transport } from "./remote.js";
@@ -28,6 +28,7 @@ export class StatusBoard {
   #status: ConnectionStatus = { kind: "connecting" };
   readonly #statusListeners = new Set<(status: ConnectionStatus) => void>();
   readonly #errorListeners = new Set<(error: SyncError) => void>();
+  readonly #pendingListeners = new Set<(pending: number) => void>();
   readonly #waiters: Waiter[] = [];
 
   get status(): ConnectionStatus {
@@ -42,6 +43,22 @@ export class StatusBoard {
   onError(listener: (error: SyncError) => void): () => void {
     this.#errorListeners.add(listener);
     return () => this.#errorListeners.delete(listener);
+  }
+
+  onPending(listener: (pending: number) => void): () => void {
+    this.#pendingListeners.add(listener);
+    return () => this.#pendingListeners.delete(listener);
+  }
+
+  /** Announces a new count of unacknowledged commits. */
+  emitPending(pending: number): void {
+    for (const l of this.#pendingListeners) {
+      try {
+        l(pending);
+      } catch (error) {
+        this.emitError(error);
+      }
+    }
   }
 
   /** Sets and announces a status; the same status again is no event (each backoff is). */

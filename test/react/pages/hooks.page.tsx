@@ -329,6 +329,28 @@ describe("useConnection", () => {
     strict(<Refused />);
     await screen.findByText("backoff protocol unauthorized");
   });
+
+  it("counts writes the remote has not taken as pending, from the connection's event", async () => {
+    const storage = fresh("pending");
+    let ledger: Ledger<{ v?: number }> | undefined;
+    function Unsent() {
+      const l = useLedger<{ v?: number }>("orders", { storage });
+      ledger = l;
+      // One refusal, then no status change for a minute: only the event can tell.
+      const { status, pending } = useConnection(l, config.serverUrl, {
+        token: "kiln1.bogus.token",
+        backoff: { baseMs: 60_000, maxMs: 60_000 },
+      });
+      return <p>{`${status.kind} pending ${pending}`}</p>;
+    }
+    strict(<Unsent />);
+    await screen.findByText("backoff pending 0");
+    await act(async () => {
+      await ledger!.put({ _id: "a", v: 1 });
+      await ledger!.put({ _id: "b", v: 2 });
+    });
+    await screen.findByText("backoff pending 2");
+  });
 });
 
 Object.assign(globalThis, {
