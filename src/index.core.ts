@@ -5,6 +5,8 @@ export type { Platform } from "./ledger/platform.js";
 export type { CryptoProvider } from "./blocks/crypto.js";
 export type { Compression } from "./blocks/compression.js";
 export { Ledger } from "./ledger/ledger.js";
+export { LedgerAt } from "./ledger/ledger-at.js";
+export type { DocVersion } from "./ledger/doc-history.js";
 export { exportLedger } from "./ledger/export-ledger.js";
 export { deleteServerLedger } from "./sync/delete-server-ledger.js";
 export type { DeleteServerLedgerOptions } from "./sync/delete-server-ledger.js";
@@ -49,6 +51,7 @@ export {
   SignatureError,
   FormatVersionError,
   ReadOnlyError,
+  HistoryGoneError,
   QuotaError,
 } from "./util/errors.js";
 export type { KilnErrorCode } from "./util/errors.js";

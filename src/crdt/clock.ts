@@ -127,6 +127,11 @@ export class Clock {
     return out.reverse();
   }
 
+  /** Every event, in no particular order (for scans that need no order). */
+  events(): IterableIterator<ClockEvent> {
+    return this.#events.values();
+  }
+
   /** Every event, oldest first (height, then CID). */
   all(): ClockEvent[] {
     return [...this.#events.values()].sort(compareEvents);

@@ -8,6 +8,7 @@ import { cidKey } from "../blocks/cid.js";
 import { decodeValue } from "../blocks/codec.js";
 import { encodeDocValue } from "../blocks/cbor-writer.js";
 import type { CryptoProvider } from "../blocks/crypto.js";
+import { LedgerState } from "../crdt/ledger-state.js";
 import type { Version } from "../crdt/merge.js";
 import type { TreeNode } from "../crdt/prolly-tree.js";
 import { decodeTreeNode } from "../crdt/prolly-tree.js";
@@ -289,14 +290,42 @@ export class BlockSource {
   }
 }
 
+/**
+ * An empty merged state and the block source serving it: the source serves the state's tree
+ * nodes and fills doc caches on the state's versions, so the two refer to each other.
+ */
+export function createSourcedState(options: {
+  storage: Gateway;
+  ledger: string;
+  crypto: CryptoProvider;
+  key: Uint8Array;
+}): { state: LedgerState; blocks: BlockSource } {
+  const blocks: BlockSource = new BlockSource({
+    ...options,
+    versionsOf: (id): readonly Version[] | undefined => state.versions.get(id),
+  });
+  const state: LedgerState = new LedgerState({
+    source: blocks,
+    crypto: options.crypto,
+    bodyOf: (id, version) => blocks.getDoc(id, version),
+    onTreeUpdate: (update) => blocks.updateTree(update.nodes, update.replaced),
+  });
+  return { state, blocks };
+}
+
 function decodeBody(bytes: Uint8Array, cid: CID): DocBody {
-  const value = decodeValue(bytes, `doc ${cid.toString()}`);
+  return decodeDocBody(bytes, `doc ${cid.toString()}`);
+}
+
+/** Decodes a doc's encoded bytes; CorruptError (naming `subject`) when they are not a map. */
+export function decodeDocBody(bytes: Uint8Array, subject: string): DocBody {
+  const value = decodeValue(bytes, subject);
   if (
     typeof value !== "object" ||
     value === null ||
     Array.isArray(value) ||
     value instanceof Uint8Array
   )
-    throw new CorruptError(`doc ${cid.toString()}`, "doc block is not a map");
+    throw new CorruptError(subject, "doc block is not a map");
   return value as DocBody;
 }

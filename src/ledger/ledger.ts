@@ -24,8 +24,12 @@ import { CommitCids } from "./commit-cids.js";
 import type { Doc, DocFields, DocInput } from "./doc.js";
 import { checkDocBody, checkId } from "./doc.js";
 import { DocReader } from "./doc-reader.js";
+import { docHistory } from "./doc-history.js";
+import type { DocVersion } from "./doc-history.js";
 import { GroupCommit } from "./group-commit.js";
 import { IndexRegistry } from "./index-registry.js";
+import { openLedgerAt } from "./ledger-at.js";
+import type { LedgerAt, PastParts } from "./ledger-at.js";
 import { LedgerEvents } from "./ledger-events.js";
 import { LedgerSnapshots } from "./ledger-snapshots.js";
 import { registerInternals } from "./ledger-internals.js";
@@ -48,6 +52,7 @@ export type { AllDocsOptions, ChangeRow };
 export type { MapFn, QueryOptions, QueryRow };
 export type { ConnectOptions };
 export type { DocSchema };
+export type { DocVersion, LedgerAt };
 export type { ChangesListener, ErrorListener };
 
 /** What put() and del() resolve with: the doc's id and the ledger's heads after the write. */
@@ -109,6 +114,8 @@ export class Ledger<T extends object = DocFields> {
   readonly #writes: GroupCommit;
   readonly #sync: LedgerSync;
   readonly #gate: SchemaGate | undefined;
+  /** What history() and at() read: storage, the clock, the key. */
+  readonly #past: PastParts;
   #closed = false;
 
   /** @internal Ledgers are made by openLedger(). */
@@ -196,6 +203,15 @@ export class Ledger<T extends object = DocFields> {
     });
     this.#loader = loader;
     this.#reader = reader;
+    this.#past = {
+      ledger: name,
+      storage,
+      loader,
+      crypto,
+      key,
+      isClosed,
+      onError,
+    };
     this.#indexes = indexes;
     this.#checkpointer = checkpointer;
     // Ops replayed on open count towards the next checkpoint.
@@ -416,6 +432,26 @@ export class Ledger<T extends object = DocFields> {
       onResult: onResult as (result: { rows: QueryRow[] }) => void,
       onError: onError ?? ((error) => this.#events.emitError(error)),
     });
+  }
+
+  /**
+   * Every version of doc `id` this replica's history holds, newest first: each with the
+   * commit that wrote it, its writer and height, and for a put the whole doc and the fields
+   * it changed. Finds them in the in-memory clock and opens only the commits that wrote the
+   * doc. A version whose commit compaction let go is listed as `dropped`.
+   */
+  history(id: string): Promise<DocVersion<T>[]> {
+    return this.#guard(() => docHistory<T>(this.#past, checkId(id)));
+  }
+
+  /**
+   * A read-only view of the ledger at a past `clock` (commit CIDs, as `clock` and every write
+   * result give them): get, has, allDocs, changes and query as they were then; writes throw
+   * `ReadOnlyError`. Reads every commit that clock covers; a `HistoryGoneError` names one
+   * this replica no longer holds (compaction let it go).
+   */
+  at(clock: readonly string[]): Promise<LedgerAt<T>> {
+    return this.#guard(() => openLedgerAt<T>(this.#past, clock));
   }
 
   /**

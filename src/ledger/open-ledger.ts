@@ -8,8 +8,6 @@ import {
 } from "../blocks/ledger-key.js";
 import type { Compression } from "../blocks/compression.js";
 import type { Checkpoint } from "./checkpoint.js";
-import { LedgerState } from "../crdt/ledger-state.js";
-import type { Version } from "../crdt/merge.js";
 import type { Gateway, LocalStorage } from "../gateways/gateway.js";
 import type { Registry } from "../gateways/registry.js";
 import {
@@ -20,7 +18,7 @@ import {
   InvalidUrlError,
   KeyError,
 } from "../util/errors.js";
-import { BlockSource } from "./block-source.js";
+import { createSourcedState } from "./block-source.js";
 import { decodeCheckpoint } from "./checkpoint.js";
 import { createIdGenerator } from "./doc.js";
 import type { DocFields } from "./doc.js";
@@ -114,22 +112,11 @@ export async function openLedgerOn<T extends object = DocFields>(
       heads.length > 0,
       crypto,
     );
-    // The state and the block source refer to each other: the source serves the state's
-    // tree nodes, and fills doc caches on the state's versions.
-    const blocks: BlockSource = new BlockSource({
+    const { state, blocks } = createSourcedState({
       storage,
       ledger: name,
       crypto,
       key,
-      versionsOf: (id): readonly Version[] | undefined =>
-        state.versions.get(id),
-    });
-    const state: LedgerState = new LedgerState({
-      source: blocks,
-      crypto,
-      bodyOf: (id, version) => blocks.getDoc(id, version),
-      onTreeUpdate: (update) =>
-        blocks.updateTree(update.nodes, update.replaced),
     });
     const compression = options.compression ?? platform.compression;
     const checkpoint = await restoreCheckpoint(

@@ -27,6 +27,7 @@ export type KilnErrorCode =
   | "schema"
   | "signature"
   | "snapshot"
+  | "history-gone"
   | "unexpected";
 
 /** The base of Kiln's errors: a `code` to switch on, and the `cause` when there is one. */
@@ -101,15 +102,34 @@ export class FormatVersionError extends KilnError {
   }
 }
 
-/** A local write to a ledger opened with `readOnly: true`. */
+/** A local write to a ledger opened with `readOnly: true`, or to a view of its past (`at()`). */
 export class ReadOnlyError extends KilnError {
   constructor(
     readonly ledger: string,
     operation: string,
+    reason = "was opened read-only",
   ) {
     super(
       "read-only",
-      `${operation}: ledger ${JSON.stringify(truncate(ledger))} was opened read-only`,
+      `${operation}: ledger ${JSON.stringify(truncate(ledger))} ${reason}`,
+    );
+  }
+}
+
+/**
+ * History this replica no longer holds: a commit that a view of the past (`ledger.at()`)
+ * needs was let go by compaction (or the replica started from a snapshot after it, or never
+ * held it). `cid` names the first such commit found.
+ */
+export class HistoryGoneError extends KilnError {
+  constructor(
+    readonly ledger: string,
+    readonly cid: string,
+    detail: string,
+  ) {
+    super(
+      "history-gone",
+      `at: ledger ${JSON.stringify(truncate(ledger))}: commit ${cid} ${detail}`,
     );
   }
 }

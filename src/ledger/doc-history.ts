@@ -1,0 +1,109 @@
+// ledger.history(id): every version of one doc the ledger's history holds, newest first,
+// each with the commit that wrote it, its writer and height. The clock (in memory, kept by
+// every checkpoint) is the index: its events list the ids each commit wrote and the fields
+// each put changed, so finding a doc's versions decrypts nothing; only the commits that
+// wrote the doc are then read and opened, one each. A commit compaction let go is still
+// named by the clock: its version is listed as dropped, with what the clock knows of it.
+import { CID } from "multiformats/cid";
+import type { CryptoProvider } from "../blocks/crypto.js";
+import type { ClockEvent } from "../crdt/clock.js";
+import { compareEvents } from "../crdt/clock.js";
+import type { Gateway } from "../gateways/gateway.js";
+import { encodeWriter } from "../trust/signing.js";
+import { openCommit } from "./commit-reader.js";
+import { decodeDocBody } from "./block-source.js";
+import type { Doc, DocFields } from "./doc.js";
+import type { StateLoader } from "./state-loader.js";
+
+/** What every entry of a doc's history names: the commit that wrote it and its height. */
+interface VersionOf {
+  /** The commit CID. */
+  cid: string;
+  /** The commit's height in the Merkle clock (1 for a commit with no parents). */
+  height: number;
+}
+
+/**
+ * One version of a doc in its history (`ledger.history(id)`): a put (the whole doc as that
+ * commit wrote it, and the top-level fields it changed), a deletion, or a version whose
+ * commit compaction let go (`dropped`: the clock still names it, its doc and writer are
+ * gone).
+ */
+export type DocVersion<T extends object = DocFields> =
+  | (VersionOf & {
+      kind: "put";
+      /** The writer's public key as text (see `encodeWriter`), or null for an unsigned commit. */
+      writer: string | null;
+      /** The doc as this commit wrote it (the schema, if any, is not applied). */
+      doc: Doc<T>;
+      /**
+       * The top-level fields this put changed against the version it replaced (set or
+       * removed), sorted; every field of the doc for a put over no live version.
+       */
+      fields: string[];
+    })
+  | (VersionOf & {
+      kind: "del";
+      /** The writer's public key as text, or null for an unsigned commit. */
+      writer: string | null;
+    })
+  | (VersionOf & {
+      kind: "dropped";
+      /** The fields the put changed, when the clock recorded them (a put over a live version). */
+      fields?: string[];
+    });
+
+export interface DocHistoryParts {
+  ledger: string;
+  storage: Gateway;
+  loader: StateLoader;
+  crypto: CryptoProvider;
+  key: Uint8Array;
+}
+
+/** The versions of `id`, newest first (height, then commit CID, both descending). */
+export async function docHistory<T extends object = DocFields>(
+  parts: DocHistoryParts,
+  id: string,
+): Promise<DocVersion<T>[]> {
+  const { ledger, storage, loader, crypto, key } = parts;
+  await loader.ready();
+  const events: ClockEvent[] = [];
+  for (const e of loader.state.clock.events())
+    if (e.ids.includes(id)) events.push(e);
+  events.sort((a, b) => compareEvents(b, a));
+  const out: DocVersion<T>[] = [];
+  for (const e of events) {
+    const at = { cid: e.cid, height: e.height };
+    const recorded = e.fields?.[e.ids.indexOf(id)];
+    const cid = CID.parse(e.cid);
+    const bytes = await storage.getCommit(ledger, cid);
+    if (!bytes) {
+      out.push({
+        kind: "dropped",
+        ...at,
+        ...(recorded ? { fields: [...recorded] } : {}),
+      });
+      continue;
+    }
+    const opened = await openCommit(crypto, key, cid, bytes);
+    const writer = opened.writer ? encodeWriter(opened.writer) : null;
+    const docBytes = opened.docs.get(id);
+    if (!docBytes) {
+      out.push({ kind: "del", ...at, writer });
+      continue;
+    }
+    const body = decodeDocBody(
+      docBytes,
+      `doc ${JSON.stringify(id)} in commit ${e.cid}`,
+    );
+    out.push({
+      kind: "put",
+      ...at,
+      writer,
+      doc: { _id: id, ...body } as Doc<T>,
+      fields: recorded ? [...recorded] : Object.keys(body).sort(),
+    });
+  }
+  return out;
+}
