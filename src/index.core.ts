@@ -29,7 +29,9 @@ export type {
   BulkResult,
   AllDocsOptions,
   ChangeRow,
+  ChangesInfo,
   ChangesListener,
+  ChangesResult,
   ErrorListener,
 } from "./ledger/ledger.js";
 export type { Doc, DocFields, DocInput, DocValue } from "./ledger/doc.js";

@@ -193,6 +193,20 @@ describe("Ledger API", () => {
     await expect(l.changes(["bafyfake"])).rejects.toMatchObject({
       code: "invalid-argument",
     });
+    // A clock this ledger does not hold (history let go, or another replica's): the feed
+    // starts again with every current doc, marked reset; deletions are not listed.
+    const other = await ledger();
+    await other.put({ _id: "x" });
+    const reset = await l.changes(other.clock, { limit: 1 });
+    expect(reset).toEqual({
+      rows: [
+        { id: "a", doc: { _id: "a", v: 3 } },
+        { id: "c", doc: { _id: "c", v: 1 } },
+      ],
+      clock: l.clock,
+      reset: true,
+    });
+    expect((await l.changes(reset.clock)).rows).toEqual([]);
   });
 
   it("subscribe delivers rows after every write", async () => {

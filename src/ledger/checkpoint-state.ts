@@ -29,6 +29,35 @@ export function decodeLayoutValue<T>(bytes: Uint8Array, subject: string): T {
   }
 }
 
+/** The CIDs of the commits a checkpoint's clock holds, without decoding the rest of it. */
+export function decodeStateCommits(
+  state: Uint8Array,
+  compression: Compression,
+): string[] {
+  const s = decodeLayoutValue<{ events: Uint8Array }>(
+    compression.inflate(state),
+    "checkpoint state",
+  );
+  if (!(s?.events instanceof Uint8Array) || s.events.length % DIGEST_BYTES)
+    fail("state has no commit column");
+  return commitCids(s.events);
+}
+
+function commitCids(digests: Uint8Array): string[] {
+  const n = digests.length / DIGEST_BYTES;
+  const cids: string[] = new Array<string>(n);
+  const cidBytes = new Uint8Array(CID_BYTES);
+  cidBytes.set(COMMIT_CID_PREFIX);
+  for (let i = 0; i < n; i++) {
+    cidBytes.set(
+      digests.subarray(i * DIGEST_BYTES, (i + 1) * DIGEST_BYTES),
+      COMMIT_CID_PREFIX.length,
+    );
+    cids[i] = cidString(cidBytes);
+  }
+  return cids;
+}
+
 /** The clock and every id's latest versions; `winners` are the checkpoint tree's entries. */
 export async function decodeCheckpointState(
   state: Uint8Array,
@@ -57,16 +86,7 @@ export async function decodeCheckpointState(
     for await (const [id, cid] of winners) tree.set(id, cid);
     const allIds = [...tree.keys(), ...s.ids];
     const n = s.events.length / DIGEST_BYTES;
-    const cids: string[] = new Array<string>(n);
-    const cidBytes = new Uint8Array(CID_BYTES);
-    cidBytes.set(COMMIT_CID_PREFIX);
-    for (let i = 0; i < n; i++) {
-      cidBytes.set(
-        s.events.subarray(i * DIGEST_BYTES, (i + 1) * DIGEST_BYTES),
-        COMMIT_CID_PREFIX.length,
-      );
-      cids[i] = cidString(cidBytes);
-    }
+    const cids = commitCids(s.events);
     const parents = new VarintReader(s.parents);
     const heights = new VarintReader(s.heights);
     const eventIds = new VarintReader(s.eventIds);

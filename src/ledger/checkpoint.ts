@@ -21,6 +21,7 @@ import {
   DIGEST_BYTES,
   decodeCheckpointState,
   decodeLayoutValue,
+  decodeStateCommits,
 } from "./checkpoint-state.js";
 
 export { CID_BYTES, COMMIT_CID_PREFIX, DIGEST_BYTES };
@@ -263,6 +264,11 @@ export class Checkpoint {
     }
     const digest = leaf.multihash.digest;
     return leaves.find(([d]) => compareDigest(d, 0, digest, 32) === 0)?.[1];
+  }
+
+  /** The CIDs of every commit the checkpoint's clock holds (decoded on each call). */
+  commits(): string[] {
+    return decodeStateCommits(this.#state, this.#compression);
   }
 
   /** The clock and every id's latest versions; `winners` are the checkpoint tree's entries. */

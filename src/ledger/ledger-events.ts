@@ -5,10 +5,23 @@ import type { HostChange } from "../sync/host.js";
 import type { DocFields } from "./doc.js";
 import type { ChangeRow } from "./reads.js";
 
+/** What a change notification is about, beside its rows. */
+export interface ChangesInfo {
+  /**
+   * True when the ledger's state was replaced as a whole (it started from a snapshot):
+   * `rows` is then empty and any doc may have changed — read again (allDocs, changes()).
+   */
+  readonly reset: boolean;
+}
+
 /** Called by subscribe() with the rows changed by a write or a merge. */
 export type ChangesListener<T extends object = DocFields> = (
   rows: ChangeRow<T>[],
+  info: ChangesInfo,
 ) => void;
+
+const NOT_RESET: ChangesInfo = Object.freeze({ reset: false });
+const RESET: ChangesInfo = Object.freeze({ reset: true });
 /** Called with a background failure (a merge, a map function, a checkpoint). */
 export type ErrorListener = (error: unknown) => void;
 
@@ -38,11 +51,17 @@ export class LedgerEvents {
   }
 
   emitRows(rows: ChangeRow[]): void {
-    for (const listener of this.#rows) this.#call(listener, rows);
+    for (const listener of this.#rows) this.#call(listener, rows, NOT_RESET);
+  }
+
+  /** Tells subscribers the state was replaced as a whole (see ChangesInfo.reset). */
+  emitReset(): void {
+    for (const listener of this.#rows) this.#call(listener, [], RESET);
   }
 
   emitChange(change: HostChange): void {
-    for (const listener of this.#changes) this.#call(listener, change);
+    for (const listener of this.#changes)
+      this.#call(listener, change, undefined);
   }
 
   emitError(error: unknown): void {
@@ -55,9 +74,9 @@ export class LedgerEvents {
     }
   }
 
-  #call<T>(listener: (value: T) => void, value: T): void {
+  #call<T, U>(listener: (value: T, info: U) => void, value: T, info: U): void {
     try {
-      listener(value);
+      listener(value, info);
     } catch (error) {
       this.emitError(error);
     }

@@ -15,7 +15,6 @@ import type { SerialQueue } from "../util/serial-queue.js";
 import type { BlockSource } from "./block-source.js";
 import { decodeCheckpoint } from "./checkpoint.js";
 import { encodeCheckpoint } from "./checkpoint-writer.js";
-import type { DocReader } from "./doc-reader.js";
 import type { LedgerEvents } from "./ledger-events.js";
 import type { StateLoader } from "./state-loader.js";
 
@@ -28,7 +27,6 @@ export interface LedgerSnapshotsParts {
   key: Uint8Array;
   compression: Compression;
   events: LedgerEvents;
-  reader: DocReader;
   queue: SerialQueue;
   /** Signs published snapshots; undefined when the ledger does not sign. */
   writer: CommitSigner | undefined;
@@ -37,7 +35,7 @@ export interface LedgerSnapshotsParts {
 
 /** What adopting a snapshot did. */
 export type SnapshotOutcome =
-  /** The ledger was empty: it now holds the snapshot's state. */
+  /** The ledger was empty: it now holds the snapshot's state (loaded lazily). */
   | "adopted"
   /** The ledger is at exactly the snapshot's heads and computes the same root. */
   | "verified"
@@ -118,10 +116,10 @@ export class LedgerSnapshots {
         compression,
       );
       const name = cidString(snapshot.cid);
-      await loader.ready();
-      const { state } = loader;
       const heads = checkpoint.heads.map((h) => h.cid);
-      if (state.clock.heads.length > 0) {
+      if (loader.heads.length > 0) {
+        await loader.ready();
+        const { state } = loader;
         if (!heads.every((h) => state.clock.has(h)))
           throw new SnapshotError(
             name,
@@ -153,20 +151,16 @@ export class LedgerSnapshots {
         ))
       )
         throw new SignatureError(name);
-      // Read the whole state before anything changes: a snapshot that does not parse must
-      // leave the ledger as it was. The block source serves the snapshot's nodes meanwhile
-      // (an empty ledger has no tree of its own to lose).
-      blocks.useCheckpoint(checkpoint);
-      const { events, versions, merged } = await checkpoint.loadState(
-        state.tree.entries(checkpoint.root),
-      );
+      // Adopted like a reopen from an up-to-date checkpoint: lazily. Reads by id walk the
+      // snapshot's tree at once; its clock and version lists are decoded when a write, a
+      // merge or a feed first needs them (their layout was checked by decodeCheckpoint, and
+      // a state that fails to decode then is a CorruptError of that call).
       await local.putCheckpoint(ledger, bytes);
-      state.restore(events, versions, checkpoint.root, merged);
-      this.#p.events.emitChange({ commits: events.map((e) => e.cid), origin });
-      if (this.#p.events.wantsRows)
-        this.#p.events.emitRows(
-          await this.#p.reader.rows([...versions.keys()]),
-        );
+      blocks.useCheckpoint(checkpoint);
+      loader.adopt(checkpoint);
+      this.#p.events.emitChange({ commits: heads, origin });
+      // Every doc is new: subscribers get one reset notice rather than a row per doc.
+      this.#p.events.emitReset();
       return "adopted";
     });
   }

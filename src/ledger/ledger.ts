@@ -33,14 +33,18 @@ import type { LedgerAt, PastParts } from "./ledger-at.js";
 import { LedgerEvents } from "./ledger-events.js";
 import { LedgerSnapshots } from "./ledger-snapshots.js";
 import { registerInternals } from "./ledger-internals.js";
-import type { ChangesListener, ErrorListener } from "./ledger-events.js";
+import type {
+  ChangesInfo,
+  ChangesListener,
+  ErrorListener,
+} from "./ledger-events.js";
 import { startLiveQuery } from "./live-query.js";
 import { Merger } from "./merger.js";
 import { SchemaGate } from "./schema-gate.js";
 import type { DocSchema } from "./schema-gate.js";
 import type { MapFn, QueryOptions, QueryRow } from "./query.js";
 import { allDocsRows, changeRows } from "./reads.js";
-import type { AllDocsOptions, ChangeRow } from "./reads.js";
+import type { AllDocsOptions, ChangeRow, ChangesResult } from "./reads.js";
 import { StateLoader } from "./state-loader.js";
 import { LedgerSync } from "./sync-host.js";
 import type { ConnectOptions } from "./sync-host.js";
@@ -48,12 +52,12 @@ import { OutboxStore } from "../sync/outbox.js";
 import { prepareDoc } from "./write-commit.js";
 import type { PreparedDoc } from "./write-commit.js";
 
-export type { AllDocsOptions, ChangeRow };
+export type { AllDocsOptions, ChangeRow, ChangesResult };
 export type { MapFn, QueryOptions, QueryRow };
 export type { ConnectOptions };
 export type { DocSchema };
 export type { DocVersion, LedgerAt };
-export type { ChangesListener, ErrorListener };
+export type { ChangesInfo, ChangesListener, ErrorListener };
 
 /** What put() and del() resolve with: the doc's id and the ledger's heads after the write. */
 export interface WriteResult {
@@ -181,7 +185,6 @@ export class Ledger<T extends object = DocFields> {
     const snapshots = new LedgerSnapshots({
       ...sealing,
       events,
-      reader,
       queue,
       writer: parts.writer,
       signing: parts.signing,
@@ -361,12 +364,14 @@ export class Ledger<T extends object = DocFields> {
 
   /**
    * Every doc changed since the clock `since` (all docs when it is empty), once each, with
-   * the clock to pass next time.
+   * the clock to pass next time. A `since` naming commits this ledger does not hold (it let
+   * that history go, or started after it from a snapshot) gives every current doc and
+   * `reset: true` (see ChangesResult).
    */
   changes(
     since: readonly string[] = [],
     options: { limit?: number } = {},
-  ): Promise<{ rows: ChangeRow<T>[]; clock: string[] }> {
+  ): Promise<ChangesResult<T>> {
     return this.#guard(async () => {
       if (!Array.isArray(since))
         throw new InvalidArgumentError(
@@ -380,7 +385,7 @@ export class Ledger<T extends object = DocFields> {
         (id, cid) => this.#reader.at(id, cid),
       );
       if (this.#gate) feed.rows = await this.#gate.filterChanges(feed.rows);
-      return feed as { rows: ChangeRow<T>[]; clock: string[] };
+      return feed as ChangesResult<T>;
     });
   }
 
@@ -480,15 +485,10 @@ export class Ledger<T extends object = DocFields> {
    */
   subscribe(listener: ChangesListener<T>): () => void {
     const gate = this.#gate;
-    if (!gate) return this.#events.onRows(listener as ChangesListener);
-    return this.#events.onRows((rows) => {
-      gate.filterChanges(rows).then(
-        (passed) => {
-          if (passed.length > 0) (listener as ChangesListener)(passed);
-        },
-        (error: unknown) => this.#events.emitError(error),
-      );
-    });
+    const all = listener as ChangesListener;
+    return this.#events.onRows(
+      gate ? gate.listener(all, (e) => this.#events.emitError(e)) : all,
+    );
   }
 
   /** Listens for background failures (merges, map functions, checkpoints, schema reports); returns the unsubscribe. */

@@ -15,7 +15,7 @@ import type { IndexSnapshot } from "./checkpoint-writer.js";
 import { ProllyTree } from "../crdt/prolly-tree.js";
 import { InvalidArgumentError, KilnError } from "../util/errors.js";
 import type { Doc, DocFields } from "./doc.js";
-import type { ChangeRow } from "./reads.js";
+import type { ChangesResult } from "./reads.js";
 
 export type { IndexKey };
 /** What a map function calls to add a row: its key and, optionally, a value. */
@@ -65,7 +65,7 @@ export class MapError extends KilnError {
 
 /** What an index needs from its ledger. */
 export interface IndexSource {
-  changes(since: string[]): Promise<{ rows: ChangeRow[]; clock: string[] }>;
+  changes(since: string[]): Promise<ChangesResult>;
   /** The ledger's current heads, to skip a catch-up that has nothing to do. */
   clock(): string[];
   crypto: CryptoProvider;
@@ -159,7 +159,14 @@ export class Index {
 
   async #catchUp(): Promise<void> {
     if (sameClock(this.#clock, this.source.clock())) return;
-    const { rows, clock } = await this.source.changes(this.#clock);
+    const { rows, clock, reset } = await this.source.changes(this.#clock);
+    if (reset) {
+      // The feed starts again (the ledger no longer holds this index's clock): so does the
+      // index, from empty.
+      this.#nodes.clear();
+      this.#rowsRoot = undefined;
+      this.#byIdRoot = undefined;
+    }
     if (rows.length > 0) {
       const rowEdits: TreeEdit<RowValue>[] = [];
       const idEdits: TreeEdit<string[]>[] = [];

@@ -1,7 +1,7 @@
 // allDocs and changes: reads over the merged state.
 import type { LedgerState } from "../crdt/ledger-state.js";
 import { InvalidArgumentError } from "../util/errors.js";
-import type { CID } from "multiformats/cid";
+import { CID } from "multiformats/cid";
 import type { DocBody } from "./block-source.js";
 import type { Doc, DocFields } from "./doc.js";
 
@@ -61,24 +61,40 @@ export async function allDocsRows(
   return rows;
 }
 
+/** What changes() resolves with. */
+export interface ChangesResult<T extends object = DocFields> {
+  rows: ChangeRow<T>[];
+  /** The clock to pass as `since` next time. */
+  clock: string[];
+  /**
+   * Set when `since` names commits this ledger does not hold (history it let go, or started
+   * after, from a snapshot): the feed cannot say what changed since then, so `rows` holds
+   * every current doc (deletions are not listed, and `limit` does not apply). Drop what was
+   * read before and start again from these rows.
+   */
+  reset?: true;
+}
+
 /**
  * Every doc whose latest version is not reachable from `since`, once, in the order of its
  * latest change. With `limit`, whole commits are taken while they fit; a first commit larger
  * than the limit is returned whole so that a feed always advances. The returned clock
- * continues the feed exactly.
+ * continues the feed exactly. A `since` naming commits not held gives a reset feed (see
+ * ChangesResult.reset).
  */
 export async function changeRows(
   state: LedgerState,
   since: readonly string[],
   limit: number | undefined,
   load: (id: string, cid: CID) => Promise<DocBody>,
-): Promise<{ rows: ChangeRow[]; clock: string[] }> {
+): Promise<ChangesResult> {
   checkLimit("changes", limit);
   for (const s of since)
-    if (typeof s !== "string" || !state.clock.has(s))
+    if (typeof s !== "string" || !isCidString(s))
       throw new InvalidArgumentError(
-        `changes: since names a commit this ledger does not hold: ${String(s)}`,
+        `changes: since must hold commit cids, not ${JSON.stringify(String(s)).slice(0, 80)}`,
       );
+  if (!since.every((s) => state.clock.has(s))) return resetFeed(state, load);
   // The heads this feed covers, taken with the events: docs load below across awaits, and a
   // write landing meanwhile must show up in the next feed, not be marked as seen.
   const events = state.clock.since(since);
@@ -126,6 +142,27 @@ export async function changeRows(
       .sort();
   }
   return { rows, clock };
+}
+
+/** Every current doc, in id order, with the current heads: a feed that starts again. */
+async function resetFeed(
+  state: LedgerState,
+  load: (id: string, cid: CID) => Promise<DocBody>,
+): Promise<ChangesResult> {
+  const clock = [...state.clock.heads];
+  const rows: ChangeRow[] = [];
+  for await (const [id, cid] of state.tree.entries(await state.treeRoot()))
+    rows.push({ id, doc: { _id: id, ...(await load(id, cid)) } });
+  return { rows, clock, reset: true };
+}
+
+function isCidString(s: string): boolean {
+  try {
+    CID.parse(s);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function checkLimit(op: string, limit: unknown): void {

@@ -6,6 +6,7 @@
 import type { StandardSchemaV1 } from "@standard-schema/spec";
 import { SchemaError } from "../util/errors.js";
 import type { Doc } from "./doc.js";
+import type { ChangesListener } from "./ledger-events.js";
 import type { ChangeRow } from "./reads.js";
 
 /**
@@ -98,6 +99,21 @@ export class SchemaGate {
       if (result.ok) out.push({ id: row.id, doc: result.doc });
     }
     return out;
+  }
+
+  /**
+   * A subscribe() listener that gets only rows passing the schema, and every reset notice;
+   * a batch left empty by the check is not delivered.
+   */
+  listener(
+    listener: ChangesListener,
+    onError: (error: unknown) => void,
+  ): ChangesListener {
+    return (rows, info) => {
+      this.filterChanges(rows).then((passed) => {
+        if (passed.length > 0 || info.reset) listener(passed, info);
+      }, onError);
+    };
   }
 
   /**

@@ -73,7 +73,7 @@ export class LedgerSync {
       this.#p.name,
       options,
       {
-        isKnown: (cid) => this.#p.loader.state.clock.has(cid),
+        isKnown: (cid) => this.#p.loader.has(cid),
         sha256: (bytes) => this.#p.crypto.sha256(bytes),
       },
     );
@@ -123,8 +123,15 @@ export class LedgerSync {
       name,
       ready: () => loader.ready(),
       heads: () => loader.state.clock.heads,
-      has: (cid) => loader.state.clock.has(cid),
-      since: (boundary) => Promise.resolve(cids.since(boundary)),
+      has: (cid) => loader.has(cid),
+      since: async (boundary) => {
+        // Nothing is newer than a boundary holding every head: answered without loading a
+        // lazy state (a ledger that just adopted a snapshot).
+        const known = new Set(boundary);
+        if (loader.heads.every((h) => known.has(h))) return [];
+        await loader.ready();
+        return cids.since(boundary);
+      },
       readCommit: async (cid) => {
         const bytes = await storage.getCommit(name, cid);
         if (!bytes)

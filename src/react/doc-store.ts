@@ -93,7 +93,9 @@ export class DocStore<T extends object> {
     const ledger = this.#ledger;
     if (!ledger) return;
     const id = this.#id;
-    const stopRows = ledger.subscribe((rows) => {
+    const stopRows = ledger.subscribe((rows, info) => {
+      // The ledger started over from a snapshot: any doc may have changed.
+      if (info.reset) this.#read(ledger);
       for (const row of rows)
         if (row.id === id) {
           this.#seen++;

@@ -6,7 +6,7 @@ import { openBytes, sealBytes } from "../../src/blocks/commit.js";
 import { createLedgerKey } from "../../src/blocks/ledger-key.js";
 import { nodeCrypto } from "../../src/blocks/node-crypto.js";
 import { openLedger } from "../../src/index.js";
-import type { Connection, Ledger } from "../../src/index.js";
+import type { ChangesInfo, Connection, Ledger } from "../../src/index.js";
 import type { Backend } from "../../src/server/backend.js";
 import { createMemoryBackend } from "../../src/server/backends/memory-backend.js";
 import { createSyncServer } from "../../src/server/index.js";
@@ -87,8 +87,12 @@ describe.each(["ws", "http"])("snapshots over %s", (transport) => {
     const before = served();
     const room = `memory://snapshot-${transport}-${Date.now()}`;
     const b = await open("orders", a.key, room);
+    const notices: ChangesInfo[] = [];
+    b.subscribe((rows, info) => notices.push(info));
     const cb = b.connect(url, FAST);
     await synced(cb);
+    // Subscribers hear of the adoption once, as a reset, not as a row per doc.
+    expect(notices[0]).toEqual({ reset: true });
     // Only the five commits after the snapshot moved as commits (of 46). Over HTTP the
     // long-poll and the pull synced() asks for start together, and both may carry them.
     const moved = served() - before;
