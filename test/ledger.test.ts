@@ -277,6 +277,23 @@ describe("Ledger API", () => {
     ).rejects.toMatchObject({ code: "invalid-key" });
   });
 
+  it("an explicit key replaces the stored key of a ledger with no commits yet", async () => {
+    const first = await ledger("unused");
+    const made = first.key;
+    await first.close();
+    const other = await ledger("donor");
+    const wanted = other.key;
+    await other.close();
+    expect(wanted).not.toBe(made);
+    const l = await ledger("unused", { key: wanted });
+    await l.put({ _id: "a" });
+    await l.close();
+    // Reopened without a key, it finds the explicit one.
+    const again = await ledger("unused");
+    expect(again.key).toBe(wanted);
+    expect(await again.get("a")).toEqual({ _id: "a" });
+  });
+
   it("destroy removes the ledger and its key; other ledgers in the store stay", async () => {
     const l = await ledger("doomed");
     const keep = await ledger("kept");

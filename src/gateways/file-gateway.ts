@@ -30,7 +30,7 @@ import {
   readWriterFile,
   createWriterFile,
   writeCheckpointFile,
-  writeKeyFile,
+  createKeyFile,
 } from "./ledger-files.js";
 import { checkMetaName } from "./ledger-name.js";
 import { folderOfFileUrl } from "./file-url.js";
@@ -168,7 +168,7 @@ class FileGateway implements Gateway {
         ),
       putKey: (ledger, key) =>
         attempt(() =>
-          writeKeyFile(
+          createKeyFile(
             this.#ledgerDir("put key", ledger),
             key,
             subject(ledger),

@@ -60,8 +60,13 @@ export interface LocalStorage {
   putWriterKey(key: string): Promise<string>;
   /** The ledger's key as stored (base64url), if there is one. */
   getKey(ledger: string): Promise<string | undefined>;
-  /** Stored readable by the owner only (a 0600 file for file://). */
-  putKey(ledger: string, key: string): Promise<void>;
+  /**
+   * Stores `key` as the ledger's key unless one is stored already, readable by the owner only
+   * (a 0600 file for file://); resolves to the key stored. The check and the write are one
+   * atomic step, so two openers creating one ledger at once (two tabs) agree on one key.
+   * A key is removed only with the ledger (`destroy`).
+   */
+  putKey(ledger: string, key: string): Promise<string>;
   /** The latest checkpoint blob (opaque to the gateway), or undefined. */
   getCheckpoint(ledger: string): Promise<Uint8Array | undefined>;
   /** Replaces the checkpoint atomically: a crash leaves the old or the new one whole. */

@@ -4,12 +4,10 @@
 // completed. Head changes reach other handles (other tabs of the origin, and sibling handles
 // in one page) over a BroadcastChannel, since IndexedDB has no change events.
 // Layout and durability: docs/gateways.md ("indexeddb://").
-import { CID } from "../blocks/cid.js";
+import type { CID } from "../blocks/cid.js";
 import { cidString } from "../blocks/cid.js";
 import {
   ClosedError,
-  CorruptError,
-  InvalidArgumentError,
   InvalidUrlError,
   IoError,
   KilnError,
@@ -29,7 +27,17 @@ import type {
 import { HeadWatchers } from "./head-watchers.js";
 import { IdbBatch, request } from "./idb-batch.js";
 import type { WriteOp } from "./idb-batch.js";
-import { checkMetaName } from "./ledger-name.js";
+import { createIndexedDbLocal } from "./indexeddb-local.js";
+import {
+  asBytes,
+  asError,
+  COMMITS,
+  copyBytes,
+  HEADS,
+  parseCid,
+  readHeads,
+  STORES,
+} from "./indexeddb-records.js";
 
 export type Durability = "strict" | "relaxed";
 
@@ -44,17 +52,6 @@ export interface IndexedDbGatewayOptions {
 }
 
 const VERSION = 1;
-const COMMITS = "commits";
-const HEADS = "heads";
-const LOCAL = "local";
-const STORES = [COMMITS, HEADS, LOCAL];
-
-// Keys: commits [ledger, cid], heads ledger, local [ledger, kind, name]. An array sorts after
-// every string, so [ledger] .. [ledger, []] bounds all of one ledger's keys.
-/** The device's writer key: a number sorts before every string, so no ledger's range holds it. */
-const WRITER_KEY = [0, "writer"];
-const ledgerRange = (ledger: string) =>
-  IDBKeyRange.bound([ledger], [ledger, []]);
 
 export const indexedDbGateway: GatewayFactory<IndexedDbGatewayOptions> = {
   schemes: ["indexeddb:"],
@@ -144,83 +141,10 @@ class IndexedDbGateway implements Gateway {
         this.#watchers.notify(ledger, this.#channel!, heads.map(parseCid));
       };
     }
-    this.local = {
-      getWriterKey: () =>
-        this.#read("get writer key", undefined, (tx) =>
-          request<unknown>(tx.objectStore(LOCAL).get(WRITER_KEY)).then((v) =>
-            typeof v === "string" ? v : undefined,
-          ),
-        ),
-      putWriterKey: (key) => {
-        let stored = key;
-        return this.#write("put writer key", undefined, async (tx) => {
-          const local = tx.objectStore(LOCAL);
-          const found = await request<unknown>(local.get(WRITER_KEY));
-          if (typeof found === "string") stored = found;
-          else local.put(key, WRITER_KEY);
-        }).then(() => stored);
-      },
-      getKey: (ledger) =>
-        this.#read("get key", ledger, (tx) =>
-          request<unknown>(tx.objectStore(LOCAL).get([ledger, "key", ""])).then(
-            (v) => (typeof v === "string" ? v : undefined),
-          ),
-        ),
-      putKey: (ledger, key) =>
-        this.#write("put key", ledger, (tx) => {
-          tx.objectStore(LOCAL).put(key, [ledger, "key", ""]);
-        }),
-      getCheckpoint: (ledger) =>
-        this.#read("get checkpoint", ledger, (tx) =>
-          request<unknown>(
-            tx.objectStore(LOCAL).get([ledger, "checkpoint", ""]),
-          ).then(asBytes),
-        ),
-      putCheckpoint: (ledger, bytes) => {
-        const copy = copyBytes(bytes);
-        return this.#write("put checkpoint", ledger, (tx) => {
-          tx.objectStore(LOCAL).put(copy, [ledger, "checkpoint", ""]);
-        });
-      },
-      getMeta: (ledger, name) => {
-        const checked = guard(() => checkMetaName(name));
-        return this.#read("get meta", ledger, async (tx) =>
-          asBytes(
-            await request<unknown>(
-              tx.objectStore(LOCAL).get([ledger, "meta", await checked]),
-            ),
-          ),
-        );
-      },
-      putMeta: (ledger, name, bytes) => {
-        try {
-          checkMetaName(name);
-        } catch (error) {
-          return Promise.reject(asError(error));
-        }
-        const copy = copyBytes(bytes);
-        return this.#write("put meta", ledger, (tx) => {
-          tx.objectStore(LOCAL).put(copy, [ledger, "meta", name]);
-        });
-      },
-      listCommits: (ledger) =>
-        this.#read("list commits", ledger, async (tx) => {
-          const keys = await request(
-            tx.objectStore(COMMITS).getAllKeys(ledgerRange(ledger)),
-          );
-          return keys.map((k) => parseCid((k as [string, string])[1]));
-        }),
-      retainCommits: (ledger, keep) =>
-        this.#write("retain commits", ledger, (tx) => retain(tx, ledger, keep)),
-      sizeOf: (ledger) =>
-        this.#read("size of", ledger, (tx) => sizeOf(tx, ledger)),
-      destroy: (ledger) =>
-        this.#write("destroy", ledger, (tx) => {
-          tx.objectStore(COMMITS).delete(ledgerRange(ledger));
-          tx.objectStore(LOCAL).delete(ledgerRange(ledger));
-          tx.objectStore(HEADS).delete(ledger);
-        }),
-    };
+    this.local = createIndexedDbLocal({
+      read: (operation, ledger, read) => this.#read(operation, ledger, read),
+      write: (operation, ledger, op) => this.#write(operation, ledger, op),
+    });
   }
 
   putCommit(ledger: string, cid: CID, bytes: Uint8Array): Promise<void> {
@@ -325,86 +249,6 @@ class IndexedDbGateway implements Gateway {
       });
     }
   }
-}
-
-async function readHeads(tx: IDBTransaction, ledger: string): Promise<HeadSet> {
-  const stored = await request<unknown>(tx.objectStore(HEADS).get(ledger));
-  if (stored === undefined) return EMPTY_HEADS;
-  if (!Array.isArray(stored) || stored.some((s) => typeof s !== "string"))
-    throw new CorruptError(
-      `heads of ${JSON.stringify(ledger)}`,
-      "not a list of cids",
-    );
-  return Object.freeze((stored as string[]).map(parseCid));
-}
-
-async function retain(
-  tx: IDBTransaction,
-  ledger: string,
-  keep: ReadonlySet<string>,
-): Promise<void> {
-  for (const head of await readHeads(tx, ledger))
-    if (!keep.has(cidString(head)))
-      throw new InvalidArgumentError(
-        `retain commits of ${JSON.stringify(ledger)}: head ${cidString(head)} is not in the kept set`,
-      );
-  const commits = tx.objectStore(COMMITS);
-  const keys = await request(commits.getAllKeys(ledgerRange(ledger)));
-  for (const key of keys) {
-    const cid = (key as [string, string])[1];
-    if (!keep.has(cid)) commits.delete(key);
-  }
-}
-
-async function sizeOf(tx: IDBTransaction, ledger: string): Promise<number> {
-  let size = 0;
-  for (const store of [COMMITS, LOCAL]) {
-    const values = await request(
-      tx.objectStore(store).getAll(ledgerRange(ledger)),
-    );
-    const keys = await request(
-      tx.objectStore(store).getAllKeys(ledgerRange(ledger)),
-    );
-    for (const v of values)
-      size += v instanceof Uint8Array ? v.byteLength : String(v).length;
-    for (const k of keys) size += (k as string[]).join("").length;
-  }
-  const heads = await request<unknown>(tx.objectStore(HEADS).get(ledger));
-  if (Array.isArray(heads)) size += heads.join("").length;
-  return size;
-}
-
-function parseCid(text: string): CID {
-  try {
-    return CID.parse(text);
-  } catch (error) {
-    throw new CorruptError(`cid ${text}`, "not a cid", { cause: error });
-  }
-}
-
-function asBytes(value: unknown): Uint8Array | undefined {
-  if (value === undefined) return undefined;
-  if (!(value instanceof Uint8Array))
-    throw new CorruptError("indexeddb record", "not bytes");
-  return value;
-}
-
-function copyBytes(bytes: Uint8Array): Uint8Array {
-  const out = new Uint8Array(bytes.length);
-  out.set(bytes);
-  return out;
-}
-
-function guard<T>(fn: () => T): Promise<T> {
-  try {
-    return Promise.resolve(fn());
-  } catch (error) {
-    return Promise.reject(asError(error));
-  }
-}
-
-function asError(error: unknown): Error {
-  return error instanceof Error ? error : new Error(String(error));
 }
 
 /** A failed write transaction as a Kiln error: a full quota is a QuotaError. */

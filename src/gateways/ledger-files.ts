@@ -103,8 +103,19 @@ export function readKeyFile(dir: string, subject: string): string | undefined {
   return bytes && decodeKeyFile(bytes, `key of ${subject}`);
 }
 
-export function writeKeyFile(dir: string, key: string, subject: string): void {
+/**
+ * Stores `key` unless a key file exists; returns the stored key. Synchronous, like
+ * createWriterFile: the read and the write happen without yielding.
+ */
+export function createKeyFile(
+  dir: string,
+  key: string,
+  subject: string,
+): string {
+  const stored = readKeyFile(dir, subject);
+  if (stored !== undefined) return stored;
   write(dir, KEY_FILE, encodeKeyFile(key), `put key of ${subject}`);
+  return key;
 }
 
 export function readWriterFile(root: string): string | undefined {

@@ -101,9 +101,7 @@ class MemoryGateway implements Gateway {
         attempt(() => (this.#open("put writer key").writer ??= key)),
       getKey: (ledger) => attempt(() => this.#find("get key", ledger)?.key),
       putKey: (ledger, key) =>
-        attempt(() => {
-          this.#ledger("put key", ledger).key = key;
-        }),
+        attempt(() => (this.#ledger("put key", ledger).key ??= key)),
       getCheckpoint: (ledger) =>
         attempt(() => copy(this.#find("get checkpoint", ledger)?.checkpoint)),
       putCheckpoint: (ledger, bytes) =>

@@ -67,9 +67,14 @@ export async function importLedgerOn(
       );
     const storage = gateway as Gateway & { local: LocalStorage };
     await requireEmpty(storage, name);
+    // An empty ledger may still hold a key from an earlier open; the imported one replaces it.
+    if (key !== undefined) await storage.local.destroy(name);
     try {
       result = await store(storage, name, source, options.onProgress);
-      if (key !== undefined) await storage.local.putKey(name, key);
+      if (key !== undefined && (await storage.local.putKey(name, key)) !== key)
+        throw new InvalidArgumentError(
+          `importLedger: ledger ${JSON.stringify(name)} got a different key while importing; import into an empty one`,
+        );
     } catch (error) {
       await storage.local.destroy(name);
       throw error;

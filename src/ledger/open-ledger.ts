@@ -179,8 +179,17 @@ async function findKey(
 ): Promise<Uint8Array> {
   const stored = await local.getKey(name);
   if (explicit) {
-    if (stored === undefined || !hasData)
-      await local.putKey(name, encodeLedgerKey(explicit));
+    const wanted = encodeLedgerKey(explicit);
+    // With commits, a different stored key is the caller's mistake: decryption reports it.
+    if (stored === wanted || (stored !== undefined && hasData)) return explicit;
+    // A key stored for a ledger without commits (opened before without a key) gives way to
+    // the explicit one; what was stored under it (an empty checkpoint, sync records) goes too.
+    if (stored !== undefined) await local.destroy(name);
+    if ((await local.putKey(name, wanted)) !== wanted)
+      throw new KeyError(
+        "invalid-key",
+        `open ${name}: another opener stored a different key for this new ledger at the same moment`,
+      );
     return explicit;
   }
   if (stored !== undefined) return decodeLedgerKey(stored);
@@ -189,9 +198,11 @@ async function findKey(
       "missing-key",
       `open ${name}: the store holds commits but no key; pass the ledger key to openLedger`,
     );
-  const key = createLedgerKey(crypto);
-  await local.putKey(name, encodeLedgerKey(key));
-  return key;
+  // Two openers of a new ledger (two tabs) can both get here: putKey keeps the first key
+  // stored and both use that one.
+  return decodeLedgerKey(
+    await local.putKey(name, encodeLedgerKey(createLedgerKey(crypto))),
+  );
 }
 
 /** The checkpoint if there is a sound one; a damaged one is skipped (the commits are replayed). */

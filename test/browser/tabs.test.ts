@@ -33,4 +33,29 @@ describe("two tabs, one ledger", () => {
     expect(await callPage<unknown[]>(c, "allDocs", "shared")).toHaveLength(81);
     await callPage(c, "close");
   });
+
+  it("agree on one key when both create the same new ledgers at the same moment", async () => {
+    const a = await suite.open("ledger");
+    const b = await suite.open("ledger");
+    // Each tab makes a key for each new ledger; only one key per ledger may be stored, or
+    // the other tab's commit is unreadable once both close.
+    const names = Array.from({ length: 12 }, (_, i) => `new-${i}`);
+    await callPage(a, "armPutInEach", names, { _id: "from-a" });
+    await callPage(b, "armPutInEach", names, { _id: "from-b" });
+    const starter = await suite.open("ledger");
+    await callPage(starter, "release");
+    await callPage(a, "settle");
+    await callPage(b, "settle");
+    await starter.close();
+    await callPage(a, "close");
+    await callPage(b, "close");
+    const c = await suite.open("ledger");
+    for (const name of names)
+      expect(
+        (await callPage<{ _id: string }[]>(c, "allDocs", name)).map(
+          (d) => d._id,
+        ),
+      ).toEqual(["from-a", "from-b"]);
+    await callPage(c, "close");
+  });
 });

@@ -14,6 +14,8 @@ async function ledger(name: string, storage?: string): Promise<Ledger> {
   return found;
 }
 
+let armed: Promise<void> = Promise.resolve();
+
 const out = document.getElementById("out")!;
 
 Object.assign(globalThis, {
@@ -26,6 +28,28 @@ Object.assign(globalThis, {
       out.textContent = `${name}: ${(await l.allDocs()).rows.length} docs`;
       return ids;
     },
+    /**
+     * Arms this tab to open every ledger of `names` at once and put `doc` into each, when
+     * any tab calls `release` (a start line shared by tabs); `settle` awaits it.
+     */
+    armPutInEach(names: string[], doc: DocInput) {
+      const start = new BroadcastChannel("kiln-test-start");
+      armed = new Promise<void>((resolve) => {
+        start.onmessage = () => resolve();
+      }).then(async () => {
+        start.close();
+        await Promise.all(
+          names.map(async (name) => (await ledger(name)).put(doc)),
+        );
+      });
+      armed.catch(() => undefined);
+    },
+    release() {
+      const start = new BroadcastChannel("kiln-test-start");
+      start.postMessage("go");
+      start.close();
+    },
+    settle: () => armed,
     async allDocs(name: string, storage?: string) {
       const l = await ledger(name, storage);
       const rows = (await l.allDocs()).rows;
