@@ -1,8 +1,8 @@
 // What the SyncServer does for a client, whatever the transport: negotiate a version, check a
-// token, compute and load the commits a client lacks, verify and store a push. The WebSocket
-// session and the HTTP handler only move these answers over their wire.
+// token, answer a pull (ledger-reads.ts), verify and store a push (ledger-push.ts), keep a
+// snapshot, delete a ledger. The WebSocket session and the HTTP handler only move these
+// answers over their wire.
 import type { CID } from "multiformats/cid";
-import { cidKey } from "../blocks/cid.js";
 import {
   chooseVersion,
   checkCommit,
@@ -21,24 +21,17 @@ import type {
   Uploads,
   Welcome,
 } from "../sync/protocol/index.js";
-import { utf8Length } from "../util/bytes.js";
 import { authorize, OPEN_RIGHTS, verifyToken } from "./auth.js";
 import type { Rights } from "./auth.js";
-import type {
-  Backend,
-  LedgerChange,
-  StoredCommit,
-  StoredSnapshot,
-} from "./backend.js";
-import { presignUploads, readUploaded } from "./direct-uploads.js";
-import { missingCommits } from "./missing.js";
+import type { Backend, LedgerChange } from "./backend.js";
+import { presignUploads } from "./direct-uploads.js";
+import { storePush } from "./ledger-push.js";
+import { commitBatches, difference, liveBatches } from "./ledger-reads.js";
+import type { Difference } from "./ledger-reads.js";
 import { PushRate } from "./push-rate.js";
 
 /** The two transports a SyncServer speaks. */
 export type TransportName = "ws" | "http";
-
-/** CIDs per backend read while streaming a catch-up. */
-const READ_CHUNK = 256;
 
 export interface LedgerServiceOptions {
   /** The guarded backend (its failures are already ProtocolErrors). */
@@ -232,35 +225,45 @@ export class LedgerService {
     return presignUploads(this.backend, message, this);
   }
 
-  /**
-   * The server heads and the commits reachable from them that `have` does not reach, parents
-   * first. The heads are read first, so every commit they reach is in the list (it may hold
-   * more, from a push that landed in between). With `snapshot` (the pull offered to start
-   * from one), when the ledger has a snapshot and `have` names no commit held here, the
-   * answer starts from it: `snapshot` is set and `missing` holds only the commits after it.
-   */
-  async difference(
+  /** The server heads and the commits `have` lacks, maybe from a snapshot (ledger-reads.ts). */
+  difference(
     ledger: string,
     have: readonly CID[],
     snapshot = false,
-  ): Promise<{ heads: CID[]; missing: CID[]; snapshot?: StoredSnapshot }> {
-    const heads = await this.backend.getHeads(ledger);
-    const start = snapshot
-      ? await this.#startingSnapshot(ledger, have)
-      : undefined;
-    const from = start ? [...have, ...start.heads] : [...have];
-    const missing = await missingCommits(this.backend, ledger, from);
-    return start ? { heads, missing, snapshot: start } : { heads, missing };
+  ): Promise<Difference> {
+    return difference(this.backend, ledger, have, snapshot);
   }
 
-  async #startingSnapshot(
+  /** Loads `cids` as `commits` messages of at most maxMessage (ledger-reads.ts). */
+  batches(
     ledger: string,
-    have: readonly CID[],
-  ): Promise<StoredSnapshot | undefined> {
-    const held = await this.backend.getSnapshot(ledger);
-    if (!held) return undefined;
-    const known = await this.backend.getMeta(ledger, have);
-    return known.every((m) => m === undefined) ? held : undefined;
+    cids: readonly CID[],
+    id?: number,
+  ): AsyncGenerator<Commits> {
+    return commitBatches(this.backend, this.maxMessage, ledger, cids, id);
+  }
+
+  /** The live `commits` messages for a change of a subscribed ledger (ledger-reads.ts). */
+  liveBatches(
+    ledger: string,
+    change: LedgerChange,
+    skip: ReadonlySet<string> | undefined,
+  ): Promise<Commits[]> {
+    return liveBatches(this.backend, this.maxMessage, ledger, change, skip);
+  }
+
+  /** Verifies a push completely, then stores it (ledger-push.ts). */
+  push(push: Push, origin: unknown): Promise<{ ack: Ack; uploaded: number }> {
+    return storePush(
+      this.backend,
+      {
+        maxMessage: this.maxMessage,
+        maxCommits: this.maxCommits,
+        pushRate: this.#pushRate,
+      },
+      push,
+      origin,
+    );
   }
 
   /** Deletes everything the backend keeps of the ledger (the caller checked write rights). */
@@ -303,193 +306,6 @@ export class LedgerService {
       ledger,
       heads,
       stored: replaces ? 1 : 0,
-    };
-  }
-
-  /** Loads `cids` in chunks and yields them as `commits` messages of at most maxMessage. */
-  async *batches(
-    ledger: string,
-    cids: readonly CID[],
-    id?: number,
-    reserveHeads: readonly CID[] = [],
-  ): AsyncGenerator<Commits> {
-    const packer = new BatchPacker(ledger, this.maxMessage, id, reserveHeads);
-    for (let at = 0; at < cids.length; at += READ_CHUNK) {
-      const chunk = cids.slice(at, at + READ_CHUNK);
-      const bytes = await this.backend.getCommits(ledger, chunk);
-      for (let i = 0; i < chunk.length; i++) {
-        const b = bytes[i];
-        if (b === undefined)
-          throw new ProtocolError(
-            "unavailable",
-            `storage lost commit ${chunk[i]!.toString()} of a head set; try again later`,
-          );
-        const full = packer.add(chunk[i]!, b);
-        if (full) yield full;
-      }
-    }
-    const last = packer.finish();
-    if (last) yield last;
-  }
-
-  /**
-   * The live `commits` messages for a change of a subscribed ledger: its commits (less those
-   * in `skip`, already sent), the last message carrying the new heads.
-   */
-  async liveBatches(
-    ledger: string,
-    change: LedgerChange,
-    skip: ReadonlySet<string> | undefined,
-  ): Promise<Commits[]> {
-    const keep = (cid: CID) => !skip?.has(cidKey(cid));
-    const messages: Commits[] = [];
-    const heads = [...change.heads];
-    if (change.commits) {
-      const packer = new BatchPacker(ledger, this.maxMessage, undefined, heads);
-      for (const c of change.commits)
-        if (keep(c.cid)) {
-          const full = packer.add(c.cid, c.bytes);
-          if (full) messages.push(full);
-        }
-      messages.push(packer.finish() ?? packer.empty());
-      return attachHeads(messages, heads);
-    }
-    const added = change.added.filter(keep);
-    for await (const m of this.batches(ledger, added, undefined, heads))
-      messages.push(m);
-    if (messages.length === 0)
-      messages.push({ t: "commits", ledger, commits: [] });
-    return attachHeads(messages, heads);
-  }
-
-  /**
-   * Verifies a push completely — count, every commit against its CID and envelope (uploaded
-   * ones read back from the store first), every parent held or earlier in the batch, the
-   * named heads held afterwards — then stores it. Nothing is stored when any check fails.
-   * `uploaded` counts the commits whose bytes came from direct uploads.
-   */
-  async push(
-    push: Push,
-    origin: unknown,
-  ): Promise<{ ack: Ack; uploaded: number }> {
-    const { ledger } = push;
-    const count = push.commits.length + (push.uploaded?.length ?? 0);
-    if (count > this.maxCommits)
-      throw new ProtocolError(
-        "too-large",
-        `push of ${count} commits exceeds the limit of ${this.maxCommits}`,
-      );
-    const batch = new Map<string, StoredCommit>();
-    const add = (commit: StoredCommit) => {
-      const key = cidKey(commit.cid);
-      if (!batch.has(key)) batch.set(key, commit);
-    };
-    // Uploaded commits come first: parents before children, all before `commits`.
-    const uploaded =
-      push.uploaded && push.uploaded.length > 0
-        ? await readUploaded(
-            this.backend,
-            ledger,
-            push.uploaded,
-            this.maxMessage,
-          )
-        : [];
-    for (const commit of uploaded) add(commit);
-    for (const [cid, bytes] of push.commits)
-      if (!batch.has(cidKey(cid)))
-        add({ cid, bytes, parents: checkCommit(cid, bytes) });
-    // Parents held by the server are checked by the backend itself, atomically with the
-    // store (every backend must, the conformance suite checks it): a check here first would
-    // cost every push one more read of the backend, and could not close the race anyway.
-    let bytes = 0;
-    for (const commit of batch.values()) bytes += commit.bytes.length;
-    if (bytes > 0) this.#pushRate.take(ledger, bytes);
-    const heads = (push.heads ?? []).filter((h) => !batch.has(cidKey(h)));
-    const headMeta = await this.backend.getMeta(ledger, heads);
-    const unknownHead = headMeta.findIndex((m) => m === undefined);
-    if (unknownHead >= 0)
-      throw new ProtocolError(
-        "missing-commit",
-        `head ${heads[unknownHead]!.toString()} is neither held by the server nor in the push`,
-      );
-    // A push of no commits only asks whether the server holds its heads.
-    const stored =
-      batch.size === 0
-        ? { heads: await this.backend.getHeads(ledger), added: [] }
-        : await this.backend.putCommits(ledger, [...batch.values()], origin);
-    // The ack names only the commits of this push that are server heads now: O(push).
-    const serverHeads = new Set(stored.heads.map(cidKey));
-    const named = new Map<string, CID>();
-    for (const { cid } of batch.values()) named.set(cidKey(cid), cid);
-    for (const cid of push.heads ?? []) named.set(cidKey(cid), cid);
-    const ackHeads = [...named]
-      .filter(([key]) => serverHeads.has(key))
-      .map(([, cid]) => cid);
-    return {
-      ack: {
-        t: "ack",
-        id: push.id,
-        ledger,
-        heads: ackHeads,
-        stored: stored.added.length,
-      },
-      uploaded: uploaded.length,
-    };
-  }
-}
-
-function attachHeads(messages: Commits[], heads: CID[]): Commits[] {
-  const last = messages[messages.length - 1];
-  if (last) last.heads = heads;
-  return messages;
-}
-
-/** Groups commits into `commits` messages whose encoding stays within maxMessage. */
-class BatchPacker {
-  readonly #base: number;
-  #commits: [CID, Uint8Array][] = [];
-  #size: number;
-
-  constructor(
-    readonly ledger: string,
-    readonly maxMessage: number,
-    readonly id?: number,
-    reservedHeads: readonly CID[] = [],
-  ) {
-    // Map header, keys, type, id, ledger, array header; plus the heads the last batch carries.
-    let headsSize = 0;
-    for (const h of reservedHeads) headsSize += h.bytes.length + 3;
-    this.#base = 64 + utf8Length(ledger) + headsSize;
-    this.#size = this.#base;
-  }
-
-  /** Adds a commit; returns the previous batch when this commit would overflow it. */
-  add(cid: CID, bytes: Uint8Array): Commits | undefined {
-    // Array header, byte-string headers of cid and bytes.
-    const size = cid.bytes.length + bytes.length + 16;
-    let full: Commits | undefined;
-    if (this.#commits.length > 0 && this.#size + size > this.maxMessage)
-      full = this.finish();
-    this.#commits.push([cid, bytes]);
-    this.#size += size;
-    return full;
-  }
-
-  finish(): Commits | undefined {
-    if (this.#commits.length === 0) return undefined;
-    const message = this.empty();
-    message.commits = this.#commits;
-    this.#commits = [];
-    this.#size = this.#base;
-    return message;
-  }
-
-  empty(): Commits {
-    return {
-      t: "commits",
-      ...(this.id !== undefined ? { id: this.id } : {}),
-      ledger: this.ledger,
-      commits: [],
     };
   }
 }

@@ -1,36 +1,29 @@
 // One WebSocket client. Its messages are handled strictly in order, one at a time, on a task
-// queue that also carries the live pushes of its subscriptions, so a subscriber sees a pull's
-// answer before any change that arrived while it was computed. The first message must be a
-// hello; everything after it, and every live delivery, is checked against the rights its
-// tokens gave. A later hello replaces those rights and ends the subscriptions they no longer
-// cover.
+// queue that also carries the live pushes of its subscriptions (live-subscriptions.ts), so a
+// subscriber sees a pull's answer before any change that arrived while it was computed. The
+// first message must be a hello; everything after it, and every live delivery, is checked
+// against the rights its tokens gave. A later hello replaces those rights and ends the
+// subscriptions they no longer cover.
 import type { RawData, WebSocket } from "ws";
-import { cidKey } from "../blocks/cid.js";
 import {
   decodeClientMessage,
   encodeMessage,
   ProtocolError,
   requestIdOf,
 } from "../sync/protocol/index.js";
-import type {
-  ClientMessage,
-  Pull,
-  ServerMessage,
-} from "../sync/protocol/index.js";
+import type { ClientMessage, ServerMessage } from "../sync/protocol/index.js";
 import type { Rights } from "./auth.js";
 import { UNAUTHENTICATED_BODY } from "./server-limits.js";
 import { SendQueue } from "./send-queue.js";
 import type { SendBudget, SendLimits } from "./send-queue.js";
 import { setMaxPayload } from "./ws-payload-limit.js";
-import type { LedgerChange } from "./backend.js";
 import type { LedgerService } from "./ledger-service.js";
+import { LiveSubscriptions } from "./live-subscriptions.js";
 import { errorReply } from "./server-event.js";
 import type { ServerLog } from "./server-event.js";
 
 /** A client that sends no hello within this time is disconnected. */
 const HELLO_TIMEOUT = 30_000;
-/** Live changes queued for one slow subscriber before it is disconnected (it pulls again). */
-const MAX_QUEUED_CHANGES = 1024;
 /** After a close frame, how long the peer has to answer before the socket is destroyed. */
 const CLOSE_GRACE = 2_000;
 
@@ -47,13 +40,6 @@ type State =
   /** Closing: nothing more is read or answered. */
   | { kind: "closing" }
   | { kind: "closed" };
-
-interface Subscription {
-  readonly ledger: string;
-  /** CIDs sent by the pull that opened it, while it is still answering; undefined after. */
-  sent: Set<string> | undefined;
-  stop(): void;
-}
 
 export interface SessionLimits extends SendLimits {
   /** Largest message read once the session is authenticated (the listener's maxPayload). */
@@ -86,12 +72,11 @@ export class WsSession {
   #tail: Promise<void> = Promise.resolve();
   #pendingBytes = 0;
   #pendingRequests = 0;
-  #queuedChanges = 0;
   readonly #limits: SessionLimits;
   readonly #out: SendQueue;
   /** Whether the session may read full-size messages (it proved who it is, or needs not). */
   #trusted: boolean;
-  readonly #subs = new Map<string, Subscription>();
+  readonly #live: LiveSubscriptions;
   #helloTimer: ReturnType<typeof setTimeout> | undefined;
   #closed: Promise<void>;
   /** Whether the peer answered since the last heartbeat. */
@@ -132,6 +117,17 @@ export class WsSession {
     this.#trusted =
       !this.#service.hasAuth || this.#verifies(this.#upgradeToken);
     if (!this.#trusted) setMaxPayload(socket, UNAUTHENTICATED_BODY);
+    this.#live = new LiveSubscriptions({
+      service: this.#service,
+      origin: this,
+      enqueue: (task) => this.#enqueue(task),
+      send: (message) => this.#send(message),
+      checkRead: (ledger) => this.#checkRead(ledger),
+      errorFrame: (error) =>
+        errorReply(error, undefined, this.#log, "ws", this.#remote),
+      onTooSlow: () =>
+        void this.close(CLOSE.tryAgainLater, "too slow for live changes"),
+    });
     this.#closed = new Promise((resolve) =>
       socket.once("close", (code: number) => {
         this.#end(code);
@@ -151,7 +147,7 @@ export class WsSession {
   }
 
   get subscriptions(): number {
-    return this.#subs.size;
+    return this.#live.size;
   }
 
   /** Outgoing bytes handed to the socket and not yet taken by the peer. */
@@ -321,34 +317,10 @@ export class WsSession {
     }
   }
 
-  /** After new rights: ends, with an error frame each, the subscriptions they do not cover. */
-  async #endUncovered(): Promise<void> {
-    for (const sub of [...this.#subs.values()]) {
-      try {
-        this.#checkRead(sub.ledger);
-      } catch (error) {
-        await this.#endSubscription(sub, error);
-      }
-    }
-  }
-
   #checkRead(ledger: string): void {
     if (this.#state.kind !== "open")
       throw new ProtocolError("unauthorized", "the session is not open");
     this.#service.authorize(this.#state.rights, ledger, "read");
-  }
-
-  /** Stops a subscription and tells the client why, so it can pull again or give up. */
-  async #endSubscription(sub: Subscription, error: unknown): Promise<void> {
-    sub.stop();
-    const reply = errorReply(error, undefined, this.#log, "ws", this.#remote);
-    reply.ledger = sub.ledger;
-    reply.message =
-      `live changes of ledger ${JSON.stringify(sub.ledger.slice(0, 64))} stopped: ${reply.message}`.slice(
-        0,
-        4096,
-      );
-    await this.#send(reply);
   }
 
   async #dispatch(message: ClientMessage): Promise<void> {
@@ -365,7 +337,7 @@ export class WsSession {
         setMaxPayload(this.#socket, this.#limits.maxPayload);
       }
       await this.#send(welcome);
-      await this.#endUncovered();
+      await this.#live.endUncovered();
       return;
     }
     const state = this.#state;
@@ -380,7 +352,7 @@ export class WsSession {
         return;
       case "pull":
         this.#service.authorize(state.rights, message.ledger, "read");
-        await this.#pull(message);
+        await this.#live.pull(message);
         return;
       case "push": {
         this.#service.authorize(state.rights, message.ledger, "write");
@@ -411,91 +383,6 @@ export class WsSession {
     }
   }
 
-  async #pull(pull: Pull): Promise<void> {
-    const { ledger } = pull;
-    // Watch before computing the difference: a change landing meanwhile is queued behind
-    // this task and pushed after the heads, less what the answer already carried.
-    const sub = pull.live ? this.#subscribe(ledger) : undefined;
-    try {
-      const { heads, missing, snapshot } = await this.#service.difference(
-        ledger,
-        pull.have,
-        pull.snapshot === true,
-      );
-      if (snapshot)
-        await this.#send({
-          t: "snapshot",
-          id: pull.id,
-          ledger,
-          snapshot: [snapshot.cid, snapshot.bytes],
-        });
-      for await (const batch of this.#service.batches(
-        ledger,
-        missing,
-        pull.id,
-      )) {
-        if (sub?.sent)
-          for (const [cid] of batch.commits) sub.sent.add(cidKey(cid));
-        await this.#send(batch);
-      }
-      await this.#send({ t: "heads", id: pull.id, ledger, heads });
-    } catch (error) {
-      sub?.stop();
-      throw error;
-    } finally {
-      if (sub) sub.sent = undefined;
-    }
-  }
-
-  #subscribe(ledger: string): Subscription {
-    this.#subs.get(ledger)?.stop();
-    const sub: Subscription = {
-      ledger,
-      sent: new Set(),
-      stop: () => {
-        unwatch();
-        if (this.#subs.get(ledger) === sub) this.#subs.delete(ledger);
-      },
-    };
-    const unwatch = this.#service.watch(ledger, (change) => {
-      if (change.origin === this || this.#subs.get(ledger) !== sub) return;
-      if (++this.#queuedChanges > MAX_QUEUED_CHANGES) {
-        void this.close(CLOSE.tryAgainLater, "too slow for live changes");
-        return;
-      }
-      const skip = sub.sent;
-      this.#enqueue(async () => {
-        this.#queuedChanges--;
-        await this.#deliver(sub, change, skip);
-      });
-    });
-    this.#subs.set(ledger, sub);
-    return sub;
-  }
-
-  async #deliver(
-    sub: Subscription,
-    change: LedgerChange,
-    skip: Set<string> | undefined,
-  ): Promise<void> {
-    if (this.#subs.get(sub.ledger) !== sub || this.#state.kind !== "open")
-      return;
-    try {
-      // Rights are checked at every delivery: a token that expired, or a hello that replaced
-      // it, ends the subscription here even if nothing else noticed.
-      this.#checkRead(sub.ledger);
-      for (const message of await this.#service.liveBatches(
-        sub.ledger,
-        change,
-        skip,
-      ))
-        await this.#send(message);
-    } catch (error) {
-      // The client no longer gets this ledger's changes: tell it, so it can pull again.
-      await this.#endSubscription(sub, error);
-    }
-  }
-
   /** Sends one message, once this session is within its outgoing budget (send-queue.ts). */
   async #send(message: ServerMessage): Promise<void> {
     if (this.#socket.readyState !== this.#socket.OPEN) return;
@@ -507,7 +394,7 @@ export class WsSession {
     this.#state = { kind: "closed" };
     clearTimeout(this.#helloTimer);
     this.#out.end();
-    for (const sub of [...this.#subs.values()]) sub.stop();
+    this.#live.stopAll();
     this.#log({ kind: "close", transport: "ws", code, ...this.#where() });
     this.#onClose(this);
   }
