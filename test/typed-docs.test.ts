@@ -108,6 +108,27 @@ describe("typed documents", () => {
     await ledger.close();
   });
 
+  it("takes each member of a union doc type whole (a discriminated union schema)", async () => {
+    const schema = z.discriminatedUnion("kind", [
+      z.object({ kind: z.literal("shipment"), ref: z.string() }),
+      z.object({
+        kind: z.literal("event"),
+        shipment: z.string(),
+        at: z.number(),
+      }),
+    ]);
+    const ledger = await openLedger("mixed", { storage: storage(), schema });
+    await ledger.put({ _id: "s", kind: "shipment", ref: "PO-1" });
+    await ledger.put({ _id: "e", kind: "event", shipment: "s", at: 1 });
+    // @ts-expect-error a field of the other member
+    const mixed = ledger.put({ kind: "shipment", ref: "PO-2", at: 1 });
+    await expect(mixed).resolves.toBeDefined(); // zod strips the unknown key
+    const e = await ledger.get("e");
+    if (e.kind === "event") expectTypeOf(e.at).toEqualTypeOf<number>();
+    expect(e).toEqual({ _id: "e", kind: "event", shipment: "s", at: 1 });
+    await ledger.close();
+  });
+
   it("keeps untyped ledgers as they were: any JSON fields", async () => {
     const ledger = await openLedger("loose", { storage: storage() });
     expectTypeOf(ledger).toEqualTypeOf<Ledger<DocFields>>();

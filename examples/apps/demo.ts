@@ -1,32 +1,15 @@
 // npm run demo: builds the example apps, serves them from loopback (a static server, not kiln
-// serve), starts `kiln serve` with a secret and the apps' origin allowed, mints a token per
-// user and prints each user's URL. Each user's ledger key and token reach their page in a
-// config file the static server hands out (examples/static-server.ts), never in a URL.
+// serve), starts `kiln serve` with a secret and the apps' origin allowed, mints each user's
+// token and keys (apps.ts) and prints each user's URL. Keys and tokens reach a page in a
+// config file the static server hands out (static-server.ts), never in a URL.
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { resolve } from "node:path";
 import { createInterface } from "node:readline";
-import { signToken } from "../../src/server/index.js";
+import { APPS, configsFor } from "./apps.js";
 import { buildApps } from "./build-apps.js";
 import type { UserConfig } from "./shared/user-config.js";
 import { serveApps } from "./static-server.js";
-
-const APPS: Record<
-  string,
-  {
-    ledgers: string[];
-    users: Record<string, Pick<UserConfig, "role" | "slot">>;
-  }
-> = {
-  "trade-approval": {
-    ledgers: ["trades"],
-    users: {
-      tina: { role: "trader" },
-      alice: { role: "approver", slot: "first" },
-      bob: { role: "approver", slot: "second" },
-    },
-  },
-};
 
 const dist = await buildApps();
 const configs: Record<string, Record<string, UserConfig>> = {};
@@ -64,21 +47,11 @@ const serverUrl = await new Promise<string>((done, fail) => {
 console.log(
   `kiln serve: ${serverUrl} (secret set, origin ${pages.origin} allowed)\n`,
 );
-for (const [app, { ledgers, users }] of Object.entries(APPS)) {
-  const key = randomBytes(32).toString("base64url"); // one ledger key per app, shared by its users
-  configs[app] = {};
+for (const [app, users] of Object.entries(APPS)) {
+  configs[app] = configsFor(app, users, { secret, url: serverUrl });
   console.log(`${app}:`);
-  for (const [user, config] of Object.entries(users)) {
-    configs[app][user] = {
-      ...config,
-      user,
-      key,
-      token: signToken(secret, { ledgers, write: true }),
-      serverUrl,
-      storage: `indexeddb://${app}-${user}`,
-    };
-    console.log(`  ${user.padEnd(6)} ${pages.origin}/${app}/?user=${user}`);
-  }
+  for (const user of Object.keys(users))
+    console.log(`  ${user.padEnd(8)} ${pages.origin}/${app}/?user=${user}`);
 }
 console.log("\nCtrl-C stops the demo.");
 process.on("SIGINT", () => {

@@ -26,9 +26,11 @@ export type Doc<T extends object = DocFields> = T & { _id: string };
  * A doc as given to `put()`: the fields of `T`, with `_id` optional (one is generated when
  * it is absent). Fields whose value is `undefined` are left out, as `JSON.stringify` does.
  */
-export type DocInput<T extends object = DocFields> = string extends keyof T
-  ? { _id?: string } & { [key: string]: DocValue | undefined }
-  : Omit<T, "_id"> & { _id?: string };
+export type DocInput<T extends object = DocFields> = T extends unknown
+  ? string extends keyof T
+    ? { _id?: string } & { [key: string]: DocValue | undefined }
+    : Omit<T, "_id"> & { _id?: string }
+  : never;
 
 /** Longest `_id`, in bytes of UTF-8. */
 export const MAX_ID_BYTES = 1024;

@@ -7,10 +7,11 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { BrowserContext, Page, WebSocketRoute } from "playwright-core";
+import { configsFor } from "../../examples/apps/apps.js";
+import type { AppUsers } from "../../examples/apps/apps.js";
 import { buildApps } from "../../examples/apps/build-apps.js";
 import type { UserConfig } from "../../examples/apps/shared/user-config.js";
 import { serveApps } from "../../examples/apps/static-server.js";
-import { signToken } from "../../src/server/index.js";
 import { launchChromium } from "../browser/harness.js";
 import { startServer } from "../sync/processes.js";
 
@@ -28,20 +29,21 @@ export interface User {
 export interface AppStack {
   /** kiln serve's URL. */
   readonly serverUrl: string;
+  /** Each user's configuration (token, keys), as their page receives it. */
+  readonly configs: Readonly<Record<string, UserConfig>>;
   /** Opens the app in a new browser context as `user`. */
   open(user: string): Promise<User>;
   close(): Promise<void>;
 }
 
+/** Builds `app` alone, and starts the stack for its `users` (examples/apps/apps.ts). */
 export async function startAppStack(
   app: string,
-  users: Record<
-    string,
-    Omit<UserConfig, "user" | "key" | "token" | "serverUrl" | "storage">
-  >,
-  ledgers: string[],
+  users: AppUsers,
 ): Promise<AppStack> {
-  const dist = await buildApps(await mkdtemp(join(tmpdir(), "kiln-apps-")));
+  const dist = await buildApps(await mkdtemp(join(tmpdir(), "kiln-apps-")), [
+    app,
+  ]);
   const configs: Record<string, UserConfig> = {};
   const pages = await serveApps({ dist, configs: { [app]: configs } });
   // As npm run demo starts it: a secret, and the apps' origin allowed.
@@ -55,20 +57,15 @@ export async function startAppStack(
     "--allow-origin",
     pages.origin,
   ]);
-  const key = randomBytes(32).toString("base64url");
-  for (const [user, rest] of Object.entries(users))
-    configs[user] = {
-      ...rest,
-      user,
-      key,
-      token: signToken(SECRET, { ledgers, write: true }),
-      serverUrl: server.url,
-      storage: `indexeddb://${app}-${user}`,
-    };
+  Object.assign(
+    configs,
+    configsFor(app, users, { secret: SECRET, url: server.url }),
+  );
   const chromium = await launchChromium();
   const contexts: BrowserContext[] = [];
   return {
     serverUrl: server.url,
+    configs,
     async open(user) {
       const context = await chromium.browser.newContext();
       contexts.push(context);

@@ -4,18 +4,11 @@
 // board converges when they return; a reload keeps local state.
 import { afterAll, describe, expect, it } from "vitest";
 import type { Page } from "playwright-core";
+import { APPS } from "../../examples/apps/apps.js";
 import { startAppStack } from "./app-stack.js";
 import type { User } from "./app-stack.js";
 
-const stack = await startAppStack(
-  "trade-approval",
-  {
-    tina: { role: "trader" },
-    alice: { role: "approver", slot: "first" },
-    bob: { role: "approver", slot: "second" },
-  },
-  ["trades"],
-);
+const stack = await startAppStack("trade-approval", APPS["trade-approval"]!);
 afterAll(() => stack.close());
 
 const WAIT = { timeout: 20_000 };

@@ -1,16 +1,19 @@
-// Who is using this page, and the secrets their replica needs: the ledger key and a sync
-// token. They come out of band — a per-user file served from loopback by the demo's static
-// server (examples/apps/static-server.ts) — never in a URL a server sees: the page URL names only
-// the user (`?user=alice`).
+// Who is using this page, and the secrets their replica needs: the keys of their ledgers and
+// a sync token. They come out of band — a per-user file served from loopback by the demo's
+// static server (examples/apps/static-server.ts) — never in a URL a server sees: the page URL
+// names only the user (`?user=alice`).
 export interface UserConfig {
   /** The user's name, shown and recorded on what they write. */
   readonly user: string;
-  readonly role: "trader" | "approver";
-  /** Which approval field is this approver's (approvers only). */
+  /** What the user does in the app (trader, approver, partner, viewer…). */
+  readonly role: string;
+  /** Which approval field is this approver's (trade approval's approvers only). */
   readonly slot?: "first" | "second";
-  /** The ledger key (base64url), shared by every user of the app. */
-  readonly key: string;
-  /** A bearer token for kiln serve, scoped to the app's ledgers. */
+  /** The ledgers this user's token opens. */
+  readonly ledgers: readonly string[];
+  /** The key (base64url) of each of those ledgers, by name: no other key reaches the page. */
+  readonly keys: Readonly<Record<string, string>>;
+  /** A bearer token for kiln serve, scoped to those ledgers. */
   readonly token: string;
   /** kiln serve's URL. */
   readonly serverUrl: string;
@@ -25,4 +28,12 @@ export async function loadUserConfig(app: string): Promise<UserConfig> {
   const response = await fetch(`/config/${app}/${user}.json`);
   if (!response.ok) throw new Error(`no configuration for user ${user}`);
   return (await response.json()) as UserConfig;
+}
+
+/** The key of `ledger` from this user's configuration; only their own ledgers' keys are in it. */
+export function keyFor(config: UserConfig, ledger: string): string {
+  const key = config.keys[ledger];
+  if (key === undefined)
+    throw new Error(`${config.user} holds no key for the ledger ${ledger}`);
+  return key;
 }

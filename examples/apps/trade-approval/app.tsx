@@ -1,6 +1,8 @@
 // The approval board: every user sees every trade live; the trader proposes, each approver
 // decides in their own field, and a trade with both approvals is executed.
 import { useLedger, useConnection, useLiveQuery } from "kiln/react";
+import { SyncBadge } from "../shared/sync-badge.js";
+import { keyFor } from "../shared/user-config.js";
 import type { UserConfig } from "../shared/user-config.js";
 import { ProposeForm } from "./propose-form.js";
 import { TradeCard } from "./trade-card.js";
@@ -9,7 +11,7 @@ import { tradeSchema } from "./trade.js";
 export function App({ config }: { config: UserConfig }) {
   const ledger = useLedger("trades", {
     storage: config.storage,
-    key: config.key,
+    key: keyFor(config, "trades"),
     schema: tradeSchema,
   });
   const sync = useConnection(ledger, config.serverUrl, { token: config.token });
@@ -21,10 +23,7 @@ export function App({ config }: { config: UserConfig }) {
         <span className="who">
           {config.user} · {config.role}
         </span>
-        <span className={`sync ${sync.status.kind}`} data-testid="sync">
-          {sync.status.kind}
-          {sync.pending > 0 ? ` · ${sync.pending} to send` : ""}
-        </span>
+        <SyncBadge state={sync} />
       </header>
       {config.role === "trader" && ledger && (
         <ProposeForm ledger={ledger} user={config.user} />
