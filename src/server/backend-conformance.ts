@@ -16,6 +16,7 @@ import { equalBytes } from "../util/bytes.js";
 import { ClosedError, KilnError } from "../util/errors.js";
 import type { Backend, LedgerChange, StoredCommit } from "./backend.js";
 import { makeTestChain, makeTestCommit } from "./backends/test-commits.js";
+import { dropCase } from "./backend-conformance-drop.js";
 
 export type BackendConformanceCase =
   | "commits"
@@ -28,7 +29,8 @@ export type BackendConformanceCase =
   | "revocation"
   | "reopen"
   | "snapshots"
-  | "delete";
+  | "delete"
+  | "drop";
 
 export interface BackendConformanceOptions {
   /**
@@ -51,6 +53,11 @@ export interface BackendConformanceOptions {
     ledger: string,
     commits: readonly CID[],
   ) => Promise<string[]>;
+  /**
+   * Bytes the backend stores for `ledger` (file sizes, row bytes, objects): the drop case
+   * checks they shrink by what it drops.
+   */
+  storedBytes?: (backend: Backend, ledger: string) => Promise<number>;
   /** How long a watch case waits for a change before failing (default 5000 ms). */
   watchTimeoutMs?: number;
 }
@@ -606,6 +613,16 @@ export function describeBackendConformance(
         expect(texts(await b.getHeads(ledger))).toEqual(texts([chain[0]!]));
       });
     });
+
+    section("drop", () =>
+      dropCase({
+        openTracked,
+        fresh,
+        track: (b) => opened.push(b),
+        ...(options.storedBytes ? { storedBytes: options.storedBytes } : {}),
+        ...(options.reopen ? { reopen: options.reopen } : {}),
+      }),
+    );
 
     const reopen = options.reopen;
     if (reopen)

@@ -35,6 +35,7 @@ export function guardBackend(backend: Backend): Backend {
     getHeads: guard("read heads", backend.getHeads.bind(backend)),
     putSnapshot: guard("store a snapshot", backend.putSnapshot.bind(backend)),
     getSnapshot: guard("read a snapshot", backend.getSnapshot.bind(backend)),
+    dropCommits: guard("drop commits", backend.dropCommits.bind(backend)),
     deleteLedger: guard("delete a ledger", backend.deleteLedger.bind(backend)),
     watch: guard("watch ledger", backend.watch.bind(backend)),
     // Token ids are not ledgers: these are guarded without naming one.

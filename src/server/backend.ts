@@ -56,6 +56,11 @@ export interface CommitMeta {
   readonly parents: readonly CID[];
   /** 1 + the greatest parent height; 1 for a commit without parents. */
   readonly height: number;
+  /**
+   * Its bytes were dropped (dropCommits: a snapshot covers it): the commit is still known —
+   * a parent, a height, a step of catch-up walks — but getCommits no longer has it.
+   */
+  readonly dropped?: true;
 }
 
 /** A change of one ledger's commits, reported to watchers in every server process. */
@@ -122,6 +127,15 @@ export interface Backend {
   putSnapshot(ledger: string, snapshot: StoredSnapshot): Promise<void>;
   /** The ledger's snapshot, or undefined when none was put. */
   getSnapshot(ledger: string): Promise<StoredSnapshot | undefined>;
+  /**
+   * Drops the bytes of commits a snapshot covers (`publish` with `retain: "snapshot"`),
+   * durably, and keeps their meta (a husk): getCommits answers undefined for them, getMeta
+   * their parents and height with `dropped: true`, and a put still finds them as parents.
+   * Heads, the snapshot and other commits are untouched; CIDs not held, or already dropped,
+   * are skipped. Resolves with how many commits it dropped. The storage they took is given
+   * back (a log is rewritten, a row's bytes cleared, a bucket object deleted).
+   */
+  dropCommits(ledger: string, cids: readonly CID[]): Promise<number>;
   /**
    * Deletes everything the backend keeps of the ledger — commits, heads, snapshot, and every
    * row, file or object that names it — durably. Deleting an unknown ledger is a no-op. A

@@ -36,6 +36,7 @@ const TIMED: Record<string, string | undefined> = {
   getHeads: "get-heads",
   putSnapshot: "put-snapshot",
   getSnapshot: "get-snapshot",
+  dropCommits: "drop-commits",
 };
 
 /** The ledger name a readiness probe reads (its head set; it is never written). */

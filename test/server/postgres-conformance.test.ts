@@ -61,6 +61,16 @@ describeBackendConformance(
   {
     reopen: () => open(() => postgresUrl(inPostgres)),
     leftovers: rowsOf(inPostgres),
+    storedBytes: async (_, ledger) => {
+      const [row] = await withClient(
+        (sql) => sql`
+          SELECT coalesce(sum(octet_length(c.bytes)), 0)::int AS size
+          FROM ${sql(inPostgres)}.commits c
+          JOIN ${sql(inPostgres)}.ledgers l ON l.id = c.ledger_id
+          WHERE l.key = ${ledgerKey(ledger)}`,
+      );
+      return Number(row!.size);
+    },
   },
 );
 describeBackendConformance(

@@ -36,6 +36,13 @@ export class ByteCache {
     }
   }
 
+  delete(key: string): void {
+    const old = this.#entries.get(key);
+    if (!old) return;
+    this.#bytes -= old.length;
+    this.#entries.delete(key);
+  }
+
   clear(): void {
     this.#entries.clear();
     this.#bytes = 0;

@@ -43,9 +43,24 @@ const filesOf = (backend: object, ledger: string): Promise<string[]> => {
   return Promise.resolve(found);
 };
 
+/** Bytes of the ledger's log file. */
+const logBytes = async (backend: object, ledger: string): Promise<number> => {
+  let size = 0;
+  for (const f of await filesOf(backend, ledger))
+    if (f.startsWith(LEDGERS_DIR))
+      size += fs.statSync(path.join(folders.get(backend)!, f)).size;
+  return size;
+};
+
 describeBackendConformance("embedded", () => openFresh(), {
-  reopen: (closed) => openEmbeddedBackend(folders.get(closed)!),
+  reopen: async (closed) => {
+    const dir = folders.get(closed)!;
+    const backend = await openEmbeddedBackend(dir);
+    folders.set(backend, dir);
+    return backend;
+  },
   leftovers: filesOf,
+  storedBytes: logBytes,
 });
 describeBackendConformance(
   "embedded, two open files at most",

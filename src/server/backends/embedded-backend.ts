@@ -183,6 +183,9 @@ function open(dir: string, options: EmbeddedBackendOptions): Backend {
     getSnapshot: (ledger) =>
       settle(() => readSnapshotFile(snapshotFile("get snapshot", ledger))),
 
+    dropCommits: (ledger, cids) =>
+      settle(() => logOf("drop commits", ledger, false)?.drop(cids) ?? 0),
+
     async deleteLedger(ledger) {
       const snapshot = snapshotFile("delete ledger", ledger);
       const log = logs.get(ledger);

@@ -23,8 +23,11 @@ import {
 } from "./embedded-record.js";
 import { loadLog, type LogRepair } from "./load-log.js";
 import { cidOfKey, hashesTo, type LogEntry } from "./log-entry.js";
+
+/** Bytes of commits per record when a log is rewritten. */
+const REWRITE_RECORD = 8 << 20;
 import type { OpenFiles } from "./open-files.js";
-import { planPut, sortedHeads } from "./plan-put.js";
+import { planPut, sortedHeads, type PlannedCommit } from "./plan-put.js";
 
 export const FILE_MODE = 0o600;
 
@@ -149,12 +152,12 @@ export class EmbeddedLog {
     return { heads: this.heads(), added, durable: this.#durable() };
   }
 
-  /** The bytes of `cid`, checked against it; undefined when not held. */
+  /** The bytes of `cid`, checked against it; undefined when not held or dropped. */
   read(cid: CID): Uint8Array | undefined {
     this.#check();
     const key = cidKey(cid);
     const entry = this.#index.get(key);
-    if (!entry) return undefined;
+    if (!entry || entry.length === 0) return undefined;
     const cached = this.#context.cache.get(this.#cachePrefix + key);
     if (cached) return new Uint8Array(cached);
     const bytes = new Uint8Array(entry.length);
@@ -184,9 +187,80 @@ export class EmbeddedLog {
   meta(cid: CID): CommitMeta | undefined {
     this.#check();
     const entry = this.#index.get(cidKey(cid));
-    return (
-      entry && { parents: entry.parents.map(cidOfKey), height: entry.height }
+    if (!entry) return undefined;
+    const meta = { parents: entry.parents.map(cidOfKey), height: entry.height };
+    return entry.length === 0 ? { ...meta, dropped: true } : meta;
+  }
+
+  /**
+   * Drops the bytes of `cids` by rewriting the log without them: every commit in height
+   * order, each dropped one as a husk (no bytes), into a new file that replaces the log
+   * atomically (written, fdatasync'd, renamed over it, the folder fsync'd). In one step
+   * without yielding, like a put. Returns how many it dropped.
+   */
+  drop(cids: readonly CID[]): number {
+    this.#check();
+    const dropping = new Set<string>();
+    for (const cid of cids) {
+      const key = cidKey(cid);
+      if ((this.#index.get(key)?.length ?? 0) > 0) dropping.add(key);
+    }
+    if (dropping.size === 0) return 0;
+    const entries = [...this.#index].sort(
+      ([a, x], [b, y]) => x.height - y.height || (a < b ? -1 : 1),
     );
+    const temp = `${this.#file}.rewrite`;
+    let fd: number | undefined;
+    const placed = new Map<string, LogEntry>();
+    try {
+      fd = fs.openSync(temp, "w", FILE_MODE);
+      let end = writeAllParts(fd, [LOG_MAGIC, encodeLedgerRecord(this.#name)]);
+      const none = new Uint8Array(0);
+      for (let at = 0; at < entries.length;) {
+        // Records of about REWRITE_RECORD bytes: a scan reads one record at a time.
+        const batch: PlannedCommit[] = [];
+        let size = 0;
+        for (; at < entries.length && size < REWRITE_RECORD; at++) {
+          const [key, entry] = entries[at]!;
+          const cid = cidOfKey(key);
+          const bytes = dropping.has(key) ? none : (this.read(cid) ?? none);
+          size += bytes.length + 64;
+          batch.push({
+            key,
+            commit: { cid, bytes, parents: entry.parents.map(cidOfKey) },
+            parentKeys: [...entry.parents],
+            height: entry.height,
+          });
+        }
+        const { record, bytesAt } = encodeCommitsRecord(batch);
+        end += writeAllParts(fd, [record]);
+        const recordAt = end - record.length;
+        batch.forEach(({ key, commit, parentKeys, height }, i) =>
+          placed.set(key, {
+            offset: recordAt + bytesAt[i]!,
+            length: commit.bytes.length,
+            height,
+            parents: parentKeys,
+          }),
+        );
+      }
+      fs.fdatasyncSync(fd);
+      fs.closeSync(fd);
+      fd = undefined;
+      fs.renameSync(temp, this.#file);
+      fsyncDir(path.dirname(this.#file));
+      // The old file's descriptor reads the old inode: reopen on next use.
+      this.#closeFile();
+      for (const [key, entry] of placed) this.#index.set(key, entry);
+      for (const key of dropping)
+        this.#context.cache.delete(this.#cachePrefix + key);
+      this.#end = end;
+    } catch (cause) {
+      if (fd !== undefined) fs.closeSync(fd);
+      fs.rmSync(temp, { force: true });
+      throw new IoError(`drop commits of ${this.#subject()}`, { cause });
+    }
+    return dropping.size;
   }
 
   closeFileIfIdle(): boolean {

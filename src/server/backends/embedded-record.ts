@@ -8,6 +8,9 @@
 //   commit  = cidLength:u8 cid parentCount:u32le (cidLength:u8 cid){parentCount}
 //             bytesLength:u32le bytes
 //
+// A commit of bytesLength 0 is a husk: its bytes were dropped (a snapshot covers it) and
+// only its CID and parents are kept; dropping rewrites the log (embedded-log.ts, drop).
+//
 // One record per batch makes a batch all or nothing across a crash as well: a torn record
 // fails its crc and is cut off whole. Heads are not stored: they are the commits no later
 // commit names as a parent, recomputed while scanning. Encoding is pure; scanning reads

@@ -18,8 +18,9 @@ import { planPut, sortedHeads } from "./plan-put.js";
 import { settle } from "./settle.js";
 
 interface HeldCommit {
-  readonly bytes: Uint8Array;
-  readonly meta: CommitMeta;
+  /** Undefined once dropped (dropCommits): the meta stays. */
+  bytes: Uint8Array | undefined;
+  meta: CommitMeta;
 }
 
 interface MemoryLedger {
@@ -99,7 +100,7 @@ export function createMemoryBackend(): Backend {
         const commits = ledgers.get(ledger)?.commits;
         return cids.map((cid) => {
           const meta = commits?.get(cidKey(cid))?.meta;
-          return meta && { parents: [...meta.parents], height: meta.height };
+          return meta && { ...meta, parents: [...meta.parents] };
         });
       }),
 
@@ -121,6 +122,21 @@ export function createMemoryBackend(): Backend {
         check("get snapshot", ledger);
         const held = snapshots.get(ledger);
         return held && copySnapshot(held);
+      }),
+
+    dropCommits: (ledger, cids) =>
+      settle(() => {
+        check("drop commits", ledger);
+        const commits = ledgers.get(ledger)?.commits;
+        let dropped = 0;
+        for (const cid of cids) {
+          const held = commits?.get(cidKey(cid));
+          if (!held?.bytes) continue;
+          held.bytes = undefined;
+          held.meta = { ...held.meta, dropped: true };
+          dropped++;
+        }
+        return dropped;
       }),
 
     deleteLedger: (ledger) =>

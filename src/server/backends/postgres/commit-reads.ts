@@ -56,22 +56,26 @@ export async function readMeta(
   if (cids.length === 0) return [];
   const key = ledgerKey(ledger);
   const rows = await sql<
-    { cid: Uint8Array; parents: Uint8Array; height: number }[]
+    { cid: Uint8Array; parents: Uint8Array; height: number; dropped: boolean }[]
   >`
-    SELECT c.cid, c.parents, c.height
+    SELECT c.cid, c.parents, c.height, c.dropped
     FROM commits c JOIN ledgers l ON l.id = c.ledger_id
     WHERE l.key = ${key} AND c.cid = ANY(${byteaArray(sql, unique(cids))}::bytea[])`;
   const found = new Map<string, CommitMeta>();
   for (const row of rows) {
     const subject = "commit meta";
-    found.set(cidKey(decodeCidColumn(row.cid, subject)), {
+    const meta = {
       parents: decodeParents(row.parents, subject),
       height: row.height,
-    });
+    };
+    found.set(
+      cidKey(decodeCidColumn(row.cid, subject)),
+      row.dropped ? { ...meta, dropped: true } : meta,
+    );
   }
   return cids.map((cid) => {
     const meta = found.get(cidKey(cid));
-    return meta && { parents: [...meta.parents], height: meta.height };
+    return meta && { ...meta, parents: [...meta.parents] };
   });
 }
 
@@ -89,7 +93,8 @@ export async function readCommits(
   >`
     SELECT c.cid, c.parents, c.bytes
     FROM commits c JOIN ledgers l ON l.id = c.ledger_id
-    WHERE l.key = ${key} AND c.cid = ANY(${byteaArray(sql, unique(cids))}::bytea[])`;
+    WHERE l.key = ${key} AND NOT c.dropped
+      AND c.cid = ANY(${byteaArray(sql, unique(cids))}::bytea[])`;
   const found = new Map<string, StoredCommit>();
   const fromBucket: { cid: CID; parents: CID[] }[] = [];
   for (const row of rows) {
@@ -127,6 +132,39 @@ export async function readCommits(
       }
     );
   });
+}
+
+/**
+ * Drops the bytes of the ledger's commits among `cids` that still have them: with a bucket,
+ * their objects are deleted first (a failure part way leaves rows that still name what is
+ * left, and a retry finds it), then the rows lose their bytes and are marked dropped.
+ */
+export async function dropCommitRows(
+  sql: Sql,
+  ledger: string,
+  cids: readonly CID[],
+  bucket: Bucket | undefined,
+): Promise<number> {
+  if (cids.length === 0) return 0;
+  const key = ledgerKey(ledger);
+  const wanted = byteaArray(sql, unique(cids));
+  if (bucket) {
+    const rows = await sql<{ cid: Uint8Array }[]>`
+      SELECT c.cid FROM commits c JOIN ledgers l ON l.id = c.ledger_id
+      WHERE l.key = ${key} AND NOT c.dropped AND c.bytes IS NULL
+        AND c.cid = ANY(${wanted}::bytea[])`;
+    await eachLimited(rows, BUCKET_READS, async (row) => {
+      const cid = decodeCidColumn(row.cid, "commits");
+      await bucket.store.delete(ledger, cid);
+      bucket.cache.delete(cidKey(cid));
+    });
+  }
+  const dropped = await sql`
+    UPDATE commits c SET bytes = NULL, dropped = true
+    FROM ledgers l
+    WHERE l.id = c.ledger_id AND l.key = ${key} AND NOT c.dropped
+      AND c.cid = ANY(${wanted}::bytea[])`;
+  return dropped.count;
 }
 
 async function readBucket(

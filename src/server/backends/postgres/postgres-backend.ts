@@ -23,6 +23,7 @@ import { createS3BlobStore } from "../s3-blob-store.js";
 import { ChangeFeed } from "./change-feed.js";
 import { matchesCid } from "./commit-columns.js";
 import {
+  dropCommitRows,
   readCommits,
   readHeads,
   readMeta,
@@ -334,6 +335,11 @@ function createBackend(parts: BackendParts): Backend {
 
     getSnapshot: (ledger) =>
       run("get snapshot", ledger, () => readSnapshot(sql, ledger)),
+
+    dropCommits: (ledger, cids) =>
+      run("drop commits", ledger, () =>
+        queued(ledger, () => dropCommitRows(sql, ledger, cids, bucket)),
+      ),
 
     deleteLedger: (ledger) =>
       run("delete ledger", ledger, () =>

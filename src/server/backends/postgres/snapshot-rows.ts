@@ -75,7 +75,7 @@ export async function deleteLedgerRows(
   if (bucket) {
     const rows = await sql<{ cid: Uint8Array }[]>`
       SELECT c.cid FROM commits c JOIN ledgers l ON l.id = c.ledger_id
-      WHERE l.key = ${key} AND c.bytes IS NULL`;
+      WHERE l.key = ${key} AND c.bytes IS NULL AND NOT c.dropped`;
     for (const row of rows)
       await bucket.store.delete(ledger, decodeCidColumn(row.cid, "commits"));
     // Cached bytes are keyed by CID: a deleted ledger's must not be served again.
