@@ -8,9 +8,15 @@ export {
   nodePlatform,
 } from "./platform/node-platform.js";
 export { DEFAULT_STORAGE_DIR } from "./ledger/open-ledger.js";
-// verifyLedger is Node-only for now: it reads through the Node default registry.
+// verifyLedger and verifyExport are Node-only for now: they default to node:crypto and the
+// Node default registry.
 export { verifyLedger } from "./ledger/verify-ledger.js";
 export type { VerifyOptions, VerifyReport } from "./ledger/verify-ledger.js";
+export { verifyExport } from "./ledger/verify-export.js";
+export type {
+  VerifyExportOptions,
+  VerifyExportReport,
+} from "./ledger/verify-export.js";
 export { nodeSigning } from "./trust/node-signing.js";
 export { fileGateway } from "./gateways/file-gateway.js";
 export { folderGateway } from "./gateways/folder-gateway.js";

@@ -3,11 +3,11 @@ import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { DEFAULT_STORAGE_DIR } from "../ledger/open-ledger.js";
-import { verifyLedger } from "../ledger/verify-ledger.js";
 import { openLedger, whoami } from "../platform/node-platform.js";
 import { deleteServerLedger } from "../sync/delete-server-ledger.js";
 import { exportToFile, importFromFile } from "./portable-commands.js";
 import { createProgressBar } from "./progress-bar.js";
+import { verifyCommand } from "./verify-command.js";
 import type { Terminal } from "./progress-bar.js";
 import {
   DEFAULT_SERVER_DIR,
@@ -27,9 +27,11 @@ commands:
                              list docs by id, one JSON line each
   key <ledger>               print the ledger key (keep it secret; share it only with replicas)
   compact <ledger>           fold history into a checkpoint
-  verify <ledger>            check every stored commit without the key: bytes against the
-                             CID, envelope, parents and heads held, writers' signatures;
-                             exits 1 naming each commit that fails
+  verify <ledger | f.car> [--key <key>]
+                             check every commit of a stored ledger or an export, without
+                             the key: bytes against the CID, envelope, parents and heads
+                             held, writers' signatures; with --key (or KILN_KEY) also
+                             decrypt each; exits 1 naming each commit that fails
   export <ledger> --out <f.car>
                              write the ledger (encrypted commits and a snapshot) as a CARv1
   delete-ledger <ledger> --server <url> [--token <t>]
@@ -185,25 +187,11 @@ export async function main(
   }
   if (command === "verify") {
     if (positionals.length !== 2 || !name) {
-      err(`kiln: verify takes one ledger name\n\n${USAGE}`);
+      err(`kiln: verify takes one ledger name or .car file\n\n${USAGE}`);
       return 2;
     }
-    try {
-      const report = await verifyLedger(name, { storage });
-      for (const f of report.failures) err(`commit ${f.cid}: ${f.problem}`);
-      const summary = `${report.commits} commits (${report.signed} signed), ${report.heads} heads`;
-      if (report.failures.length > 0) {
-        err(
-          `kiln: verify ${name}: ${report.failures.length} failures in ${summary}`,
-        );
-        return 1;
-      }
-      out(`verified ${name}: ${summary}`);
-      return 0;
-    } catch (error) {
-      err(`kiln: ${describeError(error)}`);
-      return 1;
-    }
+    const key = values.key ?? env.KILN_KEY;
+    return verifyCommand(name, { storage, key }, out, err);
   }
   if (command === "delete-ledger") {
     if (positionals.length !== 2 || !name || !values.server) {

@@ -173,7 +173,8 @@ async function store(
   };
 }
 
-async function readManifest(
+/** Checks an export's first block: its bytes against its CID, and that it is a manifest (v1). */
+export async function readManifest(
   cid: CID,
   bytes: Uint8Array,
 ): Promise<ExportManifest> {

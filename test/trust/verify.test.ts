@@ -39,7 +39,7 @@ describe("kiln verify", () => {
     const result = await run(["verify", "orders", "--storage", storage]);
     expect(result.code).toBe(0);
     expect(result.out[0]).toBe(
-      "verified orders: 5 commits (5 signed), 1 heads",
+      "verified orders: 5 commits (5 signed, without the key), 1 heads",
     );
     await g.close();
     await ledger.close();
