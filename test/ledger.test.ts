@@ -195,7 +195,8 @@ describe("Ledger API", () => {
     });
     // A clock this ledger does not hold (history let go, or another replica's): the feed
     // starts again with every current doc, marked reset; deletions are not listed.
-    const other = await ledger();
+    // (Another ledger's: a second handle on this one would merge into it, storage-follower.ts.)
+    const other = await ledger("elsewhere");
     await other.put({ _id: "x" });
     const reset = await l.changes(other.clock, { limit: 1 });
     expect(reset).toEqual({

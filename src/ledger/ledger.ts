@@ -46,6 +46,7 @@ import type { MapFn, QueryOptions, QueryRow } from "./query.js";
 import { allDocsRows, changeRows } from "./reads.js";
 import type { AllDocsOptions, ChangeRow, ChangesResult } from "./reads.js";
 import { StateLoader } from "./state-loader.js";
+import { followStorage } from "./storage-follower.js";
 import { LedgerSync } from "./sync-host.js";
 import type { ConnectOptions } from "./sync-host.js";
 import { OutboxStore } from "../sync/outbox.js";
@@ -120,6 +121,8 @@ export class Ledger<T extends object = DocFields> {
   readonly #gate: SchemaGate | undefined;
   /** What history() and at() read: storage, the clock, the key. */
   readonly #past: PastParts;
+  /** Stops merging what other handles on the storage write (storage-follower.ts). */
+  readonly #unfollow: () => void;
   #closed = false;
 
   /** @internal Ledgers are made by openLedger(). */
@@ -190,6 +193,15 @@ export class Ledger<T extends object = DocFields> {
       signing: parts.signing,
     });
     registerInternals(this, { storage, snapshots, isClosed });
+    this.#unfollow = followStorage({
+      ledger: name,
+      storage,
+      merge: (heads) =>
+        isClosed()
+          ? Promise.resolve()
+          : merger.merge(heads, undefined, storage, true),
+      onError,
+    });
     this.#sync = new LedgerSync({
       name,
       storage,
@@ -511,6 +523,7 @@ export class Ledger<T extends object = DocFields> {
   /** Closes the connections, finishes queued writes and writes a checkpoint; the ledger is not used after. */
   async close(): Promise<void> {
     if (this.#closed) return;
+    this.#unfollow();
     await this.#sync.closeAll();
     await this.#queue.idle();
     this.#closed = true;
@@ -523,6 +536,7 @@ export class Ledger<T extends object = DocFields> {
 
   /** Closes the ledger and deletes everything it stored locally, key included. */
   async destroy(): Promise<void> {
+    this.#unfollow();
     await this.#sync.closeAll();
     await this.#queue.idle();
     const wasClosed = this.#closed;

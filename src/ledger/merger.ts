@@ -43,11 +43,14 @@ export class Merger {
    * changed. `commits` must hold every commit between the known clock and them. `incoming`
    * are commits not stored yet: they are verified and decrypted first, and stored only when
    * all of them are good, so a commit under another key never reaches storage.
+   * `headsStored`: the commits came from storage with their heads (another handle wrote
+   * them), so the head set there already holds the merged frontier.
    */
   merge(
     commits: readonly CID[],
     incoming: readonly WireCommit[] | undefined,
     origin: unknown,
+    headsStored = false,
   ): Promise<string[]> {
     const { ledger, storage, loader, blocks, cids, queue, events } = this.#p;
     return queue.run(async () => {
@@ -90,7 +93,7 @@ export class Merger {
       const after = state.clock.heads;
       const add = after.filter((h) => !before.has(h));
       const remove = [...before].filter((h) => !after.includes(h));
-      if (add.length > 0 || remove.length > 0)
+      if (!headsStored && (add.length > 0 || remove.length > 0))
         await storage.putHeads(ledger, {
           add: add.map((h) => cids.cid(h)),
           remove: remove.map((h) => cids.cid(h)),

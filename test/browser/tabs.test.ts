@@ -1,7 +1,7 @@
 // Two tabs of one origin write one ledger in the one IndexedDB database at once: neither
 // loses or corrupts the other's writes (each head update is one IndexedDB transaction that
-// reads and merges the current head set), and a tab opened afterwards sees both. Live
-// delivery between open tabs and a leader tab for remotes are not built yet (docs/gateways.md).
+// reads and merges the current head set), and a tab opened afterwards sees both. A put in
+// one tab reaches live queries in the others with no server (the ledger follows its storage).
 import { afterAll, describe, expect, it } from "vitest";
 import { callPage, startBrowserSuite } from "./harness.js";
 
@@ -32,6 +32,27 @@ describe("two tabs, one ledger", () => {
     await callPage(c, "putEach", "shared", [{ _id: "c-0" }]);
     expect(await callPage<unknown[]>(c, "allDocs", "shared")).toHaveLength(81);
     await callPage(c, "close");
+  });
+
+  it("a put in one tab reaches a live query in the other, both ways", async () => {
+    const a = await suite.open("ledger");
+    const b = await suite.open("ledger");
+    // Both open before either writes: b learns of a's writes by following, not on open.
+    expect(await callPage(a, "allDocs", "live")).toEqual([]);
+    expect(await callPage(b, "allDocs", "live")).toEqual([]);
+    const fromA = docs("a", 10).map((d) => ({ ...d, status: "open" }));
+    const fromB = docs("b", 10).map((d) => ({ ...d, status: "open" }));
+    const ids = [...fromA, ...fromB].map((d) => d._id).sort();
+    const seenByB = callPage<string[]>(b, "liveUntil", "live", ids);
+    const seenByA = callPage<string[]>(a, "liveUntil", "live", ids);
+    await Promise.all([
+      callPage(a, "putEach", "live", fromA),
+      callPage(b, "putEach", "live", fromB),
+    ]);
+    expect((await seenByB).sort()).toEqual(ids);
+    expect((await seenByA).sort()).toEqual(ids);
+    await callPage(a, "close");
+    await callPage(b, "close");
   });
 
   it("agree on one key when both create the same new ledgers at the same moment", async () => {

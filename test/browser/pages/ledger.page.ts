@@ -50,6 +50,22 @@ Object.assign(globalThis, {
       start.close();
     },
     settle: () => armed,
+    /**
+     * Resolves with the rows of a live query (docs whose `status` is "open") once they hold
+     * every id of `ids`.
+     */
+    async liveUntil(name: string, ids: string[]) {
+      const l = await ledger(name);
+      return new Promise<string[]>((resolve) => {
+        const query = l.live("status", { key: "open" }, ({ rows }) => {
+          const have = rows.map((r) => r.id);
+          if (ids.every((id) => have.includes(id))) {
+            query.stop();
+            resolve(have);
+          }
+        });
+      });
+    },
     async allDocs(name: string, storage?: string) {
       const l = await ledger(name, storage);
       const rows = (await l.allDocs()).rows;
