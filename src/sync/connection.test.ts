@@ -473,6 +473,10 @@ describe("Connection: direction", () => {
     await clock.advance(10_000);
     expect(host.has(theirs.cid.toString())).toBe(false);
     expect(host.has(later.cid.toString())).toBe(false);
+    // Live, without synced(): a local write is counted and pushed (telemetry writers).
+    const next = host.write();
+    expect(c.pending).toBe(1);
+    await clock.until(() => server.graph.has(next), 1_000);
     await c.close();
   });
 

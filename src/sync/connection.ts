@@ -231,7 +231,9 @@ export class Connection {
 
   async #run(): Promise<void> {
     const unsubscribe = this.#host.onChange((change) => {
-      if (change.origin === this.#pull || !this.#push) return;
+      // What the pull side merged is the remote's already; a push-only connection has no
+      // pull side, and every change it sees is a local write.
+      if (!this.#push || (this.#pull && change.origin === this.#pull)) return;
       this.#outbox.added(change.commits.length);
       this.#push.want();
     });
