@@ -71,6 +71,7 @@ export type { Registry } from "./gateways/registry.js";
 export { memoryGateway } from "./gateways/memory-gateway.js";
 export { Connection } from "./sync/connection.js";
 export type { ConnectionStatus } from "./sync/connection.js";
+export type { PublishOptions } from "./sync/remote.js";
 export type { ConnectOptions } from "./sync/resolve-remote.js";
 export type { RemoteFactory, RemotePlan } from "./sync/remote-factory.js";
 export { createSyncServerRemote } from "./sync/sync-server-remote.js";

@@ -31,6 +31,12 @@ export class Clock {
     return this.#events.size;
   }
 
+  /** Forgets every event. */
+  clear(): void {
+    this.#events.clear();
+    this.#heads = [];
+  }
+
   has(cid: string): boolean {
     return this.#events.has(cid);
   }

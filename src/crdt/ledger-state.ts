@@ -70,6 +70,15 @@ export class LedgerState {
     this.#root = root;
   }
 
+  /** Forgets everything: the state is empty again (before restoring another one). */
+  reset(): void {
+    this.clock.clear();
+    this.versions.clear();
+    this.merged.clear();
+    this.#pending.clear();
+    this.#root = undefined;
+  }
+
   /** Starts the tree at a saved root (a checkpoint's) with nothing else restored. */
   restoreRoot(root: CID | undefined): void {
     this.#root = root;

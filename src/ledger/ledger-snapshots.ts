@@ -7,13 +7,15 @@ import { cidString } from "../blocks/cid.js";
 import type { Compression } from "../blocks/node-compression.js";
 import type { CryptoProvider } from "../blocks/crypto.js";
 import type { CommitSigner } from "../blocks/commit.js";
-import type { LocalStorage } from "../gateways/gateway.js";
+import type { Gateway, LocalStorage } from "../gateways/gateway.js";
 import type { SigningProvider } from "../trust/signing.js";
 import type { WireCommit } from "../sync/protocol/index.js";
 import { SignatureError, SnapshotError } from "../util/errors.js";
 import type { SerialQueue } from "../util/serial-queue.js";
 import type { BlockSource } from "./block-source.js";
 import { decodeCheckpoint } from "./checkpoint.js";
+import type { Checkpoint } from "./checkpoint.js";
+import { rebaseOnSnapshot } from "./snapshot-rebase.js";
 import { encodeCheckpoint } from "./checkpoint-writer.js";
 import type { LedgerEvents } from "./ledger-events.js";
 import type { StateLoader } from "./state-loader.js";
@@ -21,6 +23,8 @@ import type { StateLoader } from "./state-loader.js";
 export interface LedgerSnapshotsParts {
   ledger: string;
   local: LocalStorage;
+  /** The ledger's storage (a rebase reads its own commits back from it). */
+  storage: Gateway;
   loader: StateLoader;
   blocks: BlockSource;
   crypto: CryptoProvider;
@@ -40,7 +44,12 @@ export type SnapshotOutcome =
   /** The ledger is at exactly the snapshot's heads and computes the same root. */
   | "verified"
   /** The ledger holds every head the snapshot covers: it has nothing to learn from it. */
-  | "covered";
+  | "covered"
+  /**
+   * The snapshot covers history the ledger lacks: the ledger now holds the snapshot's state
+   * with its own commits the snapshot does not cover merged on top (snapshot-rebase.ts).
+   */
+  | "rebased";
 
 export class LedgerSnapshots {
   readonly #p: LedgerSnapshotsParts;
@@ -99,8 +108,9 @@ export class LedgerSnapshots {
   /**
    * Checks a snapshot a remote sent and adopts it into an empty ledger. Throws IntegrityError
    * (bytes do not match the CID), DecryptError, CorruptError / FormatVersionError (does not
-   * parse) or SnapshotError (a state this replica computes otherwise, or one it cannot
-   * adopt: it holds history the snapshot does not cover); nothing changes then.
+   * parse), SnapshotError (a state this replica computes otherwise, or an unsigned one it
+   * cannot check) or SignatureError; nothing changes then. A ledger that lacks history the
+   * snapshot covers is rebased onto it (see SnapshotOutcome).
    */
   adopt(snapshot: WireCommit, origin: unknown): Promise<SnapshotOutcome> {
     const { ledger, local, loader, blocks, crypto, key, compression, queue } =
@@ -120,11 +130,15 @@ export class LedgerSnapshots {
       if (loader.heads.length > 0) {
         await loader.ready();
         const { state } = loader;
-        if (!heads.every((h) => state.clock.has(h)))
-          throw new SnapshotError(
-            name,
-            "this replica holds history the snapshot does not cover; it merges commits instead",
-          );
+        if (!heads.every((h) => state.clock.has(h))) {
+          // The snapshot covers history this replica lacks and cannot get as commits (the
+          // remote let it go): start from it, with this replica's own commits on top.
+          await this.#checkSigned(checkpoint, name);
+          await rebaseOnSnapshot(this.#p, checkpoint, bytes);
+          this.#p.events.emitChange({ commits: heads, origin });
+          this.#p.events.emitReset();
+          return "rebased";
+        }
         const current = [...state.clock.heads].sort();
         if (current.join() !== [...heads].sort().join()) return "covered";
         const root = await state.treeRoot();
@@ -135,22 +149,7 @@ export class LedgerSnapshots {
           );
         return "verified";
       }
-      // A replica that cannot check the state against commits accepts it only signed by a
-      // writer (docs/security.md, "Snapshots": membership is not checked yet).
-      const sealedBy = checkpoint.sealedBy;
-      if (!sealedBy)
-        throw new SnapshotError(
-          name,
-          "it is not signed by a writer; a new replica adopts only a signed snapshot",
-        );
-      if (
-        !(await this.#p.signing.verify(
-          sealedBy.writer,
-          sealedBy.signature.message,
-          sealedBy.signature.s,
-        ))
-      )
-        throw new SignatureError(name);
+      await this.#checkSigned(checkpoint, name);
       // Adopted like a reopen from an up-to-date checkpoint: lazily. Reads by id walk the
       // snapshot's tree at once; its clock and version lists are decoded when a write, a
       // merge or a feed first needs them (their layout was checked by decodeCheckpoint, and
@@ -163,6 +162,27 @@ export class LedgerSnapshots {
       this.#p.events.emitReset();
       return "adopted";
     });
+  }
+
+  /**
+   * A replica that cannot check a snapshot's state against commits accepts it only signed
+   * by a writer (docs/security.md, "Snapshots": membership is not checked yet).
+   */
+  async #checkSigned(checkpoint: Checkpoint, name: string): Promise<void> {
+    const sealedBy = checkpoint.sealedBy;
+    if (!sealedBy)
+      throw new SnapshotError(
+        name,
+        "it is not signed by a writer; a replica adopts only a signed snapshot",
+      );
+    if (
+      !(await this.#p.signing.verify(
+        sealedBy.writer,
+        sealedBy.signature.message,
+        sealedBy.signature.s,
+      ))
+    )
+      throw new SignatureError(name);
   }
 }
 

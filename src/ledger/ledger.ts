@@ -187,6 +187,7 @@ export class Ledger<T extends object = DocFields> {
     });
     const snapshots = new LedgerSnapshots({
       ...sealing,
+      storage,
       events,
       queue,
       writer: parts.writer,

@@ -7,7 +7,7 @@ import { ProtocolError } from "../sync/protocol/index.js";
 import type { Commits } from "../sync/protocol/index.js";
 import { utf8Length } from "../util/bytes.js";
 import type { Backend, LedgerChange, StoredSnapshot } from "./backend.js";
-import { missingCommits } from "./missing.js";
+import { missingCommitsFrom } from "./missing.js";
 
 /** CIDs per backend read while streaming a catch-up. */
 const READ_CHUNK = 256;
@@ -23,8 +23,10 @@ export interface Difference {
  * The server heads and the commits reachable from them that `have` does not reach, parents
  * first. The heads are read first, so every commit they reach is in the list (it may hold
  * more, from a push that landed in between). With `snapshot` (the pull offered to start
- * from one), when the ledger has a snapshot and `have` names no commit held here, the
- * answer starts from it: `snapshot` is set and `missing` holds only the commits after it.
+ * from one), when the ledger has a snapshot and `have` names no commit held here — or the
+ * client lacks commits whose bytes were dropped (ledger-retain.ts) — the answer starts from
+ * it: `snapshot` is set and `missing` holds only the commits after it. A client that lacks
+ * dropped commits and did not offer gets history-gone.
  */
 export async function difference(
   backend: Backend,
@@ -33,23 +35,33 @@ export async function difference(
   snapshot = false,
 ): Promise<Difference> {
   const heads = await backend.getHeads(ledger);
-  const start = snapshot
-    ? await startingSnapshot(backend, ledger, have)
-    : undefined;
-  const from = start ? [...have, ...start.heads] : [...have];
-  const missing = await missingCommits(backend, ledger, from);
-  return start ? { heads, missing, snapshot: start } : { heads, missing };
+  const held = snapshot ? await backend.getSnapshot(ledger) : undefined;
+  if (held) {
+    const known = await backend.getMeta(ledger, have);
+    if (known.every((m) => m === undefined))
+      return fromSnapshot(backend, ledger, heads, have, held);
+  }
+  const missing = await missingCommitsFrom(backend, ledger, heads, have);
+  if (!missing.dropped) return { heads, missing: missing.cids };
+  if (held) return fromSnapshot(backend, ledger, heads, have, held);
+  throw new ProtocolError(
+    "history-gone",
+    `ledger ${JSON.stringify(ledger.slice(0, 64))}: the server let go of commits this pull needs (a snapshot covers them); pull with snapshot: true`,
+  );
 }
 
-async function startingSnapshot(
+async function fromSnapshot(
   backend: Backend,
   ledger: string,
+  heads: CID[],
   have: readonly CID[],
-): Promise<StoredSnapshot | undefined> {
-  const held = await backend.getSnapshot(ledger);
-  if (!held) return undefined;
-  const known = await backend.getMeta(ledger, have);
-  return known.every((m) => m === undefined) ? held : undefined;
+  snapshot: StoredSnapshot,
+): Promise<Difference> {
+  const missing = await missingCommitsFrom(backend, ledger, heads, [
+    ...have,
+    ...snapshot.heads,
+  ]);
+  return { heads, missing: missing.cids, snapshot };
 }
 
 /** Loads `cids` in chunks and yields them as `commits` messages of at most maxMessage. */

@@ -27,6 +27,7 @@ import type { Backend, LedgerChange } from "./backend.js";
 import { presignUploads } from "./direct-uploads.js";
 import { storePush } from "./ledger-push.js";
 import { commitBatches, difference, liveBatches } from "./ledger-reads.js";
+import { coversDropped, dropCovered } from "./ledger-retain.js";
 import type { Difference } from "./ledger-reads.js";
 import { PushRate } from "./push-rate.js";
 
@@ -276,8 +277,11 @@ export class LedgerService {
    * Stores a published snapshot: its bytes are checked against its CID and parsed as an
    * envelope, whose parents are the heads it covers; every one must be a commit held here
    * (missing-commit otherwise: push first). The ledger keeps the snapshot that reaches
-   * highest (the greatest height among its heads; on a tie, the newer). Answered with an ack
-   * naming the heads it covers; `stored` is 1 when it replaced the one held.
+   * highest (the greatest height among its heads; on a tie, the newer) — but once history
+   * was let go, only one that covers the held one's heads (the dropped commits must stay
+   * covered by the snapshot clients start from). With `retain: "snapshot"`, the commits the
+   * kept snapshot covers are dropped (ledger-retain.ts). Answered with an ack naming the
+   * heads it covers; `stored` is 1 when it replaced the one held.
    */
   async publishSnapshot(message: Publish): Promise<Ack> {
     const { ledger } = message;
@@ -297,9 +301,15 @@ export class LedgerService {
       );
     const height = Math.max(...meta.map((m) => m!.height));
     const held = await this.backend.getSnapshot(ledger);
-    const replaces = !held || (height >= held.height && !held.cid.equals(cid));
+    const replaces =
+      !held ||
+      (height >= held.height &&
+        !held.cid.equals(cid) &&
+        (await coversDropped(this.backend, ledger, held, heads)));
     if (replaces)
       await this.backend.putSnapshot(ledger, { cid, bytes, heads, height });
+    if (message.retain === "snapshot" && (replaces || held?.cid.equals(cid)))
+      await dropCovered(this.backend, ledger, heads);
     return {
       t: "ack",
       id: message.id,

@@ -15,7 +15,15 @@ interface Node {
   readonly cid: CID;
   readonly height: number;
   readonly parents: readonly CID[];
+  readonly dropped: boolean;
   paint: number;
+}
+
+/** What missingCommitsFrom found: the commits, and whether any of them lost its bytes. */
+export interface Missing {
+  readonly cids: CID[];
+  /** Some of `cids` were dropped (a snapshot covers them): they cannot be sent. */
+  readonly dropped: boolean;
 }
 
 /**
@@ -32,8 +40,27 @@ export async function missingCommits(
   ledger: string,
   have: readonly CID[],
 ): Promise<CID[]> {
-  const heads = await backend.getHeads(ledger);
-  if (heads.length === 0) return [];
+  return (
+    await missingCommitsFrom(
+      backend,
+      ledger,
+      await backend.getHeads(ledger),
+      have,
+    )
+  ).cids;
+}
+
+/**
+ * missingCommits from given `heads` (held commits) instead of the ledger's: the commits
+ * reachable from `heads` and not from `have`, and whether any of them was dropped.
+ */
+export async function missingCommitsFrom(
+  backend: Backend,
+  ledger: string,
+  heads: readonly CID[],
+  have: readonly CID[],
+): Promise<Missing> {
+  if (heads.length === 0) return { cids: [], dropped: false };
   const nodes = new Map<string, Node>();
   // Nodes not yet expanded, by height; `heights` orders the keys of `levels`.
   const levels = new Map<number, Node[]>();
@@ -66,6 +93,7 @@ export async function missingCommits(
         cid,
         height: meta.height,
         parents: meta.parents,
+        dropped: meta.dropped === true,
         paint,
       };
       nodes.set(cidKey(cid), node);
@@ -118,7 +146,7 @@ export async function missingCommits(
     await reach(pending, () => false);
   }
 
-  return found
+  const cids = found
     .map((node) => ({ node, text: node.cid.toString() }))
     .sort(
       (a, b) =>
@@ -126,6 +154,7 @@ export async function missingCommits(
         (a.text < b.text ? -1 : a.text > b.text ? 1 : 0),
     )
     .map(({ node }) => node.cid);
+  return { cids, dropped: found.some((n) => n.dropped) };
 }
 
 /** A binary max-heap of numbers: the heights still to expand. */

@@ -17,7 +17,7 @@ import { Outbox } from "./outbox.js";
 import { PullSide } from "./pull-side.js";
 import { PushSide } from "./push-side.js";
 import { isMissingCommit } from "./remote.js";
-import type { Remote } from "./remote.js";
+import type { PublishOptions, Remote } from "./remote.js";
 import type { RemoteOpener } from "./remote-opener.js";
 import { runSession } from "./session.js";
 import { StatusBoard } from "./status-board.js";
@@ -196,9 +196,18 @@ export class Connection {
    * Publishes the ledger's state as a snapshot to this remote (docs/protocol.md,
    * "Snapshots"), once the remote holds every commit it covers (it waits for synced() first).
    * Resolves with the snapshot's CID and the heads it covers. Rejects when the remote keeps
-   * no snapshots (only a SyncServer does), or with the remote's refusal.
+   * no snapshots (only a SyncServer does), or with the remote's refusal. With
+   * `retain: "snapshot"` (a write token's right) the remote then lets go of the commits the
+   * snapshot covers: replicas that lack them start from the snapshot (docs/protocol.md,
+   * "Retention").
    */
-  async publishSnapshot(): Promise<{ cid: string; heads: string[] }> {
+  async publishSnapshot(
+    options: PublishOptions = {},
+  ): Promise<{ cid: string; heads: string[] }> {
+    if (options.retain !== undefined && options.retain !== "snapshot")
+      throw new InvalidArgumentError(
+        `publishSnapshot: retain must be "snapshot", not ${JSON.stringify(options.retain)}`,
+      );
     for (let attempt = 1; ; attempt++) {
       await this.synced();
       const remote = this.#remote;
@@ -209,7 +218,7 @@ export class Connection {
         );
       const snapshot = await this.#host.sealSnapshot();
       try {
-        const heads = await remote.publishSnapshot(snapshot);
+        const heads = await remote.publishSnapshot(snapshot, options);
         return { cid: snapshot.cid.toString(), heads: heads.map(String) };
       } catch (error) {
         // A local write landed between synced() and the seal: sync it and seal again.

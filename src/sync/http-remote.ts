@@ -176,7 +176,8 @@ export async function openHttpRemote(
       requestPull(ctx, have, onBatch, pullOptions),
     push: (commits, heads, uploaded) =>
       requestPush(ctx, commits, heads, uploaded),
-    publishSnapshot: (snapshot) => requestPublishSnapshot(ctx, snapshot),
+    publishSnapshot: (snapshot, options) =>
+      requestPublishSnapshot(ctx, snapshot, options),
 
     close() {
       closing.abort();

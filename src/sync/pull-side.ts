@@ -129,10 +129,11 @@ export class PullSide {
     const host = this.#host;
     const have = new Set(host.heads());
     for (const r of before.remote) if (host.has(r)) have.add(r);
-    // An empty ledger offers to start from a snapshot (docs/protocol.md, "Snapshots").
-    // One it refuses is reported, and the same pull is made again for every commit.
+    // Every pull offers to start from a snapshot (docs/protocol.md, "Snapshots"): a server
+    // sends one to a new replica, and to one that lacks history it let go. One this replica
+    // refuses is reported, and the same pull is made again for every commit.
     let refused: Error | undefined;
-    const offer = have.size === 0 && !this.#snapshotRefused;
+    const offer = !this.#snapshotRefused;
     const heads = await remote.pull(
       [...have].slice(0, MAX_CID_LIST).map((c) => CID.parse(c)),
       (batch) =>

@@ -8,7 +8,7 @@ import type {
   ServerMessage,
   WireCommit,
 } from "./protocol/index.js";
-import type { PullOptions, RemoteUploads } from "./remote.js";
+import type { PublishOptions, PullOptions, RemoteUploads } from "./remote.js";
 
 export type Exchange = (
   message: ClientMessage,
@@ -98,6 +98,7 @@ export async function requestPush(
 export async function requestPublishSnapshot(
   ctx: RequestContext,
   snapshot: WireCommit,
+  options: PublishOptions = {},
 ): Promise<readonly CID[]> {
   let covered: readonly CID[] = [];
   await ctx.exchange(
@@ -106,6 +107,7 @@ export async function requestPublishSnapshot(
       id: ctx.nextId(),
       ledger: ctx.ledger,
       snapshot: [snapshot.cid, snapshot.bytes],
+      ...(options.retain ? { retain: options.retain } : {}),
     },
     (m) => {
       if (m.t !== "ack") unexpected(m, "publish");

@@ -5,6 +5,15 @@
 import type { CID } from "multiformats/cid";
 import type { WireCommit } from "./protocol/index.js";
 
+/** How a snapshot is published (docs/protocol.md, "Retention"). */
+export interface PublishOptions {
+  /**
+   * "snapshot": the remote then lets go of the commits the snapshot covers (a SyncServer
+   * drops their bytes); replicas that lack them start from the snapshot.
+   */
+  readonly retain?: "snapshot";
+}
+
 /**
  * The wire a session runs on: a SyncServer's "ws" or "http", or a gateway remote's scheme
  * ("memory", "file", or a third-party gateway's).
@@ -75,7 +84,10 @@ export interface Remote {
    * Publishes a snapshot (docs/protocol.md, "Snapshots"); resolves with the heads it covers
    * once the remote holds it. Present only on remotes that keep snapshots (a SyncServer).
    */
-  publishSnapshot?(snapshot: WireCommit): Promise<readonly CID[]>;
+  publishSnapshot?(
+    snapshot: WireCommit,
+    options?: PublishOptions,
+  ): Promise<readonly CID[]>;
   /**
    * Stores commits (parents before children, or already on the remote) and, when given,
    * checks `heads` are all held after. Resolves once durable with heads the remote has

@@ -75,7 +75,8 @@ export function createWsChannel(
       return after;
     },
 
-    publishSnapshot: (snapshot) => requestPublishSnapshot(ctx, snapshot),
+    publishSnapshot: (snapshot, options) =>
+      requestPublishSnapshot(ctx, snapshot, options),
 
     deliver(event) {
       if (!isEnded) channel.onLive?.(event);

@@ -54,3 +54,11 @@ export function checkCommit(
     );
   }
 }
+
+/**
+ * True when a commit envelope (checked before) carries a membership record in the clear
+ * (`m`): the server never lets go of such a commit (docs/protocol.md, "Retention").
+ */
+export function carriesMembership(bytes: Uint8Array): boolean {
+  return (decodeEnvelope(bytes, "commit") as { m?: unknown }).m !== undefined;
+}

@@ -22,6 +22,7 @@ export const ERROR_REASONS = [
   "too-many-heads",
   "over-quota",
   "rate-limited",
+  "history-gone",
 ] as const;
 /** Why a SyncServer refused a message (docs/protocol.md lists each with its HTTP status). */
 export type ErrorReason = (typeof ERROR_REASONS)[number];
@@ -53,6 +54,7 @@ export const HTTP_STATUS: Record<ErrorReason, number> = {
   "too-many-heads": 409,
   "over-quota": 413,
   "rate-limited": 429,
+  "history-gone": 410,
 };
 
 /** Reasons a client may retry the same request for (after a backoff). */

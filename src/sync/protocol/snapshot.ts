@@ -12,6 +12,11 @@ export const publish = z.object({
   ledger: ledgerField,
   /** [binary CID, envelope bytes], as a commit travels. */
   snapshot: commitField,
+  /**
+   * "snapshot": once the server keeps this snapshot, it drops the bytes of the commits it
+   * covers (never membership commits); clients that lack them start from the snapshot.
+   */
+  retain: z.literal("snapshot").optional(),
 });
 export type Publish = z.output<typeof publish>;
 
