@@ -99,12 +99,15 @@ export class Outbox {
 
   /**
    * Reads the record kept from earlier connections (keeping this connection's URL). A
-   * damaged record is reported and costs only a full push again.
+   * damaged record is reported and costs only a full push again. A remote without a record
+   * gets one at once: compaction keeps what the recorded remotes lack, so a remote known
+   * only in memory would have its unsent commits compacted away.
    */
   async load(): Promise<void> {
     try {
       const saved = await this.#records.get(this.#remoteId);
       if (saved) this.#state = { ...saved, url: this.#state.url };
+      else await this.#records.set(this.#remoteId, this.#state);
     } catch (error) {
       this.#onError(error as Error);
     }

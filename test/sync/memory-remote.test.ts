@@ -99,6 +99,33 @@ describe("memory:// remote: failures and the outbox", () => {
     await b.close();
   });
 
+  it("keeps what a new connection has not pushed through a compaction (its record is written at connect)", async () => {
+    const a = await openLedger("orders", { storage: "memory://" });
+    // Nothing listens on port 9 of loopback: nothing is ever acknowledged.
+    const c = a.connect("ws://127.0.0.1:9", {
+      backoff: { baseMs: 5, maxMs: 20 },
+    });
+    await new Promise<void>((resolve) =>
+      c.on("status", (s) => s.kind === "backoff" && resolve()),
+    );
+    for (let i = 0; i < 5; i++) await a.put({ _id: `p${i}`, i });
+    await a.compact();
+    // Every commit is still there for the remote to take (a new one here).
+    const b = await openLedger("orders", { storage: "memory://", key: a.key });
+    const url = room();
+    await synced(a.connect(url));
+    await synced(b.connect(url));
+    expect((await b.allDocs()).rows.map((r) => r.id)).toEqual([
+      "p0",
+      "p1",
+      "p2",
+      "p3",
+      "p4",
+    ]);
+    await a.close();
+    await b.close();
+  });
+
   it("keeps the history of a ledger never connected through close, for its first remote", async () => {
     const storage = `memory://never-connected-${process.pid}-${n++}`;
     const first = await openLedger("orders", { storage });
