@@ -521,6 +521,11 @@ export class Ledger<T extends object = DocFields> {
     );
   }
 
+  /** Bytes the ledger occupies in its local storage (commits, heads, checkpoint), as the storage counts them. */
+  storedBytes(): Promise<number> {
+    return this.#guard(() => this.#p.storage.local.sizeOf(this.name));
+  }
+
   /** Closes the connections, finishes queued writes and writes a checkpoint; the ledger is not used after. */
   async close(): Promise<void> {
     if (this.#closed) return;

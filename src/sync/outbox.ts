@@ -41,6 +41,11 @@ export interface SyncStates {
 export interface OutboxRecords {
   get(remote: string): Promise<SyncState | undefined>;
   set(remote: string, state: SyncState): Promise<void>;
+  /**
+   * The live state of a remote, between writes (they come at most once a second): what
+   * compaction goes by, once it has written it.
+   */
+  note?(remote: string, state: SyncState): void;
 }
 
 /** What the outbox reads of the ledger's commit graph. */
@@ -166,6 +171,7 @@ export class Outbox {
 
   #set(state: SyncState): void {
     this.#state = state;
+    this.#records.note?.(this.#remoteId, state);
     this.#wanted = true;
     if (this.#timer || this.#saving || this.#closed) return;
     this.#timer = this.#clock.setTimer(
@@ -223,6 +229,8 @@ export class OutboxStore implements OutboxRecords {
   /** The loaded record, updated synchronously so concurrent set() calls compose. */
   #current: SyncStates | undefined;
   #writing: Promise<void> = Promise.resolve();
+  /** States noted since they were last written, by remote. */
+  readonly #noted = new Map<string, SyncState>();
 
   constructor(local: LocalStorage, ledger: string) {
     this.#local = local;
@@ -247,7 +255,12 @@ export class OutboxStore implements OutboxRecords {
     return (await this.all()).remotes[remote];
   }
 
+  note(remote: string, state: SyncState): void {
+    this.#noted.set(remote, state);
+  }
+
   async set(remote: string, state: SyncState): Promise<void> {
+    if (this.#noted.get(remote) === state) this.#noted.delete(remote);
     await this.all();
     const next: SyncStates = {
       remotes: { ...this.#current!.remotes, [remote]: state },
@@ -271,6 +284,10 @@ export class OutboxStore implements OutboxRecords {
    * ever connected to has not acknowledged.
    */
   async unacknowledged(graph: OutboxGraph): Promise<Set<string>> {
+    // What remotes acknowledged since their records were last written counts, once written:
+    // a restart must never find a record claiming commits that compaction let go.
+    for (const [remote, state] of [...this.#noted])
+      await this.set(remote, state);
     const keep = new Set<string>();
     const { remotes } = await this.all();
     for (const r of Object.values(remotes))
