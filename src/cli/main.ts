@@ -47,7 +47,8 @@ commands:
                              postgres://host/db[?blobs=s3://bucket/prefix&s3-endpoint=…]
                              (docs/deploy.md); without a secret (KILN_SECRET) it listens on
                              loopback only; budgets: --max-connections 10000,
-                             --max-connections-per-address 2000, --trust-proxy <addr|loopback>
+                             --max-connections-per-address 2000, --ledger-quota 1GiB (commit
+                             bytes per ledger, or none), --trust-proxy <addr|loopback>
                              (docs/deploy.md, "Budgets"); --metrics-listen 127.0.0.1:9464
                              serves /metrics, /livez, /readyz; web pages may call it from
                              --allow-origin <origin> (repeatable, "*" for any); default:
@@ -92,6 +93,7 @@ export async function main(
         verbose: { type: "boolean" },
         "max-connections": { type: "string" },
         "max-connections-per-address": { type: "string" },
+        "ledger-quota": { type: "string" },
         "trust-proxy": { type: "string", multiple: true },
         "allow-origin": { type: "string", multiple: true },
         "metrics-listen": { type: "string" },
@@ -149,6 +151,7 @@ export async function main(
             verbose: values.verbose ?? false,
             maxConnections: values["max-connections"],
             maxConnectionsPerAddress: values["max-connections-per-address"],
+            ledgerQuota: values["ledger-quota"],
             trustProxy: values["trust-proxy"] ?? [],
             allowOrigins: values["allow-origin"],
             metricsListen: values["metrics-listen"],

@@ -1,6 +1,5 @@
 // `kiln serve` and `kiln token`: the SyncServer on this machine, and the bearer tokens it
 // accepts. main.ts parses the command line and passes the values in.
-import { isIPv4 } from "node:net";
 import { userInfo } from "node:os";
 import { fileURLToPath } from "node:url";
 import type { Backend } from "../server/backend.js";
@@ -18,27 +17,12 @@ import {
   tokenId,
 } from "../server/index.js";
 import type { ServerEvent, SyncServer } from "../server/index.js";
-import { normalizeOrigin } from "../server/origin-policy.js";
 import { InvalidUrlError, KilnError } from "../util/errors.js";
+import { parseServeOptions } from "./serve-options.js";
+import type { ServeOptions } from "./serve-options.js";
 
 /** Where `kiln serve` keeps commits unless told otherwise (an embedded backend). */
 export const DEFAULT_SERVER_DIR = "kiln-data";
-
-export interface ServeOptions {
-  port: string;
-  host: string;
-  storage: string;
-  secret: string | undefined;
-  verbose: boolean;
-  maxConnections?: string | undefined;
-  maxConnectionsPerAddress?: string | undefined;
-  /** Reverse proxies whose X-Forwarded-For names the client ("loopback" or addresses). */
-  trustProxy?: readonly string[];
-  /** --allow-origin, repeatable; undefined: the default policy (docs/security.md). */
-  allowOrigins?: readonly string[] | undefined;
-  /** host:port for /metrics, /livez and /readyz (docs/deploy.md, "Operating it"). */
-  metricsListen?: string | undefined;
-}
 
 export async function serve(
   options: ServeOptions,
@@ -46,54 +30,12 @@ export async function serve(
   err: (line: string) => void,
   stop: AbortSignal | undefined,
 ): Promise<number> {
-  const port = Number(options.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    err(`kiln serve: --port must be a port number, not ${options.port}`);
+  const config = parseServeOptions(options);
+  if (typeof config === "string") {
+    err(`kiln serve: ${config}`);
     return 2;
   }
-  const limits: { maxConnections?: number; maxConnectionsPerAddress?: number } =
-    {};
-  for (const [flag, key, text] of [
-    ["--max-connections", "maxConnections", options.maxConnections],
-    [
-      "--max-connections-per-address",
-      "maxConnectionsPerAddress",
-      options.maxConnectionsPerAddress,
-    ],
-  ] as const) {
-    if (text === undefined) continue;
-    const n = Number(text);
-    if (!Number.isSafeInteger(n) || n < 1) {
-      err(`kiln serve: ${flag} must be a positive integer, not ${text}`);
-      return 2;
-    }
-    limits[key] = n;
-  }
-  for (const origin of options.allowOrigins ?? [])
-    try {
-      normalizeOrigin(origin);
-    } catch (error) {
-      err(`kiln serve: --allow-origin: ${describe(error)}`);
-      return 2;
-    }
-  let metricsAddress: { host: string; port: number } | undefined;
-  if (options.metricsListen !== undefined) {
-    const m = /^(.+):(\d{1,5})$/.exec(options.metricsListen);
-    const metricsPort = Number(m?.[2]);
-    if (!m || metricsPort > 65535) {
-      err(
-        `kiln serve: --metrics-listen takes host:port (like 127.0.0.1:9464), not ${options.metricsListen}`,
-      );
-      return 2;
-    }
-    metricsAddress = { host: m[1]!.replace(/^\[|\]$/g, ""), port: metricsPort };
-  }
-  if (options.secret === undefined && !isLoopback(options.host)) {
-    err(
-      `kiln serve: refusing to listen on ${options.host} without a secret: anyone who can reach it could read and write every ledger. Set KILN_SECRET (or --secret), or listen on 127.0.0.1.`,
-    );
-    return 2;
-  }
+  const { port, limits, metrics: metricsAddress } = config;
   let backend: Backend;
   try {
     backend = await openBackend(options.storage, (line) =>
@@ -242,13 +184,6 @@ function osUser(): string | undefined {
     // No passwd entry (some containers): the URL must name the user.
     return undefined;
   }
-}
-
-function isLoopback(host: string): boolean {
-  const h = host.replace(/^\[|\]$/g, "").toLowerCase();
-  if (h === "localhost" || h === "::1") return true;
-  const v4 = h.startsWith("::ffff:") ? h.slice(7) : h;
-  return isIPv4(v4) && v4.startsWith("127.");
 }
 
 function formatEvent(event: ServerEvent): string {

@@ -33,6 +33,7 @@ export function guardBackend(backend: Backend): Backend {
     getCommits: guard("read commits", backend.getCommits.bind(backend)),
     getMeta: guard("read commit meta", backend.getMeta.bind(backend)),
     getHeads: guard("read heads", backend.getHeads.bind(backend)),
+    storedBytes: guard("count stored bytes", backend.storedBytes.bind(backend)),
     putSnapshot: guard("store a snapshot", backend.putSnapshot.bind(backend)),
     getSnapshot: guard("read a snapshot", backend.getSnapshot.bind(backend)),
     dropCommits: guard("drop commits", backend.dropCommits.bind(backend)),

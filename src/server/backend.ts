@@ -101,12 +101,24 @@ export interface Backend {
    * already held are skipped. The head set gains each new commit and loses its parents.
    * Resolves once the commits and the new head set are durable. Commits marked `uploaded`
    * come only from a backend that has `uploads`.
+   *
+   * `quota`, when given, is the most commit bytes the ledger may hold (storedBytes): a batch
+   * whose new commits would take it past that is refused as ProtocolError("over-quota") and
+   * nothing of it is stored — checked atomically with the store, like the parents and the
+   * head-set bound, so concurrent puts cannot pass it together.
    */
   putCommits(
     ledger: string,
     commits: readonly StoredCommit[],
     origin?: unknown,
+    quota?: number,
   ): Promise<{ heads: CID[]; added: CID[] }>;
+  /**
+   * The bytes of the commits the ledger holds (the sum of their lengths; its snapshot is not
+   * counted): what a quota bounds. 0 for an unknown or deleted ledger; lowered by whatever
+   * removes commits.
+   */
+  storedBytes(ledger: string): Promise<number>;
   /** Bytes of each CID, undefined where not held; in the order asked. */
   getCommits(
     ledger: string,

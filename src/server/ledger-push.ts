@@ -13,6 +13,8 @@ export interface PushLimits {
   readonly maxMessage: number;
   readonly maxCommits: number;
   readonly pushRate: PushRate;
+  /** Commit bytes the ledger may hold (Backend.putCommits checks it); undefined: none. */
+  readonly ledgerQuota: number | undefined;
 }
 
 /**
@@ -66,7 +68,12 @@ export async function storePush(
   const stored =
     batch.size === 0
       ? { heads: await backend.getHeads(ledger), added: [] }
-      : await backend.putCommits(ledger, [...batch.values()], origin);
+      : await backend.putCommits(
+          ledger,
+          [...batch.values()],
+          origin,
+          limits.ledgerQuota,
+        );
   // The ack names only the commits of this push that are server heads now: O(push).
   const serverHeads = new Set(stored.heads.map(cidKey));
   const named = new Map<string, CID>();

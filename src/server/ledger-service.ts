@@ -47,6 +47,8 @@ export interface LedgerServiceOptions {
   /** The push rate limit per ledger (push-rate.ts). */
   pushBytesPerSecond: number;
   pushBurst: number;
+  /** Commit bytes a ledger may hold; Infinity for no quota. */
+  ledgerQuota: number;
 }
 
 export class LedgerService {
@@ -54,6 +56,7 @@ export class LedgerService {
   readonly maxMessage: number;
   readonly maxCommits: number;
   readonly #pushRate: PushRate;
+  readonly #ledgerQuota: number | undefined;
   readonly #secret: string | undefined;
   readonly #clock: () => number;
   readonly #transports: () => TransportName[];
@@ -73,6 +76,9 @@ export class LedgerService {
       options.pushBurst,
       options.clock,
     );
+    this.#ledgerQuota = Number.isFinite(options.ledgerQuota)
+      ? options.ledgerQuota
+      : undefined;
     this.#secret = options.secret;
     this.#clock = options.clock;
     this.#transports = options.transports;
@@ -261,6 +267,7 @@ export class LedgerService {
         maxMessage: this.maxMessage,
         maxCommits: this.maxCommits,
         pushRate: this.#pushRate,
+        ledgerQuota: this.#ledgerQuota,
       },
       push,
       origin,

@@ -31,6 +31,11 @@ export interface ServerLimits {
   pushBytesPerSecond: number;
   /** What a ledger may push at once after being idle (its token bucket's size). */
   pushBurst: number;
+  /**
+   * Commit bytes one ledger may hold in the backend (its storage quota; `over-quota` past
+   * it); Infinity for none.
+   */
+  ledgerQuota: number;
 }
 
 /** The defaults for a given maxMessage (one message must always fit a connection's queue). */
@@ -48,5 +53,6 @@ export function defaultLimits(maxMessage: number): ServerLimits {
     requestTimeout: 30_000,
     pushBytesPerSecond: 16 * 1024 * 1024,
     pushBurst: 8 * maxMessage,
+    ledgerQuota: 1024 * 1024 * 1024,
   };
 }

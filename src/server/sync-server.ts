@@ -203,6 +203,7 @@ export function createSyncServer(options: SyncServerOptions): SyncServer {
     transports: () => (["ws", "http"] as const).filter((t) => transports[t]),
     pushBytesPerSecond: limits.pushBytesPerSecond,
     pushBurst: limits.pushBurst,
+    ledgerQuota: limits.ledgerQuota,
   });
   const http = new HttpHandler({
     service,
@@ -371,9 +372,12 @@ export function createSyncServer(options: SyncServerOptions): SyncServer {
 
 function checkLimits(limits: ServerLimits): ServerLimits {
   for (const [name, value] of Object.entries(limits))
-    if (!Number.isSafeInteger(value) || (value as number) < 1)
+    if (
+      !(Number.isSafeInteger(value) && (value as number) >= 1) &&
+      !(name === "ledgerQuota" && value === Infinity)
+    )
       throw new InvalidArgumentError(
-        `sync server: limits.${name} must be a positive integer`,
+        `sync server: limits.${name} must be a positive integer${name === "ledgerQuota" ? " or Infinity" : ""}`,
       );
   return limits;
 }

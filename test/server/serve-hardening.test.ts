@@ -27,6 +27,8 @@ beforeAll(async () => {
     pathToFileURL(dir).href,
     "--max-connections-per-address",
     "3",
+    "--ledger-quota",
+    "8KiB",
     "--metrics-listen",
     "127.0.0.1:0",
   ]);
@@ -67,6 +69,67 @@ describe("kiln serve, hardened", () => {
       commits: wire(makeChain(1)),
     });
     expect(fine.messages[0]).toMatchObject({ t: "ack", stored: 1 });
+  });
+
+  it("refuses a push past --ledger-quota, storing nothing of it, until the ledger is deleted", async () => {
+    const ledger = "capped";
+    const chain = makeChain(2, [], 3000);
+    const held = chain[0]!.bytes.length + chain[1]!.bytes.length;
+    const first = await post(`${server.url}/kiln`, {
+      t: "push",
+      id: 1,
+      ledger,
+      commits: wire(chain),
+    });
+    expect(first.messages[0]).toMatchObject({ t: "ack", stored: 2 });
+    const more = makeChain(1, [chain[1]!.cid], 3000);
+    expect(held + more[0]!.bytes.length).toBeGreaterThan(8192);
+    const over = await post(`${server.url}/kiln`, {
+      t: "push",
+      id: 2,
+      ledger,
+      commits: wire(more),
+    });
+    expect(over.status).toBe(413);
+    expect(over.messages[0]).toMatchObject({
+      t: "error",
+      id: 2,
+      reason: "over-quota",
+    });
+    const ws = await TestSocket.hello(
+      `${server.url.replace("http:", "ws:")}/kiln`,
+    );
+    try {
+      const refused = await ws.request({
+        t: "push",
+        id: 3,
+        ledger,
+        commits: wire(more),
+      });
+      expect(refused.at(-1)).toMatchObject({
+        t: "error",
+        reason: "over-quota",
+      });
+      // Nothing of it was stored: the heads and the commits are those of the first push.
+      const pulled = await ws.request({ t: "pull", id: 4, ledger, have: [] });
+      const sent = pulled.flatMap((m) =>
+        m.t === "commits" ? m.commits.map(([cid]) => cid.toString()) : [],
+      );
+      expect(sent.sort()).toEqual(chain.map((c) => c.cid.toString()).sort());
+      expect(pulled.at(-1)).toMatchObject({
+        t: "heads",
+        heads: [chain[1]!.cid],
+      });
+      // Deleting the ledger frees its quota: the same bytes fit again.
+      expect(await ws.request({ t: "delete", id: 5, ledger })).toMatchObject([
+        { t: "deleted", id: 5 },
+      ]);
+      expect(
+        await ws.request({ t: "push", id: 6, ledger, commits: wire(chain) }),
+      ).toMatchObject([{ t: "ack", stored: 2 }]);
+    } finally {
+      await ws.close();
+    }
   });
 
   it("refuses a connection over --max-connections-per-address", async () => {

@@ -139,9 +139,9 @@ function open(dir: string, options: EmbeddedBackendOptions): Backend {
 
     watchRevocations: (onRevoked) => revoked.watch(onRevoked),
 
-    async putCommits(ledger, commits, origin) {
+    async putCommits(ledger, commits, origin, quota) {
       const log = logOf("put commits", ledger, true)!;
-      const { heads, added, durable } = log.put(commits);
+      const { heads, added, durable } = log.put(commits, quota);
       await durable;
       if (added.length > 0) {
         const cids: CID[] = added.map((c) => c.cid);
@@ -169,6 +169,11 @@ function open(dir: string, options: EmbeddedBackendOptions): Backend {
 
     getHeads: (ledger) =>
       settle(() => logOf("get heads", ledger, false)?.heads() ?? []),
+
+    storedBytes: (ledger) =>
+      settle(
+        () => logOf("count stored bytes", ledger, false)?.storedBytes() ?? 0,
+      ),
 
     putSnapshot: (ledger, snapshot) =>
       settle(() => {

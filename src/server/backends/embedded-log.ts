@@ -51,6 +51,8 @@ export class EmbeddedLog {
   #fd: number | undefined;
   /** File length: the intact prefix plus everything written since. */
   #end = 0;
+  /** Bytes of the commits indexed (storedBytes). */
+  #bytes = 0;
   /** Writes not yet durable: the file stays open until they are. */
   #pending = 0;
   readonly #sync: GroupSync;
@@ -81,8 +83,15 @@ export class EmbeddedLog {
       this.#fd = loaded.fd;
       this.#end = loaded.end;
       this.#heads = loaded.heads;
+      for (const entry of this.#index.values()) this.#bytes += entry.length;
       context.files.use(this);
     }
+  }
+
+  /** Bytes of the commits this log serves. */
+  storedBytes(): number {
+    this.#check();
+    return this.#bytes;
   }
 
   heads(): CID[] {
@@ -91,10 +100,14 @@ export class EmbeddedLog {
   }
 
   /**
-   * Plans and writes a batch in one step (ProtocolError missing-commit leaves the log as it
-   * was); `durable` settles once the batch is on stable storage.
+   * Plans and writes a batch in one step (a ProtocolError from planPut — missing-commit,
+   * too-many-heads, over-quota — leaves the log as it was); `durable` settles once the batch
+   * is on stable storage.
    */
-  put(commits: readonly StoredCommit[]): {
+  put(
+    commits: readonly StoredCommit[],
+    quota?: number,
+  ): {
     heads: CID[];
     added: StoredCommit[];
     durable: Promise<void>;
@@ -105,6 +118,7 @@ export class EmbeddedLog {
       commits,
       (key) => this.#index.get(key)?.height,
       this.#heads,
+      { held: this.#bytes, max: quota },
     );
     if (plan.added.length === 0)
       return { heads: this.heads(), added: [], durable: this.#durable() };
@@ -147,6 +161,7 @@ export class EmbeddedLog {
     );
     this.#heads = plan.heads;
     this.#sorted = undefined;
+    this.#bytes += plan.bytes;
     this.#end = start + written;
     this.#sync.wrote(written);
     return { heads: this.heads(), added, durable: this.#durable() };

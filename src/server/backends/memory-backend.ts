@@ -28,6 +28,8 @@ interface MemoryLedger {
   heads: ReadonlyMap<string, CID>;
   /** getHeads() answer, kept until the heads change. */
   sorted: CID[] | undefined;
+  /** Bytes of the commits held (storedBytes). */
+  bytes: number;
 }
 
 /** An ephemeral backend in process memory (tests, demos). */
@@ -46,7 +48,7 @@ export function createMemoryBackend(): Backend {
     (entry.sorted ??= sortedHeads(entry.heads));
 
   return {
-    putCommits: (ledger, commits, origin) =>
+    putCommits: (ledger, commits, origin, quota) =>
       settle(() => {
         check("put commits", ledger);
         let entry = ledgers.get(ledger);
@@ -55,11 +57,17 @@ export function createMemoryBackend(): Backend {
           commits,
           (key) => entry?.commits.get(key)?.meta.height,
           entry?.heads ?? new Map<string, CID>(),
+          { held: entry?.bytes ?? 0, max: quota },
         );
         if (plan.added.length === 0)
           return { heads: entry ? [...headsOf(entry)] : [], added: [] };
         if (!entry) {
-          entry = { commits: new Map(), heads: new Map(), sorted: undefined };
+          entry = {
+            commits: new Map(),
+            heads: new Map(),
+            sorted: undefined,
+            bytes: 0,
+          };
           ledgers.set(ledger, entry);
         }
         const stored: StoredCommit[] = [];
@@ -73,6 +81,7 @@ export function createMemoryBackend(): Backend {
         }
         entry.heads = plan.heads;
         entry.sorted = undefined;
+        entry.bytes += plan.bytes;
         const heads = headsOf(entry);
         const added = plan.added.map(({ commit }) => commit.cid);
         // Watchers share the kept bytes (no copy per watcher): they must not modify them.
@@ -109,6 +118,12 @@ export function createMemoryBackend(): Backend {
         check("get heads", ledger);
         const entry = ledgers.get(ledger);
         return entry ? [...headsOf(entry)] : [];
+      }),
+
+    storedBytes: (ledger) =>
+      settle(() => {
+        check("count stored bytes", ledger);
+        return ledgers.get(ledger)?.bytes ?? 0;
       }),
 
     putSnapshot: (ledger, snapshot) =>

@@ -19,6 +19,16 @@ export interface PutPlan {
   readonly added: readonly PlannedCommit[];
   /** The head set after the batch, by cidKey; the same map when nothing is added. */
   readonly heads: ReadonlyMap<string, CID>;
+  /** Bytes of the added commits: what the ledger's stored bytes grow by. */
+  readonly bytes: number;
+}
+
+/** A ledger's storage quota as a put plans against it (Backend.putCommits, `quota`). */
+export interface PutQuota {
+  /** Bytes of commits the ledger holds now. */
+  readonly held: number;
+  /** The most it may hold; undefined: no quota. */
+  readonly max: number | undefined;
 }
 
 /**
@@ -26,13 +36,16 @@ export interface PutPlan {
  * Throws ProtocolError("missing-commit") naming the first parent that is neither held nor
  * earlier in the batch, and ProtocolError("too-many-heads") when the batch would leave the
  * ledger more than MAX_HEADS heads and more than it had (a ledger over the bound from before
- * it existed may still shrink); nothing is planned then, so the caller stores nothing.
+ * it existed may still shrink), and ProtocolError("over-quota") when the added commits would
+ * take the ledger's bytes past `quota.max`; nothing is planned then, so the caller stores
+ * nothing.
  */
 export function planPut(
   ledger: string,
   commits: readonly StoredCommit[],
   heightOf: (key: string) => number | undefined,
   heads: ReadonlyMap<string, CID>,
+  quota: PutQuota = { held: 0, max: undefined },
 ): PutPlan {
   const added: PlannedCommit[] = [];
   const batch = new Map<string, number>();
@@ -54,7 +67,14 @@ export function planPut(
     batch.set(key, height);
     added.push({ key, commit, parentKeys, height });
   }
-  if (added.length === 0) return { added, heads };
+  if (added.length === 0) return { added, heads, bytes: 0 };
+  let bytes = 0;
+  for (const { commit } of added) bytes += commit.bytes.length;
+  if (quota.max !== undefined && quota.held + bytes > quota.max)
+    throw new ProtocolError(
+      "over-quota",
+      `put commits of ledger ${JSON.stringify(ledger.slice(0, 64))}: ${bytes} new bytes would take it to ${quota.held + bytes}, over its quota of ${quota.max} bytes; nothing was stored`,
+    );
   const next = new Map(heads);
   for (const { key, commit, parentKeys } of added) {
     // A new commit's parents stop being heads; nothing held can name a new commit as a
@@ -67,7 +87,7 @@ export function planPut(
       "too-many-heads",
       `put commits of ledger ${JSON.stringify(ledger.slice(0, 64))}: the head set would grow to ${next.size}, over the limit of ${MAX_HEADS}; merge heads before adding more`,
     );
-  return { added, heads: next };
+  return { added, heads: next, bytes };
 }
 
 /** A head set as the Backend returns it: sorted by CID string. */

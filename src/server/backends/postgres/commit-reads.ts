@@ -48,6 +48,16 @@ export async function readHeads(sql: Sql, ledger: string): Promise<CID[]> {
   return sortedHeads(heads);
 }
 
+/** The ledger's stored commit bytes (ledgers.stored_bytes); 0 for an unknown ledger. */
+export async function readStoredBytes(
+  sql: Sql,
+  ledger: string,
+): Promise<number> {
+  const rows = await sql<{ stored: string }[]>`
+    SELECT stored_bytes::text AS stored FROM ledgers WHERE key = ${ledgerKey(ledger)}`;
+  return rows[0] ? Number(rows[0].stored) : 0;
+}
+
 export async function readMeta(
   sql: Sql,
   ledger: string,

@@ -26,6 +26,7 @@ import {
   dropCommitRows,
   readCommits,
   readHeads,
+  readStoredBytes,
   readMeta,
   type Bucket,
 } from "./commit-reads.js";
@@ -264,6 +265,7 @@ function createBackend(parts: BackendParts): Backend {
     ledger: string,
     given: readonly StoredCommit[],
     origin: unknown,
+    quota: number | undefined,
   ): Promise<{ heads: CID[]; added: CID[] }> => {
     const commits = given.map((c) => {
       // Copied before anything awaits: the caller may reuse its buffer once this returns.
@@ -300,6 +302,7 @@ function createBackend(parts: BackendParts): Backend {
           notices: (added) =>
             encodeLedgerNotices(feed.sender, seq, ledgerKey(ledger), added),
           onWriting: (r) => (written = r),
+          quota,
         });
         const heads = sortedHeads(result.heads);
         if (result.added.length > 0)
@@ -316,8 +319,8 @@ function createBackend(parts: BackendParts): Backend {
   const uploads = directUploads(parts, run);
   return {
     ...(uploads ? { uploads } : {}),
-    putCommits: (ledger, commits, origin) =>
-      run("put commits", ledger, () => put(ledger, commits, origin)),
+    putCommits: (ledger, commits, origin, quota) =>
+      run("put commits", ledger, () => put(ledger, commits, origin, quota)),
 
     getCommits: (ledger, cids) =>
       run("get commits", ledger, async () =>
@@ -329,6 +332,9 @@ function createBackend(parts: BackendParts): Backend {
 
     getHeads: (ledger) =>
       run("get heads", ledger, () => readHeads(sql, ledger)),
+
+    storedBytes: (ledger) =>
+      run("count stored bytes", ledger, () => readStoredBytes(sql, ledger)),
 
     putSnapshot: (ledger, snapshot) =>
       run("put snapshot", ledger, () => writeSnapshot(sql, ledger, snapshot)),

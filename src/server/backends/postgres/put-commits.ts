@@ -45,6 +45,8 @@ export interface PutRequest {
    * lost with the connection, the caller may still learn that it committed.
    */
   readonly onWriting: (result: PutResult) => void;
+  /** The most commit bytes the ledger may hold (Backend.putCommits); undefined: none. */
+  readonly quota: number | undefined;
 }
 
 export interface PutResult {
@@ -72,6 +74,7 @@ export async function putCommits(
       commits,
       (k) => state.heights.get(k),
       state.heads,
+      { held: state.ledger?.storedBytes ?? 0, max: request.quota },
     );
     if (plan.added.length === 0) return { heads: state.heads, added: [] };
     // Bytes first, so a recorded commit always has them. A put that fails later leaves
@@ -98,9 +101,15 @@ export async function putCommits(
   }
 }
 
+interface LedgerRow {
+  readonly id: string;
+  readonly version: string;
+  /** Commit bytes held, as of `version`. */
+  readonly storedBytes: number;
+}
+
 interface LedgerState {
-  readonly ledger:
-    { readonly id: string; readonly version: string } | undefined;
+  readonly ledger: LedgerRow | undefined;
   readonly heads: ReadonlyMap<string, CID>;
   /** Heights of the held commits among those asked, by cidKey. */
   readonly heights: ReadonlyMap<string, number>;
@@ -119,23 +128,29 @@ async function readState(
       version: string | null;
       cid: Uint8Array | null;
       height: number | null;
+      stored: string | null;
     }[]
   >`
     SELECT 'ledger' AS kind, l.id::text AS id, l.version::text AS version,
-           NULL::bytea AS cid, NULL::int AS height
+           NULL::bytea AS cid, NULL::int AS height, l.stored_bytes::text AS stored
     FROM ledgers l WHERE l.key = ${key}
     UNION ALL
-    SELECT 'head', NULL, NULL, h.cid, NULL
+    SELECT 'head', NULL, NULL, h.cid, NULL, NULL
     FROM heads h JOIN ledgers l ON l.id = h.ledger_id WHERE l.key = ${key}
     UNION ALL
-    SELECT 'held', NULL, NULL, c.cid, c.height
+    SELECT 'held', NULL, NULL, c.cid, c.height, NULL
     FROM commits c JOIN ledgers l ON l.id = c.ledger_id
     WHERE l.key = ${key} AND c.cid = ANY(${byteaArray(sql, asked)}::bytea[])`;
   let ledger: LedgerState["ledger"];
   const heads = new Map<string, CID>();
   const heights = new Map<string, number>();
   for (const row of rows) {
-    if (row.kind === "ledger") ledger = { id: row.id!, version: row.version! };
+    if (row.kind === "ledger")
+      ledger = {
+        id: row.id!,
+        version: row.version!,
+        storedBytes: Number(row.stored!),
+      };
     else if (row.kind === "head") {
       const cid = decodeCidColumn(row.cid!, "heads");
       heads.set(cidKey(cid), cid);
@@ -153,7 +168,7 @@ async function readState(
  */
 async function write(
   sql: ISql,
-  ledger: { readonly id: string; readonly version: string },
+  ledger: LedgerRow,
   plan: PutPlan,
   before: ReadonlyMap<string, CID>,
   request: PutRequest,
@@ -167,7 +182,8 @@ async function write(
   try {
     rows = await sql<{ bumped: number; stored: number; notified: number }[]>`
       WITH bumped AS (
-        UPDATE ledgers SET version = version + 1
+        UPDATE ledgers
+        SET version = version + 1, stored_bytes = stored_bytes + ${plan.bytes}
         WHERE id = ${ledger.id} AND version = ${ledger.version}
         RETURNING id
       ), stored AS (
