@@ -47,8 +47,8 @@ export interface LedgerServiceOptions {
   /** The push rate limit per ledger (push-rate.ts). */
   pushBytesPerSecond: number;
   pushBurst: number;
-  /** Commit bytes a ledger may hold; Infinity for no quota. */
-  ledgerQuota: number;
+  /** Commit bytes a ledger may hold; Infinity or absent for no quota. */
+  ledgerQuota?: number;
 }
 
 export class LedgerService {
@@ -76,9 +76,10 @@ export class LedgerService {
       options.pushBurst,
       options.clock,
     );
-    this.#ledgerQuota = Number.isFinite(options.ledgerQuota)
-      ? options.ledgerQuota
-      : undefined;
+    this.#ledgerQuota =
+      options.ledgerQuota !== undefined && Number.isFinite(options.ledgerQuota)
+        ? options.ledgerQuota
+        : undefined;
     this.#secret = options.secret;
     this.#clock = options.clock;
     this.#transports = options.transports;

@@ -82,7 +82,8 @@ describe("postgres backend: migrations", () => {
       { version: 1, name: "init" },
       { version: 2, name: "snapshots" },
       { version: 3, name: "revoked_tokens" },
-      { version: 4, name: "stored_bytes" },
+      { version: 4, name: "dropped_commits" },
+      { version: 5, name: "stored_bytes" },
     ]);
   });
 

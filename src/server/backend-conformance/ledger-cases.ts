@@ -178,7 +178,12 @@ export function describeLedgerCases(kit: BackendConformanceKit): void {
       expect(await b.storedBytes(ledger)).toBe(size(chain.slice(2)));
       // Room made by the drop is room for new commits under the same quota.
       const next = await makeTestCommit([chain[3]!.cid], 1200);
-      await b.putCommits(ledger, [next], undefined, size(chain.slice(2)) + next.bytes.length);
+      await b.putCommits(
+        ledger,
+        [next],
+        undefined,
+        size(chain.slice(2)) + next.bytes.length,
+      );
       expect(await b.storedBytes(ledger)).toBe(size([...chain.slice(2), next]));
     });
 

@@ -266,6 +266,7 @@ export class EmbeddedLog {
       fsyncDir(path.dirname(this.#file));
       // The old file's descriptor reads the old inode: reopen on next use.
       this.#closeFile();
+      for (const key of dropping) this.#bytes -= this.#index.get(key)!.length;
       for (const [key, entry] of placed) this.#index.set(key, entry);
       for (const key of dropping)
         this.#context.cache.delete(this.#cachePrefix + key);

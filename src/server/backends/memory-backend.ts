@@ -142,11 +142,13 @@ export function createMemoryBackend(): Backend {
     dropCommits: (ledger, cids) =>
       settle(() => {
         check("drop commits", ledger);
-        const commits = ledgers.get(ledger)?.commits;
+        const entry = ledgers.get(ledger);
+        if (!entry) return 0;
         let dropped = 0;
         for (const cid of cids) {
-          const held = commits?.get(cidKey(cid));
+          const held = entry.commits.get(cidKey(cid));
           if (!held?.bytes) continue;
+          entry.bytes -= held.bytes.length;
           held.bytes = undefined;
           held.meta = { ...held.meta, dropped: true };
           dropped++;

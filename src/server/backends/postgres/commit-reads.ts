@@ -169,12 +169,21 @@ export async function dropCommitRows(
       bucket.cache.delete(cidKey(cid));
     });
   }
-  const dropped = await sql`
-    UPDATE commits c SET bytes = NULL, dropped = true
-    FROM ledgers l
-    WHERE l.id = c.ledger_id AND l.key = ${key} AND NOT c.dropped
-      AND c.cid = ANY(${wanted}::bytea[])`;
-  return dropped.count;
+  // The ledger's stored bytes lose what is dropped, in the same statement (quota).
+  const [dropped] = await sql<{ count: number }[]>`
+    WITH d AS (
+      UPDATE commits c SET bytes = NULL, dropped = true
+      FROM ledgers l
+      WHERE l.id = c.ledger_id AND l.key = ${key} AND NOT c.dropped
+        AND c.cid = ANY(${wanted}::bytea[])
+      RETURNING c.ledger_id, coalesce(c.size, 0) AS size
+    ), counted AS (
+      UPDATE ledgers l
+      SET stored_bytes = l.stored_bytes - (SELECT sum(size) FROM d)
+      WHERE l.key = ${key} AND EXISTS (SELECT 1 FROM d)
+    )
+    SELECT count(*)::int AS count FROM d`;
+  return dropped?.count ?? 0;
 }
 
 async function readBucket(

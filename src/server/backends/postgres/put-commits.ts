@@ -187,8 +187,8 @@ async function write(
         WHERE id = ${ledger.id} AND version = ${ledger.version}
         RETURNING id
       ), stored AS (
-        INSERT INTO commits (ledger_id, cid, parents, height, bytes)
-        SELECT b.id, c.cid, c.parents, c.height, c.bytes
+        INSERT INTO commits (ledger_id, cid, parents, height, bytes, size)
+        SELECT b.id, c.cid, c.parents, c.height, c.bytes, c.size
         FROM bumped b, unnest(
           ${byteaArray(
             sql,
@@ -205,8 +205,12 @@ async function write(
           ${sql.array(
             added.map((a) => (inBucket ? null : a.commit.bytes)),
             1001,
-          )}::bytea[]
-        ) AS c (cid, parents, height, bytes)
+          )}::bytea[],
+          ${sql.array(
+            added.map((a) => a.commit.bytes.length),
+            1007,
+          )}::int4[]
+        ) AS c (cid, parents, height, bytes, size)
         ON CONFLICT DO NOTHING
         RETURNING 1
       ), dropped AS (
