@@ -339,6 +339,7 @@ function example() {
     commits: encodeMessage({
       t: "commits",
       id: 2,
+      total: 1,
       ledger: "orders",
       commits: [[a, envelopeA]],
     }),

@@ -80,6 +80,7 @@ export class LedgerSync {
     const connection = new Connection(this.#host(), target, target.opener, {
       ...(options.backoff ? { backoff: options.backoff } : {}),
       ...(options.pollWaitMs ? { pollWaitMs: options.pollWaitMs } : {}),
+      ...(options.onProgress ? { onProgress: options.onProgress } : {}),
       ...(direction ? { direction } : {}),
     });
     this.#connections.add(connection);

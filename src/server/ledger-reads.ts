@@ -74,6 +74,13 @@ export async function* commitBatches(
   reserveHeads: readonly CID[] = [],
 ): AsyncGenerator<Commits> {
   const packer = new BatchPacker(ledger, maxMessage, id, reserveHeads);
+  // A pull's answer tells its size up front (commits.total), on the first message.
+  let first = id !== undefined;
+  const counted = (m: Commits): Commits => {
+    if (first) m.total = cids.length;
+    first = false;
+    return m;
+  };
   for (let at = 0; at < cids.length; at += READ_CHUNK) {
     const chunk = cids.slice(at, at + READ_CHUNK);
     const bytes = await backend.getCommits(ledger, chunk);
@@ -85,11 +92,11 @@ export async function* commitBatches(
           `storage lost commit ${chunk[i]!.toString()} of a head set; try again later`,
         );
       const full = packer.add(chunk[i]!, b);
-      if (full) yield full;
+      if (full) yield counted(full);
     }
   }
   const last = packer.finish();
-  if (last) yield last;
+  if (last) yield counted(last);
 }
 
 /**

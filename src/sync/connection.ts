@@ -10,6 +10,7 @@ import type { BackoffOptions } from "../util/backoff.js";
 import { realClock } from "../util/clock.js";
 import type { Clock } from "../util/clock.js";
 import { ClosedError, InvalidArgumentError } from "../util/errors.js";
+import type { OnProgress } from "../util/progress.js";
 import { Wakeup } from "../util/wakeup.js";
 import { DirectPusher } from "./direct-upload.js";
 import type { SyncHost } from "./host.js";
@@ -45,6 +46,8 @@ export interface ConnectionOptions {
    * others' data); "pull": the reverse; "both" (default).
    */
   readonly direction?: SyncDirection;
+  /** Catch-up progress (see ConnectOptions.onProgress). */
+  readonly onProgress?: OnProgress;
 }
 
 /**
@@ -121,6 +124,7 @@ export class Connection {
             pushAgain: () => push?.want(),
             onPulled: check,
             pollWaitMs: options.pollWaitMs ?? 25_000,
+            ...(options.onProgress ? { onProgress: options.onProgress } : {}),
             onSnapshotRefused: onError,
           });
     this.#running = this.#run();

@@ -69,7 +69,7 @@ export function createGatewayRemote(
       }
       const ordered = parentsFirst(found);
       for (let i = 0; i < ordered.length; i += BATCH)
-        await onBatch(ordered.slice(i, i + BATCH));
+        await onBatch(ordered.slice(i, i + BATCH), ordered.length);
       return heads;
     },
 

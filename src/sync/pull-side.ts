@@ -5,6 +5,7 @@ import { CID } from "multiformats/cid";
 import { decodeEnvelope } from "../blocks/envelope.js";
 import { cidString } from "../blocks/cid.js";
 import { SerialQueue } from "../util/serial-queue.js";
+import type { OnProgress } from "../util/progress.js";
 import type { Wakeup } from "../util/wakeup.js";
 import type { SyncHost } from "./host.js";
 import type { Outbox } from "./outbox.js";
@@ -22,6 +23,8 @@ export interface PullSideParts {
   readonly pollWaitMs: number;
   /** A snapshot the remote sent was refused (the pull falls back to commits). */
   readonly onSnapshotRefused: (error: Error) => void;
+  /** Catch-up progress: commits merged by a pull, of the total the remote announced. */
+  readonly onProgress?: OnProgress;
 }
 
 /** The origin of merges, so a ledger's change events tell them from local writes. */
@@ -134,12 +137,19 @@ export class PullSide {
     // refuses is reported, and the same pull is made again for every commit.
     let refused: Error | undefined;
     const offer = !this.#snapshotRefused;
+    const onProgress = this.#parts.onProgress;
+    let done = 0;
     const heads = await remote.pull(
       [...have].slice(0, MAX_CID_LIST).map((c) => CID.parse(c)),
-      (batch) =>
+      (batch, total) =>
         refused
           ? Promise.resolve()
-          : this.#inbound.run(() => host.receive(batch, this)),
+          : this.#inbound.run(async () => {
+              await host.receive(batch, this);
+              done += batch.length;
+              if (onProgress && batch.length > 0)
+                onProgress({ phase: "catch-up", done, total });
+            }),
       offer
         ? {
             ...options,

@@ -5,6 +5,7 @@
 // sessions.
 import type { GatewayFactory } from "../gateways/gateway.js";
 import type { BackoffOptions } from "../util/backoff.js";
+import type { OnProgress } from "../util/progress.js";
 import type { RemoteOpener } from "./remote-opener.js";
 
 /** Options of connect(). */
@@ -22,6 +23,12 @@ export interface ConnectOptions {
    * reverse; "both" (default).
    */
   readonly direction?: "push" | "pull" | "both";
+  /**
+   * Told as a pull merges commits (phase "catch-up"): `done` commits merged of `total` the
+   * remote said it would send (undefined when it did not). Called once per batch, after
+   * the batch is merged; pulls of nothing are not reported.
+   */
+  readonly onProgress?: OnProgress;
 }
 
 /** What resolving a remote needs of the ledger. */

@@ -32,11 +32,12 @@ function unexpected(reply: ServerMessage, request: string): never {
 export async function requestPull(
   ctx: RequestContext,
   have: readonly CID[],
-  onBatch: (commits: readonly WireCommit[]) => Promise<void>,
+  onBatch: (commits: readonly WireCommit[], total?: number) => Promise<void>,
   options: PullOptions,
 ): Promise<readonly CID[]> {
   const { onSnapshot } = options;
   let heads: readonly CID[] = [];
+  let total: number | undefined;
   await ctx.exchange(
     {
       t: "pull",
@@ -54,7 +55,8 @@ export async function requestPull(
         return false;
       }
       if (m.t === "commits") {
-        await onBatch(toCommits(m.commits));
+        total ??= m.total;
+        await onBatch(toCommits(m.commits), total);
         return false;
       }
       if (m.t !== "heads") unexpected(m, "pull");

@@ -77,7 +77,11 @@ export interface Remote {
    */
   pull(
     have: readonly CID[],
-    onBatch: (commits: readonly WireCommit[]) => Promise<void>,
+    onBatch: (
+      commits: readonly WireCommit[],
+      /** How many commits this pull sends in all, when the remote says (commits.total). */
+      total?: number,
+    ) => Promise<void>,
     options?: PullOptions,
   ): Promise<readonly CID[]>;
   /**

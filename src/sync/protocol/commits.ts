@@ -10,5 +10,10 @@ export const commits = z.object({
   ledger: ledgerField,
   commits: z.array(commitField),
   heads: headList.optional(),
+  /**
+   * On the first `commits` of a pull's answer: how many commits the answer sends in all, so
+   * a client can show catch-up progress. Optional: absent, the total is unknown.
+   */
+  total: z.number().int().min(0).optional(),
 });
 export type Commits = z.output<typeof commits>;
