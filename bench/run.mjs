@@ -849,7 +849,7 @@ for (const t of tasks) {
         );
       else if (t.scenario === "S5")
         log(
-          `B had all ${docs} docs ${ms(x.syncS5Ms)} after connect, from a snapshot (${secs} s)`,
+          `B synced ${ms(x.syncS5Ms)} after connect, from a snapshot; its subscription had read all ${docs} docs at ${ms(x.syncS5AllReadMs)} (${secs} s)`,
         );
       else if (t.scenario === "S3")
         log(

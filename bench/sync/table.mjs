@@ -48,6 +48,15 @@ export const SYNC_METRICS = [
     batchKey: "syncS5WriteBatch",
   },
   {
+    key: "syncS5AllReadMs",
+    scenario: "S5",
+    label: (o) =>
+      `S5b. … until its subscription has read all ${o.docs.toLocaleString("en-US")} docs (ms)`,
+    unit: "ms",
+    better: "lower",
+    only: "kiln",
+  },
+  {
     key: "fanoutP50Ms",
     scenario: "S4",
     lagged: true,

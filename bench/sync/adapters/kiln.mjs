@@ -140,7 +140,13 @@ export async function openClient({ name, host, port, key, urls }) {
       await ledger.bulk(docs);
     },
     onChange(cb) {
-      ledger.subscribe((rows) => cb(rows.map((r) => r.id)));
+      ledger.subscribe((rows, info) => {
+        // A ledger that started from a snapshot gets one reset notice instead of a row per
+        // doc: the docs are then read, so "seen" still means every doc was read.
+        if (info?.reset)
+          ledger.allDocs().then(({ rows: all }) => cb(all.map((r) => r.id)));
+        else cb(rows.map((r) => r.id));
+      });
     },
     /** The server acknowledged every local commit. */
     async uploaded() {
