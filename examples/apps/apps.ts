@@ -13,9 +13,14 @@ export interface AppUser {
   readonly ledgers: readonly string[];
   /** A read-only token when false (default: read and write). */
   readonly write?: boolean;
+  /** False for a user that is a process, not a page (the drone simulator). */
+  readonly page?: false;
 }
 
 export type AppUsers = Readonly<Record<string, AppUser>>;
+
+/** The drone swarm's squads: 100 drones in 10 squads, a ledger each. */
+export const SQUADS = Array.from({ length: 10 }, (_, i) => `squad-${i}`);
 
 export const APPS: Readonly<Record<string, AppUsers>> = {
   "trade-approval": {
@@ -28,6 +33,11 @@ export const APPS: Readonly<Record<string, AppUsers>> = {
     factory: { role: "partner", ledgers: ["shipments", "private-factory"] },
     carrier: { role: "partner", ledgers: ["shipments", "private-carrier"] },
     shop: { role: "partner", ledgers: ["shipments", "private-shop"] },
+  },
+  // The simulator writes the squads; the operator's page only reads them.
+  "drone-swarm": {
+    simulator: { role: "simulator", ledgers: SQUADS, page: false },
+    ops: { role: "viewer", ledgers: SQUADS, write: false },
   },
 };
 
@@ -48,11 +58,12 @@ export function configsFor(
     return keys.get(ledger)!;
   };
   const configs: Record<string, UserConfig> = {};
-  for (const [user, { ledgers, write = true, ...rest }] of Object.entries(
+  for (const [user, { role, slot, ledgers, write = true }] of Object.entries(
     users,
   ))
     configs[user] = {
-      ...rest,
+      role,
+      ...(slot ? { slot } : {}),
       user,
       ledgers: [...ledgers],
       keys: Object.fromEntries(ledgers.map((l) => [l, keyOf(l)])),

@@ -18,6 +18,7 @@ import { startServer } from "../sync/processes.js";
 const SECRET = randomBytes(24).toString("base64url");
 
 export interface User {
+  readonly name: string;
   readonly context: BrowserContext;
   readonly page: Page;
   /** Cuts this user off the network (offline), or lets them back. */
@@ -95,6 +96,7 @@ export async function startAppStack(
       const page = await context.newPage();
       await page.goto(`${pages.origin}/${app}/?user=${user}`);
       return {
+        name: user,
         context,
         page,
         offline: sever,
