@@ -64,6 +64,17 @@ describe("kiln cli", () => {
       expect(
         (await run(["ls", "orders", "--storage", "nope://x"], env)).err[0],
       ).toContain("invalid-url");
+      // A base64url key may begin with "-" (first six bits 62): still read as the value.
+      const bytes = new Uint8Array(32).fill(7);
+      bytes[0] = 0xf8;
+      const dashed = Buffer.from(bytes).toString("base64url");
+      expect(dashed.startsWith("-")).toBe(true);
+      const put = await run(
+        ["put", "dashed", '{"_id":"d1"}', "--key", dashed],
+        env,
+      );
+      expect(put.err).toEqual([]);
+      expect((await run(["key", "dashed"], env)).out).toEqual([dashed]);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

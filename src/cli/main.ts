@@ -80,7 +80,7 @@ export async function main(
   let parsed;
   try {
     parsed = parseArgs({
-      args: [...argv],
+      args: attachDashedValues(argv),
       allowPositionals: true,
       options: {
         storage: { type: "string" },
@@ -312,4 +312,28 @@ export async function main(
     err(`kiln: ${describeError(error)}`);
     return 1;
   }
+}
+
+/** Options whose values are base64url (keys, tokens, secrets) and so may begin with "-". */
+const DASHED_VALUE_OPTIONS = new Set(["--key", "--token", "--secret"]);
+
+/**
+ * parseArgs refuses `--key -abc…` as ambiguous; a base64url key or token starts with "-" one
+ * time in 64, so the value after these options is attached (`--key=-abc…`) before parsing.
+ */
+function attachDashedValues(argv: readonly string[]): string[] {
+  const args: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const value = argv[i + 1];
+    if (
+      DASHED_VALUE_OPTIONS.has(arg) &&
+      value?.startsWith("-") &&
+      value !== "--"
+    ) {
+      args.push(`${arg}=${value}`);
+      i++;
+    } else args.push(arg);
+  }
+  return args;
 }
