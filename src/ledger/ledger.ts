@@ -10,6 +10,7 @@ import type { LedgerState } from "../crdt/ledger-state.js";
 import type { Gateway, LocalStorage } from "../gateways/gateway.js";
 import type { Registry } from "../gateways/registry.js";
 import type { Connection } from "../sync/connection.js";
+import type { TabLink } from "../sync/tab-link.js";
 import {
   ClosedError,
   InvalidArgumentError,
@@ -77,6 +78,8 @@ export interface LedgerParts {
   storage: Gateway & { local: LocalStorage };
   /** The gateway registry the ledger was opened with; connect() resolves through it. */
   registry: Registry;
+  /** Shares a remote among the tabs of an origin (Platform.tabLink), where they share storage. */
+  tabLink?: ((remoteId: string) => TabLink | undefined) | undefined;
   state: LedgerState;
   blocks: BlockSource;
   crypto: CryptoProvider;
@@ -207,6 +210,7 @@ export class Ledger<T extends object = DocFields> {
       name,
       storage,
       registry: parts.registry,
+      tabLink: parts.tabLink,
       snapshots,
       loader,
       crypto,
@@ -216,6 +220,15 @@ export class Ledger<T extends object = DocFields> {
       isClosed,
       merge: (commits, incoming, origin) =>
         merger.merge(commits, incoming, origin),
+      catchUp: async () => {
+        if (!isClosed())
+          await merger.merge(
+            await storage.getHeads(name),
+            undefined,
+            storage,
+            true,
+          );
+      },
     });
     this.#loader = loader;
     this.#reader = reader;

@@ -148,6 +148,9 @@ export async function openLedgerOn<T extends object = DocFields>(
       name,
       storage,
       registry,
+      tabLink: platform.tabLink
+        ? (remoteId: string) => platform.tabLink!(storage.url, name, remoteId)
+        : undefined,
       state,
       blocks,
       crypto,

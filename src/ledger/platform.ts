@@ -5,6 +5,7 @@ import type { Compression } from "../blocks/compression.js";
 import type { CryptoProvider } from "../blocks/crypto.js";
 import type { Registry } from "../gateways/registry.js";
 import type { SigningProvider } from "../trust/signing.js";
+import type { TabLink } from "../sync/tab-link.js";
 
 /** What a ledger needs of the platform it runs on; each entry point binds its own (nodePlatform, browserPlatform()). */
 export interface Platform {
@@ -16,4 +17,13 @@ export interface Platform {
   createRegistry(): Registry;
   /** The storage URL when openLedger is given none. */
   defaultStorage(): string;
+  /**
+   * Where pages of an origin share a storage (indexeddb:// in browsers): the link through
+   * which one tab leads each remote of a ledger on it. Undefined where nothing is shared.
+   */
+  tabLink?(
+    storage: string,
+    ledger: string,
+    remoteId: string,
+  ): TabLink | undefined;
 }

@@ -19,6 +19,7 @@ import type { LedgerEvents } from "./ledger-events.js";
 import type { LedgerSnapshots } from "./ledger-snapshots.js";
 import type { StateLoader } from "./state-loader.js";
 import type { OutboxStore } from "../sync/outbox.js";
+import type { TabLink } from "../sync/tab-link.js";
 
 export type { ConnectOptions };
 
@@ -34,6 +35,10 @@ export interface LedgerSyncParts {
   outboxes: OutboxStore;
   isClosed: () => boolean;
   snapshots: LedgerSnapshots;
+  /** Shares a remote among the tabs of an origin (Platform.tabLink). */
+  tabLink?: ((remoteId: string) => TabLink | undefined) | undefined;
+  /** Merges what other handles stored (SyncHost.catchUp). */
+  catchUp: () => Promise<void>;
   /** Merges commits that arrived from a remote (see Merger). */
   merge: (
     commits: readonly CID[],
@@ -77,7 +82,9 @@ export class LedgerSync {
         sha256: (bytes) => this.#p.crypto.sha256(bytes),
       },
     );
+    const tabs = this.#p.tabLink?.(target.remoteId);
     const connection = new Connection(this.#host(), target, target.opener, {
+      ...(tabs ? { tabs } : {}),
       ...(options.backoff ? { backoff: options.backoff } : {}),
       ...(options.pollWaitMs ? { pollWaitMs: options.pollWaitMs } : {}),
       ...(options.onProgress ? { onProgress: options.onProgress } : {}),
@@ -151,6 +158,7 @@ export class LedgerSync {
         );
       },
       onChange: (listener) => events.onChange(listener),
+      catchUp: () => this.#p.catchUp(),
       sealSnapshot: () => this.#p.snapshots.seal(),
       adoptSnapshot: (snapshot, origin) => {
         if (this.#p.isClosed()) throw new ClosedError(`ledger ${name}`);

@@ -18,6 +18,7 @@ import { createWebSigning } from "../trust/web-signing.js";
 import type { SocketClass } from "../sync/socket.js";
 import { createSyncServerRemote } from "../sync/sync-server-remote.js";
 import { createBrowserSocket } from "./browser-socket.js";
+import { createWebTabLink } from "./web-tab-link.js";
 
 /** One IndexedDB database holds many ledgers. */
 export const DEFAULT_BROWSER_STORAGE = "indexeddb://kiln";
@@ -48,6 +49,11 @@ export function browserPlatform(): Platform {
     signing: createWebSigning(),
     createRegistry: () => createRegistry(browserGateways()),
     defaultStorage: () => DEFAULT_BROWSER_STORAGE,
+    // Only indexeddb:// is shared by the tabs of an origin (memory:// is one page's own).
+    tabLink: (storage, ledger, remoteId) =>
+      storage.startsWith("indexeddb:")
+        ? createWebTabLink(`${storage} ${ledger} ${remoteId}`)
+        : undefined,
   };
   return platform;
 }

@@ -22,6 +22,8 @@ import type { PublishOptions, Remote } from "./remote.js";
 import type { RemoteOpener } from "./remote-opener.js";
 import { runSession } from "./session.js";
 import { StatusBoard } from "./status-board.js";
+import { followerStatus, leaderReport } from "./tab-link.js";
+import type { TabLink } from "./tab-link.js";
 import type { ConnectionStatus } from "./status-board.js";
 import { isUnfixable, toSyncError } from "./sync-error.js";
 import type { SyncError } from "./sync-error.js";
@@ -48,6 +50,11 @@ export interface ConnectionOptions {
   readonly direction?: SyncDirection;
   /** Catch-up progress (see ConnectOptions.onProgress). */
   readonly onProgress?: OnProgress;
+  /**
+   * Shares the remote among the tabs of an origin (browsers): the session runs only while
+   * this tab leads; until then the status is `follower` (tab-link.ts).
+   */
+  readonly tabs?: TabLink;
 }
 
 /**
@@ -73,6 +80,10 @@ export class Connection {
   readonly #pull: PullSide | undefined;
   readonly #abort = new AbortController();
   #closed = false;
+  /** Another tab leads this remote: this one neither pushes nor pulls (options.tabs). */
+  #following = false;
+  /** The leader's count while following. */
+  #leaderPending = 0;
   /** The remote of the session running now, if one is. */
   #remote: Remote | undefined;
   readonly #running: Promise<void>;
@@ -136,7 +147,7 @@ export class Connection {
 
   /** Commits of the ledger this remote has not acknowledged yet. */
   get pending(): number {
-    return this.#outbox.pending;
+    return this.#following ? this.#leaderPending : this.#outbox.pending;
   }
 
   /** The remote's heads as last seen. */
@@ -182,6 +193,15 @@ export class Connection {
   synced(): Promise<void> {
     if (this.#closed)
       return Promise.reject(new ClosedError(`connection to ${this.url}`));
+    const tabs = this.#options.tabs;
+    if (this.#following && tabs)
+      // The leading tab syncs (after merging what this tab stored), then this tab merges
+      // what the leader pulled into the shared storage.
+      return tabs
+        .requestSync()
+        .then((outcome) =>
+          outcome === "lead" ? this.synced() : this.#host.catchUp?.(),
+        );
     const status = this.#board.status;
     if (status.kind === "backoff" && isUnfixable(status.error))
       return Promise.reject(status.error);
@@ -208,6 +228,10 @@ export class Connection {
   async publishSnapshot(
     options: PublishOptions = {},
   ): Promise<{ cid: string; heads: string[] }> {
+    if (this.#following)
+      throw new InvalidArgumentError(
+        `publishSnapshot: another tab leads the connection to ${this.url}; publish there`,
+      );
     if (options.retain !== undefined && options.retain !== "snapshot")
       throw new InvalidArgumentError(
         `publishSnapshot: retain must be "snapshot", not ${JSON.stringify(options.retain)}`,
@@ -243,6 +267,72 @@ export class Connection {
   }
 
   async #run(): Promise<void> {
+    const tabs = this.#options.tabs;
+    let handOn: (() => void) | undefined;
+    if (tabs) {
+      handOn = await this.#follow(tabs);
+      if (!handOn) {
+        tabs.close();
+        this.#board.setStatus({ kind: "closed" });
+        return;
+      }
+    }
+    try {
+      await this.#lead();
+    } finally {
+      // Only now, with the outbox saved, may the next tab take over.
+      handOn?.();
+      tabs?.close();
+      this.#board.setStatus({ kind: "closed" });
+    }
+  }
+
+  /**
+   * Follows the leading tab until this one leads; resolves with the hand-on function, or
+   * undefined when the connection closed first.
+   */
+  async #follow(tabs: TabLink): Promise<(() => void) | undefined> {
+    this.#following = true;
+    this.#board.setStatus({ kind: "follower", leader: "unknown" });
+    const stop = tabs.onReport((report) => {
+      this.#board.setStatus(followerStatus(report));
+      if (report.pending !== this.#leaderPending) {
+        this.#leaderPending = report.pending;
+        this.#board.emitPending(report.pending);
+      }
+    });
+    try {
+      return await tabs.lead(this.#abort.signal);
+    } catch (error) {
+      if (this.#closed) return undefined;
+      throw error;
+    } finally {
+      stop();
+      this.#following = false;
+      this.#leaderPending = 0;
+    }
+  }
+
+  /** Runs sessions until closed: the connection's work in the tab that leads it. */
+  async #lead(): Promise<void> {
+    const tabs = this.#options.tabs;
+    if (tabs) {
+      const report = () => {
+        const report = leaderReport(this.#board.status, this.#outbox.pending);
+        if (report) tabs.report(report);
+      };
+      this.#board.onStatus(report);
+      this.#board.onPending(report);
+      tabs.serveSync(async () => {
+        await this.#host.catchUp?.();
+        await this.synced();
+      });
+      // The last leader's outbox record names heads this tab may not have merged yet: an
+      // unknown head would lower the push boundary and push again what the server holds.
+      await this.#host
+        .catchUp?.()
+        .catch((error: unknown) => this.#board.emitError(error));
+    }
     const unsubscribe = this.#host.onChange((change) => {
       // What the pull side merged is the remote's already; a push-only connection has no
       // pull side, and every change it sees is a local write.
@@ -290,7 +380,6 @@ export class Connection {
       unsubscribe();
       await this.#outbox.close();
       await this.#opener.close().catch(() => undefined);
-      this.#board.setStatus({ kind: "closed" });
     }
   }
 

@@ -39,6 +39,11 @@ export interface SyncHost {
    * throws, changing nothing, for one that does not verify, decrypt or agree.
    */
   adoptSnapshot(snapshot: WireCommit, origin: unknown): Promise<unknown>;
+  /**
+   * Merges what other handles on the ledger's storage stored (other tabs of the origin):
+   * a following tab calls it after the leading tab synced.
+   */
+  catchUp?(): Promise<void>;
   /** Where each remote's outbox record is kept. */
   readonly outboxes: OutboxRecords;
 }

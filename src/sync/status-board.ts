@@ -6,9 +6,19 @@ import type { Transport } from "./remote.js";
 import { toSyncError } from "./sync-error.js";
 import type { SyncError } from "./sync-error.js";
 
-/** Where a connection stands: connecting, live (on a transport), backoff (with the error and the retry time), or closed. */
+/**
+ * Where a connection stands: connecting, live (on a transport), backoff (with the error and
+ * the retry time), closed — or, in a browser tab, follower: another tab of the origin leads
+ * this remote, and `leader` is where that tab's connection stands ("unknown" until it says).
+ */
 export type ConnectionStatus =
   | { readonly kind: "connecting" }
+  | {
+      readonly kind: "follower";
+      readonly leader: "unknown" | "connecting" | "live" | "backoff";
+      /** The leader's transport while it is live. */
+      readonly transport?: Transport;
+    }
   | { readonly kind: "live"; readonly transport: Transport }
   | {
       readonly kind: "backoff";
@@ -116,5 +126,12 @@ export class StatusBoard {
 }
 
 function statusKey(s: ConnectionStatus): string {
-  return s.kind === "live" ? `live:${s.transport}` : s.kind;
+  switch (s.kind) {
+    case "live":
+      return `live:${s.transport}`;
+    case "follower":
+      return `follower:${s.leader}:${s.transport ?? ""}`;
+    default:
+      return s.kind;
+  }
 }

@@ -13,15 +13,16 @@ export async function waitForIds(
     const have = new Set((await ledger.allDocs()).rows.map((r) => r.id));
     return want.filter((id) => !have.has(id));
   };
-  if ((await missing()).length === 0) return;
+  // Subscribed before the first look: a change landing during that read still wakes it.
   await new Promise<void>((resolve, reject) => {
-    const stop = ledger.subscribe(() => {
+    const check = () =>
       void missing().then((left) => {
         if (left.length === 0) {
           stop();
           resolve();
         }
       }, reject);
-    });
+    const stop = ledger.subscribe(check);
+    check();
   });
 }

@@ -26,6 +26,19 @@ function connection(name: string): Connection {
   return found;
 }
 
+function describe(status: Connection["status"]): string {
+  switch (status.kind) {
+    case "live":
+      return `live ${status.transport}`;
+    case "backoff":
+      return `backoff: ${status.error.message}`;
+    case "follower":
+      return `follower ${status.leader}${status.transport ? ` ${status.transport}` : ""}`;
+    default:
+      return status.kind;
+  }
+}
+
 Object.assign(globalThis, {
   kiln: {
     async open(name: string, key: string) {
@@ -53,12 +66,20 @@ Object.assign(globalThis, {
       await connection(name).synced();
     },
     status(name: string) {
-      const status = connection(name).status;
-      return status.kind === "live"
-        ? `live ${status.transport}`
-        : status.kind === "backoff"
-          ? `backoff: ${status.error.message}`
-          : status.kind;
+      return describe(connection(name).status);
+    },
+    /** Resolves once the status reads `want` (as status() writes it). */
+    async until(name: string, want: string) {
+      const c = connection(name);
+      if (describe(c.status) === want) return;
+      await new Promise<void>((resolve) => {
+        const stop = c.on("status", (status) => {
+          if (describe(status) === want) {
+            stop();
+            resolve();
+          }
+        });
+      });
     },
     /** Resolves when the connection is live (on the given transport). */
     async live(name: string, transport: string) {
