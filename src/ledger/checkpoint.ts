@@ -179,6 +179,8 @@ export class Checkpoint {
   readonly #compression: Compression;
   readonly #crypto: CryptoProvider;
   readonly #inflated = new Lru<number, [Uint8Array, Uint8Array[]][]>(256);
+  /** The leaf the last docBytes() found, with its docs. */
+  #lastLeaf: { node: TreeNode<CID>; docs: Uint8Array[] } | undefined;
 
   constructor(
     layout: Layout,
@@ -221,6 +223,13 @@ export class Checkpoint {
     const extra = this.#extra.get(cid, (bytes) => this.#hashes(bytes, cid));
     if (extra) return extra;
     if (!this.root) return undefined;
+    // Reads in id order (allDocs, a reset feed) hit the leaf of the read before: no walk.
+    const last = this.#lastLeaf;
+    if (last) {
+      const i = lowerBound(last.node.keys, id);
+      if (last.node.keys[i] === id && (last.node.values[i] as CID).equals(cid))
+        return last.docs[i];
+    }
     let node = await getNode(this.root);
     for (;;) {
       const i = lowerBound(node.keys, id);
@@ -231,7 +240,9 @@ export class Checkpoint {
           !(node.values[i] as CID).equals(cid)
         )
           return undefined;
-        return this.#pack(node.cid)[i];
+        const docs = this.#pack(node.cid);
+        this.#lastLeaf = { node, docs };
+        return docs[i];
       }
       if (i === node.keys.length) return undefined;
       node = await getNode(node.values[i] as CID);
