@@ -42,6 +42,7 @@ commands:
   whoami                     print this device's writer public key (made on first use, kept
                              in the storage: other members invite this key)
   serve [--port 7070] [--host 127.0.0.1] [--storage <url>] [--secret <s>] [--verbose]
+        [--log-format json|text]
                              run a SyncServer until SIGINT/SIGTERM; --storage is memory://,
                              file:///dir (default: file://./${DEFAULT_SERVER_DIR}) or
                              postgres://host/db[?blobs=s3://bucket/prefix&s3-endpoint=…]
@@ -52,7 +53,9 @@ commands:
                              (docs/deploy.md, "Budgets"); --metrics-listen 127.0.0.1:9464
                              serves /metrics, /livez, /readyz; web pages may call it from
                              --allow-origin <origin> (repeatable, "*" for any); default:
-                             any with a secret, loopback pages only without one
+                             any with a secret, loopback pages only without one; the log
+                             goes to stderr as JSON lines (text on a terminal, or
+                             --log-format), --verbose adds connections, pushes and refusals
   token --ledger <name> [--ledger <name>…] [--write] [--expires 30d] [--secret <s>]
                              print a bearer token signed with KILN_SECRET; "*" names every ledger
   token revoke <id | token> [--storage <url>]
@@ -91,6 +94,7 @@ export async function main(
         host: { type: "string" },
         secret: { type: "string" },
         verbose: { type: "boolean" },
+        "log-format": { type: "string" },
         "max-connections": { type: "string" },
         "max-connections-per-address": { type: "string" },
         "ledger-quota": { type: "string" },
@@ -138,6 +142,12 @@ export async function main(
       err(`kiln: ${command} takes no arguments, only options\n\n${USAGE}`);
       return 2;
     }
+    const logFormat =
+      values["log-format"] ?? (terminal.isTTY ? "text" : "json");
+    if (logFormat !== "json" && logFormat !== "text") {
+      err(`kiln serve: --log-format is json or text, not ${logFormat}`);
+      return 2;
+    }
     // An empty KILN_SECRET (as `KILN_SECRET= kiln serve`) means none.
     const secret = values.secret ?? (env.KILN_SECRET || undefined);
     return command === "serve"
@@ -149,6 +159,7 @@ export async function main(
               values.storage ?? pathToFileURL(resolve(DEFAULT_SERVER_DIR)).href,
             secret,
             verbose: values.verbose ?? false,
+            logFormat,
             maxConnections: values["max-connections"],
             maxConnectionsPerAddress: values["max-connections-per-address"],
             ledgerQuota: values["ledger-quota"],

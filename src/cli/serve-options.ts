@@ -3,6 +3,7 @@
 import { isIPv4 } from "node:net";
 import type { ServerLimits } from "../server/server-limits.js";
 import { normalizeOrigin } from "../server/origin-policy.js";
+import type { LogFormat } from "./serve-log.js";
 
 export interface ServeOptions {
   port: string;
@@ -10,6 +11,8 @@ export interface ServeOptions {
   storage: string;
   secret: string | undefined;
   verbose: boolean;
+  /** How log records are written (serve-log.ts); default json. */
+  logFormat?: LogFormat;
   maxConnections?: string | undefined;
   maxConnectionsPerAddress?: string | undefined;
   /** --ledger-quota: bytes (with an optional KiB/MiB/GiB/TiB suffix), or "none". */

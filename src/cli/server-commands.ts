@@ -16,8 +16,13 @@ import {
   signToken,
   tokenId,
 } from "../server/index.js";
-import type { ServerEvent, SyncServer } from "../server/index.js";
+import type { SyncServer } from "../server/index.js";
 import { InvalidUrlError, KilnError } from "../util/errors.js";
+import {
+  createServeLogger,
+  describeCauses,
+  logServerEvent,
+} from "./serve-log.js";
 import { parseServeOptions } from "./serve-options.js";
 import type { ServeOptions } from "./serve-options.js";
 
@@ -36,10 +41,15 @@ export async function serve(
     return 2;
   }
   const { port, limits, metrics: metricsAddress } = config;
+  const logger = createServeLogger({
+    verbose: options.verbose,
+    format: options.logFormat ?? "json",
+    write: err,
+  });
   let backend: Backend;
   try {
-    backend = await openBackend(options.storage, (line) =>
-      err(`kiln serve: ${line}`),
+    backend = await openBackend(options.storage, (message, detail) =>
+      logger.warn(detail ?? {}, message),
     );
   } catch (error) {
     err(`kiln serve: ${describe(error)}`);
@@ -63,9 +73,7 @@ export async function serve(
         : {}),
       log: (event) => {
         metrics?.onEvent(event);
-        if (event.kind === "failure" || event.kind === "storage")
-          err(`kiln serve: ${formatEvent(event)}`);
-        else if (options.verbose) out(`kiln serve: ${formatEvent(event)}`);
+        logServerEvent(logger, event);
       },
     });
     const stopped = stopSignal(stop);
@@ -81,7 +89,18 @@ export async function serve(
             : "auth off (no secret: anyone on this machine may read and write)"
         }`,
       );
+      logger.info(
+        {
+          event: "listening",
+          url: listener.url,
+          ...(scrape ? { metrics: scrape.url } : {}),
+          storage: redactStorageUrl(options.storage),
+          auth: options.secret !== undefined,
+        },
+        "listening",
+      );
       await stopped.promise;
+      logger.info({ event: "closing" }, "closing");
       out("kiln serve: closing");
     } finally {
       stopped.dispose();
@@ -90,7 +109,7 @@ export async function serve(
     }
     return 0;
   } catch (error) {
-    err(`kiln serve: ${describe(error)}`);
+    logger.fatal({ event: "stopped", err: error }, "stopped by an error");
     return 1;
   } finally {
     await backend.close();
@@ -99,7 +118,7 @@ export async function serve(
 
 async function openBackend(
   storage: string,
-  warn: (line: string) => void,
+  warn: (message: string, detail?: Record<string, unknown>) => void,
 ): Promise<Backend> {
   let url: URL;
   try {
@@ -116,6 +135,7 @@ async function openBackend(
       onRepair: (repair) =>
         warn(
           `repaired the log of ledger ${JSON.stringify(repair.ledger)} (${repair.file}): ${repair.kind} at byte ${repair.offset} (${repair.detail}); cut ${repair.droppedBytes} bytes${repair.savedTo !== undefined ? `, saved to ${repair.savedTo}` : ""}; ${repair.recovered} intact commits after it are served again`,
+          { event: "repair", ...repair },
         ),
     });
   if (url.protocol === "postgres:" || url.protocol === "postgresql:")
@@ -128,7 +148,7 @@ async function openBackend(
 
 /** What a postgres:// URL may leave to the environment, as libpq and the AWS tools read it. */
 function postgresDefaults(
-  warn: (line: string) => void,
+  warn: (message: string, detail?: Record<string, unknown>) => void,
 ): PostgresBackendOptions {
   const env = process.env;
   const accessKeyId = env.AWS_ACCESS_KEY_ID;
@@ -149,7 +169,8 @@ function postgresDefaults(
         }
       : {}),
     ...(region ? { s3Region: region } : {}),
-    onError: (error) => warn(describe(error)),
+    onError: (error) =>
+      warn(`postgres: ${describe(error)}`, { event: "postgres", err: error }),
   };
 }
 
@@ -186,25 +207,6 @@ function osUser(): string | undefined {
   }
 }
 
-function formatEvent(event: ServerEvent): string {
-  const where =
-    "remote" in event && event.remote ? ` from ${event.remote}` : "";
-  switch (event.kind) {
-    case "open":
-      return `websocket opened${where}`;
-    case "close":
-      return `websocket closed (${event.code})${where}`;
-    case "refused":
-      return `refused ${event.transport} request${where}: ${event.reason}: ${event.message}`;
-    case "push":
-      return `stored ${event.stored} commits of ${JSON.stringify(event.ledger)} over ${event.transport}${where}`;
-    case "failure":
-      return `${event.transport} request failed${where}: ${describe(event.error)}`;
-    case "storage":
-      return `storage failed to ${event.operation}${event.ledger !== undefined ? ` of ledger ${JSON.stringify(event.ledger)}` : ""} (${event.transport} request${where}): ${describeCauses(event.cause)}`;
-  }
-}
-
 export interface RevokeCommandOptions {
   /** A token id (jti), or a whole token whose id is read from it. */
   token: string;
@@ -229,7 +231,7 @@ export async function revokeTokenCommand(
   }
   let backend: Backend | undefined;
   try {
-    backend = await openBackend(options.storage, err);
+    backend = await openBackend(options.storage, (message) => err(message));
     await backend.revokeToken(id);
     out(`revoked token ${id}`);
     return 0;
@@ -282,23 +284,6 @@ export function token(
     err(`kiln token: ${describe(error)}`);
     return 2;
   }
-}
-
-/** An error and its causes, each with its code when it has one (errno, SQLSTATE, Kiln's). */
-function describeCauses(error: unknown): string {
-  const parts: string[] = [];
-  let e: unknown = error;
-  for (let depth = 0; e !== undefined && depth < 5; depth++) {
-    if (e instanceof KilnError) parts.push(`${e.message} (${e.code})`);
-    else if (e instanceof Error) {
-      const code = (e as { code?: unknown }).code;
-      parts.push(
-        typeof code === "string" ? `${e.message} (${code})` : e.message,
-      );
-    } else parts.push(typeof e === "string" ? e : JSON.stringify(e));
-    e = e instanceof Error ? e.cause : undefined;
-  }
-  return parts.join(": caused by ");
 }
 
 /** An error as one line: its message, and its code when it is Kiln's. */

@@ -23,7 +23,7 @@ import { UNAUTHENTICATED_BODY } from "./server-limits.js";
 import type { LedgerService, TransportName } from "./ledger-service.js";
 import type { OriginPolicy } from "./origin-policy.js";
 import { errorReply } from "./server-event.js";
-import type { ServerLog } from "./server-event.js";
+import type { EventSource, ServerLog } from "./server-event.js";
 
 export interface HttpHandlerOptions {
   service: LedgerService;
@@ -44,6 +44,8 @@ export class HttpHandler {
   readonly #closing: AbortSignal;
   readonly #log: ServerLog;
   readonly #origins: OriginPolicy;
+  /** Requests posted so far: names each in the log (EventSource.session). */
+  #requests = 0;
   /** Long-polls held now. */
   polls = 0;
   /** POST requests answered. */
@@ -115,6 +117,7 @@ export class HttpHandler {
   }
 
   async #post(request: Request): Promise<Response> {
+    const source: EventSource = { session: `http-${++this.#requests}` };
     let id: number | undefined;
     try {
       if (this.#closing.aborted)
@@ -156,9 +159,9 @@ export class HttpHandler {
         throw error;
       }
       id = message.id;
-      return await this.#answer(message, request, rights);
+      return await this.#answer(message, request, rights, source);
     } catch (error) {
-      const reply = errorReply(error, id, this.#log, "http");
+      const reply = errorReply(error, id, this.#log, "http", source);
       return frames(HTTP_STATUS[reply.reason], [reply]);
     }
   }
@@ -167,6 +170,7 @@ export class HttpHandler {
     message: ClientMessage,
     request: Request,
     headerRights: Rights | undefined,
+    source: EventSource,
   ): Promise<Response> {
     // Without a verified header, a request other than hello is refused here.
     const authorized = () => headerRights ?? this.#service.authenticate([]);
@@ -184,7 +188,7 @@ export class HttpHandler {
         this.#requireHttp();
         const rights = authorized();
         this.#service.authorize(rights, message.ledger, "read");
-        return this.#pull(message, request.signal);
+        return this.#pull(message, request.signal, source);
       }
       case "push": {
         this.#requireHttp();
@@ -198,6 +202,7 @@ export class HttpHandler {
           ledger: message.ledger,
           stored: ack.stored,
           ...(uploaded > 0 ? { uploaded } : {}),
+          ...source,
         });
         return frames(200, [ack]);
       }
@@ -230,7 +235,11 @@ export class HttpHandler {
       );
   }
 
-  async #pull(pull: Pull, signal: AbortSignal): Promise<Response> {
+  async #pull(
+    pull: Pull,
+    signal: AbortSignal,
+    source: EventSource,
+  ): Promise<Response> {
     const wait = Math.min(pull.wait ?? 0, this.#pollCap);
     const answer =
       wait > 0
@@ -240,7 +249,7 @@ export class HttpHandler {
             pull.have,
             pull.snapshot === true,
           );
-    return stream(this.#pullFrames(pull, answer));
+    return stream(this.#pullFrames(pull, answer, source));
   }
 
   /** Holds the answer until the ledger changes, `wait` passes, or either side gives up. */
@@ -286,6 +295,7 @@ export class HttpHandler {
   async *#pullFrames(
     pull: Pull,
     { heads, missing, snapshot }: Difference,
+    source: EventSource,
   ): AsyncGenerator<Uint8Array, void> {
     try {
       if (snapshot)
@@ -309,7 +319,7 @@ export class HttpHandler {
       });
     } catch (error) {
       // The status line is sent already: the error ends the stream instead.
-      yield frameMessage(errorReply(error, pull.id, this.#log, "http"));
+      yield frameMessage(errorReply(error, pull.id, this.#log, "http", source));
     }
   }
 }

@@ -5,48 +5,53 @@ import { ProtocolError } from "../sync/protocol/index.js";
 import { StorageError } from "./backend-guard.js";
 import type { TransportName } from "./ledger-service.js";
 
+/**
+ * Where an event happened: the client's address, and the WebSocket session or HTTP request
+ * it belongs to (`ws-12`, `http-40`: unique within one server, so a log can follow one).
+ */
+export interface EventSource {
+  remote?: string;
+  session?: string;
+}
+
 /** What a SyncServer reports to its log: connections, refusals, storage failures. */
 export type ServerEvent =
-  | { kind: "open"; transport: "ws"; remote?: string }
-  | { kind: "close"; transport: "ws"; remote?: string; code: number }
+  | ({ kind: "open"; transport: "ws" } & EventSource)
+  | ({ kind: "close"; transport: "ws"; code: number } & EventSource)
   /** A request refused with a typed error (bad input, auth, limits, storage down). */
-  | {
+  | ({
       kind: "refused";
       transport: TransportName;
       reason: ErrorReason;
       message: string;
-      remote?: string;
       cause?: unknown;
-    }
+    } & EventSource)
   /** A push stored commits. */
-  | {
+  | ({
       kind: "push";
       transport: TransportName;
       ledger: string;
       stored: number;
       /** Commits of the push whose bytes were read back from direct uploads, when any. */
       uploaded?: number;
-      remote?: string;
-    }
+    } & EventSource)
   /**
    * The backend failed (answered as `unavailable`): which operation, on which ledger, and the
    * backend's own error, which names the file or table and why. Operators always see these.
    */
-  | {
+  | ({
       kind: "storage";
       transport: TransportName;
       operation: string;
       ledger?: string;
       cause: unknown;
-      remote?: string;
-    }
+    } & EventSource)
   /** An unexpected exception, answered as `internal`. */
-  | {
+  | ({
       kind: "failure";
       transport: TransportName;
       error: unknown;
-      remote?: string;
-    };
+    } & EventSource);
 
 /** Where a SyncServer sends its events. */
 export type ServerLog = (event: ServerEvent) => void;
@@ -68,9 +73,8 @@ export function errorReply(
   id: number | undefined,
   log: ServerLog,
   transport: TransportName,
-  remote?: string,
+  where: EventSource = {},
 ): ErrorMessage {
-  const where = remote !== undefined ? { remote } : {};
   if (error instanceof ProtocolError) {
     const prefix = `${error.reason}: `;
     const message = (

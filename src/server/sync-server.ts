@@ -192,6 +192,8 @@ export function createSyncServer(options: SyncServerOptions): SyncServer {
   const listeners = new Set<Listener>();
   let heartbeat: ReturnType<typeof setInterval> | undefined;
   let closedMessages = 0;
+  /** WebSocket sessions accepted so far: names each in the log. */
+  let sessionCount = 0;
   let closedBytes = 0;
 
   const service = new LedgerService({
@@ -252,6 +254,7 @@ export function createSyncServer(options: SyncServerOptions): SyncServer {
         service,
         upgradeToken: bearerToken(header(request.headers, "authorization")),
         remote: request.remoteAddress,
+        id: `ws-${++sessionCount}`,
         limits: { ...limits, maxPayload: 4 * maxMessage },
         budget,
         log,

@@ -20,7 +20,7 @@ import { setMaxPayload } from "./ws-payload-limit.js";
 import type { LedgerService } from "./ledger-service.js";
 import { LiveSubscriptions } from "./live-subscriptions.js";
 import { errorReply } from "./server-event.js";
-import type { ServerLog } from "./server-event.js";
+import type { EventSource, ServerLog } from "./server-event.js";
 
 /** A client that sends no hello within this time is disconnected. */
 const HELLO_TIMEOUT = 30_000;
@@ -57,6 +57,8 @@ export interface WsSessionOptions {
   /** The server-wide budget of queued outgoing bytes. */
   budget: SendBudget;
   remote: string | undefined;
+  /** Names the session in the log (EventSource.session). */
+  id: string;
   log: ServerLog;
   onClose: (session: WsSession) => void;
 }
@@ -66,6 +68,7 @@ export class WsSession {
   readonly #service: LedgerService;
   readonly #upgradeToken: string | undefined;
   readonly #remote: string | undefined;
+  readonly #id: string;
   readonly #log: ServerLog;
   readonly #onClose: (session: WsSession) => void;
   #state: State = { kind: "greeting" };
@@ -92,6 +95,7 @@ export class WsSession {
     this.#service = options.service;
     this.#upgradeToken = options.upgradeToken;
     this.#remote = options.remote;
+    this.#id = options.id;
     this.#log = options.log;
     this.#onClose = options.onClose;
     this.#limits = options.limits;
@@ -124,7 +128,7 @@ export class WsSession {
       send: (message) => this.#send(message),
       checkRead: (ledger) => this.#checkRead(ledger),
       errorFrame: (error) =>
-        errorReply(error, undefined, this.#log, "ws", this.#remote),
+        errorReply(error, undefined, this.#log, "ws", this.#where()),
       onTooSlow: () =>
         void this.close(CLOSE.tryAgainLater, "too slow for live changes"),
     });
@@ -196,7 +200,7 @@ export class WsSession {
         undefined,
         this.#log,
         "ws",
-        this.#remote,
+        this.#where(),
       ),
     ).catch(() => undefined);
     await this.close(CLOSE.policy, "token revoked");
@@ -235,8 +239,10 @@ export class WsSession {
     return this.#state.kind === "greeting" || this.#state.kind === "open";
   }
 
-  #where(): { remote?: string } {
-    return this.#remote !== undefined ? { remote: this.#remote } : {};
+  #where(): EventSource {
+    return this.#remote !== undefined
+      ? { remote: this.#remote, session: this.#id }
+      : { session: this.#id };
   }
 
   #receive(data: RawData, isBinary: boolean): void {
@@ -309,7 +315,7 @@ export class WsSession {
       hello = message.t === "hello";
       await this.#dispatch(message);
     } catch (error) {
-      await this.#send(errorReply(error, id, this.#log, "ws", this.#remote));
+      await this.#send(errorReply(error, id, this.#log, "ws", this.#where()));
       if (hello && isUnauthorized(error))
         void this.close(CLOSE.policy, "unauthorized");
       else if (this.#state.kind === "greeting" && !isVersionRefusal(error))

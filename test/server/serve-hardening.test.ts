@@ -12,6 +12,14 @@ import { killAll, startServer, type ServerProcess } from "../sync/processes.js";
 import { eventually, makeChain, post, TestSocket, wire } from "./harness.js";
 
 let dir: string;
+
+/** The JSON log records among the lines `kiln serve` wrote to stderr. */
+function logRecords(text: string): Record<string, unknown>[] {
+  return text
+    .split("\n")
+    .filter((l) => l.startsWith("{"))
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
 let server: ServerProcess;
 
 beforeAll(async () => {
@@ -53,14 +61,22 @@ describe("kiln serve, hardened", () => {
       t: "error",
       reason: "unavailable",
     });
-    await eventually(() => /storage failed to/.test(server.stderr()));
-    const line = server
-      .stderr()
-      .split("\n")
-      .find((l) => l.includes("storage failed to"))!;
-    expect(line).toContain('of ledger "jammed"');
-    expect(line).toContain(join(dir, "ledgers"));
-    expect(line).toMatch(/EISDIR|illegal operation on a directory/);
+    // The log is JSON lines on stderr (not a terminal): one error record with the ledger,
+    // the request it belongs to, and the cause chain down to the file system's error.
+    const storageRecord = () =>
+      logRecords(server.stderr()).find((r) => r.event === "storage");
+    await eventually(() => storageRecord() !== undefined);
+    const record = storageRecord()!;
+    expect(record).toMatchObject({
+      level: 50,
+      ledger: "jammed",
+      transport: "http",
+    });
+    expect(String(record.session)).toMatch(/^http-\d+$/);
+    expect(String(record.msg)).toContain('of ledger "jammed"');
+    const causes = JSON.stringify(record.err);
+    expect(causes).toContain(join(dir, "ledgers"));
+    expect(causes).toMatch(/EISDIR/);
     // Other ledgers are served meanwhile.
     const fine = await post(`${server.url}/kiln`, {
       t: "push",
