@@ -38,14 +38,17 @@ describe("supply chain", () => {
     await factory.page.getByRole("button", { name: "Hand over" }).click();
     await custody(factory, "in transit factory → carrier");
 
-    // The carrier sees it, opens its page, and the trail names both steps and who signed.
+    // The carrier sees it, opens its page, and the trail names both steps, the key each was
+    // recorded with, and that the commit's signature is by that key.
     await carrier.page.getByTestId("link-PO-1").getByRole("link").click();
     await custody(carrier, "in transit factory → carrier");
     await expect
-      .poll(() => trail(carrier).allTextContents())
+      .poll(() => trail(carrier).allTextContents(), WAIT)
       .toEqual([
-        expect.stringMatching(/factory created [\w-]{8}…$/),
-        expect.stringMatching(/factory handed-over to carrier [\w-]{8}…$/),
+        expect.stringMatching(/factory created [\w-]{8}… ✓ signed$/),
+        expect.stringMatching(
+          /factory handed-over to carrier [\w-]{8}… ✓ signed$/,
+        ),
       ]);
 
     // Offline, the carrier confirms receipt and writes a private note: both at once, locally.

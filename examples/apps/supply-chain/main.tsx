@@ -1,15 +1,4 @@
-import { StrictMode } from "react";
-import { createRoot } from "react-dom/client";
-import { loadUserConfig } from "../shared/user-config.js";
+import { mountApp } from "../shared/mount.js";
 import { App } from "./app.js";
 
-const root = createRoot(document.getElementById("root")!);
-loadUserConfig("supply-chain").then(
-  (config) =>
-    root.render(
-      <StrictMode>
-        <App config={config} />
-      </StrictMode>,
-    ),
-  (error: unknown) => root.render(<p className="error">{String(error)}</p>),
-);
+mountApp("supply-chain", App);

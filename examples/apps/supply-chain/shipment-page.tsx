@@ -1,10 +1,11 @@
 // A shipment's page: where it stands, its full custody trail (append-only events, in time
-// order, each with the partner and the device key that recorded it), what this partner can
-// record next, and their private note on it.
+// order, each with the partner and the device key that signed it: trail-event.tsx), what
+// this partner can record next, and their private note on it.
 import { useDoc, useLiveQuery } from "kiln/react";
 import type { Ledger } from "kiln";
 import { useState } from "react";
 import type { Note } from "./note.js";
+import { TrailEvent } from "./trail-event.js";
 import { custodyOf, describeCustody, trailOrder } from "./shipment.js";
 import type { CustodyEvent, ShippingDoc } from "./shipment.js";
 
@@ -111,12 +112,7 @@ export function ShipmentPage({
       <h3>Custody trail</h3>
       <ol className="trail" data-testid="trail">
         {trail.map((e) => (
-          <li key={e.id}>
-            <time>{new Date(e.at).toLocaleTimeString()}</time>{" "}
-            <strong>{e.by}</strong> {e.action}
-            {e.to ? ` to ${e.to}` : ""}{" "}
-            <code title={e.writer}>{e.writer.slice(0, 8)}…</code>
-          </li>
+          <TrailEvent key={e.id} ledger={shipments} event={e} />
         ))}
       </ol>
       <PrivateNote notes={notes} id={id} user={user} />
