@@ -96,3 +96,33 @@ describe.each(["ws", "http"])("retain over %s", (transport) => {
     expect(await docs(c)).toEqual(onA);
   });
 });
+
+describe("a replica that refuses the snapshot after a retain", () => {
+  it("gets history-gone, and synced() rejects with it instead of waiting", async () => {
+    const backend = createMemoryBackend();
+    const server = createSyncServer({ backend });
+    const listener = await server.listen({ port: 0, host: "127.0.0.1" });
+    cleanup.push(() => server.close());
+    const url = listener.url.replace(/\/$/, "");
+    const room = `refuse-${Date.now()}`;
+    // An unsigned writer: a new replica refuses its snapshot (it cannot check it).
+    const a = await openLedger("orders", {
+      storage: `memory://a-${room}`,
+      sign: false,
+    });
+    cleanup.push(() => a.close());
+    const ca = a.connect(url, FAST);
+    for (let i = 0; i < 5; i++) await a.put({ _id: `d${i}` });
+    await ca.publishSnapshot({ retain: "snapshot" });
+
+    const b = await open("orders", `memory://b-${room}`, a.key);
+    const cb = b.connect(url, FAST);
+    const errors: string[] = [];
+    cb.on("error", (e) => errors.push(e.message));
+    await expect(cb.synced()).rejects.toMatchObject({
+      reason: "history-gone",
+    });
+    expect(errors.some((m) => /not signed/.test(m))).toBe(true);
+    expect((await b.allDocs()).rows).toEqual([]);
+  });
+});
