@@ -33,6 +33,7 @@ export type {
   ChangesListener,
   ChangesResult,
   ErrorListener,
+  MemberList,
 } from "./ledger/ledger.js";
 export type { Doc, DocFields, DocInput, DocValue } from "./ledger/doc.js";
 export type { DocSchema } from "./ledger/schema-gate.js";
@@ -51,6 +52,7 @@ export {
   SchemaError,
   IoError,
   SignatureError,
+  MembershipError,
   FormatVersionError,
   ReadOnlyError,
   HistoryGoneError,

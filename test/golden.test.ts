@@ -6,7 +6,13 @@ import { join } from "node:path";
 import { CID } from "multiformats/cid";
 import { describe, expect, it } from "vitest";
 import { FormatVersionError, memoryGateway, openLedger } from "../src/index.js";
-import { decodeEnvelope, encodeEnvelope } from "../src/blocks/envelope.js";
+import {
+  decodeCommitEnvelope,
+  decodeEnvelope,
+  encodeEnvelope,
+} from "../src/blocks/envelope.js";
+import type { Envelope } from "../src/blocks/envelope.js";
+import { decodeMembershipRecord } from "../src/trust/membership-record.js";
 import { decodeLedgerKey } from "../src/blocks/ledger-key.js";
 import { nodeCrypto } from "../src/blocks/node-crypto.js";
 import { decodeValue } from "../src/blocks/codec.js";
@@ -15,8 +21,12 @@ import { fromBase64url, toBase64url } from "../src/util/bytes.js";
 import {
   GOLDEN_KEY,
   treeDocs,
+  useGoldenWriter,
   writeScenario,
 } from "./fixtures/golden/scenario.js";
+
+const openMemory = (url: string) =>
+  memoryGateway.open(memoryGateway.parse(new URL(url)));
 import { readCheckpoint } from "./fixtures/stores.js";
 
 interface Golden {
@@ -57,11 +67,11 @@ async function storeOf(recorded: Golden): Promise<string> {
 describe("golden fixtures", () => {
   it("the scenario still seals to the recorded commits, byte for byte", async () => {
     const room = `memory://golden-check-${Math.random().toString(36).slice(2)}`;
+    await useGoldenWriter(openMemory, room);
     const ledger = await openLedger("golden", {
       storage: room,
       key: GOLDEN_KEY,
-      // The recorded fixtures are unsigned: a signature depends on the device's writer key.
-      sign: false,
+      members: true,
     });
     expect(await writeScenario(ledger)).toEqual(golden.clocks);
     const gateway = await memoryGateway.open(
@@ -79,11 +89,8 @@ describe("golden fixtures", () => {
 
   it("the doc tree of 1000 docs has the recorded root (in the checkpoint)", async () => {
     const url = room("tree");
-    const ledger = await openLedger("tree", {
-      storage: url,
-      key: GOLDEN_KEY,
-      sign: false,
-    });
+    await useGoldenWriter(openMemory, url);
+    const ledger = await openLedger("tree", { storage: url, key: GOLDEN_KEY });
     await ledger.bulk(treeDocs());
     expect(ledger.clock).toEqual(golden.treeClock);
     await ledger.close();
@@ -148,26 +155,49 @@ describe("golden fixtures", () => {
     await gateway.close();
   });
 
-  it("envelopes: v1 and unknown versions are refused; writer and signature sizes are checked", () => {
+  it("envelopes: v1 and unknown versions are refused; every commit is signed; field sizes are checked", () => {
     for (const bytes of Object.values(goldenV1.commits))
       expect(() => decodeEnvelope(fromBase64url(bytes)!, "v1")).toThrow(
         FormatVersionError,
       );
-    const [cid, text] = Object.entries(golden.commits)[0]!;
-    const envelope = decodeEnvelope(fromBase64url(text)!, cid);
-    expect(encodeEnvelope(envelope)).toEqual(fromBase64url(text));
-    const w = new Uint8Array(32).fill(7);
+    // The first commit carries the `create` record (membered ledger), in the clear.
+    const first = golden.clocks[0]![0]!;
+    const created = decodeCommitEnvelope(
+      fromBase64url(golden.commits[first]!)!,
+      first,
+    );
+    expect(decodeMembershipRecord(created.m!, "m")).toEqual({ op: "create" });
+    expect(created.k).toBeUndefined();
+    for (const [cid, text] of Object.entries(golden.commits)) {
+      const envelope = decodeCommitEnvelope(fromBase64url(text)!, cid);
+      expect(encodeEnvelope(envelope)).toEqual(fromBase64url(text));
+      expect(envelope.w).toHaveLength(32);
+      expect(envelope.s).toHaveLength(64);
+      if (cid !== first) expect(envelope.m).toBeUndefined();
+    }
+    const w = created.w;
+    const bare: Envelope = { ...created };
+    delete bare.w;
+    delete bare.s;
+    delete bare.m;
     const s = new Uint8Array(64).fill(9);
-    const signed = decodeEnvelope(encodeEnvelope({ ...envelope, w, s }), "s");
-    expect(signed.w).toEqual(w);
-    expect(signed.s).toEqual(s);
+    expect(() => decodeCommitEnvelope(encodeEnvelope(bare), "c")).toThrow(
+      expect.objectContaining({
+        code: "signature",
+        problem: "unsigned",
+      }) as Error,
+    );
     expect(() =>
-      decodeEnvelope(encodeEnvelope({ ...envelope, v: 3 }), "v3"),
+      decodeCommitEnvelope(encodeEnvelope({ ...bare, w }), "c"),
+    ).toThrow(expect.objectContaining({ code: "signature" }) as Error);
+    expect(() =>
+      decodeEnvelope(encodeEnvelope({ ...bare, v: 3 }), "v3"),
     ).toThrow(FormatVersionError);
     for (const bad of [
-      { ...envelope, w: new Uint8Array(31) },
-      { ...envelope, w, s: new Uint8Array(63) },
-      { ...envelope, s },
+      { ...bare, w: new Uint8Array(31) },
+      { ...bare, w, s: new Uint8Array(63) },
+      { ...bare, s },
+      { ...bare, w, s, k: new Uint8Array(7) },
     ])
       expect(() => decodeEnvelope(encodeEnvelope(bad), "bad")).toThrow(
         expect.objectContaining({ code: "corrupt" }) as unknown,

@@ -299,11 +299,17 @@ function example() {
     Uint8Array.from({ length: 12 }, (_, i) => first + i);
   const data = (first: number) =>
     Uint8Array.from({ length: 16 }, (_, i) => first + i);
+  // Signed in form: the server checks that a commit names a writer and carries a
+  // signature (of an open ledger; docs/security.md).
+  const w = Uint8Array.from({ length: 32 }, (_, i) => 0x20 + i);
+  const s = Uint8Array.from({ length: 64 }, (_, i) => 0x40 + i);
   const envelopeA = encodeEnvelope({
     v: 2,
     parents: [],
     iv: iv(0),
     data: data(0xa0),
+    w,
+    s,
   });
   const a = cidFor(nodeCrypto, envelopeA);
   const envelopeB = encodeEnvelope({
@@ -311,6 +317,8 @@ function example() {
     parents: [a],
     iv: iv(0x10),
     data: data(0xb0),
+    w,
+    s,
   });
   const b = cidFor(nodeCrypto, envelopeB);
   const welcome: Welcome = {

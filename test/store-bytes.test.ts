@@ -20,6 +20,7 @@ import { sealBytes } from "../src/blocks/commit.js";
 import { encodeDocValue } from "../src/blocks/cbor-writer.js";
 import { encodeEvent } from "../src/crdt/event.js";
 import { openCommit } from "../src/ledger/commit-reader.js";
+import { nodeSigning } from "../src/trust/node-signing.js";
 import { nodeCrypto } from "../src/blocks/node-crypto.js";
 import { utf8 } from "../src/util/bytes.js";
 
@@ -89,6 +90,7 @@ describe("integrity", () => {
       key,
       [],
       encodeEvent({ h: 1, ops: [["a", doc]] }),
+      await nodeSigning.importSigner(new Uint8Array(32).fill(3)),
     );
     const opened = await openCommit(nodeCrypto, key, sealed.cid, sealed.bytes);
     expect(opened.docs.get("a")).toEqual(doc);

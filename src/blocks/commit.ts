@@ -13,6 +13,7 @@ import {
   ENVELOPE_VERSION,
   IV_BYTES,
   compareCids,
+  decodeCommitEnvelope,
   decodeEnvelope,
   encodeEnvelope,
   envelopeAad,
@@ -32,6 +33,16 @@ export interface OpenedBytes {
   writer?: Uint8Array;
   /** The writer's signature, and the message it signs (the unsigned envelope's CID bytes). */
   signature?: { readonly s: Uint8Array; readonly message: Uint8Array };
+  /** The membership record the envelope carries in the clear (`m`), undecoded. */
+  record?: Uint8Array;
+}
+
+/** Clear-text fields a sealed envelope may carry besides the ciphertext (docs/format.md). */
+export interface SealExtras {
+  /** A membership record (dag-cbor bytes), `m`. */
+  record?: Uint8Array | undefined;
+  /** The id of `key` when it is not the ledger's first key, `k`. */
+  keyId?: Uint8Array | undefined;
 }
 
 /**
@@ -50,7 +61,9 @@ export async function sealBytes(
   key: Uint8Array,
   parents: readonly CID[],
   plaintext: Uint8Array,
-  signer?: CommitSigner,
+  /** Absent only for a local checkpoint (every commit is signed). */
+  signer: CommitSigner | undefined,
+  extras: SealExtras = {},
 ): Promise<SealedCommit> {
   const sortedParents = [...parents].sort(compareCids);
   const w = signer?.publicKey;
@@ -63,6 +76,8 @@ export async function sealBytes(
     iv,
     data,
     ...(w ? { w } : {}),
+    ...(extras.record ? { m: extras.record } : {}),
+    ...(extras.keyId ? { k: extras.keyId } : {}),
   };
   const unsigned = encodeEnvelope(envelope);
   if (!signer) return { cid: cidFor(crypto, unsigned), bytes: unsigned };
@@ -73,16 +88,22 @@ export async function sealBytes(
 
 /**
  * Verifies `bytes` against `cid` (IntegrityError), parses the envelope (FormatVersionError,
- * CorruptError) and decrypts (DecryptError: wrong key or tampering).
+ * CorruptError; SignatureError for an unsigned commit) and decrypts under the key `keyFor`
+ * gives for its key id (DecryptError: wrong key or tampering).
  */
 export async function openBytes(
   crypto: CryptoProvider,
-  key: Uint8Array,
+  keyFor: Uint8Array | ((keyId: Uint8Array | undefined) => Uint8Array),
   cid: CID,
   bytes: Uint8Array,
+  kind: "commit" | "checkpoint" = "commit",
 ): Promise<OpenedBytes> {
   verifyCid(crypto, cid, bytes);
-  const envelope = decodeEnvelope(bytes, `commit ${cid.toString()}`);
+  const envelope =
+    kind === "commit"
+      ? decodeCommitEnvelope(bytes, cid.toString())
+      : decodeEnvelope(bytes, `checkpoint ${cid.toString()}`);
+  const key = typeof keyFor === "function" ? keyFor(envelope.k) : keyFor;
   try {
     const plaintext = await crypto.decrypt(
       key,
@@ -102,6 +123,7 @@ export async function openBytes(
             },
           }
         : {}),
+      ...(envelope.m ? { record: envelope.m } : {}),
     };
   } catch (error) {
     throw new DecryptError(cid.toString(), { cause: error });

@@ -11,7 +11,7 @@ import type { Body } from "./fields-merge.js";
 import { mergeFields } from "./fields-merge.js";
 import type { ClockEvent } from "./clock.js";
 import type { MergeEvent, Op, Version, VersionMap } from "./merge.js";
-import { mergeEvents, opFields } from "./merge.js";
+import { compareVersions, mergeEvents, opFields } from "./merge.js";
 import type { NodeSource, TreeEdit, TreeUpdate } from "./prolly-tree.js";
 import { ProllyTree } from "./prolly-tree.js";
 
@@ -144,6 +144,55 @@ export class LedgerState {
       this.#pending.set(id, this.current(id)?.doc ?? undefined);
     }
     return { changed };
+  }
+
+  /**
+   * Takes back the ops of events merged earlier that have become void (a removed writer's
+   * commits that its removal does not follow, docs/security.md): every id they wrote gets
+   * the latest versions among the events that are not void — the state is then the one a
+   * replica reaches that merged the void events as writing nothing. `opOf` gives an event's
+   * op for an id (the caller reads the commit). Returns the ids touched.
+   */
+  async retract(
+    voided: readonly string[],
+    isVoid: (event: string) => boolean,
+    opOf: (event: string, id: string) => Promise<CID | null>,
+  ): Promise<string[]> {
+    const ids = new Set<string>();
+    for (const cid of voided)
+      for (const id of this.clock.get(cid)?.ids ?? []) ids.add(id);
+    if (ids.size === 0) return [];
+    const writers = new Map<string, ClockEvent[]>();
+    for (const e of this.clock.all()) {
+      if (isVoid(e.cid)) continue;
+      for (const id of e.ids)
+        if (ids.has(id)) {
+          const list = writers.get(id);
+          if (list) list.push(e);
+          else writers.set(id, [e]);
+        }
+    }
+    for (const id of ids) {
+      const candidates = writers.get(id) ?? [];
+      const next: Version[] = [];
+      for (const e of candidates)
+        if (
+          !candidates.some(
+            (o) => o !== e && this.clock.isAncestor(e.cid, o.cid),
+          )
+        )
+          next.push({
+            event: e.cid,
+            height: e.height,
+            doc: await opOf(e.cid, id),
+          });
+      next.sort(compareVersions);
+      if (next.length > 0) this.versions.set(id, next);
+      else this.versions.delete(id);
+      await this.#mergeFields(id);
+      this.#pending.set(id, this.current(id)?.doc ?? undefined);
+    }
+    return [...ids];
   }
 
   /** Recomputes `id`'s merged doc after its latest versions changed. */

@@ -312,6 +312,7 @@ export async function decodeCheckpoint(
     key,
     cid,
     envelope,
+    "checkpoint",
   );
   const layout = decodeLayoutValue<Layout>(plaintext, "checkpoint");
   if (

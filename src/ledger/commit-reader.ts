@@ -18,24 +18,27 @@ export interface OpenedCommit {
   parents: CID[];
   /** The encoded doc each put wrote, by id (views into the plaintext). */
   docs: Map<string, Uint8Array>;
-  /** The writer's public key, when signed. */
-  writer?: Uint8Array;
+  /** The writer's public key. */
+  writer: Uint8Array;
   /** The writer's signature and the message it signs (the unsigned envelope's CID). */
-  signature?: { readonly s: Uint8Array; readonly message: Uint8Array };
+  signature: { readonly s: Uint8Array; readonly message: Uint8Array };
+  /** The membership record the commit carries in the clear (envelope `m`), undecoded. */
+  record?: Uint8Array;
 }
 
 /**
- * Opens a commit: IntegrityError, FormatVersionError, CorruptError or DecryptError when it
- * is not a sound v2 commit under `key`.
+ * Opens a commit: IntegrityError, FormatVersionError, CorruptError, SignatureError (unsigned)
+ * or DecryptError when it is not a sound v2 commit under `key`. The signature itself is
+ * checked by the caller (Merger), in batches off the event loop.
  */
 export async function openCommit(
   crypto: CryptoProvider,
-  key: Uint8Array,
+  key: Uint8Array | ((keyId: Uint8Array | undefined) => Uint8Array),
   cid: CID,
   bytes: Uint8Array,
 ): Promise<OpenedCommit> {
   const name = cidString(cid);
-  const { parents, plaintext, writer, signature } = await openBytes(
+  const { parents, plaintext, writer, signature, record } = await openBytes(
     crypto,
     key,
     cid,
@@ -64,8 +67,10 @@ export async function openCommit(
     },
     parents,
     docs,
-    ...(writer ? { writer } : {}),
-    ...(signature ? { signature } : {}),
+    // openBytes refuses an unsigned commit.
+    writer: writer!,
+    signature: signature!,
+    ...(record ? { record } : {}),
   };
 }
 

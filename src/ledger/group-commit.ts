@@ -1,7 +1,7 @@
 // The local write path. Writes that queue up while a commit is being made (calls not awaited
 // one by one) are committed together as one commit, in call order — a group commit: the
 // same ops and merged state as one commit each, at a fraction of the cost.
-import type { CommitSigner } from "../blocks/commit.js";
+import type { CommitSigner, SealExtras } from "../blocks/commit.js";
 import type { CryptoProvider } from "../blocks/crypto.js";
 import type { Gateway } from "../gateways/gateway.js";
 import { ClosedError, NotFoundError } from "../util/errors.js";
@@ -27,14 +27,31 @@ export interface GroupCommitParts {
   blocks: BlockSource;
   crypto: CryptoProvider;
   key: Uint8Array;
-  /** Signs every commit; unsigned commits without it. */
-  signer: CommitSigner | undefined;
+  /** Signs every commit. */
+  signer: CommitSigner;
+  /** Checks this device may write, and adds the clear-text fields of each commit. */
+  gate: WriteGate;
   cids: CommitCids;
   queue: SerialQueue;
   events: LedgerEvents;
   reader: DocReader;
   checkpointer: Checkpointer;
   isClosed: () => boolean;
+}
+
+/** What the write path asks of the ledger's membership (ledger-members.ts). */
+export interface WriteGate {
+  /**
+   * Before sealing a commit on `parents`: throws when this device may not write there;
+   * returns the clear-text fields the commit carries (a membership record, the key id).
+   */
+  beforeSeal(parents: readonly string[]): SealExtras;
+  /** The commit is stored: the membership index takes it. */
+  sealed(
+    commit: string,
+    parents: readonly string[],
+    extras: SealExtras,
+  ): Promise<void>;
 }
 
 interface PendingWrite {
@@ -110,6 +127,7 @@ export class GroupCommit {
       if (current && current.doc)
         bases.set(d.id, await blocks.getDoc(d.id, current));
     }
+    const extras = this.#p.gate.beforeSeal(state.clock.heads);
     const { byId, ops, planned, parents, sealed } = await sealWrite(
       state,
       crypto,
@@ -118,6 +136,7 @@ export class GroupCommit {
       bases,
       (head) => cids.cid(head),
       this.#p.signer,
+      extras,
     );
     await Promise.all([
       storage.putCommit(ledger, sealed.cid, sealed.bytes),
@@ -125,6 +144,7 @@ export class GroupCommit {
     ]);
     const commit = cids.name(sealed.cid);
     state.applyWrite(commit, ops, planned);
+    await this.#p.gate.sealed(commit, planned.parents, extras);
     this.#p.checkpointer.added(ops.length);
     events.emitChange({ commits: [commit], origin: undefined });
     // Docs just written are the likeliest to be read next; the cache is bounded.

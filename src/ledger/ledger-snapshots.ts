@@ -33,7 +33,7 @@ export interface LedgerSnapshotsParts {
   events: LedgerEvents;
   queue: SerialQueue;
   /** Signs published snapshots; undefined when the ledger does not sign. */
-  writer: CommitSigner | undefined;
+  writer: CommitSigner;
   signing: SigningProvider;
 }
 

@@ -41,6 +41,8 @@ import type {
 } from "./ledger-events.js";
 import { startLiveQuery } from "./live-query.js";
 import { Merger } from "./merger.js";
+import type { LedgerMembers, MemberList } from "./ledger-members.js";
+import { encodeWriter } from "../trust/signing.js";
 import { SchemaGate } from "./schema-gate.js";
 import type { DocSchema } from "./schema-gate.js";
 import type { MapFn, QueryOptions, QueryRow } from "./query.js";
@@ -59,6 +61,7 @@ export type { MapFn, QueryOptions, QueryRow };
 export type { ConnectOptions };
 export type { DocSchema };
 export type { DocVersion, LedgerAt };
+export type { MemberList };
 export type { ChangesInfo, ChangesListener, ErrorListener };
 
 /** What put() and del() resolve with: the doc's id and the ledger's heads after the write. */
@@ -84,10 +87,12 @@ export interface LedgerParts {
   blocks: BlockSource;
   crypto: CryptoProvider;
   key: Uint8Array;
-  /** The device's writer, signing every commit; undefined when signing is off. */
-  writer: Signer | undefined;
+  /** The device's writer, signing every commit. */
+  writer: Signer;
   /** Checks the signatures of commits from elsewhere. */
   signing: SigningProvider;
+  /** Who may write: the membership rule applied to every commit. */
+  members: LedgerMembers;
   compression: Compression;
   newId: () => string;
   /** Set when the ledger opened from a checkpoint whose clock and versions are not loaded yet. */
@@ -177,12 +182,14 @@ export class Ledger<T extends object = DocFields> {
       reader,
       checkpointer,
       signing: parts.signing,
+      members: parts.members,
     });
     this.#writes = new GroupCommit({
       ...common,
       crypto,
       key,
       signer: parts.writer,
+      gate: parts.members,
       events,
       reader,
       checkpointer,
@@ -255,6 +262,20 @@ export class Ledger<T extends object = DocFields> {
   /** The current heads: commit CIDs. */
   get clock(): string[] {
     return this.#loader.heads;
+  }
+
+  /** This device's writer: its public key as base64url (what `kiln whoami` prints). */
+  get writer(): string {
+    return encodeWriter(this.#p.writer.publicKey);
+  }
+
+  /**
+   * The members of a membered ledger at its current heads (docs/security.md, "Members");
+   * undefined for an open ledger, which every key holder writes.
+   */
+  members(): MemberList | undefined {
+    if (this.#closed) throw new ClosedError(`ledger ${this.name}`);
+    return this.#p.members.membersAt(this.#loader.heads);
   }
 
   /** The ledger key as base64url, to share with another replica. */
@@ -530,7 +551,11 @@ export class Ledger<T extends object = DocFields> {
    */
   compact(options: { onProgress?: OnProgress } = {}): Promise<void> {
     return this.#guard(() =>
-      this.#queue.run(() => this.#checkpointer.compact(options.onProgress)),
+      this.#queue.run(async () => {
+        // Compaction drops commits the membership index is rebuilt from: save it first.
+        await this.#p.members.save();
+        await this.#checkpointer.compact(options.onProgress);
+      }),
     );
   }
 
@@ -547,6 +572,7 @@ export class Ledger<T extends object = DocFields> {
     await this.#queue.idle();
     this.#closed = true;
     try {
+      await this.#p.members.save();
       await this.#checkpointer.onClose();
     } finally {
       await this.#p.storage.close();

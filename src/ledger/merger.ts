@@ -17,6 +17,9 @@ import type { LedgerEvents } from "./ledger-events.js";
 import type { StateLoader } from "./state-loader.js";
 import type { SigningProvider } from "../trust/signing.js";
 import { SignatureError } from "../util/errors.js";
+import { compareEvents } from "../crdt/clock.js";
+import type { MergeEvent } from "../crdt/merge.js";
+import type { CommitFacts, LedgerMembers } from "./ledger-members.js";
 
 export interface MergerParts {
   ledger: string;
@@ -29,6 +32,7 @@ export interface MergerParts {
   reader: DocReader;
   checkpointer: Checkpointer;
   signing: SigningProvider;
+  members: LedgerMembers;
 }
 
 export class Merger {
@@ -40,9 +44,11 @@ export class Merger {
 
   /**
    * Merges commits into the state and records the new heads in storage; returns the ids that
-   * changed. `commits` must hold every commit between the known clock and them. `incoming`
-   * are commits not stored yet: they are verified and decrypted first, and stored only when
-   * all of them are good, so a commit under another key never reaches storage.
+   * changed and the commits refused. `commits` must hold every commit between the known
+   * clock and them. `incoming` are commits not stored yet: they are verified and decrypted
+   * first, and each is checked — its signature, then the membership rule — parents first.
+   * A refused commit (and whatever follows it) is neither merged nor stored, and is
+   * reported on the ledger's `error` event; the rest is merged.
    * `headsStored`: the commits came from storage with their heads (another handle wrote
    * them), so the head set there already holds the merged frontier.
    */
@@ -51,8 +57,9 @@ export class Merger {
     incoming: readonly WireCommit[] | undefined,
     origin: unknown,
     headsStored = false,
-  ): Promise<string[]> {
-    const { ledger, storage, loader, blocks, cids, queue, events } = this.#p;
+  ): Promise<{ changed: string[]; refused: Error[] }> {
+    const { ledger, storage, loader, blocks, cids, queue, events, members } =
+      this.#p;
     return queue.run(async () => {
       await loader.ready();
       const { state } = loader;
@@ -70,22 +77,42 @@ export class Merger {
       } finally {
         blocks.incoming = undefined;
       }
-      if (merged.length === 0) return [];
+      if (merged.length === 0) return { changed: [], refused: [] };
+      let refused: Error[] = [];
       if (incoming) {
-        const fresh = new Set(merged.map((e) => e.cid));
-        // Signatures are checked together: the checks run in the thread pool, in parallel.
-        await verifySignatures(
-          this.#p.signing,
-          [...opened.values()].filter((o) => fresh.has(o.event.cid)),
+        const checked = await this.#check(
+          merged.map((e) => opened.get(e.cid)!),
         );
+        refused = checked.refused;
+        merged = merged.filter((e) => !checked.skipped.has(e.cid));
+        const kept = new Set(merged.map((e) => e.cid));
         await Promise.all(
           incoming
-            .filter((c) => fresh.has(cidString(c.cid)))
+            .filter((c) => kept.has(cidString(c.cid)))
             .map((c) => storage.putCommit(ledger, c.cid, c.bytes)),
         );
-      }
+      } else members.admit(merged.map((e) => factsOf(opened.get(e.cid)!)));
+      for (const error of refused) events.emitError(error);
+      if (merged.length === 0) return { changed: [], refused };
       const before = new Set(state.clock.heads);
-      const { changed } = await state.merge(merged);
+      // A void commit keeps its place in the DAG and writes nothing (docs/security.md).
+      const { changed } = await state.merge(
+        merged.map((e) => (members.isVoid(e.cid) ? voidEvent(e) : e)),
+      );
+      const voided = members
+        .takeVoided()
+        .filter((c) => state.clock.has(c) && !opened.has(c));
+      if (voided.length > 0)
+        changed.push(
+          ...(await state.retract(
+            voided,
+            (c) => members.isVoid(c),
+            async (event, id) => {
+              const o = await blocks.openCommit(cids.cid(event));
+              return o.event.ops.find((op) => op[0] === id)?.[1] ?? null;
+            },
+          )),
+        );
       // The rows read the docs just merged: keep them from the commits already opened
       // rather than decrypting those again.
       if (events.wantsRows)
@@ -98,35 +125,81 @@ export class Merger {
           add: add.map((h) => cids.cid(h)),
           remove: remove.map((h) => cids.cid(h)),
         });
+      await members.persistNew();
       this.#p.checkpointer.added(merged.reduce((n, e) => n + e.ops.length, 0));
       events.emitChange({ commits: merged.map((e) => e.cid), origin });
       if (events.wantsRows) events.emitRows(await this.#p.reader.rows(changed));
-      return changed;
+      return { changed, refused };
     });
+  }
+
+  /**
+   * Checks commits from elsewhere, parents first: the signatures (together, in the thread
+   * pool), then the membership rule. Returns the commits not to merge — refused, or
+   * following a refused one — and the refusals.
+   */
+  async #check(
+    commits: readonly OpenedCommit[],
+  ): Promise<{ skipped: Set<string>; refused: Error[] }> {
+    const ordered = [...commits].sort((a, b) =>
+      compareEvents(a.event, b.event),
+    );
+    const bad = await badSignatures(this.#p.signing, ordered);
+    const skipped = new Set<string>();
+    const refused: Error[] = [];
+    for (const o of ordered) {
+      const { cid } = o.event;
+      if (o.event.parents.some((p) => skipped.has(p))) {
+        skipped.add(cid);
+        continue;
+      }
+      const error =
+        bad.get(cid) ?? this.#p.members.admit([factsOf(o)]).get(cid);
+      if (error) {
+        skipped.add(cid);
+        refused.push(error);
+      }
+    }
+    return { skipped, refused };
   }
 }
 
+function factsOf(o: OpenedCommit): CommitFacts {
+  return {
+    cid: o.event.cid,
+    parents: o.event.parents,
+    writer: o.writer,
+    ...(o.record ? { record: o.record } : {}),
+  };
+}
+
+function voidEvent(e: MergeEvent): MergeEvent {
+  return { cid: e.cid, parents: e.parents, height: e.height, ids: [], ops: [] };
+}
+
 /**
- * Throws SignatureError naming the first commit whose signature does not verify. The checks
- * run in the thread pool a window at a time: enough to keep every core busy, few enough
- * that other work queued there (file I/O, other sessions) is not held up behind thousands.
+ * The commits whose signatures do not verify, by CID. The checks run in the thread pool a
+ * window at a time: enough to keep every core busy, few enough that other work queued
+ * there (file I/O, other sessions) is not held up behind thousands.
  */
-export async function verifySignatures(
+async function badSignatures(
   signing: SigningProvider,
   commits: readonly OpenedCommit[],
-): Promise<void> {
+): Promise<Map<string, SignatureError>> {
+  const bad = new Map<string, SignatureError>();
   for (let from = 0; from < commits.length; from += VERIFY_WINDOW) {
     const window = commits.slice(from, from + VERIFY_WINDOW);
     const results = await Promise.all(
       window.map((o) =>
-        o.writer && o.signature
-          ? signing.verify(o.writer, o.signature.message, o.signature.s)
-          : Promise.resolve(true),
+        signing.verify(o.writer, o.signature.message, o.signature.s),
       ),
     );
-    const bad = results.indexOf(false);
-    if (bad >= 0) throw new SignatureError(window[bad]!.event.cid);
+    results.forEach((ok, i) => {
+      const cid = window[i]!.event.cid;
+      if (!ok) bad.set(cid, new SignatureError(cid));
+    });
   }
+  return bad;
 }
 
 const VERIFY_WINDOW = 16;
@@ -139,6 +212,7 @@ export async function replayCommits(
   state: LedgerState,
   blocks: BlockSource,
   heads: readonly CID[],
+  isVoid: (commit: string) => boolean,
 ): Promise<number> {
   const merged = await readNewEvents(
     (cid) => blocks.openCommit(cid),
@@ -146,6 +220,6 @@ export async function replayCommits(
     heads,
   );
   if (merged.length === 0) return 0;
-  await state.merge(merged);
+  await state.merge(merged.map((e) => (isVoid(e.cid) ? voidEvent(e) : e)));
   return merged.reduce((n, e) => n + e.ops.length, 0);
 }

@@ -26,6 +26,7 @@ import type { DocSchema } from "./schema-gate.js";
 import { AUTO_CHECKPOINT_COMMITS, Ledger } from "./ledger.js";
 import { replayCommits } from "./merger.js";
 import { openWriter } from "./open-writer.js";
+import { LedgerMembers } from "./ledger-members.js";
 import type { SigningProvider } from "../trust/signing.js";
 import type { Platform } from "./platform.js";
 
@@ -47,12 +48,14 @@ export interface OpenLedgerOptions<T extends object = DocFields> {
   crypto?: CryptoProvider;
   /** Ed25519 for the device's writer and for checking others' signatures (default node:crypto). */
   signing?: SigningProvider;
-  /**
-   * Sign every commit with this storage's writer key (default true; docs/security.md).
-   * Off only to measure what signing costs, or for fixtures that need identical bytes.
-   */
-  sign?: boolean;
   compression?: Compression;
+  /**
+   * Makes a new ledger membered (docs/security.md, "Members"): its first commit carries the
+   * `create` record naming this device's writer its first admin, and from then on only
+   * members write — others join through `invite()`. Without it a ledger is open: every
+   * holder of its key writes. Read only when the store holds no commits of the ledger.
+   */
+  members?: boolean;
   /** Fewest doc writes between automatic checkpoints (default 20,000; see docs/format.md). */
   checkpointEvery?: number;
   /** Milliseconds since the epoch, for generated ids. */
@@ -138,12 +141,18 @@ export async function openLedgerOn<T extends object = DocFields>(
       );
       state.restore(events, versions, checkpoint.root, merged);
     } else if (checkpoint) state.restoreRoot(checkpoint.root);
-    const replayed = upToDate ? 0 : await replayCommits(state, blocks, heads);
     const signing = options.signing ?? platform.signing;
-    const writer =
-      options.sign === false
-        ? undefined
-        : await openWriter(storage.local, signing, crypto);
+    const writer = await openWriter(storage.local, signing, crypto);
+    const members = new LedgerMembers({
+      ledger: name,
+      local: storage.local,
+      writer: writer.publicKey,
+      pendingCreate: options.members === true && heads.length === 0,
+    });
+    await members.load(storage, heads);
+    const replayed = upToDate
+      ? 0
+      : await replayCommits(state, blocks, heads, (cid) => members.isVoid(cid));
     return new Ledger<T>({
       name,
       storage,
@@ -157,6 +166,7 @@ export async function openLedgerOn<T extends object = DocFields>(
       key,
       writer,
       signing,
+      members,
       compression,
       checkpointEvery: options.checkpointEvery ?? AUTO_CHECKPOINT_COMMITS,
       lazy: upToDate ? checkpoint : undefined,

@@ -44,7 +44,7 @@ export interface LedgerSyncParts {
     commits: readonly CID[],
     incoming: readonly WireCommit[],
     origin: unknown,
-  ) => Promise<unknown>;
+  ) => Promise<{ refused: Error[] }>;
 }
 
 export class LedgerSync {
@@ -151,11 +151,12 @@ export class LedgerSync {
       },
       receive: async (commits, origin) => {
         if (this.#p.isClosed()) throw new ClosedError(`ledger ${name}`);
-        await this.#p.merge(
+        const { refused } = await this.#p.merge(
           commits.map((c) => c.cid),
           commits,
           origin,
         );
+        return refused;
       },
       onChange: (listener) => events.onChange(listener),
       catchUp: () => this.#p.catchUp(),

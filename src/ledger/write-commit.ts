@@ -5,7 +5,7 @@ import type { Block } from "../blocks/cid.js";
 import { encodeDocValue } from "../blocks/cbor-writer.js";
 import { cidFor } from "../blocks/cid.js";
 import { sealBytes } from "../blocks/commit.js";
-import type { CommitSigner } from "../blocks/commit.js";
+import type { CommitSigner, SealExtras } from "../blocks/commit.js";
 import type { SealedCommit } from "../blocks/commit.js";
 import type { CryptoProvider } from "../blocks/crypto.js";
 import { encodeEvent } from "../crdt/event.js";
@@ -54,7 +54,8 @@ export async function sealWrite(
   docs: readonly PreparedDoc[],
   bases: ReadonlyMap<string, DocBody>,
   headCid: (head: string) => CID,
-  signer?: CommitSigner,
+  signer: CommitSigner,
+  extras: SealExtras = {},
 ): Promise<{
   byId: Map<string, PreparedDoc>;
   ops: Op[];
@@ -91,6 +92,7 @@ export async function sealWrite(
     parents,
     encodeEvent({ h: planned.height, ops: sealedOps }),
     signer,
+    extras,
   );
   return { byId, ops, planned, parents, sealed };
 }

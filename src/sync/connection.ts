@@ -137,6 +137,10 @@ export class Connection {
             pollWaitMs: options.pollWaitMs ?? 25_000,
             ...(options.onProgress ? { onProgress: options.onProgress } : {}),
             onSnapshotRefused: onError,
+            onRefused: (errors) => {
+              for (const e of errors) onError(e);
+              this.#board.noteRefused(errors.at(-1)!);
+            },
           });
     this.#running = this.#run();
   }

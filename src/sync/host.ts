@@ -28,9 +28,14 @@ export interface SyncHost {
   /**
    * Verifies commits against their CIDs, decrypts and merges them (their ancestors must be
    * merged or among them), and stores them with the new heads. Throws IntegrityError,
-   * DecryptError or CorruptError and changes nothing when any commit is bad.
+   * DecryptError or CorruptError and changes nothing when any commit is bad. Resolves with
+   * the commits it refused one by one (a bad signature, a writer who is not a member): the
+   * rest is merged, and the refusals are reported, not thrown.
    */
-  receive(commits: readonly WireCommit[], origin: unknown): Promise<void>;
+  receive(
+    commits: readonly WireCommit[],
+    origin: unknown,
+  ): Promise<readonly Error[] | void>;
   onChange(listener: (change: HostChange) => void): () => void;
   /** Seals the ledger's merged state at its current heads as a snapshot. */
   sealSnapshot(): Promise<WireCommit>;

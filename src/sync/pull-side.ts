@@ -25,6 +25,8 @@ export interface PullSideParts {
   readonly onSnapshotRefused: (error: Error) => void;
   /** Catch-up progress: commits merged by a pull, of the total the remote announced. */
   readonly onProgress?: OnProgress;
+  /** Commits the ledger refused one by one (the rest merged): reported, sync goes on. */
+  readonly onRefused: (errors: readonly Error[]) => void;
 }
 
 /** The origin of merges, so a ledger's change events tell them from local writes. */
@@ -110,7 +112,7 @@ export class PullSide {
               },
             ),
           );
-        if (isComplete) await host.receive(event.commits, this);
+        if (isComplete) this.#refused(await host.receive(event.commits, this));
         const heads = event.heads?.map(cidString);
         if (heads && heads.every((h) => host.has(h)))
           this.#outbox.setRemote(heads);
@@ -121,6 +123,10 @@ export class PullSide {
         }
       })
       .catch((error: unknown) => fail(error as Error));
+  }
+
+  #refused(errors: readonly Error[] | void): void {
+    if (errors && errors.length > 0) this.#parts.onRefused(errors);
   }
 
   async #pull(
@@ -145,7 +151,7 @@ export class PullSide {
         refused
           ? Promise.resolve()
           : this.#inbound.run(async () => {
-              await host.receive(batch, this);
+              this.#refused(await host.receive(batch, this));
               done += batch.length;
               if (onProgress && batch.length > 0)
                 onProgress({ phase: "catch-up", done, total });

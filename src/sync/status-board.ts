@@ -19,7 +19,15 @@ export type ConnectionStatus =
       /** The leader's transport while it is live. */
       readonly transport?: Transport;
     }
-  | { readonly kind: "live"; readonly transport: Transport }
+  | {
+      readonly kind: "live";
+      readonly transport: Transport;
+      /**
+       * The latest commit this connection brought that the ledger refused (a bad signature,
+       * a writer who is not a member — docs/security.md); everything else keeps syncing.
+       */
+      readonly refused?: SyncError;
+    }
   | {
       readonly kind: "backoff";
       readonly error: SyncError;
@@ -73,6 +81,8 @@ export class StatusBoard {
 
   /** Sets and announces a status; the same status again is no event (each backoff is). */
   setStatus(status: ConnectionStatus): void {
+    if (status.kind === "live" && this.#refused && !status.refused)
+      status = { ...status, refused: this.#refused };
     if (
       statusKey(status) === statusKey(this.#status) &&
       status.kind !== "backoff"
@@ -85,6 +95,18 @@ export class StatusBoard {
       } catch (error) {
         this.emitError(error);
       }
+    }
+  }
+
+  #refused: SyncError | undefined;
+
+  /** A commit was refused: a live status says so from now on (announced again now). */
+  noteRefused(error: Error): void {
+    this.#refused = toSyncError(error);
+    if (this.#status.kind === "live") {
+      const { transport } = this.#status;
+      this.#status = { kind: "connecting" };
+      this.setStatus({ kind: "live", transport });
     }
   }
 
@@ -128,7 +150,7 @@ export class StatusBoard {
 function statusKey(s: ConnectionStatus): string {
   switch (s.kind) {
     case "live":
-      return `live:${s.transport}`;
+      return `live:${s.transport}:${s.refused?.message ?? ""}`;
     case "follower":
       return `follower:${s.leader}:${s.transport ?? ""}`;
     default:

@@ -78,6 +78,8 @@ export class MembershipIndex {
   readonly #parents = new Map<string, readonly string[]>();
   readonly #byWriter = new Map<string, string[]>();
   readonly #void = new Set<string>();
+  /** Commits admitted earlier that a removal admitted since made void (takeVoided). */
+  #voided: string[] = [];
   #create: string | undefined;
 
   /** True once the ledger has its `create` record: from then on every commit must be signed by a member. */
@@ -175,7 +177,20 @@ export class MembershipIndex {
       for (const p of this.#parents.get(cid) ?? []) stack.push(p);
     }
     for (const cid of theirs)
-      if (cid !== removal && !ancestors.has(cid)) this.#void.add(cid);
+      if (cid !== removal && !ancestors.has(cid) && !this.#void.has(cid)) {
+        this.#void.add(cid);
+        this.#voided.push(cid);
+      }
+  }
+
+  /**
+   * The commits, admitted before, that removals admitted since the last call made void: a
+   * replica that merged their ops must take them back out (crdt/ledger-state.ts, retract).
+   */
+  takeVoided(): string[] {
+    const voided = this.#voided;
+    this.#voided = [];
+    return voided;
   }
 
   /** The membership at the point `heads` make (every head admitted). */
@@ -213,10 +228,10 @@ export class MembershipIndex {
           "second-creator",
           `${name} creates the membership of a ledger that has one (${this.#create})`,
         );
-      if (at.records.size > 0)
+      if (commit.parents.length > 0)
         return refuse(
           "second-creator",
-          `${name} creates a membership after membership records`,
+          `${name} creates a membership but is not the ledger's first commit`,
         );
       return undefined;
     }

@@ -26,6 +26,7 @@ export type KilnErrorCode =
   | "transport"
   | "schema"
   | "signature"
+  | "membership"
   | "snapshot"
   | "history-gone"
   | "unexpected";
@@ -139,11 +140,39 @@ export class HistoryGoneError extends KilnError {
  * is refused and nothing of its batch is stored.
  */
 export class SignatureError extends KilnError {
-  constructor(readonly cid: string) {
+  constructor(
+    readonly cid: string,
+    /** "bad": the signature does not verify; "unsigned": the commit carries none. */
+    readonly problem: "bad" | "unsigned" = "bad",
+  ) {
     super(
       "signature",
-      `verify: commit ${cid}: its writer's signature does not verify`,
+      problem === "unsigned"
+        ? `verify: commit ${cid}: it is unsigned, and every commit must be signed by its writer`
+        : `verify: commit ${cid}: its writer's signature does not verify`,
     );
+  }
+}
+
+/**
+ * A commit refused by the ledger's membership rule (docs/security.md, "Members"): its writer
+ * was not a member (or, for a membership record, not an admin) at its parents, or it breaks
+ * the ledger's one `create` record. Nothing of it is merged or stored; everything else still
+ * syncs. `reason` is the rule's code; `cid` is absent for a local write refused before
+ * sealing.
+ */
+export class MembershipError extends KilnError {
+  constructor(
+    readonly reason:
+      | "unsigned"
+      | "not-member"
+      | "not-admin"
+      | "second-creator"
+      | "missing-parent",
+    detail: string,
+    readonly cid?: string,
+  ) {
+    super("membership", `membership: ${detail}`);
   }
 }
 

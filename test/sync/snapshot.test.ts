@@ -3,6 +3,8 @@
 // with the replica falling back to commits.
 import { afterEach, describe, expect, it } from "vitest";
 import { openBytes, sealBytes } from "../../src/blocks/commit.js";
+import { cidFor } from "../../src/blocks/cid.js";
+import { decodeEnvelope, encodeEnvelope } from "../../src/blocks/envelope.js";
 import { createLedgerKey } from "../../src/blocks/ledger-key.js";
 import { nodeCrypto } from "../../src/blocks/node-crypto.js";
 import { openLedger } from "../../src/index.js";
@@ -179,6 +181,7 @@ describe("a snapshot that does not verify", () => {
       createLedgerKey(nodeCrypto),
       heads,
       new Uint8Array(64),
+      await nodeSigning.importSigner(new Uint8Array(32).fill(3)),
     );
     await backend.putSnapshot("forged", {
       cid: forged.cid,
@@ -215,6 +218,7 @@ describe("a snapshot that does not verify", () => {
       keyBytes,
       heads,
       new Uint8Array([1, 2, 3]),
+      await nodeSigning.importSigner(new Uint8Array(32).fill(3)),
     );
     await backend.putSnapshot("garbled", {
       cid: garbled.cid,
@@ -243,16 +247,23 @@ describe("an unsigned or badly signed snapshot", () => {
   it("is refused by a new replica, which falls back to commits", async () => {
     const { backend } = countingBackend();
     const url = `${await serve(backend)}?transport=ws`;
-    // A ledger that does not sign publishes unsigned snapshots.
-    const a = await openLedger("unsigned", {
-      storage: "memory://",
-      sign: false,
-    });
+    const a = await openLedger("unsigned", { storage: "memory://" });
     cleanup.push(() => a.close());
     const ca = a.connect(url, FAST);
     for (let i = 0; i < 5; i++) await a.put({ _id: `d${i}`, i });
     await ca.publishSnapshot();
-    const unsigned = await backend.getSnapshot("unsigned");
+    // The published snapshot with its signature taken out (the writer stays: it is bound
+    // into the ciphertext).
+    const signed = (await backend.getSnapshot("unsigned"))!;
+    const rest = decodeEnvelope(signed.bytes, "snapshot");
+    delete rest.s;
+    const unsignedBytes = encodeEnvelope(rest);
+    const unsigned = {
+      ...signed,
+      cid: cidFor(nodeCrypto, unsignedBytes),
+      bytes: unsignedBytes,
+    };
+    await backend.putSnapshot("unsigned", unsigned);
 
     const b = await open("unsigned", a.key);
     const cb = b.connect(url, FAST);
@@ -269,8 +280,9 @@ describe("an unsigned or badly signed snapshot", () => {
     const opened = await openBytes(
       nodeCrypto,
       keyBytes,
-      unsigned!.cid,
-      unsigned!.bytes,
+      unsigned.cid,
+      unsigned.bytes,
+      "checkpoint",
     );
     const liar = await nodeSigning.importSigner(nodeCrypto.randomBytes(32));
     const forged = await sealBytes(

@@ -7,7 +7,14 @@ import { describe, expect, it } from "vitest";
 import { encodeDocValue } from "../../src/blocks/cbor-writer.js";
 import { cidFor } from "../../src/blocks/cid.js";
 import { sealBytes } from "../../src/blocks/commit.js";
-import { decodeEnvelope, unsignedEnvelope } from "../../src/blocks/envelope.js";
+import {
+  decodeCommitEnvelope,
+  decodeEnvelope,
+  encodeEnvelope,
+  unsignedEnvelope,
+} from "../../src/blocks/envelope.js";
+import { openCommit } from "../../src/ledger/commit-reader.js";
+import { checkCommit } from "../../src/sync/protocol/commit-check.js";
 import { decodeLedgerKey } from "../../src/blocks/ledger-key.js";
 import { nodeCrypto } from "../../src/blocks/node-crypto.js";
 import { encodeEvent } from "../../src/crdt/event.js";
@@ -54,16 +61,29 @@ describe("signed commits", () => {
     await a.close();
   });
 
-  it("are left unsigned with sign: false", async () => {
-    const a = await openLedger("orders", { storage: "memory://", sign: false });
+  it("are refused unsigned: the server's check and every replica's", async () => {
+    const a = await openLedger("orders", { storage: "memory://" });
     const url = room();
     const c = a.connect(url);
     await a.put({ _id: "o1" });
     await c.synced();
-    const { bytes, g } = await commitsOf(url, "orders");
-    const envelope = decodeEnvelope(bytes[0]!, "head");
-    expect(envelope.w).toBeUndefined();
-    expect(envelope.s).toBeUndefined();
+    const { bytes, heads, g } = await commitsOf(url, "orders");
+    const rest = decodeEnvelope(bytes[0]!, "head");
+    delete rest.s;
+    delete rest.w;
+    const unsigned = encodeEnvelope(rest);
+    const cid = cidFor(nodeCrypto, unsigned);
+    const refusal = { code: "signature", problem: "unsigned" };
+    expect(() => decodeCommitEnvelope(unsigned, cid.toString())).toThrow(
+      expect.objectContaining(refusal) as Error,
+    );
+    await expect(
+      openCommit(nodeCrypto, decodeLedgerKey(a.key), cid, unsigned),
+    ).rejects.toMatchObject(refusal);
+    expect(() => checkCommit(cid, unsigned)).toThrow(
+      expect.objectContaining({ reason: "bad-commit" }) as Error,
+    );
+    expect(heads).toHaveLength(1);
     await g.close();
     await a.close();
   });
@@ -110,7 +130,7 @@ describe("signed commits", () => {
   ];
 
   it.each(forgeries)(
-    "are refused when forged (%s): typed error on the connection, nothing stored",
+    "are refused when forged (%s): typed error on the connection and its status, the rest merges",
     async (_name, forge) => {
       const storage = `memory://signed-forger-${process.pid}-${n++}`;
       const a = await openLedger("orders", { storage });
@@ -127,17 +147,23 @@ describe("signed commits", () => {
         headBytes: bytes[0]!,
       });
       await g.putCommit("orders", forged.cid, forged.bytes);
-      await g.putHeads("orders", { add: [forged.cid], remove: heads });
+      // Beside the honest head: the forged commit alone is refused.
+      await g.putHeads("orders", { add: [forged.cid], remove: [] });
       const b = await openLedger("orders", {
         storage: "memory://",
         key: a.key,
       });
       const cb = b.connect(url, { backoff: { baseMs: 5, maxMs: 20 } });
+      const ledgerErrors: unknown[] = [];
+      b.on("error", (e) => ledgerErrors.push(e));
       const error = await firstError(cb);
       expect(error).toMatchObject({ code: "signature" });
       expect(error.message).toContain(forged.cid.toString());
-      await expect(b.get("o1")).rejects.toMatchObject({ code: "not-found" });
-      expect(b.clock).toEqual([]);
+      expect(ledgerErrors).toContain(error);
+      expect(cb.status).toMatchObject({ kind: "live", refused: error });
+      // The forged commit alone is refused: what it followed merged.
+      expect(await b.get("o1")).toMatchObject({ v: 1 });
+      expect(b.clock).toEqual(heads.map(String));
       await cb.close();
       await g.close();
       await a.close();

@@ -36,6 +36,9 @@ const envelope = encodeEnvelope({
   parents: [],
   iv: new Uint8Array(12),
   data: utf8("ciphertext and tag"),
+  // Signed in form only: a blind store checks a commit names its writer and signature.
+  w: new Uint8Array(32),
+  s: new Uint8Array(64),
 });
 const a = cidFor(nodeCrypto, envelope);
 const b = cidFor(nodeCrypto, utf8("b"));

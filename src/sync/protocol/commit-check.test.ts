@@ -9,12 +9,14 @@ import { cidFor } from "../../blocks/cid.js";
 import { sealBytes } from "../../blocks/commit.js";
 import { encodeEnvelope } from "../../blocks/envelope.js";
 import { nodeCrypto } from "../../blocks/node-crypto.js";
+import { nodeSigning } from "../../trust/node-signing.js";
 import { utf8 } from "../../util/bytes.js";
 import { checkCommit } from "./commit-check.js";
 import type { ErrorReason } from "./error.js";
 import { ProtocolError } from "./error.js";
 
 const key = new Uint8Array(32).fill(7);
+const signer = await nodeSigning.importSigner(new Uint8Array(32).fill(9));
 const RAW = 0x55;
 
 function reasonOf(f: () => unknown): ErrorReason {
@@ -38,13 +40,14 @@ const strings = (cids: readonly CID[]) => cids.map((c) => c.toString());
 
 describe("checkCommit", () => {
   it("returns the parents of a good commit", async () => {
-    const root = await sealBytes(nodeCrypto, key, [], utf8("first"));
-    const side = await sealBytes(nodeCrypto, key, [], utf8("second"));
+    const root = await sealBytes(nodeCrypto, key, [], utf8("first"), signer);
+    const side = await sealBytes(nodeCrypto, key, [], utf8("second"), signer);
     const merge = await sealBytes(
       nodeCrypto,
       key,
       [side.cid, root.cid],
       utf8("merge"),
+      signer,
     );
     expect(checkCommit(root.cid, root.bytes)).toEqual([]);
     expect(strings(checkCommit(merge.cid, merge.bytes)).sort()).toEqual(
@@ -60,6 +63,8 @@ describe("checkCommit", () => {
       parents: [odd],
       iv: new Uint8Array(12),
       data: new Uint8Array(16),
+      w: new Uint8Array(32),
+      s: new Uint8Array(64),
     });
     expect(strings(checkCommit(cidFor(nodeCrypto, bytes), bytes))).toEqual(
       strings([odd]),
@@ -67,8 +72,14 @@ describe("checkCommit", () => {
   });
 
   it("refuses any flipped byte: cid-mismatch", async () => {
-    const parent = await sealBytes(nodeCrypto, key, [], utf8("p"));
-    const commit = await sealBytes(nodeCrypto, key, [parent.cid], utf8("c"));
+    const parent = await sealBytes(nodeCrypto, key, [], utf8("p"), signer);
+    const commit = await sealBytes(
+      nodeCrypto,
+      key,
+      [parent.cid],
+      utf8("c"),
+      signer,
+    );
     for (let i = 0; i < commit.bytes.length; i++) {
       const bad = commit.bytes.slice();
       bad[i]! ^= 1;
@@ -86,7 +97,7 @@ describe("checkCommit", () => {
   });
 
   it("refuses a CID that is not dag-cbor sha2-256: cid-mismatch", async () => {
-    const commit = await sealBytes(nodeCrypto, key, [], utf8("c"));
+    const commit = await sealBytes(nodeCrypto, key, [], utf8("c"), signer);
     const raw = CID.createV1(RAW, commit.cid.multihash);
     expect(reasonOf(() => checkCommit(raw, commit.bytes))).toBe("cid-mismatch");
     const sha512Cid = CID.createV1(0x71, sha512Digest(commit.bytes));

@@ -2,7 +2,7 @@
 // to its CID, and that it is a well-formed envelope, whose parents it then reports.
 import type { CID } from "multiformats/cid";
 import { sha256 } from "multiformats/hashes/sha2";
-import { decodeEnvelope } from "../../blocks/envelope.js";
+import { decodeCommitEnvelope } from "../../blocks/envelope.js";
 import { equalBytes } from "../../util/bytes.js";
 import { ProtocolError } from "./error.js";
 
@@ -45,7 +45,7 @@ export function checkCommit(
       `bytes do not hash to ${cid.toString()}`,
     );
   try {
-    return decodeEnvelope(bytes, `commit ${cid.toString()}`).parents;
+    return decodeCommitEnvelope(bytes, cid.toString()).parents;
   } catch (cause) {
     throw new ProtocolError(
       "bad-commit",

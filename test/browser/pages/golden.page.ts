@@ -10,7 +10,11 @@ import {
 } from "../../../src/index.browser.js";
 import type { Gateway } from "../../../src/index.browser.js";
 import { fromBase64url, toBase64url } from "../../../src/util/bytes.js";
-import { treeDocs, writeScenario } from "../../fixtures/golden/scenario.js";
+import {
+  treeDocs,
+  useGoldenWriter,
+  writeScenario,
+} from "../../fixtures/golden/scenario.js";
 import { plain } from "./plain.js";
 
 interface Golden {
@@ -20,6 +24,8 @@ interface Golden {
 }
 
 let rooms = 0;
+const openMemory = (url: string) =>
+  memoryGateway.open(memoryGateway.parse(new URL(url)));
 
 async function store(url: string, recorded: Golden): Promise<void> {
   const factory = url.startsWith("memory:") ? memoryGateway : indexedDbGateway;
@@ -41,11 +47,12 @@ Object.assign(globalThis, {
     /** Writes the scenario on a fresh memory room; the clocks and every commit's bytes. */
     async sealScenario(key: string) {
       const url = `memory://golden-${++rooms}`;
-      // Unsigned, as test/golden.test.ts seals it: a signature depends on the writer key.
+      // As test/golden.test.ts seals it: the golden writer, a membered ledger.
+      await useGoldenWriter(openMemory, url);
       const ledger = await openLedger("golden", {
         storage: url,
         key,
-        sign: false,
+        members: true,
       });
       const clocks = await writeScenario(ledger);
       await ledger.close();
@@ -61,11 +68,9 @@ Object.assign(globalThis, {
       return { clocks, commits };
     },
     async treeClock(key: string) {
-      const ledger = await openLedger("tree", {
-        storage: "memory://",
-        key,
-        sign: false,
-      });
+      const url = `memory://golden-tree-${++rooms}`;
+      await useGoldenWriter(openMemory, url);
+      const ledger = await openLedger("tree", { storage: url, key });
       await ledger.bulk(treeDocs());
       const clock = ledger.clock;
       await ledger.close();

@@ -1,0 +1,329 @@
+// The ledger's side of membership (docs/security.md, "Members"): it feeds every commit —
+// written here, merged from a remote, replayed on open — to the pure rule in
+// src/trust/membership.ts, refuses local writes the rule would refuse everywhere, and puts
+// the `create` record in the creator's first commit.
+//
+// A ledger opened with `members: true` on an empty store is membered: its first commit
+// carries `create`, and from then on only members write. Any other ledger is open (every
+// holder of the content key writes, as before) until a `create` record reaches it. The
+// index is kept only once a ledger is membered. It is saved (meta record `members`) at
+// close and before compaction; on reopen it is read back, and commits stored after the save
+// are read from their envelopes, without decrypting. Reopen costs one decode of the saved
+// facts (O(history) bytes, ~80 per commit) but no per-commit I/O (docs/format.md).
+import * as dagCbor from "@ipld/dag-cbor";
+import { CID } from "multiformats/cid";
+import { cidString } from "../blocks/cid.js";
+import type { SealExtras } from "../blocks/commit.js";
+import { decodeCommitEnvelope } from "../blocks/envelope.js";
+import type { Gateway, LocalStorage } from "../gateways/gateway.js";
+import type { MemberCommit, Members } from "../trust/membership.js";
+import { MembershipIndex } from "../trust/membership.js";
+import {
+  decodeMembershipRecord,
+  encodeMembershipRecord,
+} from "../trust/membership-record.js";
+import type { MembershipRecord, Role } from "../trust/membership-record.js";
+import { encodeWriter } from "../trust/signing.js";
+import { CorruptError, MembershipError } from "../util/errors.js";
+import type { WriteGate } from "./group-commit.js";
+
+/** A commit as the membership rule reads it: its place in the DAG, writer and record bytes. */
+export interface CommitFacts {
+  readonly cid: string;
+  readonly parents: readonly string[];
+  readonly writer: Uint8Array;
+  readonly record?: Uint8Array | undefined;
+}
+
+/** A membered ledger's members (`ledger.members()`): writers as base64url public keys. */
+export interface MemberList {
+  /** The writer whose `create` record made the ledger. */
+  readonly creator: string;
+  /** Each member's role, by writer (sorted). */
+  readonly roles: Readonly<Record<string, Role>>;
+}
+
+/** The meta record (LocalStorage.putMeta) the index is saved in. */
+const META = "members";
+
+export class LedgerMembers implements WriteGate {
+  readonly #index = new MembershipIndex();
+  /** Every admitted commit of a membered ledger, in admission order (what `save` keeps). */
+  readonly #facts: CommitFacts[] = [];
+  #saved = 0;
+  readonly #writer: string;
+  readonly #publicKey: Uint8Array;
+  #pendingCreate: boolean;
+
+  readonly #local: LocalStorage;
+  readonly #ledger: string;
+
+  constructor(options: {
+    ledger: string;
+    local: LocalStorage;
+    writer: Uint8Array;
+    pendingCreate: boolean;
+  }) {
+    this.#ledger = options.ledger;
+    this.#local = options.local;
+    this.#publicKey = options.writer;
+    this.#writer = encodeWriter(options.writer);
+    this.#pendingCreate = options.pendingCreate;
+  }
+
+  /** True once the ledger has its `create` record: only members write. */
+  get isMembered(): boolean {
+    return this.#index.isSigned;
+  }
+
+  /** The CID of the ledger's `create` record, once known. */
+  get createRecord(): string | undefined {
+    return this.#index.creatorRecord;
+  }
+
+  beforeSeal(parents: readonly string[]): SealExtras {
+    if (this.#pendingCreate && parents.length === 0)
+      return { record: encodeMembershipRecord({ op: "create" }) };
+    this.#checkWriter(parents, undefined);
+    return {};
+  }
+
+  async sealed(
+    commit: string,
+    parents: readonly string[],
+    extras: SealExtras,
+  ): Promise<void> {
+    if (extras.record) this.#pendingCreate = false;
+    if (!this.isMembered && !extras.record) return;
+    const facts = {
+      cid: commit,
+      parents,
+      writer: this.#publicKey,
+      ...(extras.record ? { record: extras.record } : {}),
+    };
+    const refusal = this.#index.admit({
+      cid: commit,
+      parents,
+      writer: this.#writer,
+      record: extras.record && decodeMembershipRecord(extras.record, commit),
+    });
+    // beforeSeal checked the same rule on the same parents.
+    if (refusal)
+      throw new MembershipError(refusal.code, refusal.detail, commit);
+    this.#facts.push(facts);
+    await this.persistNew();
+  }
+
+  /**
+   * Throws MembershipError when this device may not write `record` (or docs, without one)
+   * at `parents`.
+   */
+  #checkWriter(
+    parents: readonly string[],
+    record: MembershipRecord | undefined,
+  ): void {
+    if (!this.isMembered) return;
+    const role = this.#index.membersAt(parents).roles.get(this.#writer);
+    if (role === undefined)
+      throw new MembershipError(
+        "not-member",
+        `this device's writer ${this.#writer} is not a member of the ledger`,
+      );
+    if (record && role !== "admin")
+      throw new MembershipError(
+        "not-admin",
+        `this device's writer ${this.#writer} is not an admin of the ledger`,
+      );
+  }
+
+  /**
+   * Admits commits from elsewhere, parents before children. Returns the refused ones with
+   * their errors: a commit following a refused one is refused too (its parent is missing).
+   */
+  admit(commits: readonly CommitFacts[]): Map<string, MembershipError> {
+    const refused = new Map<string, MembershipError>();
+    for (const c of commits) {
+      if (!this.isMembered && c.record === undefined) continue;
+      let record: MembershipRecord | undefined;
+      try {
+        record =
+          c.record && decodeMembershipRecord(c.record, `commit ${c.cid}`);
+      } catch (error) {
+        refused.set(
+          c.cid,
+          new MembershipError(
+            "not-admin",
+            `commit ${c.cid} carries a malformed membership record (${(error as Error).message})`,
+            c.cid,
+          ),
+        );
+        continue;
+      }
+      const facts: MemberCommit = {
+        cid: c.cid,
+        parents: c.parents,
+        writer: encodeWriter(c.writer),
+        record,
+      };
+      // An open ledger's commits are not indexed: a `create` starts the index, and is the
+      // ledger's first commit, so everything after it is indexed.
+      if (this.#index.has(c.cid)) continue;
+      const refusal = this.#index.admit(facts);
+      if (refusal)
+        refused.set(
+          c.cid,
+          new MembershipError(refusal.code, refusal.detail, c.cid),
+        );
+      else this.#facts.push(c);
+    }
+    return refused;
+  }
+
+  /** True when the commit counts for nothing (a removed writer's, not followed by its removal). */
+  isVoid(cid: string): boolean {
+    return this.#index.isVoid(cid);
+  }
+
+  /** Commits merged earlier that a removal admitted since has made void. */
+  takeVoided(): string[] {
+    return this.#index.takeVoided();
+  }
+
+  /**
+   * The members at `heads` as the public API gives them; undefined for an open ledger. A
+   * membered ledger not written yet has its creator alone.
+   */
+  membersAt(heads: readonly string[]): MemberList | undefined {
+    if (this.#pendingCreate)
+      return { creator: this.#writer, roles: { [this.#writer]: "admin" } };
+    if (!this.isMembered) return undefined;
+    const members: Members = this.#index.membersAt(heads);
+    return {
+      creator: members.creator!,
+      roles: Object.fromEntries(
+        [...members.roles].sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0)),
+      ),
+    };
+  }
+
+  /**
+   * Rebuilds the index on open: the facts saved at the last close or compaction, then the
+   * envelopes of later commits in storage (no decryption), parents first.
+   */
+  async load(storage: Gateway, heads: readonly CID[]): Promise<void> {
+    const ledger = this.#ledger;
+    const bytes = await this.#local.getMeta(ledger, META);
+    // An open ledger has no saved facts: nothing to read (a membered one saves them as
+    // soon as it has its `create`, see persistNew).
+    if (!bytes) return;
+    const saved = decodeFacts(bytes);
+    const known = new Set(saved.map((f) => f.cid));
+    const later = await readFacts(storage, ledger, heads, known);
+    const facts = [...saved, ...later];
+    if (!facts.some((f) => f.record !== undefined)) return;
+    const refused = this.admit(facts);
+    if (refused.size > 0)
+      // Stored commits were admitted once; a refusal now is damage or a rule change.
+      throw [...refused.values()][0]!;
+    this.#index.takeVoided();
+    this.#saved = saved.length;
+  }
+
+  /** Saves the facts the first time the ledger is membered, so reopen knows to load them. */
+  async persistNew(): Promise<void> {
+    if (this.isMembered && this.#saved === 0) await this.save();
+  }
+
+  /** Keeps the index's facts in storage (at close and before compaction drops commits). */
+  async save(): Promise<void> {
+    if (this.#facts.length === this.#saved) return;
+    await this.#local.putMeta(this.#ledger, META, encodeFacts(this.#facts));
+    this.#saved = this.#facts.length;
+  }
+}
+
+function encodeFacts(facts: readonly CommitFacts[]): Uint8Array {
+  return dagCbor.encode(
+    facts.map((f) => [
+      CID.parse(f.cid),
+      f.parents.map((p) => CID.parse(p)),
+      f.writer,
+      f.record ?? null,
+    ]),
+  );
+}
+
+function decodeFacts(bytes: Uint8Array | undefined): CommitFacts[] {
+  if (!bytes) return [];
+  const value: unknown = dagCbor.decode(bytes);
+  const bad = () =>
+    new CorruptError("membership index", "saved facts are malformed");
+  if (!Array.isArray(value)) throw bad();
+  return value.map((row: unknown) => {
+    if (!Array.isArray(row) || row.length !== 4) throw bad();
+    const [cid, parents, writer, record] = row as unknown[];
+    const c = CID.asCID(cid);
+    if (
+      !c ||
+      !Array.isArray(parents) ||
+      !(writer instanceof Uint8Array) ||
+      !(record === null || record instanceof Uint8Array)
+    )
+      throw bad();
+    return {
+      cid: c.toString(),
+      parents: parents.map((p) => {
+        const pc = CID.asCID(p);
+        if (!pc) throw bad();
+        return pc.toString();
+      }),
+      writer,
+      ...(record ? { record } : {}),
+    };
+  });
+}
+
+/** Every commit below `heads` as the rule reads it, parents before children. */
+async function readFacts(
+  storage: Gateway,
+  ledger: string,
+  heads: readonly CID[],
+  known: ReadonlySet<string>,
+): Promise<CommitFacts[]> {
+  const out: CommitFacts[] = [];
+  const seen = new Set<string>(known);
+  // Iterative post-order: a commit is emitted after all its parents.
+  const stack: { cid: CID; facts?: CommitFacts; parents?: CID[] }[] = heads.map(
+    (cid) => ({ cid }),
+  );
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1]!;
+    const name = cidString(top.cid);
+    if (!top.facts) {
+      if (seen.has(name)) {
+        stack.pop();
+        continue;
+      }
+      seen.add(name);
+      const bytes = await storage.getCommit(ledger, top.cid);
+      if (!bytes) {
+        stack.pop();
+        continue;
+      }
+      const envelope = decodeCommitEnvelope(bytes, name);
+      top.parents = envelope.parents;
+      top.facts = {
+        cid: name,
+        parents: envelope.parents.map((p) => cidString(p)),
+        writer: envelope.w,
+        ...(envelope.m ? { record: envelope.m } : {}),
+      };
+      for (const p of envelope.parents)
+        if (!seen.has(cidString(p))) stack.push({ cid: p });
+      continue;
+    }
+    stack.pop();
+    out.push(top.facts);
+  }
+  return out;
+}
