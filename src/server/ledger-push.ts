@@ -8,6 +8,8 @@ import type { Ack, Push } from "../sync/protocol/index.js";
 import type { Backend, StoredCommit } from "./backend.js";
 import { readUploaded } from "./direct-uploads.js";
 import type { PushRate } from "./push-rate.js";
+import type { PushGate } from "../trust/push-gate.js";
+import { MembershipError } from "../util/errors.js";
 
 export interface PushLimits {
   readonly maxMessage: number;
@@ -28,6 +30,7 @@ export async function storePush(
   limits: PushLimits,
   push: Push,
   origin: unknown,
+  gate: PushGate,
 ): Promise<{ ack: Ack; uploaded: number }> {
   const { ledger } = push;
   const count = push.commits.length + (push.uploaded?.length ?? 0);
@@ -64,16 +67,41 @@ export async function storePush(
       "missing-commit",
       `head ${heads[unknownHead]!.toString()} is neither held by the server nor in the push`,
     );
+  // Membership (a membered ledger: every commit signed by a member at its parents), checked
+  // blind, before anything is stored.
+  if (batch.size > 0) {
+    try {
+      await gate.check(
+        {
+          getHeads: () => backend.getHeads(ledger),
+          getMeta: (cids) => backend.getMeta(ledger, cids),
+          getCommits: (cids) => backend.getCommits(ledger, cids),
+        },
+        [...batch.values()],
+      );
+    } catch (error) {
+      if (error instanceof MembershipError)
+        throw new ProtocolError("not-member", error.message, { cause: error });
+      throw error;
+    }
+  }
   // A push of no commits only asks whether the server holds its heads.
-  const stored =
-    batch.size === 0
-      ? { heads: await backend.getHeads(ledger), added: [] }
-      : await backend.putCommits(
-          ledger,
-          [...batch.values()],
-          origin,
-          limits.ledgerQuota,
-        );
+  let stored;
+  try {
+    stored =
+      batch.size === 0
+        ? { heads: await backend.getHeads(ledger), added: [] }
+        : await backend.putCommits(
+            ledger,
+            [...batch.values()],
+            origin,
+            limits.ledgerQuota,
+          );
+  } catch (error) {
+    // The gate counted the batch: it reads the store again next time.
+    gate.reset();
+    throw error;
+  }
   // The ack names only the commits of this push that are server heads now: O(push).
   const serverHeads = new Set(stored.heads.map(cidKey));
   const named = new Map<string, CID>();

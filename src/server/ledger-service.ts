@@ -30,6 +30,10 @@ import { commitBatches, difference, liveBatches } from "./ledger-reads.js";
 import { coversDropped, dropCovered } from "./ledger-retain.js";
 import type { Difference } from "./ledger-reads.js";
 import { PushRate } from "./push-rate.js";
+import { PushGate } from "../trust/push-gate.js";
+import type { SigningProvider } from "../trust/signing.js";
+import { Lru } from "../util/lru.js";
+import { nodeSha256 } from "../sync/protocol/index.js";
 
 /** The two transports a SyncServer speaks. */
 export type TransportName = "ws" | "http";
@@ -49,7 +53,12 @@ export interface LedgerServiceOptions {
   pushBurst: number;
   /** Commit bytes a ledger may hold; Infinity or absent for no quota. */
   ledgerQuota?: number;
+  /** Ed25519, to check membered ledgers' pushes (src/trust/push-gate.ts). */
+  signing: SigningProvider;
 }
+
+/** Ledgers whose membership index a process keeps at most (least recently pushed dropped). */
+const GATES = 1024;
 
 export class LedgerService {
   readonly backend: Backend;
@@ -57,6 +66,8 @@ export class LedgerService {
   readonly maxCommits: number;
   readonly #pushRate: PushRate;
   readonly #ledgerQuota: number | undefined;
+  readonly #gates = new Lru<string, PushGate>(GATES);
+  readonly #signing: SigningProvider;
   readonly #secret: string | undefined;
   readonly #clock: () => number;
   readonly #transports: () => TransportName[];
@@ -81,6 +92,7 @@ export class LedgerService {
         ? options.ledgerQuota
         : undefined;
     this.#secret = options.secret;
+    this.#signing = options.signing;
     this.#clock = options.clock;
     this.#transports = options.transports;
     this.#stopRevocations =
@@ -262,6 +274,11 @@ export class LedgerService {
 
   /** Verifies a push completely, then stores it (ledger-push.ts). */
   push(push: Push, origin: unknown): Promise<{ ack: Ack; uploaded: number }> {
+    let gate = this.#gates.get(push.ledger);
+    if (!gate) {
+      gate = new PushGate({ signing: this.#signing, sha256: nodeSha256 });
+      this.#gates.set(push.ledger, gate);
+    }
     return storePush(
       this.backend,
       {
@@ -272,6 +289,7 @@ export class LedgerService {
       },
       push,
       origin,
+      gate,
     );
   }
 

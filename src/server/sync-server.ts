@@ -1,6 +1,8 @@
 // The SyncServer: a fetch(Request) → Response handler plus a WebSocket acceptor over one
 // Backend. `listen` runs both on node:http; it is loaded on demand, so a serverless runtime
 // that only calls `fetch` never loads Node's HTTP code.
+import { nodeSigning } from "../trust/node-signing.js";
+import type { SigningProvider } from "../trust/signing.js";
 import type { WebSocket } from "ws";
 import { InvalidArgumentError } from "../util/errors.js";
 import { bearerToken, checkSecret } from "./auth.js";
@@ -56,6 +58,11 @@ export interface SyncServerOptions {
   heartbeat?: number;
   /** Milliseconds since the epoch (default Date.now), for token expiry. */
   clock?: () => number;
+  /**
+   * Ed25519, to check that a membered ledger's pushes are signed by its members (default
+   * node:crypto; docs/security.md, "What the SyncServer checks").
+   */
+  signing?: SigningProvider;
   /** Resource budgets; each defaults as server-limits.ts (and docs/deploy.md) says. */
   limits?: Partial<ServerLimits>;
   /**
@@ -206,6 +213,7 @@ export function createSyncServer(options: SyncServerOptions): SyncServer {
     pushBytesPerSecond: limits.pushBytesPerSecond,
     pushBurst: limits.pushBurst,
     ledgerQuota: limits.ledgerQuota,
+    signing: options.signing ?? nodeSigning,
   });
   const http = new HttpHandler({
     service,

@@ -65,7 +65,7 @@ export function toSyncError(error: unknown, operation = "sync"): SyncError {
 }
 
 /**
- * Failures retrying cannot fix: the server refused the token or its rights, no common
+ * Failures retrying cannot fix: the server refused the token or its rights or a push by a non-member, no common
  * protocol version, the remote's commits are under another key, or the server let go of
  * history this connection needs after it refused the server's snapshot. synced() rejects on
  * them at once; the connection keeps retrying (a token may be renewed server-side) and
@@ -77,6 +77,7 @@ export function isUnfixable(error: SyncError): boolean {
     error.code === "protocol" &&
     (error.reason === "unauthorized" ||
       error.reason === "forbidden" ||
+      error.reason === "not-member" ||
       error.reason === "version" ||
       // Only after this connection refused the server's snapshot: it offers none again.
       error.reason === "history-gone")

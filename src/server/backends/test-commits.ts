@@ -16,11 +16,19 @@ export async function makeTestCommit(
   size = 1024,
 ): Promise<StoredCommit> {
   const iv = randomBytes(12);
-  // Envelope overhead is ~20 bytes plus ~40 per parent; the rest is "ciphertext".
-  const data = randomBytes(Math.max(0, size - 20 - 40 * parents.length));
+  // Envelope overhead is ~120 bytes (with the writer and signature every commit carries,
+  // signed in form only here) plus ~40 per parent; the rest is "ciphertext".
+  const data = randomBytes(Math.max(0, size - 120 - 40 * parents.length));
   // A plain Uint8Array, as a backend returns it (dag-cbor may hand out a Buffer in Node).
   const bytes = new Uint8Array(
-    dagCbor.encode({ v: 2, iv, data, parents: [...parents] }),
+    dagCbor.encode({
+      v: 2,
+      iv,
+      data,
+      parents: [...parents],
+      w: new Uint8Array(32),
+      s: new Uint8Array(64),
+    }),
   );
   const cid = CID.createV1(DAG_CBOR, await sha256.digest(bytes));
   return { cid, bytes, parents: [...parents] };

@@ -15,7 +15,7 @@ export type Sha256 = (bytes: Uint8Array) => Uint8Array;
  * multiformats' sha2-256, synchronous only under Node: browsers and edge runtimes must pass
  * their own synchronous SHA-256 to checkCommit.
  */
-function nodeSha256(bytes: Uint8Array): Uint8Array {
+export function nodeSha256(bytes: Uint8Array): Uint8Array {
   const digest = sha256.digest(bytes);
   if (digest instanceof Promise)
     throw new Error(

@@ -23,6 +23,7 @@ export const ERROR_REASONS = [
   "over-quota",
   "rate-limited",
   "history-gone",
+  "not-member",
 ] as const;
 /** Why a SyncServer refused a message (docs/protocol.md lists each with its HTTP status). */
 export type ErrorReason = (typeof ERROR_REASONS)[number];
@@ -55,6 +56,7 @@ export const HTTP_STATUS: Record<ErrorReason, number> = {
   "over-quota": 413,
   "rate-limited": 429,
   "history-gone": 410,
+  "not-member": 403,
 };
 
 /** Reasons a client may retry the same request for (after a backoff). */
