@@ -35,7 +35,7 @@ async function forge(ledger: Ledger, parents: readonly CID[], tag: string) {
 
 describe("kiln serve and a membered ledger", () => {
   it("refuses a non-member's push over WebSocket and HTTP with not-member, storing nothing", async () => {
-    const server = await startServer(["--port", "0"]);
+    const server = await startServer(["--port", "0", "--storage", "memory://"]);
     cleanup.push(() => server.stop());
     const endpoint = `${server.url}/kiln`;
     const a = await openLedger("orders", {
