@@ -32,6 +32,7 @@ import type { Difference } from "./ledger-reads.js";
 import { PushRate } from "./push-rate.js";
 import { PushGate } from "../trust/push-gate.js";
 import type { SigningProvider } from "../trust/signing.js";
+import { nodeSigning } from "../trust/node-signing.js";
 import { Lru } from "../util/lru.js";
 import { nodeSha256 } from "../sync/protocol/index.js";
 
@@ -53,8 +54,8 @@ export interface LedgerServiceOptions {
   pushBurst: number;
   /** Commit bytes a ledger may hold; Infinity or absent for no quota. */
   ledgerQuota?: number;
-  /** Ed25519, to check membered ledgers' pushes (src/trust/push-gate.ts). */
-  signing: SigningProvider;
+  /** Ed25519, to check membered ledgers' pushes (src/trust/push-gate.ts; default node:crypto). */
+  signing?: SigningProvider;
 }
 
 /** Ledgers whose membership index a process keeps at most (least recently pushed dropped). */
@@ -92,7 +93,7 @@ export class LedgerService {
         ? options.ledgerQuota
         : undefined;
     this.#secret = options.secret;
-    this.#signing = options.signing;
+    this.#signing = options.signing ?? nodeSigning;
     this.#clock = options.clock;
     this.#transports = options.transports;
     this.#stopRevocations =

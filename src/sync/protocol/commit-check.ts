@@ -2,7 +2,7 @@
 // to its CID, and that it is a well-formed envelope, whose parents it then reports.
 import type { CID } from "multiformats/cid";
 import { sha256 } from "multiformats/hashes/sha2";
-import { decodeCommitEnvelope } from "../../blocks/envelope.js";
+import { decodeCommitEnvelope, decodeEnvelope } from "../../blocks/envelope.js";
 import { equalBytes } from "../../util/bytes.js";
 import { ProtocolError } from "./error.js";
 
