@@ -40,6 +40,16 @@ export interface GateCommit {
   readonly parents: readonly CID[];
 }
 
+/** True when a pushed commit carries a `create` record (malformed ones are checked later). */
+function createsMembers(c: GateCommit): boolean {
+  try {
+    const { m } = decodeCommitEnvelope(c.bytes, cidString(c.cid));
+    return m !== undefined && decodeMembershipRecord(m, "m").op === "create";
+  } catch {
+    return false;
+  }
+}
+
 const DAG_CBOR = 0x71;
 const SHA2_256 = 0x12;
 
@@ -52,6 +62,7 @@ interface Held {
 export class PushGate {
   #index = new MembershipIndex();
   #loaded = false;
+  #open = false;
   readonly #signing: SigningProvider;
   readonly #sha256: (bytes: Uint8Array) => Uint8Array;
 
@@ -74,6 +85,13 @@ export class PushGate {
     if (!this.#loaded) {
       await this.#read(source, await source.getHeads());
       this.#loaded = true;
+      // An open ledger: nothing to keep, nothing to check — until a `create` comes.
+      this.#open = !this.#index.isSigned;
+      if (this.#open) this.#index = new MembershipIndex();
+    }
+    if (this.#open) {
+      if (!batch.some((c) => createsMembers(c))) return;
+      this.#open = false;
     }
     const unseen = batch
       .flatMap((c) => c.parents)
@@ -111,6 +129,7 @@ export class PushGate {
   reset(): void {
     this.#index = new MembershipIndex();
     this.#loaded = false;
+    this.#open = false;
   }
 
   #facts(c: GateCommit) {
