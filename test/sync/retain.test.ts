@@ -2,6 +2,7 @@
 // publishes a snapshot with retain "snapshot", the server drops what it covers, and a replica
 // that was offline across that — with unsent writes on top of the dropped history — starts
 // from the snapshot, and nothing is lost on either side.
+import { nodeSigning } from "../../src/trust/node-signing.js";
 import { afterEach, describe, expect, it } from "vitest";
 import { CID } from "multiformats/cid";
 import { openLedger } from "../../src/index.js";
@@ -105,10 +106,17 @@ describe("a replica that refuses the snapshot after a retain", () => {
     cleanup.push(() => server.close());
     const url = listener.url.replace(/\/$/, "");
     const room = `refuse-${Date.now()}`;
-    // An unsigned writer: a new replica refuses its snapshot (it cannot check it).
+    // A writer whose signatures never verify: a new replica refuses its snapshot (every
+    // commit is signed, so "unsigned" is no longer possible).
     const a = await openLedger("orders", {
       storage: `memory://a-${room}`,
-      sign: false,
+      signing: {
+        importSigner: async (seed) => ({
+          publicKey: (await nodeSigning.importSigner(seed)).publicKey,
+          sign: () => Promise.resolve(new Uint8Array(64)),
+        }),
+        verify: (...args) => nodeSigning.verify(...args),
+      },
     });
     cleanup.push(() => a.close());
     const ca = a.connect(url, FAST);
@@ -122,7 +130,7 @@ describe("a replica that refuses the snapshot after a retain", () => {
     await expect(cb.synced()).rejects.toMatchObject({
       reason: "history-gone",
     });
-    expect(errors.some((m) => /not signed/.test(m))).toBe(true);
+    expect(errors.some((m) => /signature does not verify/.test(m))).toBe(true);
     expect((await b.allDocs()).rows).toEqual([]);
   });
 });
