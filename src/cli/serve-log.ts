@@ -52,6 +52,9 @@ export function logServerEvent(logger: Logger, event: ServerEvent): void {
   };
   const from = event.remote !== undefined ? ` from ${event.remote}` : "";
   switch (event.kind) {
+    case "delivered":
+      // One per subscriber and change: counted in the metrics, never a log line.
+      return;
     case "open":
       logger.debug({ event: "open", ...source }, `websocket opened${from}`);
       return;

@@ -241,7 +241,7 @@ export class HttpHandler {
     source: EventSource,
   ): Promise<Response> {
     const wait = Math.min(pull.wait ?? 0, this.#pollCap);
-    const answer =
+    const answer: Difference & { changedAt?: number } =
       wait > 0
         ? await this.#longPoll(pull, wait, signal)
         : await this.#service.difference(
@@ -249,6 +249,14 @@ export class HttpHandler {
             pull.have,
             pull.snapshot === true,
           );
+    if (answer.changedAt !== undefined && answer.missing.length > 0)
+      this.#log({
+        kind: "delivered",
+        transport: "http",
+        ledger: pull.ledger,
+        lag: (performance.now() - answer.changedAt) / 1000,
+        ...source,
+      });
     return stream(this.#pullFrames(pull, answer, source));
   }
 
@@ -257,11 +265,16 @@ export class HttpHandler {
     pull: Pull,
     wait: number,
     signal: AbortSignal,
-  ): Promise<Difference> {
+  ): Promise<Difference & { changedAt?: number }> {
     let wake!: () => void;
     const woken = new Promise<void>((resolve) => (wake = resolve));
+    // When the change that woke it was learned of (performance.now), for the fan-out lag.
+    let changedAt: number | undefined;
     // Watch before computing the difference, so a change in between still wakes the poll.
-    const unwatch = this.#service.watch(pull.ledger, () => wake());
+    const unwatch = this.#service.watch(pull.ledger, () => {
+      changedAt ??= performance.now();
+      wake();
+    });
     const timer = setTimeout(() => wake(), wait);
     const onAbort = () => wake();
     signal.addEventListener("abort", onAbort);
@@ -278,11 +291,12 @@ export class HttpHandler {
       await woken;
       if (this.#closing.aborted)
         throw new ProtocolError("unavailable", "the server is closing");
-      return await this.#service.difference(
+      const next = await this.#service.difference(
         pull.ledger,
         pull.have,
         pull.snapshot === true,
       );
+      return changedAt === undefined ? next : { ...next, changedAt };
     } finally {
       this.polls--;
       unwatch();

@@ -35,6 +35,8 @@ export interface LiveSubscriptionsOptions {
   errorFrame: (error: unknown) => ErrorMessage;
   /** Called when more changes are queued than the subscriber reads: the session closes. */
   onTooSlow: () => void;
+  /** A change was handed to the socket, `lag` seconds after this process learned of it. */
+  onDelivered: (ledger: string, lag: number) => void;
 }
 
 export class LiveSubscriptions {
@@ -106,9 +108,10 @@ export class LiveSubscriptions {
         return;
       }
       const skip = sub.sent;
+      const seen = performance.now();
       enqueue(async () => {
         this.#queuedChanges--;
-        await this.#deliver(sub, change, skip);
+        await this.#deliver(sub, change, skip, seen);
       });
     });
     this.#subs.set(ledger, sub);
@@ -135,15 +138,17 @@ export class LiveSubscriptions {
     sub: Subscription,
     change: LedgerChange,
     skip: Set<string> | undefined,
+    seen: number,
   ): Promise<void> {
     if (this.#subs.get(sub.ledger) !== sub) return;
-    const { service, checkRead, send } = this.#options;
+    const { service, checkRead, send, onDelivered } = this.#options;
     try {
       // Rights are checked at every delivery: a token that expired, or a hello that replaced
       // it, ends the subscription here even if nothing else noticed.
       checkRead(sub.ledger);
       for (const message of await service.liveBatches(sub.ledger, change, skip))
         await send(message);
+      onDelivered(sub.ledger, (performance.now() - seen) / 1000);
     } catch (error) {
       // The client no longer gets this ledger's changes: tell it, so it can pull again.
       await this.#end(sub, error);

@@ -41,6 +41,8 @@ export interface NodeListenOptions {
 export interface NodeListener {
   url: string;
   port: number;
+  /** Open connections by transport: plain HTTP ones, and those upgraded to WebSockets. */
+  connections(): { http: number; ws: number };
   close(): Promise<void>;
 }
 
@@ -96,7 +98,8 @@ export async function listenNode(
   );
   server.on("connection", (socket: Socket) => {
     // Caps first: a refused connection costs one accept and one close.
-    if (inFlight.size >= options.maxConnections) {
+    // WebSockets count too: an upgraded connection leaves inFlight for wss.clients.
+    if (inFlight.size + wss.clients.size >= options.maxConnections) {
       options.onRefused("connections");
       socket.destroy();
       return;
@@ -165,6 +168,7 @@ export async function listenNode(
   return {
     url: origin,
     port,
+    connections: () => ({ http: inFlight.size, ws: wss.clients.size }),
     close() {
       closing ??= new Promise<void>((resolve) => {
         const cut = setTimeout(() => {

@@ -46,6 +46,18 @@ export type ServerEvent =
       ledger?: string;
       cause: unknown;
     } & EventSource)
+  /**
+   * A stored change reached a live subscriber (ws) or a held long-poll (http): `lag` is the
+   * seconds from when this process learned of the change (at once for its own pushes; for
+   * another process's, when its notice arrived) to the answer being handed to the socket.
+   * One per subscriber and change: a metric, not a log line.
+   */
+  | ({
+      kind: "delivered";
+      transport: TransportName;
+      ledger: string;
+      lag: number;
+    } & EventSource)
   /** An unexpected exception, answered as `internal`. */
   | ({
       kind: "failure";

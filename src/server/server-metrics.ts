@@ -74,6 +74,16 @@ export function createServerMetrics(
     ["transport"],
   );
   const opened = counter("kiln_ws_opened_total", "WebSocket sessions opened");
+  const fanOut = new Histogram({
+    name: "kiln_fanout_lag_seconds",
+    help: "From a stored change (as this process learned of it) to its delivery to one live subscriber or held long-poll",
+    labelNames: ["transport"],
+    buckets: [
+      0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5,
+      10,
+    ],
+    registers: [registry],
+  });
   const latency = new Histogram({
     name: "kiln_backend_seconds",
     help: "Backend call latency, by operation",
@@ -102,11 +112,18 @@ export function createServerMetrics(
         else this.set(read(s));
       },
     });
-  stat(
-    "kiln_connections",
-    "Open WebSocket sessions (transport ws)",
-    (s) => s.connections,
-  );
+  new Gauge({
+    name: "kiln_connections",
+    help: "Open connections by transport: WebSocket sessions, and plain HTTP connections",
+    labelNames: ["transport"],
+    registers: [registry],
+    collect() {
+      const s = server()?.stats();
+      if (s === undefined) return;
+      this.set({ transport: "ws" }, s.connections);
+      this.set({ transport: "http" }, s.httpConnections);
+    },
+  });
   stat(
     "kiln_subscriptions",
     "Live subscriptions of WebSocket sessions",
@@ -161,6 +178,9 @@ export function createServerMetrics(
         return;
       case "open":
         opened.inc();
+        return;
+      case "delivered":
+        fanOut.observe({ transport: event.transport }, event.lag);
         return;
       case "close":
         return;

@@ -104,6 +104,8 @@ export interface Listener {
 export interface SyncServerStats {
   /** Open WebSocket sessions. */
   connections: number;
+  /** Open HTTP connections (not upgraded to a WebSocket) on the ports of listen(). */
+  httpConnections: number;
   /** Live subscriptions of those sessions. */
   subscriptions: number;
   /** Backend watchers open (subscriptions plus held long-polls). */
@@ -196,7 +198,8 @@ export function createSyncServer(options: SyncServerOptions): SyncServer {
   const log = safeLog(options.log);
   const closing = new AbortController();
   const sessions = new Set<WsSession>();
-  const listeners = new Set<Listener>();
+  /** Each listener of listen(), with its count of open HTTP connections. */
+  const listeners = new Map<Listener, () => number>();
   let heartbeat: ReturnType<typeof setInterval> | undefined;
   let closedMessages = 0;
   /** WebSocket sessions accepted so far: names each in the log. */
@@ -326,7 +329,7 @@ export function createSyncServer(options: SyncServerOptions): SyncServer {
           await listener.close();
         },
       };
-      listeners.add(tracked);
+      listeners.set(tracked, () => listener.connections().http);
       return tracked;
     },
 
@@ -354,8 +357,11 @@ export function createSyncServer(options: SyncServerOptions): SyncServer {
         messages += s.messages;
         bytesReceived += s.bytes;
       }
+      let httpConnections = 0;
+      for (const count of listeners.values()) httpConnections += count();
       return {
         connections: sessions.size,
+        httpConnections,
         subscriptions,
         watches: service.watches,
         polls: http.polls,
@@ -375,7 +381,7 @@ export function createSyncServer(options: SyncServerOptions): SyncServer {
       const grace = closeOptions?.drainGrace ?? DEFAULT_DRAIN_GRACE;
       await Promise.all([...sessions].map((s) => s.drain(grace)));
       service.stop();
-      await Promise.all([...listeners].map((l) => l.close()));
+      await Promise.all([...listeners.keys()].map((l) => l.close()));
     },
   };
   return server;

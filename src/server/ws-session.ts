@@ -131,6 +131,14 @@ export class WsSession {
         errorReply(error, undefined, this.#log, "ws", this.#where()),
       onTooSlow: () =>
         void this.close(CLOSE.tryAgainLater, "too slow for live changes"),
+      onDelivered: (ledger, lag) =>
+        this.#log({
+          kind: "delivered",
+          transport: "ws",
+          ledger,
+          lag,
+          ...this.#where(),
+        }),
     });
     this.#closed = new Promise((resolve) =>
       socket.once("close", (code: number) => {

@@ -248,6 +248,21 @@ describe("connection caps and timeouts", () => {
     open.push(again);
   });
 
+  it("counts WebSockets toward the total cap, and reports connections by transport", async () => {
+    running = await startServer({ limits: { maxConnections: 3 } });
+    const open: TestSocket[] = [];
+    for (let i = 0; i < 3; i++)
+      open.push(await TestSocket.hello(running.wsUrl));
+    cleanup.push(() => Promise.all(open.map((s) => s.close())));
+    expect(running.server.stats()).toMatchObject({
+      connections: 3,
+      httpConnections: 0,
+    });
+    await expect(TestSocket.open(running.wsUrl)).rejects.toThrow();
+    await open.pop()!.close();
+    open.push(await TestSocket.hello(running.wsUrl));
+  });
+
   it("closes a connection whose headers do not arrive in time (slowloris)", async () => {
     running = await startServer({
       limits: { headersTimeout: 300, requestTimeout: 600 },

@@ -87,6 +87,120 @@ describe("kiln serve, hardened", () => {
     expect(fine.messages[0]).toMatchObject({ t: "ack", stored: 1 });
   });
 
+  it("refuses a connection over --max-connections-per-address", async () => {
+    const ws = `${server.url.replace("http:", "ws:")}/kiln`;
+    const open: TestSocket[] = [];
+    // Earlier requests' keep-alive connections count too: open until refused.
+    let refused = false;
+    try {
+      for (let i = 0; i < 10 && !refused; i++)
+        await TestSocket.hello(ws).then(
+          (s) => open.push(s),
+          () => (refused = true),
+        );
+      expect(refused).toBe(true);
+      expect(open.length).toBeGreaterThanOrEqual(1);
+      expect(open.length).toBeLessThanOrEqual(3);
+    } finally {
+      for (const s of open) await s.close();
+    }
+    // Freed again once they closed.
+    await eventually(async () => {
+      try {
+        const s = await TestSocket.hello(ws);
+        await s.close();
+        return true;
+      } catch {
+        return false;
+      }
+    });
+  });
+
+  it("serves Prometheus metrics, liveness and readiness on --metrics-listen", async () => {
+    const metricsUrl = /metrics on (http:\/\/[^\s,]+)\/metrics/.exec(
+      server.banner,
+    )?.[1];
+    expect(metricsUrl).toBeDefined();
+    const ok = await post(`${server.url}/kiln`, {
+      t: "push",
+      id: 3,
+      ledger: "counted",
+      commits: wire(makeChain(2)),
+    });
+    expect(ok.messages[0]).toMatchObject({ t: "ack", stored: 2 });
+    await post(`${server.url}/kiln`, {
+      t: "pull",
+      id: 4,
+      ledger: "*",
+      have: [],
+    });
+    // A live subscriber over WebSocket and a held long-poll over HTTP both get a push.
+    const ws = await TestSocket.hello(
+      `${server.url.replace("http:", "ws:")}/kiln`,
+    );
+    const held = post(`${server.url}/kiln`, {
+      t: "pull",
+      id: 5,
+      ledger: "fanned",
+      have: [],
+      wait: 10_000,
+    });
+    try {
+      expect(
+        await ws.request({
+          t: "pull",
+          id: 1,
+          ledger: "fanned",
+          have: [],
+          live: true,
+        }),
+      ).toMatchObject([{ t: "heads" }]);
+      const fanned = makeChain(1);
+      // The long-poll is held before the push: wait until the server counts it.
+      await eventually(async () =>
+        /^kiln_http_polls [1-9]/m.test(
+          await (await fetch(`${metricsUrl!}/metrics`)).text(),
+        ),
+      );
+      await post(`${server.url}/kiln`, {
+        t: "push",
+        id: 6,
+        ledger: "fanned",
+        commits: wire(fanned),
+      });
+      expect(await ws.next()).toMatchObject({ t: "commits" });
+      expect((await held).messages[0]).toMatchObject({ t: "commits" });
+      const during = await (await fetch(`${metricsUrl!}/metrics`)).text();
+      expect(during).toMatch(/^kiln_connections\{transport="ws"\} 1$/m);
+      expect(during).toMatch(/^kiln_connections\{transport="http"\} \d+$/m);
+      expect(during).toMatch(
+        /^kiln_fanout_lag_seconds_count\{transport="ws"\} 1$/m,
+      );
+      expect(during).toMatch(
+        /^kiln_fanout_lag_seconds_count\{transport="http"\} 1$/m,
+      );
+    } finally {
+      await ws.close();
+    }
+    const text = await (await fetch(`${metricsUrl!}/metrics`)).text();
+    expect(text).toMatch(/^kiln_pushes_total\{transport="http"\} [1-9]/m);
+    expect(text).toMatch(
+      /^kiln_commits_stored_total\{transport="http"\} [2-9]/m,
+    );
+    expect(text).toMatch(
+      /^kiln_refusals_total\{transport="http",reason="bad-message"\} 1$/m,
+    );
+    expect(text).toMatch(
+      /^kiln_storage_failures_total\{operation="[a-z ]+"\} [1-9]/m,
+    );
+    expect(text).toMatch(
+      /^kiln_backend_seconds_count\{operation="put-commits",outcome="ok"\} [1-9]/m,
+    );
+    expect(text).toMatch(/^kiln_queued_bytes 0$/m);
+    expect(text).toMatch(/^kiln_process_resident_memory_bytes \d+/m);
+    expect((await fetch(`${metricsUrl!}/livez`)).status).toBe(200);
+    expect((await fetch(`${metricsUrl!}/readyz`)).status).toBe(200);
+  });
   it("refuses a push past --ledger-quota, storing nothing of it, until the ledger is deleted", async () => {
     const ledger = "capped";
     const chain = makeChain(2, [], 3000);
@@ -146,72 +260,5 @@ describe("kiln serve, hardened", () => {
     } finally {
       await ws.close();
     }
-  });
-
-  it("refuses a connection over --max-connections-per-address", async () => {
-    const ws = `${server.url.replace("http:", "ws:")}/kiln`;
-    const open: TestSocket[] = [];
-    // Earlier requests' keep-alive connections count too: open until refused.
-    let refused = false;
-    try {
-      for (let i = 0; i < 10 && !refused; i++)
-        await TestSocket.hello(ws).then(
-          (s) => open.push(s),
-          () => (refused = true),
-        );
-      expect(refused).toBe(true);
-      expect(open.length).toBeGreaterThanOrEqual(1);
-      expect(open.length).toBeLessThanOrEqual(3);
-    } finally {
-      for (const s of open) await s.close();
-    }
-    // Freed again once they closed.
-    await eventually(async () => {
-      try {
-        const s = await TestSocket.hello(ws);
-        await s.close();
-        return true;
-      } catch {
-        return false;
-      }
-    });
-  });
-
-  it("serves Prometheus metrics, liveness and readiness on --metrics-listen", async () => {
-    const metricsUrl = /metrics on (http:\/\/[^\s,]+)\/metrics/.exec(
-      server.banner,
-    )?.[1];
-    expect(metricsUrl).toBeDefined();
-    const ok = await post(`${server.url}/kiln`, {
-      t: "push",
-      id: 3,
-      ledger: "counted",
-      commits: wire(makeChain(2)),
-    });
-    expect(ok.messages[0]).toMatchObject({ t: "ack", stored: 2 });
-    await post(`${server.url}/kiln`, {
-      t: "pull",
-      id: 4,
-      ledger: "*",
-      have: [],
-    });
-    const text = await (await fetch(`${metricsUrl!}/metrics`)).text();
-    expect(text).toMatch(/^kiln_pushes_total\{transport="http"\} [1-9]/m);
-    expect(text).toMatch(
-      /^kiln_commits_stored_total\{transport="http"\} [2-9]/m,
-    );
-    expect(text).toMatch(
-      /^kiln_refusals_total\{transport="http",reason="bad-message"\} 1$/m,
-    );
-    expect(text).toMatch(
-      /^kiln_storage_failures_total\{operation="[a-z ]+"\} [1-9]/m,
-    );
-    expect(text).toMatch(
-      /^kiln_backend_seconds_count\{operation="put-commits",outcome="ok"\} [1-9]/m,
-    );
-    expect(text).toMatch(/^kiln_queued_bytes 0$/m);
-    expect(text).toMatch(/^kiln_process_resident_memory_bytes \d+/m);
-    expect((await fetch(`${metricsUrl!}/livez`)).status).toBe(200);
-    expect((await fetch(`${metricsUrl!}/readyz`)).status).toBe(200);
   });
 });
