@@ -35,14 +35,17 @@ export async function difference(
   snapshot = false,
 ): Promise<Difference> {
   const heads = await backend.getHeads(ledger);
-  const held = snapshot ? await backend.getSnapshot(ledger) : undefined;
-  if (held) {
-    const known = await backend.getMeta(ledger, have);
-    if (known.every((m) => m === undefined))
-      return fromSnapshot(backend, ledger, heads, have, held);
+  // The snapshot (up to maxMessage bytes) is read only when the answer starts from it.
+  if (snapshot && heads.length > 0) {
+    const known = have.length === 0 ? [] : await backend.getMeta(ledger, have);
+    const held = known.every((m) => m === undefined)
+      ? await backend.getSnapshot(ledger)
+      : undefined;
+    if (held) return fromSnapshot(backend, ledger, heads, have, held);
   }
   const missing = await missingCommitsFrom(backend, ledger, heads, have);
   if (!missing.dropped) return { heads, missing: missing.cids };
+  const held = snapshot ? await backend.getSnapshot(ledger) : undefined;
   if (held) return fromSnapshot(backend, ledger, heads, have, held);
   throw new ProtocolError(
     "history-gone",

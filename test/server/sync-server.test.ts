@@ -513,7 +513,7 @@ describe("HTTP long-poll", () => {
     await post(url, { t: "push", id: 3, ledger: "l", commits: wire([child]) });
     const answer = await poll;
     expect(answer.messages).toEqual([
-      { t: "commits", id: 2, ledger: "l", commits: wire([child]) },
+      { t: "commits", id: 2, total: 1, ledger: "l", commits: wire([child]) },
       { t: "heads", id: 2, ledger: "l", heads: [child.cid] },
     ]);
     expect(server.stats()).toMatchObject({ polls: 0, watches: 0 });
