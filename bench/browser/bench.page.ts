@@ -1,8 +1,14 @@
 // Browser workloads in Chromium, one system per page load: Kiln on IndexedDB (encrypted),
-// PouchDB's IndexedDB adapter, and a bare loop of one IndexedDB transaction per put (the
-// physical limit of sequential puts). Same docs (~200 B) for every system.
+// PouchDB's IndexedDB adapter, Fireproof's browser build, and a bare loop of one IndexedDB
+// transaction per put (the physical limit of sequential puts). Same docs (~200 B) for every
+// system. Also the two latencies: a put in one tab seen by a live query in another, and a
+// put in the page seen by a Node client through a SyncServer (timed on the shared wall
+// clock, performance.timeOrigin + now()).
+import { fireproof } from "@fireproof/core";
 import PouchDB from "pouchdb-browser";
 import { openLedger } from "../../src/index.browser.js";
+import type { Ledger } from "../../src/index.browser.js";
+import { FP_BULK, FP_GETS, FP_SEQ } from "./caps.js";
 
 interface Doc {
   _id: string;
@@ -57,7 +63,7 @@ async function kiln(n: number, getN: number) {
   t = performance.now();
   for (const id of ids) await bulkLedger.get(id);
   const get = rate(getN, performance.now() - t);
-  await bulkLedger.close();
+  // Left open: a page is reloaded with its ledger open (it checkpoints when hidden).
   return { put, bulk, get };
 }
 
@@ -81,6 +87,77 @@ async function pouch(n: number, getN: number) {
   const get = rate(getN, performance.now() - t);
   await db.close();
   return { put, bulk, get };
+}
+
+async function fp(n: number) {
+  const docs = makeDocs(n);
+  const seq = fireproof("bench-fp-seq");
+  let t = performance.now();
+  for (const d of docs.slice(0, FP_SEQ)) await seq.put({ ...d });
+  const put = rate(FP_SEQ, performance.now() - t);
+  await seq.close();
+  const db = fireproof("bench-fp-bulk");
+  const bulkN = Math.min(n, FP_BULK);
+  t = performance.now();
+  for (let i = 0; i < bulkN; i += 100)
+    await db.bulk(docs.slice(i, i + 100).map((d) => ({ ...d })));
+  const bulk = rate(bulkN, performance.now() - t);
+  const ids = order(bulkN)
+    .slice(0, FP_GETS)
+    .map((i) => docs[i]!._id);
+  t = performance.now();
+  for (const id of ids) await db.get(id);
+  const get = rate(ids.length, performance.now() - t);
+  await db.close();
+  return { put, bulk, get };
+}
+
+const now = () => performance.timeOrigin + performance.now();
+
+let lat: Ledger | undefined;
+const seen = new Map<string, number>();
+const seenWaiters = new Map<string, (t: number) => void>();
+
+/** Opens the latency ledger; with `watch`, records when a live query first shows each doc. */
+async function latOpen(watch: boolean, storage = "indexeddb://bench-lat") {
+  lat ??= await openLedger("lat", { storage });
+  if (watch)
+    lat.live("status", { key: "open" }, ({ rows }) => {
+      const t = now();
+      for (const r of rows)
+        if (!seen.has(r.id)) {
+          seen.set(r.id, t);
+          seenWaiters.get(r.id)?.(t);
+        }
+    });
+}
+
+async function latPut(i: number): Promise<number> {
+  const t0 = now();
+  await lat!.put({ _id: `lat-${i}`, status: "open", pad: "x".repeat(150) });
+  return t0;
+}
+
+function latSeen(i: number): Promise<number> {
+  const id = `lat-${i}`;
+  const t = seen.get(id);
+  if (t !== undefined) return Promise.resolve(t);
+  return new Promise((resolve) => seenWaiters.set(id, resolve));
+}
+
+/** Opens `name` with `key` and connects it to `url`; resolves once live. */
+async function syncOpen(name: string, key: string, url: string) {
+  lat = await openLedger(name, { key, storage: "indexeddb://bench-sync" });
+  const c = lat.connect(url);
+  if (c.status.kind === "live") return;
+  await new Promise<void>((resolve) => {
+    const stop = c.on("status", (s) => {
+      if (s.kind === "live") {
+        stop();
+        resolve();
+      }
+    });
+  });
 }
 
 async function bare(n: number) {
@@ -113,6 +190,13 @@ async function reopen(system: string, startedAt: number) {
     await l.close();
     return ms;
   }
+  if (system === "fireproof") {
+    const db = fireproof("bench-fp-bulk");
+    await db.get("doc-000042");
+    const ms = performance.now() - startedAt;
+    await db.close();
+    return ms;
+  }
   const db = new PouchDB("bench-pouch-bulk");
   await db.get("doc-000042");
   const ms = performance.now() - startedAt;
@@ -127,7 +211,13 @@ Object.assign(globalThis, {
         ? kiln(n, getN)
         : system === "pouchdb"
           ? pouch(n, getN)
-          : bare(n),
+          : system === "fireproof"
+            ? fp(n)
+            : bare(n),
+    latOpen,
+    latPut,
+    latSeen,
+    syncOpen,
     reopen: (system: string) => reopen(system, 0),
   },
 });

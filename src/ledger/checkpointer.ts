@@ -71,6 +71,21 @@ export class Checkpointer {
       .catch((error: unknown) => this.#p.onError(error));
   }
 
+  /**
+   * Writes a checkpoint now (in the write queue) if anything was written or merged since the
+   * last one: a page being hidden may not come back, and a reopen then loads instead of
+   * replaying.
+   */
+  async flush(): Promise<void> {
+    if (this.#uncheckpointed === 0 || this.#queued) return;
+    this.#queued = true;
+    await this.#p.queue.run(async () => {
+      this.#queued = false;
+      if (this.#p.isClosed() || this.#uncheckpointed === 0) return;
+      await this.#checkpoint();
+    });
+  }
+
   /** Writes a checkpoint and drops every commit it makes redundant (in the write queue). */
   async compact(onProgress?: OnProgress): Promise<void> {
     // Three steps of unequal size; each is one storage call, so finer progress would be

@@ -97,6 +97,8 @@ export interface LedgerParts {
   newId: () => string;
   /** Set when the ledger opened from a checkpoint whose clock and versions are not loaded yet. */
   lazy: Checkpoint | undefined;
+  /** Subscribes to the page being hidden (Platform.onHidden): a checkpoint is written then. */
+  onHidden?: ((listener: () => void) => () => void) | undefined;
   /** At least this many written ops (doc writes) between automatic checkpoints. */
   checkpointEvery: number;
   /** Ops replayed on open, since the last checkpoint. */
@@ -204,7 +206,12 @@ export class Ledger<T extends object = DocFields> {
       signing: parts.signing,
     });
     registerInternals(this, { storage, snapshots, isClosed });
-    this.#unfollow = followStorage({
+    const unhide = parts.onHidden?.(() => {
+      checkpointer.flush().catch((error: unknown) => {
+        if (!isClosed()) onError(error);
+      });
+    });
+    const unfollow = followStorage({
       ledger: name,
       storage,
       merge: (heads) =>
@@ -213,6 +220,10 @@ export class Ledger<T extends object = DocFields> {
           : merger.merge(heads, undefined, storage, true),
       onError,
     });
+    this.#unfollow = () => {
+      unfollow();
+      unhide?.();
+    };
     this.#sync = new LedgerSync({
       name,
       storage,

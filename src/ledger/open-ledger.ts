@@ -168,7 +168,11 @@ export async function openLedgerOn<T extends object = DocFields>(
       signing,
       members,
       compression,
-      checkpointEvery: options.checkpointEvery ?? AUTO_CHECKPOINT_COMMITS,
+      checkpointEvery:
+        options.checkpointEvery ??
+        platform.checkpointEvery ??
+        AUTO_CHECKPOINT_COMMITS,
+      onHidden: platform.onHidden?.bind(platform),
       lazy: upToDate ? checkpoint : undefined,
       newId: createIdGenerator(options.now ?? Date.now, (n) =>
         crypto.randomBytes(n),

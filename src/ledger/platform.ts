@@ -15,6 +15,13 @@ export interface Platform {
   readonly signing: SigningProvider;
   /** The gateways for storage and connect() when openLedger is given no registry. */
   createRegistry(): Registry;
+  /** Ops between automatic checkpoints when openLedger is given none (default 20,000). */
+  readonly checkpointEvery?: number;
+  /**
+   * Calls `listener` when the page is hidden or left (browsers): the ledger checkpoints
+   * then, so a reload loads a checkpoint instead of replaying. Returns the unsubscribe.
+   */
+  onHidden?(listener: () => void): () => void;
   /** The storage URL when openLedger is given none. */
   defaultStorage(): string;
   /**

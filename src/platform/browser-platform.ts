@@ -39,6 +39,21 @@ export function browserGateways(): GatewayFactory<unknown>[] {
   ] as GatewayFactory<unknown>[];
 }
 
+/**
+ * The page was hidden (another tab, minimised), while it still runs. Not `pagehide`: a
+ * checkpoint is asynchronous work (WebCrypto, IndexedDB) that a page being unloaded (a
+ * reload) never finishes, so there the lower checkpointEvery bounds the replay instead.
+ */
+function onHidden(listener: () => void): () => void {
+  const doc = (globalThis as { document?: Document }).document;
+  if (!doc) return () => undefined;
+  const onChange = () => {
+    if (doc.visibilityState === "hidden") listener();
+  };
+  doc.addEventListener("visibilitychange", onChange);
+  return () => doc.removeEventListener("visibilitychange", onChange);
+}
+
 let platform: Platform | undefined;
 
 /** Made on first use: importing the browser entry does no work and touches no global. */
@@ -49,6 +64,10 @@ export function browserPlatform(): Platform {
     signing: createWebSigning(),
     createRegistry: () => createRegistry(browserGateways()),
     defaultStorage: () => DEFAULT_BROWSER_STORAGE,
+    // A reload replays at most this many ops past the last checkpoint (Node: 20,000); the
+    // checkpoint rule keeps its cost O(1) per write (checkpointer.ts).
+    checkpointEvery: 1_000,
+    onHidden,
     // Only indexeddb:// is shared by the tabs of an origin (memory:// is one page's own).
     tabLink: (storage, ledger, remoteId) =>
       storage.startsWith("indexeddb:")

@@ -114,6 +114,30 @@ Object.assign(globalThis, {
       }
       return { ids, error: undefined };
     },
+    /** Writes docs in bulks of `size`. */
+    async bulkEach(name: string, docs: DocInput[], size: number) {
+      const l = await ledger(name);
+      for (let i = 0; i < docs.length; i += size)
+        await l.bulk(docs.slice(i, i + size));
+    },
+    /** True when indexeddb://kiln holds a checkpoint of the ledger (read directly). */
+    async hasCheckpoint(name: string) {
+      const db = await new Promise<IDBDatabase>((resolve, reject) => {
+        const open = indexedDB.open("kiln");
+        open.onsuccess = () => resolve(open.result);
+        open.onerror = () => reject(new Error(String(open.error)));
+      });
+      const found = await new Promise<unknown>((resolve, reject) => {
+        const get = db
+          .transaction("local")
+          .objectStore("local")
+          .get([name, "checkpoint", ""]);
+        get.onsuccess = () => resolve(get.result);
+        get.onerror = () => reject(new Error(String(get.error)));
+      });
+      db.close();
+      return found !== undefined;
+    },
     /** The IndexedDB databases of the origin. */
     async databases() {
       return (await indexedDB.databases()).map((d) => d.name);
