@@ -2,12 +2,15 @@
 // memory backend: covered commits lose their bytes and keep their meta, pulls that need them
 // start from the snapshot, pushes on top of them are accepted.
 import { describe, expect, it } from "vitest";
-import type { CID } from "multiformats/cid";
+import { CID } from "multiformats/cid";
 import { guardBackend } from "./backend-guard.js";
 import type { StoredCommit } from "./backend.js";
 import { createMemoryBackend } from "./backends/memory-backend.js";
 import { makeTestChain, makeTestCommit } from "./backends/test-commits.js";
 import { LedgerService } from "./ledger-service.js";
+import { dropCovered } from "./ledger-retain.js";
+import * as dagCbor from "@ipld/dag-cbor";
+import { sha256 } from "multiformats/hashes/sha2";
 
 const LEDGER = "retained";
 
@@ -118,5 +121,44 @@ describe("retain: snapshot", () => {
     expect(
       (await s.difference(LEDGER, [chain[0]!.cid], true)).snapshot,
     ).toBeUndefined();
+  });
+});
+
+describe("dropCovered", () => {
+  it("never drops a commit that carries a membership record", async () => {
+    const backend = createMemoryBackend();
+    const [root] = await makeTestChain(1);
+    // An envelope with `m` in the clear, as the trust layer writes one (opaque here).
+    const bytes = new Uint8Array(
+      dagCbor.encode({
+        v: 2,
+        iv: new Uint8Array(12),
+        data: new Uint8Array(40),
+        parents: [root!.cid],
+        w: new Uint8Array(32),
+        s: new Uint8Array(64),
+        m: new Uint8Array([1, 2, 3]),
+      }),
+    );
+    const member: StoredCommit = {
+      cid: CID.createV1(0x71, await sha256.digest(bytes)),
+      bytes,
+      parents: [root!.cid],
+    };
+    const top = await makeTestCommit([member.cid], 300);
+    await backend.putCommits(LEDGER, [root!, member, top]);
+    expect(await dropCovered(backend, LEDGER, [top.cid])).toBe(2);
+    const held = await backend.getCommits(LEDGER, [
+      root!.cid,
+      member.cid,
+      top.cid,
+    ]);
+    expect(held.map((b) => b?.length)).toEqual([
+      undefined,
+      bytes.length,
+      undefined,
+    ]);
+    // A second retain over the same history finds nothing more to drop.
+    expect(await dropCovered(backend, LEDGER, [top.cid])).toBe(0);
   });
 });
