@@ -1,7 +1,15 @@
 // The audit trail: ledger.history(id) lists a doc's versions with their commits and writers,
 // and ledger.at(clock) shows the ledger as it was at a past clock — until compaction let
 // that history go, which a HistoryGoneError says.
+import { randomBytes } from "node:crypto";
+import type { CID } from "multiformats/cid";
 import { describe, expect, it } from "vitest";
+import { encodeDocValue } from "../src/blocks/cbor-writer.js";
+import { sealBytes } from "../src/blocks/commit.js";
+import { createLedgerKey, encodeLedgerKey } from "../src/blocks/ledger-key.js";
+import { encodeEvent } from "../src/crdt/event.js";
+import { memoryGateway } from "../src/gateways/memory-gateway.js";
+import { encodeMembershipRecord } from "../src/trust/membership-record.js";
 import type { CryptoProvider } from "../src/blocks/crypto.js";
 import { nodeCrypto } from "../src/blocks/node-crypto.js";
 import { createRandom, testSeed } from "../src/util/random.js";
@@ -9,6 +17,7 @@ import {
   HistoryGoneError,
   InvalidArgumentError,
   ReadOnlyError,
+  nodeSigning,
   openLedger,
   whoami,
 } from "../src/index.js";
@@ -244,6 +253,70 @@ describe("ledger.at", () => {
     await expect(l.at("nope" as unknown as string[])).rejects.toBeInstanceOf(
       InvalidArgumentError,
     );
+    await l.close();
+  });
+});
+
+describe("history and at in a membered ledger", () => {
+  /**
+   * By hand: X creates the ledger and writes d = 1, admits W; then W writes d = 2 while X
+   * removes W (concurrently). W's write is void: it counts for nothing, except at a clock
+   * whose history holds it but not the removal.
+   */
+  async function removedWriterRoom() {
+    const key = createLedgerKey(nodeCrypto);
+    const x = await nodeSigning.importSigner(randomBytes(32));
+    const w = await nodeSigning.importSigner(randomBytes(32));
+    const url = storage();
+    const g = await memoryGateway.open(memoryGateway.parse(new URL(url)));
+    const seal = async (
+      parents: CID[],
+      h: number,
+      ops: [string, Uint8Array][],
+      by: typeof x,
+      record?: Parameters<typeof encodeMembershipRecord>[0],
+    ) => {
+      const c = await sealBytes(
+        nodeCrypto,
+        key,
+        parents,
+        encodeEvent({ h, ops }),
+        by,
+        record ? { record: encodeMembershipRecord(record) } : {},
+      );
+      await g.putCommit("m", c.cid, c.bytes);
+      return c.cid;
+    };
+    const c1 = await seal([], 1, [["d", encodeDocValue({ v: 1 })]], x, {
+      op: "create",
+    });
+    const c2 = await seal([c1], 2, [], x, {
+      op: "add",
+      key: w.publicKey,
+      role: "writer",
+    });
+    const c3 = await seal([c2], 3, [["d", encodeDocValue({ v: 2 })]], w);
+    const c4 = await seal([c2], 3, [], x, { op: "remove", key: w.publicKey });
+    await g.putHeads("m", { add: [c3, c4], remove: [] });
+    await g.close();
+    return {
+      url,
+      key: encodeLedgerKey(key),
+      c1: String(c1),
+      c3: String(c3),
+      c4: String(c4),
+    };
+  }
+
+  it("a removed writer's concurrent write counts for nothing, except at a clock before its removal", async () => {
+    const { url, key, c1, c3, c4 } = await removedWriterRoom();
+    // The commits arrive from a remote: the replica applies the membership rule to them.
+    const l = await openLedger("m", { storage: storage(), key });
+    await l.connect(url).synced();
+    expect(await l.get("d")).toEqual({ _id: "d", v: 1 });
+    expect(await (await l.at([c3, c4])).get("d")).toEqual({ _id: "d", v: 1 });
+    expect(await (await l.at([c3])).get("d")).toEqual({ _id: "d", v: 2 });
+    expect((await l.history("d")).map((v) => v.cid)).toEqual([c1]);
     await l.close();
   });
 });

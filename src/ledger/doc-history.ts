@@ -4,6 +4,8 @@
 // each put changed, so finding a doc's versions decrypts nothing; only the commits that
 // wrote the doc are then read and opened, one each. A commit compaction let go is still
 // named by the clock: its version is listed as dropped, with what the clock knows of it.
+// A void commit (a removed writer's that its removal does not follow) wrote nothing, so it
+// is not a version; `kiln verify` lists every commit.
 import { CID } from "multiformats/cid";
 import type { CryptoProvider } from "../blocks/crypto.js";
 import type { ClockEvent } from "../crdt/clock.js";
@@ -32,8 +34,8 @@ interface VersionOf {
 export type DocVersion<T extends object = DocFields> =
   | (VersionOf & {
       kind: "put";
-      /** The writer's public key as text (see `encodeWriter`), or null for an unsigned commit. */
-      writer: string | null;
+      /** The writer's public key as text (see `encodeWriter`). */
+      writer: string;
       /** The doc as this commit wrote it (the schema, if any, is not applied). */
       doc: Doc<T>;
       /**
@@ -44,8 +46,8 @@ export type DocVersion<T extends object = DocFields> =
     })
   | (VersionOf & {
       kind: "del";
-      /** The writer's public key as text, or null for an unsigned commit. */
-      writer: string | null;
+      /** The writer's public key as text. */
+      writer: string;
     })
   | (VersionOf & {
       kind: "dropped";
@@ -59,6 +61,8 @@ export interface DocHistoryParts {
   loader: StateLoader;
   crypto: CryptoProvider;
   key: Uint8Array;
+  /** True for a commit that counts for nothing (membership: a removed writer's). */
+  isVoid: (cid: string) => boolean;
 }
 
 /** The versions of `id`, newest first (height, then commit CID, both descending). */
@@ -70,7 +74,7 @@ export async function docHistory<T extends object = DocFields>(
   await loader.ready();
   const events: ClockEvent[] = [];
   for (const e of loader.state.clock.events())
-    if (e.ids.includes(id)) events.push(e);
+    if (e.ids.includes(id) && !parts.isVoid(e.cid)) events.push(e);
   events.sort((a, b) => compareEvents(b, a));
   const out: DocVersion<T>[] = [];
   for (const e of events) {
@@ -87,7 +91,7 @@ export async function docHistory<T extends object = DocFields>(
       continue;
     }
     const opened = await openCommit(crypto, key, cid, bytes);
-    const writer = opened.writer ? encodeWriter(opened.writer) : null;
+    const writer = encodeWriter(opened.writer);
     const docBytes = opened.docs.get(id);
     if (!docBytes) {
       out.push({ kind: "del", ...at, writer });

@@ -6,7 +6,11 @@
 // after it), a HistoryGoneError names it.
 import { CID } from "multiformats/cid";
 import type { CryptoProvider } from "../blocks/crypto.js";
+import { compareEvents } from "../crdt/clock.js";
 import type { Gateway } from "../gateways/gateway.js";
+import { MembershipIndex } from "../trust/membership.js";
+import { decodeMembershipRecord } from "../trust/membership-record.js";
+import { encodeWriter } from "../trust/signing.js";
 import {
   ClosedError,
   HistoryGoneError,
@@ -17,6 +21,7 @@ import type { BlockSource } from "./block-source.js";
 import { createSourcedState } from "./block-source.js";
 import { openCommit } from "./commit-reader.js";
 import type { OpenedCommit } from "./commit-reader.js";
+import { voidEvent } from "./merger.js";
 import type { Doc, DocFields } from "./doc.js";
 import { checkId } from "./doc.js";
 import { DocReader } from "./doc-reader.js";
@@ -35,6 +40,8 @@ export interface PastParts {
   crypto: CryptoProvider;
   key: Uint8Array;
   isClosed: () => boolean;
+  /** True for a commit that counts for nothing (membership: a removed writer's). */
+  isVoid: (cid: string) => boolean;
   /** Where map functions that throw are reported (the ledger's error event). */
   onError: (error: unknown) => void;
 }
@@ -90,7 +97,12 @@ export async function openLedgerAt<T extends object>(
     crypto,
     key,
   });
-  await state.merge(opened.map((o) => o.event));
+  // Membership as of that clock: a commit its writer's removal within that history does not
+  // follow counts for nothing, as on every replica (src/trust/membership.ts).
+  const isVoid = voidAt(opened);
+  await state.merge(
+    opened.map((o) => (isVoid(o.event.cid) ? voidEvent(o.event) : o.event)),
+  );
   // The docs of the commits just opened: reads of the view then decrypt nothing again.
   for (const o of opened) blocks.cacheDocs(o.event.cid, o);
   return new LedgerAt<T>(
@@ -99,6 +111,25 @@ export async function openLedgerAt<T extends object>(
     new StateLoader(state, undefined),
     blocks,
   );
+}
+
+/** Which of `opened` (one clock's whole history) are void under the records among them. */
+function voidAt(opened: readonly OpenedCommit[]): (cid: string) => boolean {
+  if (!opened.some((o) => o.record)) return () => false;
+  const index = new MembershipIndex();
+  for (const o of [...opened].sort((a, b) => compareEvents(a.event, b.event)))
+    // Trusted: every one was admitted by the rule when it was merged here.
+    index.admit(
+      {
+        cid: o.event.cid,
+        parents: o.event.parents,
+        writer: encodeWriter(o.writer),
+        record:
+          o.record && decodeMembershipRecord(o.record, `commit ${o.event.cid}`),
+      },
+      { trusted: true },
+    );
+  return (cid) => index.isVoid(cid);
 }
 
 /**

@@ -251,6 +251,7 @@ export class Ledger<T extends object = DocFields> {
     this.#loader = loader;
     this.#reader = reader;
     this.#past = {
+      isVoid: (cid) => parts.members.isVoid(cid),
       ledger: name,
       storage,
       loader,

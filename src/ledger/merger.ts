@@ -173,7 +173,8 @@ function factsOf(o: OpenedCommit): CommitFacts {
   };
 }
 
-function voidEvent(e: MergeEvent): MergeEvent {
+/** A void commit's event: its place in the DAG, no ops (it writes nothing). */
+export function voidEvent(e: MergeEvent): MergeEvent {
   return { cid: e.cid, parents: e.parents, height: e.height, ids: [], ops: [] };
 }
 
