@@ -52,7 +52,13 @@ export async function verifyCommand(
     report.letGo > 0
       ? `, ${report.letGo} parents let go (compacted: the snapshot stands for them)`
       : "";
-  const summary = `${report.commits} commits (${report.signed} signed, ${decrypted}), ${report.heads} heads${letGo}`;
+  const membership =
+    report.membership === "checked"
+      ? ", membership checked"
+      : report.membership === "unchecked"
+        ? ", membership not checked (history let go)"
+        : "";
+  const summary = `${report.commits} commits (${report.signed} signed, ${decrypted}), ${report.heads} heads${letGo}${membership}`;
   if (failures > 0) {
     err(`kiln: verify ${subject}: ${failures} failures in ${summary}`);
     return 1;

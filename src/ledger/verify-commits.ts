@@ -9,6 +9,9 @@ import type { CryptoProvider } from "../blocks/crypto.js";
 import { decodeEnvelope, unsignedEnvelope } from "../blocks/envelope.js";
 import type { SigningProvider } from "../trust/signing.js";
 import { openBytes } from "../blocks/commit.js";
+import { MembershipIndex } from "../trust/membership.js";
+import { decodeMembershipRecord } from "../trust/membership-record.js";
+import { encodeWriter } from "../trust/signing.js";
 import { KilnError } from "../util/errors.js";
 import { openCommit } from "./commit-reader.js";
 
@@ -19,6 +22,12 @@ export interface VerifyReport {
   heads: number;
   /** Commits decrypted and parsed with the key (0 when no key was given). */
   decrypted: number;
+  /**
+   * Whether the membership rule (src/trust/membership.ts) was applied to every commit:
+   * "checked"; "open" for a ledger with no `create` record (every writer may write);
+   * "unchecked" when history was let go (the records below it are not all here).
+   */
+  membership: "checked" | "open" | "unchecked";
   /**
    * Parents no commit given holds, where a snapshot or checkpoint stands for the history
    * compaction let go: not failures, and not checked further (see docs/security.md).
@@ -49,6 +58,13 @@ export class CommitVerifier {
   #signatures: SignatureCheck[] = [];
   #signed = 0;
   readonly failures: VerifyReport["failures"] = [];
+  /** What the membership rule reads of each signed commit (record undecoded). */
+  readonly #facts: {
+    cid: string;
+    parents: string[];
+    writer: string;
+    record: Uint8Array | undefined;
+  }[] = [];
   /** Snapshots and the heads they cover. */
   readonly #covered: [string, string[]][] = [];
   #commits = 0;
@@ -83,7 +99,14 @@ export class CommitVerifier {
     }
     this.#parents.set(subject, envelope.parents.map(cidString));
     const { w, s } = envelope;
-    if (w && s) {
+    if (!w || !s) this.fail(subject, "it is unsigned (every commit is signed)");
+    else {
+      this.#facts.push({
+        cid: subject,
+        parents: envelope.parents.map(cidString),
+        writer: encodeWriter(w),
+        record: envelope.m,
+      });
       this.#signed++;
       this.#signatures.push({
         cid: subject,
@@ -166,7 +189,9 @@ export class CommitVerifier {
         );
     }
     await this.#checkSignatures();
+    const membership = this.#checkMembership(letGo.size > 0);
     return {
+      membership,
       commits: this.#commits,
       signed: this.#signed,
       heads: heads.length,
@@ -174,6 +199,61 @@ export class CommitVerifier {
       letGo: letGo.size,
       failures: this.failures,
     };
+  }
+
+  /**
+   * Applies the membership rule to every signed commit, parents first (by depth, then CID):
+   * each refusal names its commit. Needs the whole history: records below a compaction are
+   * not here.
+   */
+  #checkMembership(historyLetGo: boolean): VerifyReport["membership"] {
+    const facts = this.#facts;
+    if (!facts.some((f) => f.record)) return "open";
+    if (historyLetGo) return "unchecked";
+    const depth = new Map<string, number>();
+    const byCid = new Map(facts.map((f) => [f.cid, f]));
+    const depthOf = (cid: string): number => {
+      const stack = [cid];
+      while (stack.length > 0) {
+        const top = stack[stack.length - 1]!;
+        if (depth.has(top)) {
+          stack.pop();
+          continue;
+        }
+        const parents = (byCid.get(top)?.parents ?? []).filter((p) =>
+          byCid.has(p),
+        );
+        const pending = parents.filter((p) => !depth.has(p));
+        if (pending.length > 0) stack.push(...pending);
+        else {
+          depth.set(top, 1 + Math.max(0, ...parents.map((p) => depth.get(p)!)));
+          stack.pop();
+        }
+      }
+      return depth.get(cid)!;
+    };
+    const ordered = [...facts].sort(
+      (a, b) =>
+        depthOf(a.cid) - depthOf(b.cid) ||
+        (a.cid < b.cid ? -1 : a.cid > b.cid ? 1 : 0),
+    );
+    const index = new MembershipIndex();
+    for (const f of ordered) {
+      // A parent that failed its own checks is reported already.
+      if (f.parents.some((p) => !byCid.has(p))) continue;
+      let record;
+      try {
+        record =
+          f.record && decodeMembershipRecord(f.record, `commit ${f.cid}`);
+      } catch (error) {
+        if (!(error instanceof KilnError)) throw error;
+        this.fail(f.cid, `membership: ${error.message}`);
+        continue;
+      }
+      const refusal = index.admit({ ...f, record });
+      if (refusal) this.fail(f.cid, `membership: ${refusal.detail}`);
+    }
+    return "checked";
   }
 
   async #checkSignatures(): Promise<void> {

@@ -9,7 +9,10 @@ import { CarIndexer } from "@ipld/car/indexer";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { sealBytes } from "../../src/blocks/commit.js";
 import { decodeEnvelope } from "../../src/blocks/envelope.js";
-import { createLedgerKey } from "../../src/blocks/ledger-key.js";
+import {
+  createLedgerKey,
+  decodeLedgerKey,
+} from "../../src/blocks/ledger-key.js";
 import { nodeCrypto } from "../../src/blocks/node-crypto.js";
 import { encodeEvent } from "../../src/crdt/event.js";
 import { main } from "../../src/cli/main.js";
@@ -203,5 +206,48 @@ describe("kiln verify --key", () => {
       `commit ${foreign.cid.toString()}: decrypt: commit ${foreign.cid.toString()} does not decrypt under this ledger's key (wrong key or tampered bytes)`,
     );
     await g.close();
+  });
+});
+
+describe("kiln verify, membership", () => {
+  it("checks a membered ledger's membership, and names a key holder's forged commit", async () => {
+    const storage = `memory://verify-members-${process.pid}-${n++}`;
+    const ledger = await openLedger("orders", { storage, members: true });
+    await ledger.put({ _id: "o1", amount: 1 });
+    const { clock } = await ledger.put({ _id: "o2", amount: 2 });
+    const key = ledger.key;
+    await ledger.close();
+    const sound = await run(["verify", "orders", "--storage", storage]);
+    expect(sound.err).toEqual([]);
+    expect(sound.out[0]).toMatch(/, membership checked$/);
+    // A holder of the content key, never admitted, seals and signs a commit by hand.
+    const g = await memoryGateway.open(memoryGateway.parse(new URL(storage)));
+    const head = (await g.getHeads("orders"))[0]!;
+    expect(head.toString()).toBe(clock[0]);
+    const forger = await nodeSigning.importSigner(randomBytes(32));
+    const forged = await sealBytes(
+      nodeCrypto,
+      decodeLedgerKey(key),
+      [head],
+      encodeEvent({ h: 3, ops: [["o1", null]] }),
+      forger,
+    );
+    await g.putCommit("orders", forged.cid, forged.bytes);
+    await g.putHeads("orders", { add: [forged.cid], remove: [head] });
+    await g.close();
+    for (const extra of [[], [`--key=${key}`]]) {
+      const result = await run([
+        "verify",
+        "orders",
+        "--storage",
+        storage,
+        ...extra,
+      ]);
+      expect(result.code).toBe(1);
+      expect(result.err[0]).toMatch(
+        new RegExp(`^commit ${forged.cid.toString()}: membership: `),
+      );
+      expect(result.err).toHaveLength(2); // the failure, then the summary
+    }
   });
 });
