@@ -5,7 +5,14 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { CID } from "multiformats/cid";
 import { describe, expect, it } from "vitest";
-import { FormatVersionError, memoryGateway, openLedger } from "../src/index.js";
+import {
+  FormatVersionError,
+  encodeWriter,
+  memoryGateway,
+  nodeSigning,
+  openLedger,
+  verifyLedger,
+} from "../src/index.js";
 import {
   decodeCommitEnvelope,
   decodeEnvelope,
@@ -20,6 +27,7 @@ import { openCommit } from "../src/ledger/commit-reader.js";
 import { fromBase64url, toBase64url } from "../src/util/bytes.js";
 import {
   GOLDEN_KEY,
+  GOLDEN_WRITER,
   treeDocs,
   useGoldenWriter,
   writeScenario,
@@ -230,6 +238,40 @@ describe("golden fixtures", () => {
       "order-1",
       "order-2",
     ]);
+    await ledger.close();
+  });
+
+  it("the recorded commits verify, every one signed by the golden writer, and their history names it", async () => {
+    const storage = await storeOf(golden);
+    const report = await verifyLedger("golden", { storage, key: golden.key });
+    expect(report).toMatchObject({
+      failures: [],
+      commits: Object.keys(golden.commits).length,
+      signed: Object.keys(golden.commits).length,
+      decrypted: Object.keys(golden.commits).length,
+      membership: "checked",
+    });
+    const writer = encodeWriter(
+      (await nodeSigning.importSigner(fromBase64url(GOLDEN_WRITER)!)).publicKey,
+    );
+    const ledger = await openLedger("golden", { storage, key: golden.key });
+    const history = await ledger.history("order-2");
+    expect(
+      history.map((v) => [v.kind, v.cid, v.kind === "dropped" ? "" : v.writer]),
+    ).toEqual([
+      ["put", golden.clocks[4]![0], writer],
+      ["put", golden.clocks[1]![0], writer],
+    ]);
+    expect(history[0]).toMatchObject({ fields: ["amount", "note", "open"] });
+    const past = await ledger.at(golden.clocks[2]!);
+    expect(await past.get("order-2")).toEqual({
+      _id: "order-2",
+      customer: "globex",
+      amount: 7.5,
+      open: true,
+      note: null,
+    });
+    expect(await past.has("order-1")).toBe(true);
     await ledger.close();
   });
 });
