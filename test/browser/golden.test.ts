@@ -76,6 +76,32 @@ describe("golden fixtures in chromium", () => {
     expect(await callPage(page, "readRecorded", golden)).toEqual(inNode);
   });
 
+  it("history and a past clock read in Chromium as in Node (writers from the signatures)", async () => {
+    const clock = golden.clocks[2]!;
+    const url = `memory://golden-audit-${process.pid}-${Math.random()}`;
+    const gateway = await memoryGateway.open(memoryGateway.parse(new URL(url)));
+    for (const [cid, bytes] of Object.entries(golden.commits))
+      await gateway.putCommit("golden", CID.parse(cid), fromBase64url(bytes)!);
+    await gateway.putHeads("golden", {
+      add: golden.clocks.at(-1)!.map((c) => CID.parse(c)),
+      remove: [],
+    });
+    const ledger = await openLedger("golden", {
+      storage: url,
+      key: golden.key,
+    });
+    const inNode = {
+      history: plain(await ledger.history("order-2")),
+      past: plain((await (await ledger.at(clock)).allDocs()).rows),
+    };
+    await ledger.close();
+    await gateway.close();
+    expect(inNode.history).toHaveLength(2);
+    expect(
+      await callPage(page, "auditRecorded", golden, "order-2", clock),
+    ).toEqual(inNode);
+  });
+
   it("a v1 store is refused with format-version, as in Node", async () => {
     expect(await callPage(page, "readRecorded", goldenV1)).toEqual({
       error: "format-version",

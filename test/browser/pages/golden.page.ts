@@ -76,6 +76,18 @@ Object.assign(globalThis, {
       await ledger.close();
       return clock;
     },
+    /** The history of `id` and the docs at `clock`, read from recorded commits in IndexedDB. */
+    async auditRecorded(recorded: Golden, id: string, clock: string[]) {
+      const url = `indexeddb://golden-audit-${Date.now()}-${++rooms}`;
+      await store(url, recorded);
+      const ledger = await openLedger("golden", { storage: url });
+      const result = {
+        history: plain(await ledger.history(id)),
+        past: plain((await (await ledger.at(clock)).allDocs()).rows),
+      };
+      await ledger.close();
+      return result;
+    },
     /** Stores recorded commits in IndexedDB and reads them back through a ledger. */
     async readRecorded(recorded: Golden) {
       const url = `indexeddb://golden-${Date.now()}-${++rooms}`;
