@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { CID } from "multiformats/cid";
 import { afterAll, describe, expect, it } from "vitest";
 import { memoryGateway, openLedger } from "../../src/index.js";
+import type { Ledger } from "../../src/index.js";
 import { fromBase64url } from "../../src/util/bytes.js";
 import { GOLDEN_KEY } from "../fixtures/golden/scenario.js";
 import { callPage, startBrowserSuite } from "./harness.js";
@@ -32,8 +33,11 @@ const suite = await startBrowserSuite({
 const page = await suite.open("golden");
 afterAll(() => suite.close());
 
-/** What Node reads from the recorded commits. */
-async function readInNode(recorded: Golden) {
+/** Runs `read` on the recorded commits opened in Node (a memory store). */
+async function inNode<R>(
+  recorded: Golden,
+  read: (ledger: Ledger) => Promise<R>,
+): Promise<R> {
   const url = `memory://golden-node-${process.pid}-${Math.random()}`;
   const gateway = await memoryGateway.open(memoryGateway.parse(new URL(url)));
   for (const [cid, bytes] of Object.entries(recorded.commits))
@@ -46,15 +50,21 @@ async function readInNode(recorded: Golden) {
     storage: url,
     key: recorded.key,
   });
-  const result = {
+  try {
+    return await read(ledger);
+  } finally {
+    await ledger.close();
+    await gateway.close();
+  }
+}
+
+/** What Node reads from the recorded commits. */
+const readInNode = (recorded: Golden) =>
+  inNode(recorded, async (ledger) => ({
     clock: ledger.clock,
     docs: plain((await ledger.allDocs()).rows),
     changes: (await ledger.changes()).rows.map((r) => r.id),
-  };
-  await ledger.close();
-  await gateway.close();
-  return result;
-}
+  }));
 
 describe("golden fixtures in chromium", () => {
   it("the scenario seals to the recorded commits, byte for byte", async () => {
@@ -78,28 +88,14 @@ describe("golden fixtures in chromium", () => {
 
   it("history and a past clock read in Chromium as in Node (writers from the signatures)", async () => {
     const clock = golden.clocks[2]!;
-    const url = `memory://golden-audit-${process.pid}-${Math.random()}`;
-    const gateway = await memoryGateway.open(memoryGateway.parse(new URL(url)));
-    for (const [cid, bytes] of Object.entries(golden.commits))
-      await gateway.putCommit("golden", CID.parse(cid), fromBase64url(bytes)!);
-    await gateway.putHeads("golden", {
-      add: golden.clocks.at(-1)!.map((c) => CID.parse(c)),
-      remove: [],
-    });
-    const ledger = await openLedger("golden", {
-      storage: url,
-      key: golden.key,
-    });
-    const inNode = {
+    const node = await inNode(golden, async (ledger) => ({
       history: plain(await ledger.history("order-2")),
       past: plain((await (await ledger.at(clock)).allDocs()).rows),
-    };
-    await ledger.close();
-    await gateway.close();
-    expect(inNode.history).toHaveLength(2);
+    }));
+    expect(node.history).toHaveLength(2);
     expect(
       await callPage(page, "auditRecorded", golden, "order-2", clock),
-    ).toEqual(inNode);
+    ).toEqual(node);
   });
 
   it("a v1 store is refused with format-version, as in Node", async () => {

@@ -15,7 +15,7 @@ import {
 } from "../../src/blocks/ledger-key.js";
 import { nodeCrypto } from "../../src/blocks/node-crypto.js";
 import { encodeEvent } from "../../src/crdt/event.js";
-import { main } from "../../src/cli/main.js";
+import { runCli } from "../fixtures/run-cli.js";
 import { memoryGateway } from "../../src/gateways/memory-gateway.js";
 import { exportLedger, nodeSigning, openLedger } from "../../src/index.js";
 import { createRandom, testSeed } from "../../src/util/random.js";
@@ -30,17 +30,7 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-async function run(args: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(
-    args,
-    {},
-    (l) => out.push(l),
-    (l) => err.push(l),
-  );
-  return { code, out, err };
-}
+const run = (args: string[]) => runCli(args);
 
 async function collect(chunks: AsyncIterable<Uint8Array>) {
   const parts: Uint8Array[] = [];

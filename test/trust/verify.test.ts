@@ -5,23 +5,13 @@ import { describe, expect, it } from "vitest";
 import { cidFor } from "../../src/blocks/cid.js";
 import { decodeEnvelope } from "../../src/blocks/envelope.js";
 import { nodeCrypto } from "../../src/blocks/node-crypto.js";
-import { main } from "../../src/cli/main.js";
+import { runCli } from "../fixtures/run-cli.js";
 import { memoryGateway } from "../../src/gateways/memory-gateway.js";
 import { openLedger } from "../../src/index.js";
 
 let n = 0;
 
-async function run(args: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(
-    args,
-    {},
-    (l) => out.push(l),
-    (l) => err.push(l),
-  );
-  return { code, out, err };
-}
+const run = (args: string[]) => runCli(args);
 
 /** A room holding a signed ledger "orders" of 5 commits, and a gateway on it. */
 async function signedRoom() {
