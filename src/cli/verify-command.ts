@@ -47,7 +47,7 @@ export async function verifyCommand(
   const decrypted =
     options.key === undefined
       ? "without the key"
-      : `${report.decrypted} decrypted with the key`;
+      : `${report.decrypted} decrypted with the key${report.rotated > 0 ? `, ${report.rotated} under rotated keys not opened` : ""}`;
   const letGo =
     report.letGo > 0
       ? `, ${report.letGo} parents let go (compacted: the snapshot stands for them)`

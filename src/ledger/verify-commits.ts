@@ -23,6 +23,11 @@ export interface VerifyReport {
   /** Commits decrypted and parsed with the key (0 when no key was given). */
   decrypted: number;
   /**
+   * Commits sealed under a key a removal rotated to (envelope `k`): the ledger key alone
+   * does not open them, so with a key they are counted here rather than decrypted.
+   */
+  rotated: number;
+  /**
    * Whether the membership rule (src/trust/membership.ts) was applied to every commit:
    * "checked"; "open" for a ledger with no `create` record (every writer may write);
    * "unchecked" when history was let go (the records below it are not all here).
@@ -68,6 +73,7 @@ export class CommitVerifier {
   /** Snapshots and the heads they cover. */
   readonly #covered: [string, string[]][] = [];
   #commits = 0;
+  #rotated = 0;
 
   constructor(options: {
     crypto: CryptoProvider;
@@ -118,6 +124,11 @@ export class CommitVerifier {
         await this.#checkSignatures();
     }
     if (!this.#key) return;
+    if (envelope.k) {
+      // Sealed under a key a removal rotated to: the ledger key alone does not open it.
+      this.#rotated++;
+      return;
+    }
     try {
       const opened = await openCommit(this.#crypto, this.#key, cid, bytes);
       this.#heights.set(subject, opened.event.height);
@@ -196,6 +207,7 @@ export class CommitVerifier {
       signed: this.#signed,
       heads: heads.length,
       decrypted: this.#heights.size,
+      rotated: this.#rotated,
       letGo: letGo.size,
       failures: this.failures,
     };

@@ -199,6 +199,40 @@ describe("kiln verify --key", () => {
   });
 });
 
+describe("kiln verify --key, rotated keys", () => {
+  it("counts commits sealed under a rotated key (envelope k) instead of failing them", async () => {
+    const storage = `memory://verify-rotated-${process.pid}-${n++}`;
+    const ledger = await openLedger("orders", { storage });
+    await ledger.put({ _id: "o1", amount: 1 });
+    const key = ledger.key;
+    await ledger.close();
+    const g = await memoryGateway.open(memoryGateway.parse(new URL(storage)));
+    const head = (await g.getHeads("orders"))[0]!;
+    const rotated = await sealBytes(
+      nodeCrypto,
+      createLedgerKey(nodeCrypto),
+      [head],
+      encodeEvent({ h: 2, ops: [["o1", null]] }),
+      await nodeSigning.importSigner(randomBytes(32)),
+      { keyId: new Uint8Array(8).fill(3) },
+    );
+    await g.putCommit("orders", rotated.cid, rotated.bytes);
+    await g.putHeads("orders", { add: [rotated.cid], remove: [head] });
+    await g.close();
+    const result = await run([
+      "verify",
+      "orders",
+      "--storage",
+      storage,
+      `--key=${key}`,
+    ]);
+    expect(result.err).toEqual([]);
+    expect(result.out[0]).toContain(
+      "2 commits (2 signed, 1 decrypted with the key, 1 under rotated keys not opened)",
+    );
+  });
+});
+
 describe("kiln verify, membership", () => {
   it("checks a membered ledger's membership, and names a key holder's forged commit", async () => {
     const storage = `memory://verify-members-${process.pid}-${n++}`;
