@@ -54,6 +54,25 @@ describe("trade approval", () => {
       );
     }
 
+    // Each decision shows the device key that signed it (from the trade's history): alice's
+    // and bob's own keys, on every board.
+    const keyOf = async (u: User) =>
+      /([\w-]{8})…/.exec(
+        (await u.page.getByTestId("writer").textContent()) ?? "",
+      )?.[1];
+    const [aliceKey, bobKey] = [await keyOf(alice), await keyOf(bob)];
+    expect(aliceKey).not.toBe(bobKey);
+    for (const u of [tina, alice, bob])
+      await expect
+        .poll(
+          async () =>
+            (await card(u).getByTestId("signer").allTextContents()).map((t) =>
+              t.trim(),
+            ),
+          WAIT,
+        )
+        .toEqual([`signed ${aliceKey}…`, `signed ${bobKey}…`]);
+
     // Bob goes offline and changes his mind: his board resolves at once, locally.
     await bob.offline(true);
     await bob.page

@@ -3,9 +3,9 @@
 // own `private-<name>` (notes no other partner can read — the other partners have neither
 // its key nor a token for it). A shipment's page (#<id>) shows its full custody trail.
 import { useLedger, useConnection, useLiveQuery } from "kiln/react";
-import { useEffect, useState, useSyncExternalStore } from "react";
-import { whoami } from "kiln";
+import { useSyncExternalStore } from "react";
 import { SyncBadge } from "../shared/sync-badge.js";
+import { useWriter } from "../shared/use-writer.js";
 import { keyFor } from "../shared/user-config.js";
 import type { UserConfig } from "../shared/user-config.js";
 import { NewShipment } from "./new-shipment.js";
@@ -77,19 +77,6 @@ export function App({ config }: { config: UserConfig }) {
       </div>
     </main>
   );
-}
-
-/** This device's public key: the writer that signs what this page writes. */
-function useWriter(storage: string): string | undefined {
-  const [writer, setWriter] = useState<string>();
-  useEffect(() => {
-    let live = true;
-    void whoami({ storage }).then((w) => live && setWriter(w));
-    return () => {
-      live = false;
-    };
-  }, [storage]);
-  return writer;
 }
 
 const onHashChange = (listener: () => void) => {

@@ -2,6 +2,7 @@
 // decides in their own field, and a trade with both approvals is executed.
 import { useLedger, useConnection, useLiveQuery } from "kiln/react";
 import { SyncBadge } from "../shared/sync-badge.js";
+import { useWriter } from "../shared/use-writer.js";
 import { keyFor } from "../shared/user-config.js";
 import type { UserConfig } from "../shared/user-config.js";
 import { ProposeForm } from "./propose-form.js";
@@ -15,13 +16,15 @@ export function App({ config }: { config: UserConfig }) {
     schema: tradeSchema,
   });
   const sync = useConnection(ledger, config.serverUrl, { token: config.token });
+  const writer = useWriter(config.storage);
   const { rows } = useLiveQuery(ledger, "proposedAt", { descending: true });
   return (
     <main>
       <header>
         <h1>Trade approval</h1>
-        <span className="who">
+        <span className="who" title={writer}>
           {config.user} · {config.role}
+          {writer && <code data-testid="writer"> · {writer.slice(0, 8)}…</code>}
         </span>
         <SyncBadge state={sync} />
       </header>

@@ -4,6 +4,7 @@
 import { useDoc } from "kiln/react";
 import type { Ledger } from "kiln";
 import type { UserConfig } from "../shared/user-config.js";
+import { useDecisionSigners } from "./decision-signers.js";
 import { statusOf } from "./trade.js";
 import type { Decision, Trade } from "./trade.js";
 
@@ -17,6 +18,7 @@ export function TradeCard({
   config: UserConfig;
 }) {
   const { doc: trade, save, error } = useDoc(ledger, id);
+  const signers = useDecisionSigners(ledger, id, trade);
   if (!trade) return null;
   const status = statusOf(trade);
   const slot = config.role === "approver" ? config.slot : undefined;
@@ -40,8 +42,8 @@ export function TradeCard({
         {label(status)}
       </p>
       <ul className="decisions">
-        <DecisionLine decision={trade.first} />
-        <DecisionLine decision={trade.second} />
+        <DecisionLine decision={trade.first} signer={signers.first} />
+        <DecisionLine decision={trade.second} signer={signers.second} />
       </ul>
       {status.kind === "disputed" && (
         <p className="conflict" role="alert">
@@ -85,11 +87,23 @@ export function TradeCard({
   );
 }
 
-function DecisionLine({ decision }: { decision: Decision | undefined }) {
+function DecisionLine({
+  decision,
+  signer,
+}: {
+  decision: Decision | undefined;
+  signer: string | undefined;
+}) {
   if (!decision) return <li className="waiting">waiting for an approver</li>;
   return (
     <li className={decision.verdict}>
       {decision.by} {decision.verdict === "approve" ? "approved" : "rejected"}
+      {signer && (
+        <code className="signer" title={signer} data-testid="signer">
+          {" "}
+          signed {signer.slice(0, 8)}…
+        </code>
+      )}
     </li>
   );
 }
