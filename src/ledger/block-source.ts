@@ -276,6 +276,9 @@ export class BlockSource {
    */
   incoming: ReadonlyMap<string, Uint8Array> | undefined;
 
+  /** The content key a commit names (envelope `k`): the ledger's key ring, once it has one. */
+  keys: ((keyId: Uint8Array | undefined) => Uint8Array) | undefined;
+
   /** Reads, verifies and decrypts a commit from storage (or from `incoming`). */
   async openCommit(cid: CID): Promise<OpenedCommit> {
     const bytes =
@@ -286,7 +289,7 @@ export class BlockSource {
         `ledger ${this.#ledger}`,
         `commit ${cid.toString()} is missing from storage`,
       );
-    return openCommit(this.#crypto, this.#key, cid, bytes);
+    return openCommit(this.#crypto, this.keys ?? this.#key, cid, bytes);
   }
 }
 

@@ -26,7 +26,6 @@ export interface GroupCommitParts {
   loader: StateLoader;
   blocks: BlockSource;
   crypto: CryptoProvider;
-  key: Uint8Array;
   /** Signs every commit. */
   signer: CommitSigner;
   /** Checks this device may write, and adds the clear-text fields of each commit. */
@@ -42,10 +41,14 @@ export interface GroupCommitParts {
 /** What the write path asks of the ledger's membership (ledger-members.ts). */
 export interface WriteGate {
   /**
-   * Before sealing a commit on `parents`: throws when this device may not write there;
-   * returns the clear-text fields the commit carries (a membership record, the key id).
+   * Before sealing a commit on `parents` (with a membership `record`, or docs): throws when
+   * this device may not write it there; returns the clear-text fields the commit carries
+   * (the record, the key id) and the content key to seal it under.
    */
-  beforeSeal(parents: readonly string[]): SealExtras;
+  beforeSeal(
+    parents: readonly string[],
+    record?: Uint8Array,
+  ): { extras: SealExtras; key: Uint8Array };
   /** The commit is stored: the membership index takes it. */
   sealed(
     commit: string,
@@ -56,7 +59,14 @@ export interface WriteGate {
 
 interface PendingWrite {
   docs: readonly PreparedDoc[];
+  /** A membership change: committed alone, with no docs (`record` null: the bare commit). */
+  record?: MembershipChange;
   done: Deferred<string[]>;
+}
+
+/** What a membership commit carries: the record's bytes and, for a rotation, the new key. */
+export interface MembershipChange {
+  readonly record: Uint8Array | undefined;
 }
 
 export class GroupCommit {
@@ -66,6 +76,21 @@ export class GroupCommit {
 
   constructor(parts: GroupCommitParts) {
     this.#p = parts;
+  }
+
+  /**
+   * Queues a commit of a membership record and no docs, alone (with `record` undefined: a
+   * commit of nothing, which carries the `create` record of a new membered ledger).
+   */
+  change(change: MembershipChange): Promise<string[]> {
+    const write = {
+      docs: [],
+      record: change,
+      done: createDeferred<string[]>(),
+    };
+    this.#pending.push(write);
+    this.#schedule();
+    return write.done.promise;
   }
 
   /** Queues a write; resolves with the clock after the commit that holds it. */
@@ -91,10 +116,29 @@ export class GroupCommit {
   async #commitPending(): Promise<void> {
     let taken = 0;
     let count = 0;
-    while (taken < this.#pending.length && count < MAX_GROUP_DOCS)
-      count += this.#pending[taken++]!.docs.length;
+    // A membership change is a commit of its own, in call order.
+    if (this.#pending[0]?.record) taken = 1;
+    else
+      while (
+        taken < this.#pending.length &&
+        count < MAX_GROUP_DOCS &&
+        !this.#pending[taken]!.record
+      )
+        count += this.#pending[taken++]!.docs.length;
     const batch = this.#pending.splice(0, taken);
     if (batch.length === 0) return;
+    const change = batch[0]!.record;
+    if (change) {
+      try {
+        if (this.#p.isClosed())
+          throw new ClosedError(`ledger ${this.#p.ledger}`);
+        await this.#p.loader.ready();
+        batch[0]!.done.resolve(await this.#commit([], change.record));
+      } catch (error) {
+        batch[0]!.done.reject(error);
+      }
+      return;
+    }
     try {
       if (this.#p.isClosed()) throw new ClosedError(`ledger ${this.#p.ledger}`);
       const { loader } = this.#p;
@@ -117,9 +161,11 @@ export class GroupCommit {
   }
 
   /** Seals the docs (the last write of an id wins) into one commit and stores it. */
-  async #commit(docs: readonly PreparedDoc[]): Promise<string[]> {
-    const { ledger, storage, loader, blocks, crypto, key, cids, events } =
-      this.#p;
+  async #commit(
+    docs: readonly PreparedDoc[],
+    record?: Uint8Array,
+  ): Promise<string[]> {
+    const { ledger, storage, loader, blocks, crypto, cids, events } = this.#p;
     const { state } = loader;
     const bases = new Map<string, DocBody>();
     for (const d of docs) {
@@ -127,7 +173,7 @@ export class GroupCommit {
       if (current && current.doc)
         bases.set(d.id, await blocks.getDoc(d.id, current));
     }
-    const extras = this.#p.gate.beforeSeal(state.clock.heads);
+    const { extras, key } = this.#p.gate.beforeSeal(state.clock.heads, record);
     const { byId, ops, planned, parents, sealed } = await sealWrite(
       state,
       crypto,

@@ -22,7 +22,15 @@ import {
   decodeMembershipRecord,
   encodeMembershipRecord,
 } from "../trust/membership-record.js";
-import type { MembershipRecord, Role } from "../trust/membership-record.js";
+import type {
+  MembershipRecord,
+  Role,
+  SealedKey,
+} from "../trust/membership-record.js";
+import { openKeyBox, sealKeyBox } from "../trust/key-box.js";
+import type { Aead } from "../trust/key-box.js";
+import { equalBytes } from "../util/bytes.js";
+import type { KeyRing } from "./key-ring.js";
 import { encodeWriter } from "../trust/signing.js";
 import { CorruptError, MembershipError } from "../util/errors.js";
 import type { WriteGate } from "./group-commit.js";
@@ -45,6 +53,8 @@ export interface MemberList {
 
 /** The meta record (LocalStorage.putMeta) the index is saved in. */
 const META = "members";
+/** The meta record holding the `create` record an invitation named. */
+const PIN = "members-pin";
 
 export class LedgerMembers implements WriteGate {
   readonly #index = new MembershipIndex();
@@ -58,12 +68,25 @@ export class LedgerMembers implements WriteGate {
   readonly #local: LocalStorage;
   readonly #ledger: string;
 
+  readonly #ring: KeyRing;
+  readonly #seed: Uint8Array;
+  readonly #aead: Aead;
+  /** The `create` record an invitation named: the only one this replica accepts. */
+  #pinned: string | undefined;
+
   constructor(options: {
     ledger: string;
     local: LocalStorage;
     writer: Uint8Array;
     pendingCreate: boolean;
+    ring: KeyRing;
+    /** The writer's Ed25519 seed, to open the keys sealed for it. */
+    seed: Uint8Array;
+    aead: Aead;
   }) {
+    this.#ring = options.ring;
+    this.#seed = options.seed;
+    this.#aead = options.aead;
     this.#ledger = options.ledger;
     this.#local = options.local;
     this.#publicKey = options.writer;
@@ -76,16 +99,135 @@ export class LedgerMembers implements WriteGate {
     return this.#index.isSigned;
   }
 
+  /** A membered ledger whose first commit (carrying `create`) is not written yet. */
+  get isPendingCreate(): boolean {
+    return this.#pendingCreate;
+  }
+
   /** The CID of the ledger's `create` record, once known. */
   get createRecord(): string | undefined {
     return this.#index.creatorRecord;
   }
 
-  beforeSeal(parents: readonly string[]): SealExtras {
-    if (this.#pendingCreate && parents.length === 0)
-      return { record: encodeMembershipRecord({ op: "create" }) };
-    this.#checkWriter(parents, undefined);
-    return {};
+  beforeSeal(
+    parents: readonly string[],
+    record?: Uint8Array,
+  ): { extras: SealExtras; key: Uint8Array } {
+    if (this.#pendingCreate && parents.length === 0) {
+      if (record)
+        throw new MembershipError(
+          "not-admin",
+          "a membered ledger's first commit carries its create record alone",
+        );
+      return {
+        extras: { record: encodeMembershipRecord({ op: "create" }) },
+        key: this.#ring.first,
+      };
+    }
+    if (this.#pinned !== undefined && !this.isMembered)
+      throw new MembershipError(
+        "not-member",
+        `this device joined ledger ${this.#ledger} by invitation and has not synced its membership yet: connect and sync first`,
+      );
+    this.#checkWriter(
+      parents,
+      record && decodeMembershipRecord(record, "local record"),
+    );
+    const current = this.currentKey(parents);
+    return {
+      extras: {
+        ...(record ? { record } : {}),
+        ...(current.id ? { keyId: current.id } : {}),
+      },
+      key: current.key,
+    };
+  }
+
+  /**
+   * The content key new commits on `parents` are sealed under: the key of the last key
+   * rotation (a record carrying `keys`) among the records at `parents` in the rule's fold
+   * order, or the ledger's first key.
+   */
+  currentKey(parents: readonly string[]): {
+    key: Uint8Array;
+    id?: Uint8Array;
+  } {
+    if (!this.isMembered) return { key: this.#ring.first };
+    const records = this.#index.recordsAt(parents);
+    for (let i = records.length - 1; i >= 0; i--) {
+      const r = records[i]!;
+      if (!r.record?.keys || this.#index.isVoid(r.cid)) continue;
+      const held = this.#ring.ofRecord(r.cid);
+      if (!held)
+        throw new MembershipError(
+          "not-member",
+          `this device was not given the ledger's current key (rotated by ${r.cid}): it was removed`,
+        );
+      return held;
+    }
+    return { key: this.#ring.first };
+  }
+
+  /**
+   * Opens the content keys sealed for this writer in the records of `commits` (key
+   * rotations) and keeps them: run before the commits after them are decrypted.
+   */
+  async learnKeys(commits: readonly CommitFacts[]): Promise<void> {
+    const me = this.#publicKey;
+    // The `create` record may come in the same batch (a new replica's first sync).
+    let create: string | undefined;
+    for (const c of commits)
+      if (c.record && c.parents.length === 0) create = c.cid;
+    for (const c of commits) {
+      if (!c.record) continue;
+      let record: MembershipRecord;
+      try {
+        record = decodeMembershipRecord(c.record, `commit ${c.cid}`);
+      } catch {
+        continue; // refused when admitted
+      }
+      const box = record.keys?.find((k) => equalBytes(k.to, me));
+      if (!box || this.#ring.ofRecord(c.cid)) continue;
+      const context =
+        this.#context() ?? (create ? CID.parse(create).bytes : undefined);
+      if (!context) continue;
+      const key = await openKeyBox(this.#aead, this.#seed, box.box, context);
+      await this.#ring.add(key, c.cid);
+    }
+  }
+
+  /** What a sealed key is bound to: the ledger's `create` record. */
+  #context(): Uint8Array | undefined {
+    const create = this.#pinned ?? this.createRecord;
+    return create === undefined ? undefined : CID.parse(create).bytes;
+  }
+
+  /** Seals `key` for each of `writers` (rotation, invitation). */
+  async sealFor(
+    writers: readonly Uint8Array[],
+    key: Uint8Array,
+  ): Promise<SealedKey[]> {
+    const context = this.#context();
+    if (!context)
+      throw new MembershipError(
+        "not-member",
+        `ledger ${this.#ledger} has no members (it is open)`,
+      );
+    const out: SealedKey[] = [];
+    for (const to of writers)
+      out.push({ to, box: await sealKeyBox(this.#aead, to, key, context) });
+    return out;
+  }
+
+  /** Accepts only the `create` record `cid` (an invitation names it); kept across reopen. */
+  async pin(cid: string): Promise<void> {
+    this.#pinned = cid;
+    await this.#local.putMeta(this.#ledger, PIN, CID.parse(cid).bytes);
+  }
+
+  /** Opens a key sealed for this writer (an invitation's). */
+  openBox(box: Uint8Array, create: string): Promise<Uint8Array> {
+    return openKeyBox(this.#aead, this.#seed, box, CID.parse(create).bytes);
   }
 
   async sealed(
@@ -112,6 +254,8 @@ export class LedgerMembers implements WriteGate {
       throw new MembershipError(refusal.code, refusal.detail, commit);
     this.#facts.push(facts);
     await this.persistNew();
+    // A rotation this device made: it holds the new key as every remaining member does.
+    await this.learnKeys([facts]);
   }
 
   /**
@@ -168,6 +312,21 @@ export class LedgerMembers implements WriteGate {
       // An open ledger's commits are not indexed: a `create` starts the index, and is the
       // ledger's first commit, so everything after it is indexed.
       if (this.#index.has(c.cid)) continue;
+      if (
+        record?.op === "create" &&
+        this.#pinned !== undefined &&
+        c.cid !== this.#pinned
+      ) {
+        refused.set(
+          c.cid,
+          new MembershipError(
+            "second-creator",
+            `commit ${c.cid} creates another ledger than the invitation named (${this.#pinned})`,
+            c.cid,
+          ),
+        );
+        continue;
+      }
       const refusal = this.#index.admit(facts);
       if (refusal)
         refused.set(
@@ -212,6 +371,8 @@ export class LedgerMembers implements WriteGate {
    */
   async load(storage: Gateway, heads: readonly CID[]): Promise<void> {
     const ledger = this.#ledger;
+    const pin = await this.#local.getMeta(ledger, PIN);
+    if (pin) this.#pinned = CID.decode(pin).toString();
     const bytes = await this.#local.getMeta(ledger, META);
     // An open ledger has no saved facts: nothing to read (a membered one saves them as
     // soon as it has its `create`, see persistNew).

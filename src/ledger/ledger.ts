@@ -42,6 +42,9 @@ import type {
 import { startLiveQuery } from "./live-query.js";
 import { Merger } from "./merger.js";
 import type { LedgerMembers, MemberList } from "./ledger-members.js";
+import type { KeyRing } from "./key-ring.js";
+import { inviteMember, removeMember } from "./ledger-trust.js";
+import type { LedgerTrustParts } from "./ledger-trust.js";
 import { encodeWriter } from "../trust/signing.js";
 import { SchemaGate } from "./schema-gate.js";
 import type { DocSchema } from "./schema-gate.js";
@@ -93,6 +96,8 @@ export interface LedgerParts {
   signing: SigningProvider;
   /** Who may write: the membership rule applied to every commit. */
   members: LedgerMembers;
+  /** The content keys: the ledger key and those rotations gave this replica. */
+  ring: KeyRing;
   compression: Compression;
   newId: () => string;
   /** Set when the ledger opened from a checkpoint whose clock and versions are not loaded yet. */
@@ -129,6 +134,7 @@ export class Ledger<T extends object = DocFields> {
   readonly #writes: GroupCommit;
   readonly #sync: LedgerSync;
   readonly #gate: SchemaGate | undefined;
+  readonly #trust: LedgerTrustParts;
   /** What history() and at() read: storage, the clock, the key. */
   readonly #past: PastParts;
   /** Stops merging what other handles on the storage write (storage-follower.ts). */
@@ -189,7 +195,6 @@ export class Ledger<T extends object = DocFields> {
     this.#writes = new GroupCommit({
       ...common,
       crypto,
-      key,
       signer: parts.writer,
       gate: parts.members,
       events,
@@ -250,6 +255,14 @@ export class Ledger<T extends object = DocFields> {
     });
     this.#loader = loader;
     this.#reader = reader;
+    this.#trust = {
+      ledger: name,
+      members: parts.members,
+      ring: parts.ring,
+      writes: this.#writes,
+      loader,
+      crypto,
+    };
     this.#past = {
       isVoid: (cid) => parts.members.isVoid(cid),
       ledger: name,
@@ -288,6 +301,30 @@ export class Ledger<T extends object = DocFields> {
   members(): MemberList | undefined {
     if (this.#closed) throw new ClosedError(`ledger ${this.name}`);
     return this.#p.members.membersAt(this.#loader.heads);
+  }
+
+  /**
+   * Admits `writer` (a public key, as `kiln whoami` prints it) to this membered ledger as a
+   * `writer` or an `admin`, and returns the invitation to hand over out of band: the
+   * ledger's keys sealed for that writer (X25519), never a raw key. Admins only.
+   */
+  invite(
+    writer: string,
+    options: { role: "writer" | "admin" } = { role: "writer" },
+  ): Promise<string> {
+    return this.#guard(() => inviteMember(this.#trust, writer, options.role));
+  }
+
+  /**
+   * Removes `writer` from this membered ledger and rotates the content key: what is
+   * written after (every commit descending from the removal) is sealed under a new key
+   * given to the remaining members only. Admins only (or the writer itself).
+   */
+  remove(writer: string): Promise<WriteResult> {
+    return this.#guard(async () => ({
+      id: writer,
+      clock: await removeMember(this.#trust, writer),
+    }));
   }
 
   /** The ledger key as base64url, to share with another replica. */

@@ -16,8 +16,9 @@ import type { DocReader } from "./doc-reader.js";
 import type { LedgerEvents } from "./ledger-events.js";
 import type { StateLoader } from "./state-loader.js";
 import type { SigningProvider } from "../trust/signing.js";
-import { SignatureError } from "../util/errors.js";
+import { KeyError, SignatureError } from "../util/errors.js";
 import { compareEvents } from "../crdt/clock.js";
+import { decodeCommitEnvelope } from "../blocks/envelope.js";
 import type { MergeEvent } from "../crdt/merge.js";
 import type { CommitFacts, LedgerMembers } from "./ledger-members.js";
 
@@ -66,10 +67,28 @@ export class Merger {
       let merged;
       blocks.incoming =
         incoming && new Map(incoming.map((c) => [cidKey(c.cid), c.bytes]));
+      // Keys rotated to in this batch are opened first: later commits are sealed under them.
+      if (incoming) await members.learnKeys(incoming.flatMap(clearFacts));
       const opened = new Map<string, OpenedCommit>();
+      // Commits under a key this replica was never given (it was removed): skipped, with
+      // what follows them, and reported; the rest merges (docs/security.md).
+      const locked = new Map<string, Error>();
       try {
         merged = await readNewEvents(
-          (cid) => blocks.openCommit(cid),
+          async (cid) => {
+            try {
+              return await blocks.openCommit(cid);
+            } catch (error) {
+              if (!(error instanceof KeyError && error.code === "missing-key"))
+                throw error;
+              const bytes =
+                blocks.incoming?.get(cidKey(cid)) ??
+                (await storage.getCommit(ledger, cid));
+              const envelope = decodeCommitEnvelope(bytes!, cidString(cid));
+              locked.set(cidString(cid), error);
+              return lockedCommit(cidString(cid), envelope.parents);
+            }
+          },
           state.clock,
           commits,
           (o) => opened.set(o.event.cid, o),
@@ -77,13 +96,30 @@ export class Merger {
       } finally {
         blocks.incoming = undefined;
       }
-      if (merged.length === 0) return { changed: [], refused: [] };
       let refused: Error[] = [];
+      if (locked.size > 0) {
+        const skip = new Set(locked.keys());
+        for (let grew = true; grew;) {
+          grew = false;
+          for (const e of merged)
+            if (!skip.has(e.cid) && e.parents.some((p) => skip.has(p))) {
+              skip.add(e.cid);
+              grew = true;
+            }
+        }
+        merged = merged.filter((e) => !skip.has(e.cid));
+        for (const c of skip) opened.delete(c);
+        refused = [...locked.values()];
+      }
+      if (merged.length === 0) {
+        for (const error of refused) events.emitError(error);
+        return { changed: [], refused };
+      }
       if (incoming) {
         const checked = await this.#check(
           merged.map((e) => opened.get(e.cid)!),
         );
-        refused = checked.refused;
+        refused = [...refused, ...checked.refused];
         merged = merged.filter((e) => !checked.skipped.has(e.cid));
         const kept = new Set(merged.map((e) => e.cid));
         await Promise.all(
@@ -170,6 +206,41 @@ function factsOf(o: OpenedCommit): CommitFacts {
     parents: o.event.parents,
     writer: o.writer,
     ...(o.record ? { record: o.record } : {}),
+  };
+}
+
+/** A commit's facts from its envelope alone (no decryption); none when it is malformed. */
+function clearFacts(c: WireCommit): CommitFacts[] {
+  try {
+    const e = decodeCommitEnvelope(c.bytes, cidString(c.cid));
+    if (!e.m) return [];
+    return [
+      {
+        cid: cidString(c.cid),
+        parents: e.parents.map((p) => cidString(p)),
+        writer: e.w,
+        record: e.m,
+      },
+    ];
+  } catch {
+    return []; // refused when opened
+  }
+}
+
+/** A commit this replica cannot open: its place in the DAG only, never merged. */
+function lockedCommit(cid: string, parents: readonly CID[]): OpenedCommit {
+  return {
+    event: {
+      cid,
+      parents: parents.map((p) => cidString(p)),
+      height: 0,
+      ids: [],
+      ops: [],
+    },
+    parents: [...parents],
+    docs: new Map(),
+    writer: new Uint8Array(32),
+    signature: { s: new Uint8Array(64), message: new Uint8Array(0) },
   };
 }
 

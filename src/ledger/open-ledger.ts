@@ -25,7 +25,11 @@ import type { DocFields } from "./doc.js";
 import type { DocSchema } from "./schema-gate.js";
 import { AUTO_CHECKPOINT_COMMITS, Ledger } from "./ledger.js";
 import { replayCommits } from "./merger.js";
-import { openWriter } from "./open-writer.js";
+import { openWriterSeed } from "./open-writer.js";
+import { CID } from "multiformats/cid";
+import { openKeyBox } from "../trust/key-box.js";
+import { decodeInvitation } from "./invitation.js";
+import { KeyRing } from "./key-ring.js";
 import { LedgerMembers } from "./ledger-members.js";
 import type { SigningProvider } from "../trust/signing.js";
 import type { Platform } from "./platform.js";
@@ -39,6 +43,13 @@ export interface OpenLedgerOptions<T extends object = DocFields> {
   storage?: string;
   /** The ledger key (base64url), to open a replica of a ledger made elsewhere. */
   key?: string;
+  /**
+   * An invitation from `ledger.invite()` (docs/security.md, "Invitations and key rotation"):
+   * joins a membered ledger — its keys, sealed for this storage's writer, are opened here,
+   * and only the ledger its `create` record names is accepted. Writes wait until the
+   * ledger's membership has synced (a `MembershipError` before).
+   */
+  invitation?: string;
   /**
    * Gateways by scheme, for storage and for connect() (default on Node: memory://, file://
    * and ws(s):// / http(s):// SyncServers, see createDefaultRegistry; in browsers
@@ -108,10 +119,30 @@ export async function openLedgerOn<T extends object = DocFields>(
   const storage = gateway as Gateway & { local: LocalStorage };
   try {
     const heads = await storage.getHeads(name);
+    const signing = options.signing ?? platform.signing;
+    const seed = await openWriterSeed(storage.local, crypto);
+    const writer = await signing.importSigner(seed);
+    const invitation =
+      options.invitation === undefined
+        ? undefined
+        : decodeInvitation(options.invitation, name);
+    const invitedKeys = invitation
+      ? await Promise.all(
+          invitation.keys.map(async (k) => ({
+            record: k.record,
+            key: await openKeyBox(
+              crypto,
+              seed,
+              k.box,
+              CID.parse(invitation.create).bytes,
+            ),
+          })),
+        )
+      : [];
     const key = await findKey(
       storage.local,
       name,
-      explicitKey,
+      invitedKeys.find((k) => k.record === undefined)?.key ?? explicitKey,
       heads.length > 0,
       crypto,
     );
@@ -141,15 +172,28 @@ export async function openLedgerOn<T extends object = DocFields>(
       );
       state.restore(events, versions, checkpoint.root, merged);
     } else if (checkpoint) state.restoreRoot(checkpoint.root);
-    const signing = options.signing ?? platform.signing;
-    const writer = await openWriter(storage.local, signing, crypto);
+    const ring = new KeyRing({
+      first: key,
+      crypto,
+      local: storage.local,
+      ledger: name,
+    });
+    await ring.load();
+    for (const k of invitedKeys)
+      if (k.record !== undefined) await ring.add(k.key, k.record);
+    blocks.keys = (id) => ring.keyFor(id);
     const members = new LedgerMembers({
       ledger: name,
       local: storage.local,
       writer: writer.publicKey,
-      pendingCreate: options.members === true && heads.length === 0,
+      pendingCreate:
+        options.members === true && heads.length === 0 && !invitation,
+      ring,
+      seed,
+      aead: crypto,
     });
     await members.load(storage, heads);
+    if (invitation) await members.pin(invitation.create);
     const replayed = upToDate
       ? 0
       : await replayCommits(state, blocks, heads, (cid) => members.isVoid(cid));
@@ -167,6 +211,7 @@ export async function openLedgerOn<T extends object = DocFields>(
       writer,
       signing,
       members,
+      ring,
       compression,
       checkpointEvery:
         options.checkpointEvery ??

@@ -13,6 +13,14 @@ export async function openWriter(
   signing: SigningProvider,
   crypto: CryptoProvider,
 ): Promise<Signer> {
+  return signing.importSigner(await openWriterSeed(local, crypto));
+}
+
+/** The Ed25519 seed of the writer kept by `local` (made and kept now if it has none). */
+export async function openWriterSeed(
+  local: LocalStorage,
+  crypto: CryptoProvider,
+): Promise<Uint8Array> {
   const text =
     (await local.getWriterKey()) ??
     (await local.putWriterKey(toBase64url(crypto.randomBytes(SEED_BYTES))));
@@ -22,5 +30,5 @@ export async function openWriter(
       "writer key",
       `the stored writer key is not ${SEED_BYTES} bytes of base64url`,
     );
-  return signing.importSigner(seed);
+  return seed;
 }

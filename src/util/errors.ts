@@ -199,8 +199,12 @@ export class InvalidDocError extends KilnError {
 
 /** A ledger key that is malformed, or missing for a store that holds commits. */
 export class KeyError extends KilnError {
-  constructor(code: "invalid-key" | "missing-key", detail: string) {
-    super(code, detail);
+  constructor(
+    code: "invalid-key" | "missing-key",
+    detail: string,
+    options?: { cause?: unknown },
+  ) {
+    super(code, detail, options);
   }
 }
 
