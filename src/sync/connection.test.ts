@@ -156,6 +156,36 @@ describe("Connection on fake time", () => {
     await c.close();
   });
 
+  it("reconnects at once after a server goes away (1001), and backs off when the next session goes away within a second", async () => {
+    const { clock, server, open } = setup();
+    const opener = new FakeOpener(server);
+    const c = open(opener);
+    const seen = statuses(c);
+    const goingAway = () =>
+      new TransportError(
+        "ws",
+        "socket closed (1001 the server is shutting down)",
+        {
+          closeCode: 1001,
+        },
+      );
+    await clock.until(() => c.status.kind === "live");
+    const first = opener.current!;
+    const droppedAt = clock.now();
+    first.drop(goingAway());
+    await clock.until(
+      () => opener.current !== first && opener.current !== undefined,
+    );
+    // A new session without any time passing and without a backoff status.
+    expect(opener.attempts).toHaveLength(2);
+    expect(opener.attempts[1]).toBe(droppedAt);
+    expect(seen.map((s) => s.kind)).not.toContain("backoff");
+    await clock.until(() => c.status.kind === "live");
+    opener.current!.drop(goingAway());
+    await clock.until(() => c.status.kind === "backoff");
+    await c.close();
+  });
+
   it("fails over between the servers of one remote at once, and back when one dies", async () => {
     const { clock, server, host, open } = setup();
     const one = new FakeOpener(server);

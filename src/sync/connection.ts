@@ -26,7 +26,11 @@ import { followerStatus, leaderReport } from "./tab-link.js";
 import type { TabLink } from "./tab-link.js";
 import type { ConnectionStatus } from "./status-board.js";
 import { isUnfixable, toSyncError } from "./sync-error.js";
+import { isGoingAway } from "./transport-error.js";
 import type { SyncError } from "./sync-error.js";
+
+/** A session must last this long for a second 1001 in a row to reconnect without backoff. */
+const GOING_AWAY_MIN_MS = 1_000;
 
 export type { ConnectionStatus, SyncError };
 
@@ -347,6 +351,8 @@ export class Connection {
     try {
       await this.#outbox.load();
       let attempt = 0;
+      /** The last session ended with 1001 and was reconnected without a backoff. */
+      let wentAway = false;
       while (!this.#closed) {
         this.#board.setStatus({ kind: "connecting" });
         let remote: Remote | undefined;
@@ -373,10 +379,17 @@ export class Connection {
           const error = "error" in end ? end.error : undefined;
           this.#opener.sessionEnded?.(remote, lived, error);
           remote = "switchTo" in end ? end.switchTo : undefined;
-          if (error) {
+          // A server shutting down (1001) is left at once: the next connect reaches another
+          // process. Only a session that went away within a second of one that went away
+          // before backs off, so a server that accepts and closes again cannot spin us.
+          const goingAway = error !== undefined && isGoingAway(error);
+          const reconnectNow =
+            goingAway && (!wentAway || lived >= GOING_AWAY_MIN_MS);
+          if (error && !reconnectNow) {
             if (lived >= (this.#options.stableMs ?? 10_000)) attempt = 0;
             if (!this.#closed) await this.#backoff(error, attempt++);
           }
+          wentAway = goingAway;
         }
         if (remote) await remote.close();
       }

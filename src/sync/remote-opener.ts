@@ -1,6 +1,7 @@
 // How a Connection gets a Remote for each session. For a SyncServer this is where transport
 // negotiation lives: prefer WebSocket, fall back to HTTP when the upgrade is refused or
 // WebSocket keeps failing, and offer to move back to WebSocket once it works again.
+import { isGoingAway } from "./transport-error.js";
 import type { Gateway } from "../gateways/gateway.js";
 import { backoffDelay } from "../util/backoff.js";
 import type { BackoffOptions } from "../util/backoff.js";
@@ -126,6 +127,8 @@ export function createNegotiatingOpener(
 
     sessionEnded(remote, livedMs, error) {
       if (remote.transport !== "ws" || forced) return;
+      // A server shutting down (1001) says nothing about WebSockets on this path.
+      if (isGoingAway(error)) return;
       if (!error || livedMs >= stableMs) {
         wsFailures = 0;
         return;

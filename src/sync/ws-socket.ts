@@ -153,6 +153,7 @@ export class WsSocket {
         new TransportError(
           "ws",
           `${this.#shownUrl}: socket closed (${event.code}${event.reason ? ` ${event.reason}` : ""})`,
+          { closeCode: event.code },
         ),
       );
     socket.onerror = () =>
