@@ -61,6 +61,8 @@ export interface DocHistoryParts {
   loader: StateLoader;
   crypto: CryptoProvider;
   key: Uint8Array;
+  /** The key a commit names (envelope `k`): the ledger's key ring, after a rotation. */
+  keys?: (keyId: Uint8Array | undefined) => Uint8Array;
   /** True for a commit that counts for nothing (membership: a removed writer's). */
   isVoid: (cid: string) => boolean;
 }
@@ -71,6 +73,7 @@ export async function docHistory<T extends object = DocFields>(
   id: string,
 ): Promise<DocVersion<T>[]> {
   const { ledger, storage, loader, crypto, key } = parts;
+  const keyFor = parts.keys ?? key;
   await loader.ready();
   const events: ClockEvent[] = [];
   for (const e of loader.state.clock.events())
@@ -90,7 +93,7 @@ export async function docHistory<T extends object = DocFields>(
       });
       continue;
     }
-    const opened = await openCommit(crypto, key, cid, bytes);
+    const opened = await openCommit(crypto, keyFor, cid, bytes);
     const writer = encodeWriter(opened.writer);
     const docBytes = opened.docs.get(id);
     if (!docBytes) {

@@ -39,6 +39,8 @@ export interface PastParts {
   loader: StateLoader;
   crypto: CryptoProvider;
   key: Uint8Array;
+  /** The key a commit names (envelope `k`): the ledger's key ring, after a rotation. */
+  keys?: (keyId: Uint8Array | undefined) => Uint8Array;
   isClosed: () => boolean;
   /** True for a commit that counts for nothing (membership: a removed writer's). */
   isVoid: (cid: string) => boolean;
@@ -57,6 +59,7 @@ export async function openLedgerAt<T extends object>(
   if (!Array.isArray(clock) || !clock.every((c) => typeof c === "string"))
     throw new InvalidArgumentError("at: clock must be an array of commit cids");
   const { ledger, storage, loader, crypto, key } = parts;
+  const keyFor = parts.keys ?? key;
   await loader.ready();
   const known = loader.state.clock;
   const gone = (cid: string, detail: string) =>
@@ -87,7 +90,7 @@ export async function openLedgerAt<T extends object>(
           const bytes = await storage.getCommit(ledger, cid);
           if (!bytes)
             throw gone(name, "is no longer held (compaction let it go)");
-          return openCommit(crypto, key, cid, bytes);
+          return openCommit(crypto, keyFor, cid, bytes);
         }),
       )),
     );
@@ -97,6 +100,7 @@ export async function openLedgerAt<T extends object>(
     crypto,
     key,
   });
+  if (parts.keys) blocks.keys = parts.keys;
   // Membership as of that clock: a commit its writer's removal within that history does not
   // follow counts for nothing, as on every replica (src/trust/membership.ts).
   const isVoid = voidAt(opened);

@@ -270,6 +270,7 @@ export class Ledger<T extends object = DocFields> {
       loader,
       crypto,
       key,
+      keys: (id) => parts.ring.keyFor(id),
       isClosed,
       onError,
     };

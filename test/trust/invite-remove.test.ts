@@ -93,6 +93,13 @@ describe("invitations and removal", () => {
     // b, remaining, reads it.
     await cb.synced();
     expect(await b.get("secret")).toMatchObject({ text: "after the removal" });
+    // Its history and past views read the rotated commits too.
+    expect(await b.history("secret")).toMatchObject([
+      { kind: "put", writer: a.writer, doc: { text: "after the removal" } },
+    ]);
+    expect(await (await b.at(b.clock)).get("secret")).toMatchObject({
+      text: "after the removal",
+    });
 
     // c keeps syncing — it merges its removal — but cannot decrypt the secret (reported
     // on the connection), and may no longer write.
