@@ -7,7 +7,7 @@
 import { readFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { describe, expect, it } from "vitest";
-import type * as z from "zod";
+import type * as z from "zod/mini";
 import { cidFor } from "../src/blocks/cid.js";
 import { encodeEnvelope } from "../src/blocks/envelope.js";
 import { nodeCrypto } from "../src/blocks/node-crypto.js";
@@ -74,12 +74,12 @@ const sections = lines.flatMap((line, at) => {
 });
 
 /** The CBOR type a schema encodes as, in the vocabulary of the doc's "Field types". */
-function cborType(schema: z.ZodType): string {
+function cborType(schema: z.ZodMiniType): string {
   if (schema === cidField) return "CID";
   if (schema === commitField) return "commit";
   const def = schema._zod.def as z.core.$ZodTypeDef & {
-    innerType?: z.ZodType;
-    element?: z.ZodType;
+    innerType?: z.ZodMiniType;
+    element?: z.ZodMiniType;
   };
   switch (def.type) {
     case "optional":
@@ -91,8 +91,16 @@ function cborType(schema: z.ZodType): string {
     case "boolean":
       return "bool";
     case "number": {
-      const { isInt, minValue } = schema as z.ZodNumber;
-      if (isInt && minValue !== null && minValue >= 0) return "uint";
+      // z.int() is format "safeint"; z.minimum(0) a greater_than check, inclusive.
+      const { format, checks = [] } = def as {
+        format?: string;
+        checks?: { _zod: { def: { check: string; value?: unknown } } }[];
+      };
+      const min = checks
+        .map((c) => c._zod.def)
+        .find((c) => c.check === "greater_than")?.value;
+      if (format === "safeint" && typeof min === "number" && min >= 0)
+        return "uint";
       throw new Error("a number field that is not a uint");
     }
     case "array":
@@ -126,7 +134,7 @@ describe("docs/protocol.md", () => {
   for (const [from, messages] of directions)
     for (const [type, schema] of Object.entries(messages) as [
       string,
-      z.ZodObject,
+      z.ZodMiniObject,
     ][])
       it(`lists exactly the fields of ${type}`, () => {
         const section = sections.find(
@@ -138,7 +146,9 @@ describe("docs/protocol.md", () => {
           type: row["CBOR type"],
           required: row.required,
         }));
-        const fields = Object.entries<z.ZodType>(schema.shape);
+        const fields = Object.entries(
+          schema.shape as Record<string, z.ZodMiniType>,
+        );
         const actual = fields.map(([field, s]) => ({
           field,
           type: cborType(s),

@@ -45,6 +45,14 @@ describe("browser entry", () => {
           .map(([path]) => path)
           .filter((p) => /(file|folder)-gateway/.test(p)),
       ).toEqual([]);
+      // The wire schemas use zod/mini: one `import ... from "zod"` would pull zod's classic
+      // API (about 70 KB minified) back into every page.
+      expect(
+        inputs
+          .map(([path]) => path)
+          .filter((p) => p.includes("zod/v4/classic")),
+        'a module imports "zod" instead of "zod/mini"',
+      ).toEqual([]);
     },
   );
 

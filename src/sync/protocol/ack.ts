@@ -2,7 +2,7 @@
 // whole head set (up to MAX_HEADS CIDs on every push): `heads` holds only the commits named by
 // the push (pushed, uploaded or listed in its `heads`) that are heads of the server's set
 // after it, so an ack costs O(push), not O(heads).
-import * as z from "zod";
+import * as z from "zod/mini";
 import { headList, ledgerField, requestId } from "./fields.js";
 
 export const ack = z.object({
@@ -12,6 +12,6 @@ export const ack = z.object({
   /** The commits named by the push that are server heads after it. */
   heads: headList,
   /** How many of the pushed commits were new to the server. */
-  stored: z.number().int().min(0),
+  stored: z.int().check(z.minimum(0)),
 });
 export type Ack = z.output<typeof ack>;

@@ -3,7 +3,7 @@
 // use, and anything else becomes a ProtocolError with a wire reason.
 import * as dagCbor from "@ipld/dag-cbor";
 import { CID } from "multiformats/cid";
-import * as z from "zod";
+import * as z from "zod/mini";
 import { ack } from "./ack.js";
 import { commits } from "./commits.js";
 import { error, ProtocolError } from "./error.js";
@@ -102,7 +102,7 @@ export function requestIdOf(bytes: Uint8Array): number | undefined {
 }
 
 function decodeWith(
-  schemas: Record<string, z.ZodType>,
+  schemas: Record<string, z.ZodMiniType>,
   bytes: Uint8Array,
   maxMessage: number,
 ): unknown {

@@ -2,7 +2,7 @@
 // every commit, head and snapshot of it — for a client with write rights for it. The answer
 // `deleted` comes once nothing of it remains in the server's storage. Live subscribers of the
 // ledger are not told; their next pull finds it empty.
-import * as z from "zod";
+import * as z from "zod/mini";
 import { ledgerField, requestId } from "./fields.js";
 
 export const deleteLedger = z.object({

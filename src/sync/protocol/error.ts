@@ -2,7 +2,7 @@
 // one it concerns the connection (a frame that could not be read at all) or, with `ledger`,
 // ends that ledger's live subscription. The connection stays open unless docs/protocol.md
 // says otherwise.
-import * as z from "zod";
+import * as z from "zod/mini";
 import { KilnError } from "../../util/errors.js";
 import { ledgerField, requestId } from "./fields.js";
 
@@ -30,11 +30,11 @@ export type ErrorReason = (typeof ERROR_REASONS)[number];
 
 export const error = z.object({
   t: z.literal("error"),
-  id: requestId.optional(),
+  id: z.optional(requestId),
   /** Without `id`: the ledger whose live subscription this error ended. */
-  ledger: ledgerField.optional(),
+  ledger: z.optional(ledgerField),
   reason: z.enum(ERROR_REASONS),
-  message: z.string().max(4096),
+  message: z.string().check(z.maxLength(4096)),
 });
 export type ErrorMessage = z.output<typeof error>;
 

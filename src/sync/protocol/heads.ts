@@ -1,6 +1,6 @@
 // heads (server → client): ends the answer to a pull with the server's head set; every commit
 // they reach and the client lacked was sent before it.
-import * as z from "zod";
+import * as z from "zod/mini";
 import { headList, ledgerField, requestId } from "./fields.js";
 
 export const heads = z.object({

@@ -1,5 +1,5 @@
 // ping (client → server) and pong (server → client): a liveness check on an idle WebSocket.
-import * as z from "zod";
+import * as z from "zod/mini";
 import { requestId } from "./fields.js";
 
 export const ping = z.object({ t: z.literal("ping"), id: requestId });

@@ -2,7 +2,7 @@
 // with all their ancestors (its heads, and the server heads it merged last time); the server
 // answers with every commit reachable from its heads and not from the known CIDs of `have`,
 // as `commits` batches (parents before children), then one `heads` message.
-import * as z from "zod";
+import * as z from "zod/mini";
 import { cidList, ledgerField, requestId } from "./fields.js";
 
 export const pull = z.object({
@@ -11,17 +11,17 @@ export const pull = z.object({
   ledger: ledgerField,
   have: cidList,
   /** WebSocket: after answering, push this ledger's new commits on this socket. */
-  live: z.boolean().optional(),
+  live: z.optional(z.boolean()),
   /**
    * HTTP long-poll: when nothing is missing, hold the answer until the ledger's heads change
    * or this many milliseconds pass (the server may cap it).
    */
-  wait: z.number().int().min(0).max(120_000).optional(),
+  wait: z.optional(z.int().check(z.minimum(0), z.maximum(120_000))),
   /**
    * The client can start from a snapshot: when the server holds one and `have` names no
    * commit the server holds (a new replica, or one whose history the server let go), the
    * answer starts with a `snapshot` message and then sends only the commits after it.
    */
-  snapshot: z.boolean().optional(),
+  snapshot: z.optional(z.boolean()),
 });
 export type Pull = z.output<typeof pull>;

@@ -4,7 +4,7 @@
 // each must then be held by the server, or the push is refused as missing-commit.
 // `uploaded` (optional, only to a server whose welcome offered direct uploads) names commits
 // whose bytes the client PUT to the server's store (upload.ts); they come before `commits`.
-import * as z from "zod";
+import * as z from "zod/mini";
 import { cidList, commitField, ledgerField, requestId } from "./fields.js";
 
 export const push = z.object({
@@ -12,11 +12,11 @@ export const push = z.object({
   id: requestId,
   ledger: ledgerField,
   commits: z.array(commitField),
-  heads: cidList.optional(),
+  heads: z.optional(cidList),
   /**
    * Commits uploaded directly, read back and verified by the server: parents before
    * children, all before the commits of `commits`.
    */
-  uploaded: cidList.optional(),
+  uploaded: z.optional(cidList),
 });
 export type Push = z.output<typeof push>;

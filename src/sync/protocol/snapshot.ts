@@ -3,7 +3,7 @@
 // the CID of its bytes (docs/format.md, "Snapshots"). A client publishes one (answered by
 // `ack`, whose `heads` are the heads the snapshot covers); a server sends its newest one
 // first in the answer to a pull that asked with `snapshot: true` and named no commit it holds.
-import * as z from "zod";
+import * as z from "zod/mini";
 import { commitField, ledgerField, requestId } from "./fields.js";
 
 export const publish = z.object({
@@ -16,7 +16,7 @@ export const publish = z.object({
    * "snapshot": once the server keeps this snapshot, it drops the bytes of the commits it
    * covers (never membership commits); clients that lack them start from the snapshot.
    */
-  retain: z.literal("snapshot").optional(),
+  retain: z.optional(z.literal("snapshot")),
 });
 export type Publish = z.output<typeof publish>;
 
