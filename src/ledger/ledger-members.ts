@@ -9,7 +9,8 @@
 // index is kept only once a ledger is membered. It is saved (meta record `members`) at
 // close and before compaction; on reopen it is read back, and commits stored after the save
 // are read from their envelopes, without decrypting. Reopen costs one decode of the saved
-// facts (O(history) bytes, ~80 per commit) but no per-commit I/O (docs/format.md).
+// facts (O(history) bytes, ~80 per commit) but no per-commit I/O (docs/format.md). Without
+// the record (an open ledger, or an imported membered one) every envelope is read.
 import * as dagCbor from "@ipld/dag-cbor";
 import { CID } from "multiformats/cid";
 import { cidString } from "../blocks/cid.js";
@@ -374,10 +375,10 @@ export class LedgerMembers implements WriteGate {
     const pin = await this.#local.getMeta(ledger, PIN);
     if (pin) this.#pinned = CID.decode(pin).toString();
     const bytes = await this.#local.getMeta(ledger, META);
-    // An open ledger has no saved facts: nothing to read (a membered one saves them as
-    // soon as it has its `create`, see persistNew).
-    if (!bytes) return;
-    const saved = decodeFacts(bytes);
+    // No saved facts: an open ledger, or a membered one whose commits arrived without its
+    // meta records (importLedger, commits placed by hand). Its envelopes say which: the
+    // index is rebuilt from all of them, so such a store never opens as an open ledger.
+    const saved = bytes ? decodeFacts(bytes) : [];
     const known = new Set(saved.map((f) => f.cid));
     const later = await readFacts(storage, ledger, heads, known);
     const facts = [...saved, ...later];
@@ -388,6 +389,8 @@ export class LedgerMembers implements WriteGate {
       throw [...refused.values()][0]!;
     this.#index.takeVoided();
     this.#saved = saved.length;
+    // A rebuilt index is saved at once, so the next open reads it back.
+    if (!bytes) await this.save();
   }
 
   /** Saves the facts the first time the ledger is membered, so reopen knows to load them. */

@@ -11,7 +11,14 @@ import { decodeLedgerKey } from "../../src/blocks/ledger-key.js";
 import { nodeCrypto } from "../../src/blocks/node-crypto.js";
 import { encodeEvent } from "../../src/crdt/event.js";
 import { memoryGateway } from "../../src/gateways/memory-gateway.js";
-import { MembershipError, nodeSigning, openLedger } from "../../src/index.js";
+import {
+  exportLedger,
+  importLedger,
+  MembershipError,
+  nodeSigning,
+  openLedger,
+  whoami,
+} from "../../src/index.js";
 import type { Connection, Ledger, OpenLedgerOptions } from "../../src/index.js";
 
 let n = 0;
@@ -127,3 +134,50 @@ describe("a membered ledger", () => {
     expect(again.members()?.roles).toEqual({ [again.writer]: "admin" });
   });
 });
+
+describe("a membered ledger without its saved index", () => {
+  it("rebuilds it from the envelopes after importLedger, and still refuses non-members", async () => {
+    const url = room();
+    const a = await open("orders", { storage: "memory://", members: true });
+    const ca = a.connect(url, FAST);
+    await a.put({ _id: "o1", v: 1 });
+    const bWriter = await whoami({ storage: room() });
+    await a.invite(bWriter, { role: "writer" });
+    await ca.synced();
+    expect(Object.keys(a.members()!.roles)).toHaveLength(2);
+
+    // A forged commit by a key holder who is no member, beside a's head in the remote.
+    const g = await memoryGateway.open(memoryGateway.parse(new URL(url)));
+    cleanup.push(() => g.close());
+    const forged = await forge(a.key, await g.getHeads("orders"), 3);
+    await g.putCommit("orders", forged.cid, forged.bytes);
+    await g.putHeads("orders", { add: [forged.cid], remove: [] });
+
+    // Import copies commits, not the meta record the index is saved in.
+    const chunks: Uint8Array[] = [];
+    for await (const chunk of exportLedger(a)) chunks.push(chunk);
+    const storage = room();
+    await importLedger("orders", from(chunks), { storage });
+    const d = await open("orders", { storage, key: a.key });
+    expect(d.members()).toEqual(a.members());
+    await expect(d.put({ _id: "x" })).rejects.toMatchObject({
+      reason: "not-member",
+    });
+
+    const errors: unknown[] = [];
+    d.on("error", (e) => errors.push(e));
+    const cd = d.connect(url, FAST);
+    const error = await refusal(cd);
+    await cd.synced();
+    expect(error).toMatchObject({
+      reason: "not-member",
+      cid: forged.cid.toString(),
+    });
+    expect(errors).toContain(error);
+    await expect(d.get("forged")).rejects.toMatchObject({ code: "not-found" });
+  });
+});
+
+async function* from(chunks: Uint8Array[]): AsyncIterable<Uint8Array> {
+  for (const chunk of chunks) yield chunk;
+}
