@@ -3,6 +3,7 @@
 // it forges (sealed and signed by hand) is refused by every replica that merges it — with a
 // typed error on the ledger and the connection — while everything else keeps syncing.
 import { randomBytes } from "node:crypto";
+import { Readable } from "node:stream";
 import type { CID } from "multiformats/cid";
 import { afterEach, describe, expect, it } from "vitest";
 import { encodeDocValue } from "../../src/blocks/cbor-writer.js";
@@ -157,7 +158,7 @@ describe("a membered ledger without its saved index", () => {
     const chunks: Uint8Array[] = [];
     for await (const chunk of exportLedger(a)) chunks.push(chunk);
     const storage = room();
-    await importLedger("orders", from(chunks), { storage });
+    await importLedger("orders", Readable.from(chunks), { storage });
     const d = await open("orders", { storage, key: a.key });
     expect(d.members()).toEqual(a.members());
     await expect(d.put({ _id: "x" })).rejects.toMatchObject({
@@ -177,7 +178,3 @@ describe("a membered ledger without its saved index", () => {
     await expect(d.get("forged")).rejects.toMatchObject({ code: "not-found" });
   });
 });
-
-async function* from(chunks: Uint8Array[]): AsyncIterable<Uint8Array> {
-  for (const chunk of chunks) yield chunk;
-}
