@@ -20,7 +20,8 @@ import { KeyError, SignatureError } from "../util/errors.js";
 import { compareEvents } from "../crdt/clock.js";
 import { decodeCommitEnvelope } from "../blocks/envelope.js";
 import type { MergeEvent } from "../crdt/merge.js";
-import type { CommitFacts, LedgerMembers } from "./ledger-members.js";
+import type { LedgerMembers } from "./ledger-members.js";
+import type { CommitFacts } from "./member-facts.js";
 
 export interface MergerParts {
   ledger: string;
