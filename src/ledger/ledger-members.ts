@@ -11,7 +11,7 @@
 // are read from their envelopes, without decrypting. Reopen costs one decode of the saved
 // facts (O(history) bytes, ~80 per commit) but no per-commit I/O (docs/format.md). Without
 // the record (an open ledger, or an imported membered one) every envelope is read.
-import { CID } from "multiformats/cid";
+import type { CID } from "multiformats/cid";
 import type { SealExtras } from "../blocks/commit.js";
 import type { Gateway, LocalStorage } from "../gateways/gateway.js";
 import { decodeFacts, encodeFacts, readFacts } from "./member-facts.js";
@@ -27,10 +27,9 @@ import type {
   Role,
   SealedKey,
 } from "../trust/membership-record.js";
-import { openKeyBox, sealKeyBox } from "../trust/key-box.js";
 import type { Aead } from "../trust/key-box.js";
-import { equalBytes } from "../util/bytes.js";
 import type { KeyRing } from "./key-ring.js";
+import { MemberKeys } from "./member-keys.js";
 import { encodeWriter } from "../trust/signing.js";
 import { MembershipError } from "../util/errors.js";
 import type { WriteGate } from "./group-commit.js";
@@ -45,8 +44,6 @@ export interface MemberList {
 
 /** The meta record (LocalStorage.putMeta) the index is saved in. */
 const META = "members";
-/** The meta record holding the `create` record an invitation named. */
-const PIN = "members-pin";
 
 export class LedgerMembers implements WriteGate {
   readonly #index = new MembershipIndex();
@@ -61,10 +58,7 @@ export class LedgerMembers implements WriteGate {
   readonly #ledger: string;
 
   readonly #ring: KeyRing;
-  readonly #seed: Uint8Array;
-  readonly #aead: Aead;
-  /** The `create` record an invitation named: the only one this replica accepts. */
-  #pinned: string | undefined;
+  readonly #keys: MemberKeys;
 
   constructor(options: {
     ledger: string;
@@ -77,13 +71,20 @@ export class LedgerMembers implements WriteGate {
     aead: Aead;
   }) {
     this.#ring = options.ring;
-    this.#seed = options.seed;
-    this.#aead = options.aead;
     this.#ledger = options.ledger;
     this.#local = options.local;
     this.#publicKey = options.writer;
     this.#writer = encodeWriter(options.writer);
     this.#pendingCreate = options.pendingCreate;
+    this.#keys = new MemberKeys({
+      index: this.#index,
+      ledger: options.ledger,
+      local: options.local,
+      writer: options.writer,
+      ring: options.ring,
+      seed: options.seed,
+      aead: options.aead,
+    });
   }
 
   /** True once the ledger has its `create` record: only members write. */
@@ -116,7 +117,7 @@ export class LedgerMembers implements WriteGate {
         key: this.#ring.first,
       };
     }
-    if (this.#pinned !== undefined && !this.isMembered)
+    if (this.#keys.pinned !== undefined && !this.isMembered)
       throw new MembershipError(
         "not-member",
         `this device joined ledger ${this.#ledger} by invitation and has not synced its membership yet: connect and sync first`,
@@ -135,91 +136,32 @@ export class LedgerMembers implements WriteGate {
     };
   }
 
-  /**
-   * The content key new commits on `parents` are sealed under: the key of the last key
-   * rotation (a record carrying `keys`) among the records at `parents` in the rule's fold
-   * order, or the ledger's first key.
-   */
-  currentKey(parents: readonly string[]): {
-    key: Uint8Array;
-    id?: Uint8Array;
-  } {
-    if (!this.isMembered) return { key: this.#ring.first };
-    const records = this.#index.recordsAt(parents);
-    for (let i = records.length - 1; i >= 0; i--) {
-      const r = records[i]!;
-      if (!r.record?.keys || this.#index.isVoid(r.cid)) continue;
-      const held = this.#ring.ofRecord(r.cid);
-      if (!held)
-        throw new MembershipError(
-          "not-member",
-          `this device was not given the ledger's current key (rotated by ${r.cid}): it was removed`,
-        );
-      return held;
-    }
-    return { key: this.#ring.first };
+  /** The content key new commits on `parents` are sealed under (MemberKeys.currentKey). */
+  currentKey(parents: readonly string[]): { key: Uint8Array; id?: Uint8Array } {
+    return this.#keys.currentKey(parents);
   }
 
-  /**
-   * Opens the content keys sealed for this writer in the records of `commits` (key
-   * rotations) and keeps them: run before the commits after them are decrypted.
-   */
-  async learnKeys(commits: readonly CommitFacts[]): Promise<void> {
-    const me = this.#publicKey;
-    // The `create` record may come in the same batch (a new replica's first sync).
-    let create: string | undefined;
-    for (const c of commits)
-      if (c.record && c.parents.length === 0) create = c.cid;
-    for (const c of commits) {
-      if (!c.record) continue;
-      let record: MembershipRecord;
-      try {
-        record = decodeMembershipRecord(c.record, `commit ${c.cid}`);
-      } catch {
-        continue; // refused when admitted
-      }
-      const box = record.keys?.find((k) => equalBytes(k.to, me));
-      if (!box || this.#ring.ofRecord(c.cid)) continue;
-      const context =
-        this.#context() ?? (create ? CID.parse(create).bytes : undefined);
-      if (!context) continue;
-      const key = await openKeyBox(this.#aead, this.#seed, box.box, context);
-      await this.#ring.add(key, c.cid);
-    }
-  }
-
-  /** What a sealed key is bound to: the ledger's `create` record. */
-  #context(): Uint8Array | undefined {
-    const create = this.#pinned ?? this.createRecord;
-    return create === undefined ? undefined : CID.parse(create).bytes;
+  /** Opens and keeps the content keys sealed for this writer in `commits`' records. */
+  learnKeys(commits: readonly CommitFacts[]): Promise<void> {
+    return this.#keys.learnKeys(commits);
   }
 
   /** Seals `key` for each of `writers` (rotation, invitation). */
-  async sealFor(
+  sealFor(
     writers: readonly Uint8Array[],
     key: Uint8Array,
   ): Promise<SealedKey[]> {
-    const context = this.#context();
-    if (!context)
-      throw new MembershipError(
-        "not-member",
-        `ledger ${this.#ledger} has no members (it is open)`,
-      );
-    const out: SealedKey[] = [];
-    for (const to of writers)
-      out.push({ to, box: await sealKeyBox(this.#aead, to, key, context) });
-    return out;
+    return this.#keys.sealFor(writers, key);
   }
 
   /** Accepts only the `create` record `cid` (an invitation names it); kept across reopen. */
-  async pin(cid: string): Promise<void> {
-    this.#pinned = cid;
-    await this.#local.putMeta(this.#ledger, PIN, CID.parse(cid).bytes);
+  pin(cid: string): Promise<void> {
+    return this.#keys.pin(cid);
   }
 
   /** Opens a key sealed for this writer (an invitation's). */
   openBox(box: Uint8Array, create: string): Promise<Uint8Array> {
-    return openKeyBox(this.#aead, this.#seed, box, CID.parse(create).bytes);
+    return this.#keys.openBox(box, create);
   }
 
   async sealed(
@@ -306,14 +248,14 @@ export class LedgerMembers implements WriteGate {
       if (this.#index.has(c.cid)) continue;
       if (
         record?.op === "create" &&
-        this.#pinned !== undefined &&
-        c.cid !== this.#pinned
+        this.#keys.pinned !== undefined &&
+        c.cid !== this.#keys.pinned
       ) {
         refused.set(
           c.cid,
           new MembershipError(
             "second-creator",
-            `commit ${c.cid} creates another ledger than the invitation named (${this.#pinned})`,
+            `commit ${c.cid} creates another ledger than the invitation named (${this.#keys.pinned})`,
             c.cid,
           ),
         );
@@ -363,8 +305,7 @@ export class LedgerMembers implements WriteGate {
    */
   async load(storage: Gateway, heads: readonly CID[]): Promise<void> {
     const ledger = this.#ledger;
-    const pin = await this.#local.getMeta(ledger, PIN);
-    if (pin) this.#pinned = CID.decode(pin).toString();
+    await this.#keys.loadPin();
     const bytes = await this.#local.getMeta(ledger, META);
     // No saved facts: an open ledger, or a membered one whose commits arrived without its
     // meta records (importLedger, commits placed by hand). Its envelopes say which: the
