@@ -10,8 +10,11 @@
 // close and before compaction; on reopen it is read back, and commits stored after the save
 // are read from their envelopes, without decrypting. Reopen costs one decode of the saved
 // facts (O(history) bytes, ~80 per commit) but no per-commit I/O (docs/format.md). Without
-// the record (an open ledger, or an imported membered one) every envelope is read.
+// the record (an open ledger, or an imported membered one) the envelopes are read: an open
+// ledger keeps the heads it walked to (meta `members-open`), so a reopen reads only the
+// envelopes stored since.
 import type { CID } from "multiformats/cid";
+import { cidString } from "../blocks/cid.js";
 import type { SealExtras } from "../blocks/commit.js";
 import type { Gateway, LocalStorage } from "../gateways/gateway.js";
 import { decodeFacts, encodeFacts, readFacts } from "./member-facts.js";
@@ -31,6 +34,7 @@ import type { Aead } from "../trust/key-box.js";
 import type { KeyRing } from "./key-ring.js";
 import { MemberKeys } from "./member-keys.js";
 import { encodeWriter } from "../trust/signing.js";
+import { fromUtf8, utf8 } from "../util/bytes.js";
 import { MembershipError } from "../util/errors.js";
 import type { WriteGate } from "./group-commit.js";
 
@@ -44,6 +48,8 @@ export interface MemberList {
 
 /** The meta record (LocalStorage.putMeta) the index is saved in. */
 const META = "members";
+/** The meta record in which an open ledger keeps the heads its last open walked to. */
+const OPEN_META = "members-open";
 
 export class LedgerMembers implements WriteGate {
   readonly #index = new MembershipIndex();
@@ -311,10 +317,21 @@ export class LedgerMembers implements WriteGate {
     // meta records (importLedger, commits placed by hand). Its envelopes say which: the
     // index is rebuilt from all of them, so such a store never opens as an open ledger.
     const saved = bytes ? decodeFacts(bytes) : [];
-    const known = new Set(saved.map((f) => f.cid));
-    const later = await readFacts(storage, ledger, heads, known);
+    // An open ledger remembers the heads whose history it has walked: a commit reachable
+    // from them is the same bytes (its CID names them), so only commits above are read.
+    const checked = bytes ? [] : await this.#openHeads();
+    const known = new Set([...saved.map((f) => f.cid), ...checked]);
+    let later = await readFacts(storage, ledger, heads, known);
+    if (checked.length > 0 && later.some((f) => f.record !== undefined))
+      // A record above an open ledger's checked heads: judge it with its whole history.
+      later = await readFacts(storage, ledger, heads, new Set());
     const facts = [...saved, ...later];
-    if (!facts.some((f) => f.record !== undefined)) return;
+    if (!facts.some((f) => f.record !== undefined)) {
+      const now = heads.map((cid) => cidString(cid)).sort();
+      if (now.join() !== [...checked].sort().join())
+        await this.#local.putMeta(ledger, OPEN_META, utf8(JSON.stringify(now)));
+      return;
+    }
     const refused = this.admit(facts);
     if (refused.size > 0)
       // Stored commits were admitted once; a refusal now is damage or a rule change.
@@ -323,6 +340,20 @@ export class LedgerMembers implements WriteGate {
     this.#saved = saved.length;
     // A rebuilt index is saved at once, so the next open reads it back.
     if (!bytes) await this.save();
+  }
+
+  /** The heads an open ledger's last open walked to (meta record `members-open`). */
+  async #openHeads(): Promise<string[]> {
+    const bytes = await this.#local.getMeta(this.#ledger, OPEN_META);
+    if (!bytes) return [];
+    try {
+      const heads: unknown = JSON.parse(fromUtf8(bytes));
+      if (Array.isArray(heads) && heads.every((h) => typeof h === "string"))
+        return heads;
+    } catch {
+      // A damaged marker only costs a full walk.
+    }
+    return [];
   }
 
   /** Saves the facts the first time the ledger is membered, so reopen knows to load them. */

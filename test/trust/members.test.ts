@@ -5,7 +5,7 @@
 import { randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
 import type { CID } from "multiformats/cid";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { encodeDocValue } from "../../src/blocks/cbor-writer.js";
 import { sealBytes } from "../../src/blocks/commit.js";
 import { decodeLedgerKey } from "../../src/blocks/ledger-key.js";
@@ -176,5 +176,41 @@ describe("a membered ledger without its saved index", () => {
     });
     expect(errors).toContain(error);
     await expect(d.get("forged")).rejects.toMatchObject({ code: "not-found" });
+  });
+});
+
+describe("an open ledger", () => {
+  it("reads on reopen only the envelopes stored since its last open", async () => {
+    const storage = room();
+    const handle = await memoryGateway.open(
+      memoryGateway.parse(new URL(storage)),
+    );
+    const proto = Object.getPrototypeOf(handle) as {
+      getCommit: (...args: unknown[]) => unknown;
+    };
+    const reads = vi.spyOn(proto, "getCommit");
+    const reopen = async (): Promise<number> => {
+      reads.mockClear();
+      const ledger = await openLedger("open", { storage });
+      const count = reads.mock.calls.length;
+      await ledger.close();
+      return count;
+    };
+    try {
+      const a = await openLedger("open", { storage });
+      for (let i = 0; i < 40; i++) await a.put({ _id: `d${i}` });
+      await a.close();
+      const first = await reopen(); // walks all 40 envelopes, then remembers the heads
+      const second = await reopen(); // reads none of them again for membership
+      expect(first - second).toBeGreaterThanOrEqual(40);
+      const b = await openLedger("open", { storage });
+      await b.put({ _id: "later" });
+      expect(b.members()).toBeUndefined();
+      await b.close();
+      expect(await reopen()).toBe(second + 1); // the one commit stored since
+    } finally {
+      reads.mockRestore();
+      await handle.close();
+    }
   });
 });
