@@ -65,7 +65,9 @@ options
   --workloads=a,b      subset of: ${WORKLOADS.join(", ")}
                        (write = workloads 1, 5, 6; reopen = 4; size = 7;
                        query = Q1-Q4; sync = S1-S4, ~6 min;
-                       scale = scale-out P1-P3 on Postgres, Kiln only, ~3 min)
+                       scale = scale-out P1-P3 on Postgres, Kiln only, ~3 min;
+                       soak = one kiln serve under honest + hostile clients,
+                       BENCH_SOAK_SECONDS, own report; only when named)
   --no-build           do not run \`npm run build\` for Kiln first
   --no-install         do not install bench/node_modules when missing
   -h, --help
@@ -110,6 +112,13 @@ environment of the sync workloads (S1-S4)
   BENCH_FANOUT_LATE_S=10  S4: a client this far behind its write schedule stops writing
   BENCH_KILN_TOKEN=…      bearer token for Kiln's connect() (not needed on loopback)
 
+environment of the soak workload (\`soak\`, Kiln only, bench/soak/soak.mjs)
+  BENCH_SOAK_SECONDS=300  seconds of honest writes with the hostile clients running
+  BENCH_SOAK_WRITERS=3, BENCH_SOAK_READERS=2 (live subscribers per writer's ledger),
+  BENCH_SOAK_RATE=5 (writes/s per writer), BENCH_SOAK_SAMPLE_S=5 (server RSS samples),
+  BENCH_SOAK_DRAIN_S=15 (wait for the last deliveries)
+  BENCH_SOAK_HOSTILE=all  or a subset of nonReader,slowloris,bigPosts,wideHeads ("" none)
+
 environment of the scale-out workload (P1-P3, \`scale\`, Kiln only)
   BENCH_SCALE_PG=postgres://postgres@127.0.0.1:5432/test   where (a fresh schema per run,
                           dropped after; commit bytes in Postgres)
@@ -141,6 +150,30 @@ if (args.includes("--browser")) {
     { stdio: "inherit", cwd: ROOT },
   );
   process.exit(run.status ?? 1);
+}
+// --workloads=…soak…: the soak (bench/soak/soak.mjs, its own report) first, then the rest.
+const soakArg = args.findIndex(
+  (a) => a.startsWith("--workloads=") && a.split(/[=,]/).includes("soak"),
+);
+if (soakArg >= 0 && !args.includes("-h") && !args.includes("--help")) {
+  const rest = args[soakArg]
+    .slice("--workloads=".length)
+    .split(",")
+    .filter((w) => w !== "soak");
+  if (!args.includes("--no-build")) {
+    const build = spawnSync("npm", ["run", "build"], {
+      stdio: ["ignore", 2, 2],
+      cwd: ROOT,
+    });
+    if (build.status !== 0) process.exit(build.status ?? 1);
+  }
+  const soak = spawnSync(process.execPath, [join(BENCH, "soak", "soak.mjs")], {
+    stdio: "inherit",
+    cwd: ROOT,
+  });
+  if (rest.length === 0) process.exit(soak.status ?? 1);
+  args[soakArg] = `--workloads=${rest.join(",")}`;
+  args.push("--no-build");
 }
 if (args.includes("-h") || args.includes("--help")) {
   process.stdout.write(HELP);
