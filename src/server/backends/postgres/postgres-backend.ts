@@ -34,7 +34,7 @@ import { eachLimited } from "./each-limited.js";
 import { encodeLedgerNotices } from "./ledger-notice.js";
 import { migrate, readMigrations } from "./migrate.js";
 import { NoticeListener } from "./notice-listener.js";
-import { checkTokenId, RevocationSet } from "../revocation-set.js";
+import { PostgresRevocations } from "./postgres-revocations.js";
 import { databaseError } from "./postgres-error.js";
 import { putCommits, type PutResult } from "./put-commits.js";
 import {
@@ -117,9 +117,7 @@ async function openWithConfig(
   const sender = randomBytes(6).toString("hex");
 
   let listener: NoticeListener | undefined;
-  let revocationListener: NoticeListener | undefined;
-  const revoked = new RevocationSet();
-  const revokedChannel = `${schema}_revoked`;
+  let revocations: PostgresRevocations | undefined;
   try {
     await migrate(sql, schema, await readMigrations());
     const feed = new ChangeFeed({
@@ -150,10 +148,9 @@ async function openWithConfig(
       onRelisten: () => feed.onRelisten(),
       onError,
     });
-    // Revocations have a channel (and LISTEN connection) of their own: their notices are
-    // token ids, not ledger changes. After a lost connection every id is read again.
-    revocationListener = await NoticeListener.open({
-      connection: {
+    revocations = await PostgresRevocations.open(
+      sql,
+      {
         ...base,
         max: 1,
         connection: {
@@ -161,17 +158,9 @@ async function openWithConfig(
           application_name: `${connection.applicationName} revocations`,
         },
       },
-      channel: revokedChannel,
-      onNotice: (id) => revoked.add(id),
-      onRelisten: () => {
-        sql`SELECT id FROM revoked_tokens`.then(
-          (rows) => rows.forEach((r) => revoked.add(r.id as string)),
-          (error: unknown) =>
-            onError(databaseError("read revoked tokens", error)),
-        );
-      },
+      schema,
       onError,
-    });
+    );
     const directUploadMin =
       config.blobs.kind === "s3" ? config.blobs.directUploadMin : undefined;
     return createBackend({
@@ -182,14 +171,10 @@ async function openWithConfig(
       channel,
       subject,
       directUploadMin,
-      revocations: {
-        listener: revocationListener,
-        channel: revokedChannel,
-        set: revoked,
-      },
+      revocations,
     });
   } catch (error) {
-    await revocationListener?.close();
+    await revocations?.close();
     await listener?.close();
     await sql.end({ timeout: 1 });
     throw databaseError(`open ${subject}`, error);
@@ -205,12 +190,7 @@ interface BackendParts {
   readonly subject: string;
   /** Offer direct uploads of commits this large (bucket only); undefined: do not. */
   readonly directUploadMin: number | undefined;
-  readonly revocations: {
-    readonly listener: NoticeListener;
-    readonly channel: string;
-    /** Fed by the channel's notices: every process's revocations. */
-    readonly set: RevocationSet;
-  };
+  readonly revocations: PostgresRevocations;
 }
 
 function createBackend(parts: BackendParts): Backend {
@@ -360,38 +340,24 @@ function createBackend(parts: BackendParts): Backend {
 
     async revokeToken(id) {
       if (closed) throw new ClosedError(subject);
-      checkTokenId(id);
-      try {
-        await sql.begin(async (tx) => {
-          await tx`INSERT INTO revoked_tokens (id) VALUES (${id}) ON CONFLICT DO NOTHING`;
-          await tx`SELECT pg_notify(${parts.revocations.channel}, ${id})`;
-        });
-      } catch (error) {
-        throw databaseError("revoke token", error);
-      }
+      return parts.revocations.revoke(id);
     },
 
     async revokedTokens() {
       if (closed) throw new ClosedError(subject);
-      try {
-        const rows = await sql`SELECT id FROM revoked_tokens`;
-        return rows.map((r) => r.id as string);
-      } catch (error) {
-        throw databaseError("read revoked tokens", error);
-      }
+      return parts.revocations.list();
     },
 
     watchRevocations(onRevoked) {
       if (closed) throw new ClosedError(subject);
-      return parts.revocations.set.watch(onRevoked);
+      return parts.revocations.watch(onRevoked);
     },
 
     close() {
       closed ??= (async () => {
         await Promise.allSettled([...running]);
         feed.close();
-        parts.revocations.set.clear();
-        await parts.revocations.listener.close();
+        await parts.revocations.close();
         await listener.close();
         // Nothing runs any more; the timeout is for postgres.js, whose end() can wait
         // forever for a connection that failed during an outage.
