@@ -5,9 +5,7 @@
 // one of those commits: when compaction let one go (or the replica started from a snapshot
 // after it), a HistoryGoneError names it.
 import { CID } from "multiformats/cid";
-import type { CryptoProvider } from "../blocks/crypto.js";
 import { compareEvents } from "../crdt/clock.js";
-import type { Gateway } from "../gateways/gateway.js";
 import { MembershipIndex } from "../trust/membership.js";
 import { decodeMembershipRecord } from "../trust/membership-record.js";
 import { encodeWriter } from "../trust/signing.js";
@@ -30,20 +28,14 @@ import type { MapFn, QueryOptions, QueryRow } from "./query.js";
 import type { AllDocsOptions, ChangeRow } from "./reads.js";
 import { allDocsRows, changeRows } from "./reads.js";
 import { StateLoader } from "./state-loader.js";
+import type { DocHistoryParts } from "./doc-history.js";
 
-/** What at() needs of its ledger. */
-export interface PastParts {
-  ledger: string;
-  storage: Gateway;
-  /** The ledger's merged state: its clock says which commits a past clock covers. */
-  loader: StateLoader;
-  crypto: CryptoProvider;
-  key: Uint8Array;
-  /** The key a commit names (envelope `k`): the ledger's key ring, after a rotation. */
-  keys?: (keyId: Uint8Array | undefined) => Uint8Array;
+/**
+ * What at() needs of its ledger: what history() needs (the loader's clock says which commits a
+ * past clock covers), and more.
+ */
+export interface PastParts extends DocHistoryParts {
   isClosed: () => boolean;
-  /** True for a commit that counts for nothing (membership: a removed writer's). */
-  isVoid: (cid: string) => boolean;
   /** Where map functions that throw are reported (the ledger's error event). */
   onError: (error: unknown) => void;
 }
